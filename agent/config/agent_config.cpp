@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "agent/config/agent_config.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+
+namespace medic::agent::config {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+Result<void> check_id(const std::string& id) {
+  if (id.size() > 64) {
+    return fail(ErrorCode::config, "at most 64 characters");
+  }
+  const bool ok = std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-' || c == '_' ||
+           c == ':' || c == '@';
+  });
+  if (!ok) {
+    return fail(ErrorCode::config, "'" + id + "' may hold only letters, digits and . - _ : @");
+  }
+  return {};
+}
+
+Result<void> check_endpoint(const std::string& endpoint) {
+  if (!endpoint.starts_with("tcp://") && !endpoint.starts_with("ipc://")) {
+    return fail(ErrorCode::config,
+                "'" + endpoint + "' is not a ZeroMQ endpoint like tcp://coordinator.example:4790");
+  }
+  return {};
+}
+
+std::string host_name() {
+  std::array<char, 256> name{};
+  if (gethostname(name.data(), name.size() - 1) != 0 || name[0] == '\0') {
+    return "localhost";
+  }
+  return name.data();
+}
+
+} // namespace
+
+medic::config::Schema make_schema(AgentConfig& config) {
+  medic::config::Schema schema("MEDIC_AGENT_");
+  schema.add_string("agent.id", config.id,
+                    "Identity reported to the coordinator; empty means the host name", check_id);
+  schema.add_string("agent.host", config.host, "Host name reported; empty means gethostname()");
+  schema.add_string_map("agent.labels", config.labels,
+                        "Free-form labels sent with HELLO, e.g. {role: db, dc: fra1}");
+  schema.add_string("coordinator.endpoint", config.coordinator_endpoint,
+                    "ZeroMQ endpoint of the coordinator", check_endpoint);
+  schema.add_integer<std::uint32_t>("coordinator.send_queue", config.send_queue, 1, 100'000,
+                                    "Batches ZeroMQ may queue while the coordinator is away");
+  schema.add_duration("sample.interval", config.interval, 100ms, 1h,
+                      "How often every sampler runs");
+  schema.add_string("sample.proc_root", config.proc_root,
+                    "Where procfs is mounted (a test or container may point elsewhere)");
+  schema.add_duration("batch.flush_interval", config.flush_interval, 100ms, 1h,
+                      "A batch is sent at least this often when it holds anything");
+  schema.add_integer<std::uint32_t>("batch.max_samples", config.max_batch, 16, 10'000,
+                                    "A batch is sent as soon as it holds this many samples");
+  schema.add_choice("log.level", config.log_level,
+                    {"trace", "debug", "info", "warn", "error", "critical", "off"},
+                    "Least severe level written to the log");
+  return schema;
+}
+
+Result<void> finish(AgentConfig& config) {
+  if (config.host.empty()) {
+    config.host = host_name();
+  }
+  if (config.id.empty()) {
+    config.id = config.host.substr(0, 64);
+    if (auto ok = check_id(config.id); !ok) {
+      return fail(std::move(ok).error().context("agent.id (taken from the host name)"));
+    }
+  }
+  return {};
+}
+
+} // namespace medic::agent::config

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: Apache-2.0
+// The agent's typed configuration and the table of keys that fills it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "shared/config/schema.hpp"
+#include "shared/error.hpp"
+
+namespace medic::agent::config {
+
+inline constexpr const char* k_default_path = "/etc/medic/agent.yaml";
+
+struct AgentConfig {
+  std::string id;   // empty: the host name
+  std::string host; // empty: the host name
+  std::map<std::string, std::string> labels;
+
+  std::string coordinator_endpoint = "tcp://127.0.0.1:4790";
+  std::uint32_t send_queue = 100; // batches ZeroMQ may hold while the coordinator is away
+
+  std::chrono::milliseconds interval{1000};
+  std::string proc_root = "/proc";
+
+  std::chrono::milliseconds flush_interval{5000};
+  std::uint32_t max_batch = 1000; // samples per batch
+
+  std::string log_level = "info";
+};
+
+// Binds every key of the table to `config`; `config` must outlive the schema.
+[[nodiscard]] medic::config::Schema make_schema(AgentConfig& config);
+
+// Cross-key checks and defaults that need the machine (the host name). Call after loading.
+[[nodiscard]] Result<void> finish(AgentConfig& config);
+
+} // namespace medic::agent::config

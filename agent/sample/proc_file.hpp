@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+// A small /proc or /sys file opened once and re-read from offset 0 on every sample, into a buffer
+// allocated once at open: sampling on the loop costs two pread calls and no allocation, and no
+// path lookup or open/close per tick.
+//
+// The buffer bounds what is read. When the file is larger than the capacity, read() returns only
+// its first `capacity` bytes and the last line may be cut: the parsers only look at lines near the
+// start (the aggregate `cpu` line of /proc/stat, the first keys of /proc/meminfo), so callers size
+// the buffer to hold those lines with room to spare and never rely on the tail.
+//
+// /proc files are generated on each read call. A file that needs more than one pread is not one
+// snapshot (later chunks come from a newer generation), another reason to size the buffer so the
+// lines that matter arrive in the first call.
+//
+// Not thread-safe: a ProcFile belongs to one thread (the loop).
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <string_view>
+
+#include "shared/error.hpp"
+
+namespace medic::agent::sample {
+
+class ProcFile {
+public:
+  // A closed file; read() on it fails. Lets owners hold a ProcFile before open().
+  ProcFile() = default;
+
+  // Fails with not_found / permission / io (message names the path) when open(2) fails, and
+  // with invalid_argument when capacity is 0.
+  [[nodiscard]] static Result<ProcFile> open(std::filesystem::path path, std::size_t capacity);
+
+  ProcFile(ProcFile&& other) noexcept;
+  ProcFile& operator=(ProcFile&& other) noexcept;
+  ProcFile(const ProcFile&) = delete;
+  ProcFile& operator=(const ProcFile&) = delete;
+  ~ProcFile();
+
+  // The file's contents (at most capacity() bytes) from offset 0. The view points into this
+  // object's buffer and stays valid until the next read(), a move, or destruction.
+  [[nodiscard]] Result<std::string_view> read();
+
+  [[nodiscard]] bool is_open() const noexcept { return m_fd >= 0; }
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return m_path; }
+  [[nodiscard]] std::size_t capacity() const noexcept { return m_capacity; }
+
+private:
+  ProcFile(int fd, std::filesystem::path path, std::size_t capacity,
+           std::unique_ptr<char[]> buffer);
+  void close() noexcept;
+
+  int m_fd = -1;
+  std::filesystem::path m_path;
+  std::size_t m_capacity = 0;
+  std::unique_ptr<char[]> m_buffer;
+};
+
+} // namespace medic::agent::sample

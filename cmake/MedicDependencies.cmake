@@ -1,0 +1,14 @@
+# SPDX-License-Identifier: Apache-2.0
+# Every third-party library comes from Debian 12's packages (see scripts/setup.sh).
+
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv>=1.44)
+pkg_check_modules(LIBZMQ REQUIRED IMPORTED_TARGET libzmq>=4.3)
+find_package(cppzmq REQUIRED)
+find_package(msgpack CONFIG REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(tl-expected REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(Threads REQUIRED)

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: Apache-2.0
+// medicctl: the operator's command line for a running coordinator, over its admin socket.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "coordinator/cli/admin_client.hpp"
+#include "coordinator/cli/table.hpp"
+#include "coordinator/config/coordinator_config.hpp"
+#include "shared/build_info.hpp"
+
+namespace {
+
+using namespace medic;
+using nlohmann::json;
+
+constexpr int k_exit_ok = 0;
+constexpr int k_exit_refused = 1;     // the coordinator answered with an error
+constexpr int k_exit_usage = 2;
+constexpr int k_exit_unreachable = 3; // no coordinator at the socket
+
+constexpr const char* k_usage =
+    "Usage: medicctl [--socket PATH] [--json] [--timeout SECONDS] COMMAND\n"
+    "\n"
+    "Commands:\n"
+    "  status    the coordinator's version, listen address and ingest counters\n"
+    "  agents    every agent with its last contact and latest CPU and memory\n"
+    "\n"
+    "Options:\n"
+    "  --socket PATH      admin socket (default: $MEDIC_SOCKET, else admin.socket from\n"
+    "                     /etc/medic/coordinator.yaml, else /run/medic/coordinator.sock)\n"
+    "  --json             print the coordinator's JSON answer instead of a table\n"
+    "  --timeout SECONDS  give up waiting after this long (default 5)\n"
+    "  -h, --help         show this help\n"
+    "  -V, --version      show the version\n"
+    "\n"
+    "Exit status: 0 done, 1 the coordinator refused, 2 bad usage, 3 coordinator unreachable.\n";
+
+struct Options {
+  std::optional<std::string> socket;
+  bool json_output = false;
+  int timeout_s = 5;
+  std::vector<std::string> command;
+};
+
+std::string default_socket() {
+  if (const char* env = std::getenv("MEDIC_SOCKET"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  coordinator::config::CoordinatorConfig config;
+  auto schema = coordinator::config::make_schema(config);
+  std::error_code ec;
+  if (std::filesystem::exists(coordinator::config::k_default_path, ec) &&
+      schema.load_file(coordinator::config::k_default_path)) {
+    return config.admin_socket;
+  }
+  return coordinator::config::k_default_admin_socket;
+}
+
+double latest_value(const json& agent, std::string_view name) {
+  for (const auto& sample : agent.value("latest", json::array())) {
+    if (sample.value("name", "") == name && sample.value("labels", "").empty()) {
+      return sample.value("value", -1.0);
+    }
+  }
+  return -1.0;
+}
+
+std::string percent(double value) {
+  if (value < 0) {
+    return "-";
+  }
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f", value);
+  return text;
+}
+
+void print_agents(const json& answer) {
+  coordinator::cli::Table table({"ID", "HOST", "VERSION", "LAST SEEN", "CPU%", "MEM%", "BATCHES"});
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  for (const auto& agent : answer.value("agents", json::array())) {
+    table.add_row({agent.value("id", ""), agent.value("host", ""), agent.value("version", ""),
+                   coordinator::cli::format_age(agent.value("last_seen_ms", std::int64_t{0}), now_ms),
+                   percent(latest_value(agent, "cpu.usage_pct")),
+                   percent(latest_value(agent, "mem.used_pct")),
+                   std::to_string(agent.value("batches", std::uint64_t{0}))});
+  }
+  std::fputs(table.render().c_str(), stdout);
+  if (answer.value("agents", json::array()).empty()) {
+    std::puts("(no agents have reported yet)");
+  }
+}
+
+void print_status(const json& answer) {
+  std::printf("version      %s\n", answer.value("version", "").c_str());
+  std::printf("agents on    %s\n", answer.value("listen", "").c_str());
+  const json ingest = answer.value("ingest", json::object());
+  for (const auto& [key, value] : ingest.items()) {
+    std::printf("%-12s %s\n", key.c_str(), value.dump().c_str());
+  }
+}
+
+std::optional<Options> parse(int argc, char** argv, int& exit_code) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if ((arg == "--socket" || arg == "--timeout") && i + 1 < argc) {
+      const std::string value = argv[++i];
+      if (arg == "--socket") {
+        options.socket = value;
+      } else {
+        options.timeout_s = std::atoi(value.c_str());
+        if (options.timeout_s <= 0 || options.timeout_s > 3600) {
+          std::fprintf(stderr, "medicctl: --timeout needs 1 to 3600 seconds\n");
+          exit_code = k_exit_usage;
+          return std::nullopt;
+        }
+      }
+    } else if (arg == "--json") {
+      options.json_output = true;
+    } else if (arg == "--help" || arg == "-h" || arg == "help") {
+      std::fputs(k_usage, stdout);
+      exit_code = k_exit_ok;
+      return std::nullopt;
+    } else if (arg == "--version" || arg == "-V") {
+      std::printf("medicctl %s\n", build_info::k_version);
+      exit_code = k_exit_ok;
+      return std::nullopt;
+    } else if (arg.starts_with("-")) {
+      std::fprintf(stderr, "medicctl: unknown option '%s' (try --help)\n", arg.c_str());
+      exit_code = k_exit_usage;
+      return std::nullopt;
+    } else {
+      options.command.push_back(arg);
+    }
+  }
+  if (options.command.size() != 1 ||
+      (options.command[0] != "agents" && options.command[0] != "status")) {
+    std::fprintf(stderr, "medicctl: %s\n\n%s",
+                 options.command.empty() ? "no command given"
+                                         : ("unknown command '" + options.command[0] + "'").c_str(),
+                 k_usage);
+    exit_code = k_exit_usage;
+    return std::nullopt;
+  }
+  return options;
+}
+
+int run(int argc, char** argv) {
+  int exit_code = k_exit_ok;
+  const auto options = parse(argc, argv, exit_code);
+  if (!options) {
+    return exit_code;
+  }
+  const std::string socket = options->socket.value_or(default_socket());
+  const std::string& command = options->command[0];
+  auto answer = coordinator::cli::admin_request(socket, json{{"cmd", command}},
+                                   std::chrono::seconds(options->timeout_s));
+  if (!answer) {
+    std::fprintf(stderr, "medicctl: %s\n", answer.error().message().c_str());
+    return k_exit_unreachable;
+  }
+  if (!answer->value("ok", false)) {
+    const json error = answer->value("error", json::object());
+    std::fprintf(stderr, "medicctl: %s: %s\n", error.value("code", "error").c_str(),
+                 error.value("message", "the coordinator refused").c_str());
+    if (options->json_output) {
+      std::puts(answer->dump(2).c_str());
+    }
+    return k_exit_refused;
+  }
+  if (options->json_output) {
+    std::puts(answer->dump(2, ' ', false, json::error_handler_t::replace).c_str());
+  } else if (command == "agents") {
+    print_agents(*answer);
+  } else {
+    print_status(*answer);
+  }
+  return k_exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "medicctl: fatal: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "coordinator/config/coordinator_config.hpp"
+
+namespace medic::coordinator::config {
+
+namespace {
+
+constexpr std::string_view k_sqlite_scheme = "sqlite://";
+
+Result<void> check_listen(const std::string& endpoint) {
+  if (!endpoint.starts_with("tcp://") && !endpoint.starts_with("ipc://")) {
+    return fail(ErrorCode::config, "'" + endpoint + "' is not a ZeroMQ endpoint like tcp://0.0.0.0:4790");
+  }
+  return {};
+}
+
+Result<void> check_storage(const std::string& url) {
+  if (url.starts_with(k_sqlite_scheme) && url.size() > k_sqlite_scheme.size()) {
+    return {};
+  }
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+    return fail(ErrorCode::config, "PostgreSQL storage is not available in this build yet; use "
+                                   "sqlite:///var/lib/medic/medic.db");
+  }
+  return fail(ErrorCode::config, "'" + url + "' is not a storage URL like sqlite:///var/lib/medic/medic.db");
+}
+
+Result<void> check_socket_path(const std::string& path) {
+  // sun_path holds 108 bytes including the terminating NUL.
+  if (path.empty() || path.size() > 107) {
+    return fail(ErrorCode::config, "a Unix socket path must have 1 to 107 characters");
+  }
+  return {};
+}
+
+} // namespace
+
+medic::config::Schema make_schema(CoordinatorConfig& config) {
+  medic::config::Schema schema("MEDIC_COORDINATOR_");
+  schema.add_string("agents.listen", config.listen,
+                    "ZeroMQ endpoint agents connect to; tcp://127.0.0.1:* picks a free port",
+                    check_listen);
+  schema.add_integer<std::uint32_t>("agents.receive_queue", config.receive_queue, 1, 1'000'000,
+                                    "Messages ZeroMQ holds for the coordinator before pushing back");
+  schema.add_string("storage.url", config.storage,
+                    "Where state lives: sqlite:///path/to/medic.db", check_storage);
+  schema.add_integer<std::uint32_t>("storage.queue", config.storage_queue, 1, 1'000'000,
+                                    "Batches waiting for the database writer before new ones "
+                                    "are refused");
+  schema.add_string("admin.socket", config.admin_socket,
+                    "Unix socket medicctl talks to", check_socket_path);
+  schema.add_string("admin.group", config.admin_group,
+                    "Group allowed on the admin socket besides root and the coordinator's user");
+  schema.add_choice("log.level", config.log_level,
+                    {"trace", "debug", "info", "warn", "error", "critical", "off"},
+                    "Least severe level written to the log");
+  return schema;
+}
+
+Result<void> finish(CoordinatorConfig& config) {
+  if (auto ok = check_storage(config.storage); !ok) {
+    return fail(std::move(ok).error().context("storage.url"));
+  }
+  config.sqlite_path = config.storage.substr(k_sqlite_scheme.size());
+  if (config.sqlite_path.is_relative()) {
+    // sqlite://relative/path is allowed for tests and quick trials.
+    config.sqlite_path = std::filesystem::absolute(config.sqlite_path);
+  }
+  return {};
+}
+
+} // namespace medic::coordinator::config

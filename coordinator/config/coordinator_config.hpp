@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+// The coordinator's typed configuration and the table of keys that fills it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "shared/config/schema.hpp"
+#include "shared/error.hpp"
+
+namespace medic::coordinator::config {
+
+inline constexpr const char* k_default_path = "/etc/medic/coordinator.yaml";
+inline constexpr const char* k_default_admin_socket = "/run/medic/coordinator.sock";
+
+struct CoordinatorConfig {
+  std::string listen = "tcp://127.0.0.1:4790";
+  std::uint32_t receive_queue = 10'000; // ZeroMQ messages held before the ROUTER pushes back
+  std::string storage = "sqlite:///var/lib/medic/medic.db";
+  std::uint32_t storage_queue = 1024; // batches waiting for the database writer
+  std::string admin_socket = k_default_admin_socket;
+  std::string admin_group; // empty: the coordinator's own group
+  std::string log_level = "info";
+
+  // Derived by finish().
+  std::filesystem::path sqlite_path;
+};
+
+[[nodiscard]] medic::config::Schema make_schema(CoordinatorConfig& config);
+
+// Checks that need more than one key, and derives sqlite_path from `storage`.
+[[nodiscard]] Result<void> finish(CoordinatorConfig& config);
+
+} // namespace medic::coordinator::config

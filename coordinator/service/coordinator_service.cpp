@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "coordinator/service/coordinator_service.hpp"
+
+#include <uv.h>
+
+#include <spdlog/spdlog.h>
+#include <zmq.hpp>
+
+#include "coordinator/admin/admin_commands.hpp"
+#include "coordinator/admin/admin_server.hpp"
+#include "coordinator/server/ingest_server.hpp"
+#include "coordinator/storage/sqlite/sqlite_store.hpp"
+#include "shared/build_info.hpp"
+#include "shared/clock.hpp"
+#include "shared/uv/handle.hpp"
+#include "shared/uv/signal_watch.hpp"
+#include "shared/uv/worker.hpp"
+
+namespace medic::coordinator::service {
+
+namespace {
+
+class Coordinator {
+public:
+  Coordinator(uv_loop_t& loop, const config::CoordinatorConfig& config, storage::Store& store,
+              gid_t admin_group)
+      : m_config(config), m_storage_worker(loop, "medic-storage", config.storage_queue),
+        m_ingest(loop, m_zmq, m_clock, m_storage_worker, store,
+                 {config.listen, static_cast<int>(config.receive_queue)}),
+        m_commands(m_clock, m_ingest, m_storage_worker, store),
+        m_admin(loop, {config.admin_socket, admin_group},
+                [this](const nlohmann::json& request, admin::Respond respond) {
+                  m_commands.handle(request, respond);
+                }),
+        m_signals(loop, [this](int signum) { stop(signum); }, [] {
+          spdlog::info("SIGHUP: nothing to reload yet; the config is read at start");
+        }) {}
+
+  Result<void> start() {
+    if (auto listening = m_ingest.start(); !listening) {
+      return listening;
+    }
+    if (auto admin = m_admin.start(); !admin) {
+      return admin;
+    }
+    spdlog::info("medic-coordinator {} started: agents on {}, admin socket {}, storage {}",
+                 build_info::k_version, m_ingest.endpoint(), m_config.admin_socket,
+                 m_config.storage);
+    return {};
+  }
+
+  // Start-up failed: release what start() may have taken, without waiting for a signal.
+  void abandon() noexcept { shutdown(); }
+
+private:
+  void stop(int signum) noexcept {
+    spdlog::info("signal {}: stopping", signum);
+    shutdown();
+  }
+
+  void shutdown() noexcept {
+    if (m_stopped) {
+      return;
+    }
+    m_stopped = true;
+    m_admin.close();
+    m_ingest.stop_receiving();
+    m_storage_worker.stop(); // stores what is queued and acks it
+    m_ingest.close();
+    m_signals.close();
+    const auto& c = m_ingest.counters();
+    spdlog::info("stopped: {} batches ({} samples) stored, {} duplicates, {} malformed, "
+                 "{} refused while busy",
+                 c.batches, c.samples, c.duplicates, c.malformed, c.refused_busy);
+  }
+
+  const config::CoordinatorConfig& m_config;
+  SystemClock m_clock;
+  zmq::context_t m_zmq{1};
+  uv::Worker m_storage_worker;
+  server::IngestServer m_ingest;
+  admin::AdminCommands m_commands;
+  admin::AdminServer m_admin;
+  uv::SignalWatch m_signals;
+  bool m_stopped = false;
+};
+
+} // namespace
+
+Result<void> run_coordinator(const config::CoordinatorConfig& config) {
+  gid_t admin_group = static_cast<gid_t>(-1);
+  if (!config.admin_group.empty()) {
+    auto gid = admin::group_id(config.admin_group);
+    if (!gid) {
+      return fail(std::move(gid).error());
+    }
+    admin_group = *gid;
+  }
+  auto store = storage::open_sqlite_store(config.sqlite_path);
+  if (!store) {
+    return fail(std::move(store).error());
+  }
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  Result<void> outcome;
+  {
+    Coordinator coordinator(loop, config, **store, admin_group);
+    outcome = coordinator.start();
+    if (outcome) {
+      uv_run(&loop, UV_RUN_DEFAULT);
+    } else {
+      coordinator.abandon();
+    }
+    uv::close_loop(loop);
+  }
+  return outcome;
+}
+
+} // namespace medic::coordinator::service

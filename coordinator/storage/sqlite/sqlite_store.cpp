@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "coordinator/storage/sqlite/sqlite_store.hpp"
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "migrations/migrations.hpp"
+
+namespace medic::coordinator::storage {
+
+namespace {
+
+// RETURNING yields a row only when the insert happened, which tells a new (agent, seq) from a
+// redelivered one without a second query.
+constexpr std::string_view k_claim_batch_sql =
+    "INSERT INTO received_batches (agent_id, seq, received_at_ms) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT (agent_id, seq) DO NOTHING RETURNING seq";
+
+constexpr std::string_view k_upsert_hello_sql =
+    "INSERT INTO agents (id, host, version, labels, first_seen_ms, last_seen_ms)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
+    " ON CONFLICT (id) DO UPDATE SET host = excluded.host, version = excluded.version,"
+    " labels = excluded.labels, last_seen_ms = excluded.last_seen_ms";
+
+constexpr std::string_view k_count_batch_sql =
+    "INSERT INTO agents (id, first_seen_ms, last_seen_ms, last_seq, batches, samples)"
+    " VALUES (?1, ?4, ?4, ?2, 1, ?3)"
+    " ON CONFLICT (id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms,"
+    " last_seq = MAX(last_seq, excluded.last_seq), batches = batches + 1,"
+    " samples = samples + excluded.samples";
+
+// ">=" so that of two samples with the same time, the later one in arrival order wins.
+constexpr std::string_view k_upsert_latest_sql =
+    "INSERT INTO latest_samples (agent_id, name, labels, value, time_ms)"
+    " VALUES (?1, ?2, ?3, ?4, ?5)"
+    " ON CONFLICT (agent_id, name, labels) DO UPDATE SET value = excluded.value,"
+    " time_ms = excluded.time_ms WHERE excluded.time_ms >= latest_samples.time_ms";
+
+// One statement rather than one per agent: a single consistent read, in the order list_agents
+// promises (the primary keys make both orderings index walks).
+constexpr std::string_view k_select_agents_sql =
+    "SELECT a.id, a.host, a.version, a.labels, a.first_seen_ms, a.last_seen_ms, a.last_seq,"
+    " a.batches, a.samples, s.name, s.labels, s.value, s.time_ms"
+    " FROM agents a LEFT JOIN latest_samples s ON s.agent_id = a.id"
+    " ORDER BY a.id, s.name, s.labels";
+
+// A statement left mid-step keeps its read snapshot open and would pin the WAL; every path out
+// of a function that steps one resets it.
+class ResetOnExit {
+public:
+  explicit ResetOnExit(sqlite::Statement& statement) : m_statement(statement) {}
+  ResetOnExit(const ResetOnExit&) = delete;
+  ResetOnExit& operator=(const ResetOnExit&) = delete;
+  ~ResetOnExit() { m_statement.reset(); }
+
+private:
+  sqlite::Statement& m_statement;
+};
+
+// Duplicate names keep the last value. Invalid UTF-8 is replaced rather than thrown on: labels
+// come from the network and must not be able to make storing a HELLO throw.
+std::string labels_to_json(const std::vector<protocol::Label>& labels) {
+  nlohmann::json object = nlohmann::json::object();
+  for (const auto& label : labels) {
+    object[label.name] = label.value;
+  }
+  return object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// The columns are signed 64-bit; a seq beyond that cannot be stored faithfully.
+Result<std::int64_t> checked_sender(const protocol::Envelope& envelope) {
+  if (envelope.agent_id.empty()) {
+    return fail(ErrorCode::invalid_argument, "empty agent id");
+  }
+  if (envelope.seq > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    return fail(ErrorCode::invalid_argument, "sequence number out of range");
+  }
+  return static_cast<std::int64_t>(envelope.seq);
+}
+
+AgentRecord read_agent(const sqlite::Statement& row) {
+  AgentRecord agent;
+  agent.id = row.column_text(0);
+  agent.host = row.column_text(1);
+  agent.version = row.column_text(2);
+  agent.labels_json = row.column_text(3);
+  agent.first_seen_ms = row.column_int(4);
+  agent.last_seen_ms = row.column_int(5);
+  agent.last_seq = static_cast<std::uint64_t>(row.column_int(6));
+  agent.batches = static_cast<std::uint64_t>(row.column_int(7));
+  agent.samples = static_cast<std::uint64_t>(row.column_int(8));
+  return agent;
+}
+
+LatestSample read_latest(const sqlite::Statement& row) {
+  return LatestSample{row.column_text(9), row.column_text(10), row.column_double(11),
+                      row.column_int(12)};
+}
+
+} // namespace
+
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& path) {
+  auto db = sqlite::Database::open(path, sqlite::OpenMode::read_write_create);
+  if (!db) {
+    return fail(std::move(db).error()); // already names the path
+  }
+  const std::string where = "opening store " + path.string();
+  if (auto migrated = db->migrate(migrations::sqlite_migrations()); !migrated) {
+    return fail(std::move(migrated).error().context(where));
+  }
+  auto statements = SqliteStore::prepare_statements(*db);
+  if (!statements) {
+    return fail(std::move(statements).error().context(where));
+  }
+  return std::unique_ptr<Store>(new SqliteStore(std::move(*db), std::move(*statements)));
+}
+
+Result<SqliteStore::Statements> SqliteStore::prepare_statements(sqlite::Database& db) {
+  auto claim = db.prepare(k_claim_batch_sql);
+  auto hello = db.prepare(k_upsert_hello_sql);
+  auto count = db.prepare(k_count_batch_sql);
+  auto latest = db.prepare(k_upsert_latest_sql);
+  auto select = db.prepare(k_select_agents_sql);
+  for (auto* prepared : {&claim, &hello, &count, &latest, &select}) {
+    if (!*prepared) {
+      return fail(std::move(*prepared).error());
+    }
+  }
+  return Statements{std::move(*claim), std::move(*hello), std::move(*count), std::move(*latest),
+                    std::move(*select)};
+}
+
+Result<void> SqliteStore::record_hello(const protocol::Envelope& envelope,
+                                       const protocol::Hello& hello, std::int64_t received_ms) {
+  const std::string where = "recording hello from agent " + envelope.agent_id;
+  if (auto sender = checked_sender(envelope); !sender) {
+    return fail(std::move(sender).error().context(where));
+  }
+  auto& statement = m_statements.upsert_hello;
+  const ResetOnExit reset(statement);
+  statement.bind(1, envelope.agent_id)
+      .bind(2, hello.host)
+      .bind(3, hello.agent_version)
+      .bind(4, labels_to_json(hello.labels))
+      .bind(5, received_ms);
+  if (auto done = statement.run(); !done) {
+    return fail(std::move(done).error().context(where));
+  }
+  return {};
+}
+
+Result<BatchOutcome> SqliteStore::record_batch(const protocol::Envelope& envelope,
+                                               const protocol::Batch& batch,
+                                               std::int64_t received_ms) {
+  auto outcome = store_batch(envelope, batch, received_ms);
+  if (!outcome) {
+    return fail(std::move(outcome).error().context(
+        "recording batch " + std::to_string(envelope.seq) + " from agent " + envelope.agent_id));
+  }
+  return outcome;
+}
+
+Result<BatchOutcome> SqliteStore::store_batch(const protocol::Envelope& envelope,
+                                              const protocol::Batch& batch,
+                                              std::int64_t received_ms) {
+  auto seq = checked_sender(envelope);
+  if (!seq) {
+    return fail(std::move(seq).error());
+  }
+  // Any early return below rolls back, including the claim: a failed batch stays unclaimed so
+  // the agent's retry can store it.
+  auto tx = sqlite::Transaction::begin(m_db);
+  if (!tx) {
+    return fail(std::move(tx).error());
+  }
+  auto claimed = claim_batch(envelope.agent_id, *seq, received_ms);
+  if (!claimed) {
+    return fail(std::move(claimed).error());
+  }
+  if (!*claimed) {
+    return BatchOutcome::duplicate;
+  }
+  const auto sample_count = static_cast<std::int64_t>(batch.samples.size());
+  if (auto counted = count_batch(envelope.agent_id, *seq, sample_count, received_ms); !counted) {
+    return fail(std::move(counted).error());
+  }
+  for (const auto& sample : batch.samples) {
+    if (auto upserted = upsert_latest(envelope.agent_id, sample); !upserted) {
+      return fail(std::move(upserted).error());
+    }
+  }
+  if (auto committed = tx->commit(); !committed) {
+    return fail(std::move(committed).error());
+  }
+  return BatchOutcome::stored;
+}
+
+Result<bool> SqliteStore::claim_batch(std::string_view agent_id, std::int64_t seq,
+                                      std::int64_t received_ms) {
+  auto& statement = m_statements.claim_batch;
+  const ResetOnExit reset(statement);
+  statement.bind(1, agent_id).bind(2, seq).bind(3, received_ms);
+  auto inserted = statement.step();
+  if (!inserted) {
+    return fail(std::move(inserted).error().context("claiming sequence number"));
+  }
+  return *inserted;
+}
+
+Result<void> SqliteStore::count_batch(std::string_view agent_id, std::int64_t seq,
+                                      std::int64_t sample_count, std::int64_t received_ms) {
+  auto& statement = m_statements.count_batch;
+  const ResetOnExit reset(statement);
+  statement.bind(1, agent_id).bind(2, seq).bind(3, sample_count).bind(4, received_ms);
+  if (auto done = statement.run(); !done) {
+    return fail(std::move(done).error().context("updating agent"));
+  }
+  return {};
+}
+
+Result<void> SqliteStore::upsert_latest(std::string_view agent_id,
+                                        const protocol::Sample& sample) {
+  // SQLite stores a bound NaN as NULL, which the NOT NULL column rejects; one NaN must not make
+  // the whole batch unstorable (the agent would resend it forever). It still counts as a sample.
+  if (std::isnan(sample.value)) {
+    return {};
+  }
+  auto& statement = m_statements.upsert_latest;
+  const ResetOnExit reset(statement);
+  statement.bind(1, agent_id)
+      .bind(2, sample.name)
+      .bind(3, canonical_labels(sample.labels))
+      .bind(4, sample.value)
+      .bind(5, sample.time_ms);
+  if (auto done = statement.run(); !done) {
+    return fail(std::move(done).error().context("storing sample " + sample.name));
+  }
+  return {};
+}
+
+Result<std::vector<AgentRecord>> SqliteStore::list_agents() {
+  auto& statement = m_statements.select_agents;
+  const ResetOnExit reset(statement);
+  std::vector<AgentRecord> agents;
+  for (;;) {
+    auto row = statement.step();
+    if (!row) {
+      return fail(std::move(row).error().context("listing agents"));
+    }
+    if (!*row) {
+      break;
+    }
+    // Rows come grouped by agent; a new id starts a new record.
+    if (agents.empty() || agents.back().id != statement.column_text(0)) {
+      agents.push_back(read_agent(statement));
+    }
+    if (!statement.column_is_null(9)) {
+      agents.back().latest.push_back(read_latest(statement));
+    }
+  }
+  return agents;
+}
+
+} // namespace medic::coordinator::storage

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: Apache-2.0
+// The embedded Store: one SQLite file in WAL mode, schema from the embedded migrations, every
+// statement prepared once at open and reused. One connection, used by one worker thread only.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "coordinator/storage/store.hpp"
+#include "shared/sqlite/database.hpp"
+
+namespace medic::coordinator::storage {
+
+// Opens (creating it and its directory when missing) the database at `path`, applies the
+// embedded SQLite migrations and prepares every statement. Fails on a database whose schema is
+// newer than this binary. Errors name the path.
+[[nodiscard]] Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& path);
+
+class SqliteStore final : public Store {
+public:
+  [[nodiscard]] Result<void> record_hello(const protocol::Envelope& envelope,
+                                          const protocol::Hello& hello,
+                                          std::int64_t received_ms) override;
+  [[nodiscard]] Result<BatchOutcome> record_batch(const protocol::Envelope& envelope,
+                                                  const protocol::Batch& batch,
+                                                  std::int64_t received_ms) override;
+  [[nodiscard]] Result<std::vector<AgentRecord>> list_agents() override;
+
+private:
+  friend Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& path);
+
+  struct Statements {
+    sqlite::Statement claim_batch;
+    sqlite::Statement upsert_hello;
+    sqlite::Statement count_batch;
+    sqlite::Statement upsert_latest;
+    sqlite::Statement select_agents;
+  };
+
+  SqliteStore(sqlite::Database db, Statements statements)
+      : m_db(std::move(db)), m_statements(std::move(statements)) {}
+
+  [[nodiscard]] static Result<Statements> prepare_statements(sqlite::Database& db);
+  [[nodiscard]] Result<BatchOutcome> store_batch(const protocol::Envelope& envelope,
+                                                 const protocol::Batch& batch,
+                                                 std::int64_t received_ms);
+  [[nodiscard]] Result<bool> claim_batch(std::string_view agent_id, std::int64_t seq,
+                                         std::int64_t received_ms);
+  [[nodiscard]] Result<void> count_batch(std::string_view agent_id, std::int64_t seq,
+                                         std::int64_t sample_count, std::int64_t received_ms);
+  [[nodiscard]] Result<void> upsert_latest(std::string_view agent_id,
+                                           const protocol::Sample& sample);
+
+  // Declared before the statements so that they are finalized before the connection closes.
+  sqlite::Database m_db;
+  Statements m_statements;
+};
+
+} // namespace medic::coordinator::storage

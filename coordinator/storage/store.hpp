@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: Apache-2.0
+// The coordinator's storage interface: what ingest records and what the admin side reads back.
+// Backends (sqlite/, later postgres/) implement Store; engines and tests depend only on this.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/message.hpp"
+#include "shared/error.hpp"
+
+namespace medic::coordinator::storage {
+
+// The newest value of one series (agent, name, labels).
+struct LatestSample {
+  std::string name;
+  std::string labels; // canonical_labels() text
+  double value = 0;
+  std::int64_t time_ms = 0;
+  friend bool operator==(const LatestSample&, const LatestSample&) = default;
+};
+
+struct AgentRecord {
+  std::string id;
+  std::string host;    // '' until the agent's HELLO is stored
+  std::string version; // ditto
+  std::string labels_json = "{}"; // the HELLO's labels as a JSON object, keys sorted
+  std::int64_t first_seen_ms = 0;
+  std::int64_t last_seen_ms = 0;
+  std::uint64_t last_seq = 0; // highest batch seq stored, whatever order batches arrived in
+  std::uint64_t batches = 0;  // distinct batches stored (duplicates not counted)
+  std::uint64_t samples = 0;  // samples in those batches
+  std::vector<LatestSample> latest; // ordered by name, then labels
+  friend bool operator==(const AgentRecord&, const AgentRecord&) = default;
+};
+
+enum class BatchOutcome {
+  stored,    // first time this (agent, seq) was seen; its effects are now durable
+  duplicate, // already stored earlier; nothing changed (ack it again)
+};
+
+// Every method is called from the storage worker thread only; implementations need not be
+// thread-safe. Errors are ErrorCode::storage for database failures and
+// ErrorCode::invalid_argument for input no backend can store (empty agent id, seq > 2^63-1).
+class Store {
+public:
+  Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  virtual ~Store() = default;
+
+  // Creates or updates the agent: host, version and labels replace what was there;
+  // first_seen_ms is set only when the agent is new; last_seen_ms becomes received_ms.
+  [[nodiscard]] virtual Result<void> record_hello(const protocol::Envelope& envelope,
+                                                  const protocol::Hello& hello,
+                                                  std::int64_t received_ms) = 0;
+
+  // Stores a batch exactly once per (envelope.agent_id, envelope.seq), atomically: either all of
+  // its effects (agent counters, latest samples) are stored, or none and an error is returned,
+  // so a retry after a failure is safe. An agent that never sent HELLO is created with empty
+  // host and version. A sample older than the stored one for its series does not replace it.
+  [[nodiscard]] virtual Result<BatchOutcome> record_batch(const protocol::Envelope& envelope,
+                                                          const protocol::Batch& batch,
+                                                          std::int64_t received_ms) = 0;
+
+  // Every agent ordered by id (bytewise), each with its latest samples.
+  [[nodiscard]] virtual Result<std::vector<AgentRecord>> list_agents() = 0;
+};
+
+// The canonical text of a label set, the key every backend stores a series under: "k=v,k2=v2"
+// sorted by name (then value), "" when there are none. A '\\', ',' or '=' inside a name or value
+// is escaped with a backslash, so two different label sets never share a key.
+[[nodiscard]] inline std::string canonical_labels(std::span<const protocol::Label> labels) {
+  std::vector<const protocol::Label*> sorted;
+  sorted.reserve(labels.size());
+  for (const auto& label : labels) {
+    sorted.push_back(&label);
+  }
+  std::sort(sorted.begin(), sorted.end(), [](const protocol::Label* a, const protocol::Label* b) {
+    return a->name != b->name ? a->name < b->name : a->value < b->value;
+  });
+  const auto append_escaped = [](std::string& out, std::string_view text) {
+    for (const char c : text) {
+      if (c == '\\' || c == ',' || c == '=') {
+        out += '\\';
+      }
+      out += c;
+    }
+  };
+  std::string text;
+  for (const auto* label : sorted) {
+    if (!text.empty()) {
+      text += ',';
+    }
+    append_escaped(text, label->name);
+    text += '=';
+    append_escaped(text, label->value);
+  }
+  return text;
+}
+
+} // namespace medic::coordinator::storage

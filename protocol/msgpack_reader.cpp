@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "protocol/msgpack_reader.hpp"
+
+#include <bit>
+#include <string>
+
+namespace medic::protocol::detail {
+
+std::string_view to_string(Kind kind) noexcept {
+  switch (kind) {
+  case Kind::nil: return "nil";
+  case Kind::boolean: return "bool";
+  case Kind::integer: return "int";
+  case Kind::floating: return "float";
+  case Kind::string: return "str";
+  case Kind::binary: return "bin";
+  case Kind::array: return "array";
+  case Kind::map: return "map";
+  case Kind::extension: return "ext";
+  case Kind::invalid: return "invalid byte";
+  }
+  return "invalid byte";
+}
+
+Kind MsgpackReader::peek() const noexcept {
+  if (at_end()) {
+    return Kind::invalid;
+  }
+  const std::uint8_t b = byte_at(0);
+  if (b <= 0x7f || b >= 0xe0 || (b >= 0xcc && b <= 0xd3)) {
+    return Kind::integer;
+  }
+  if (b <= 0x8f || b == 0xde || b == 0xdf) {
+    return Kind::map;
+  }
+  if (b <= 0x9f || b == 0xdc || b == 0xdd) {
+    return Kind::array;
+  }
+  if (b <= 0xbf || (b >= 0xd9 && b <= 0xdb)) {
+    return Kind::string;
+  }
+  switch (b) {
+  case 0xc0: return Kind::nil;
+  case 0xc2:
+  case 0xc3: return Kind::boolean;
+  case 0xc4:
+  case 0xc5:
+  case 0xc6: return Kind::binary;
+  case 0xca:
+  case 0xcb: return Kind::floating;
+  case 0xc7:
+  case 0xc8:
+  case 0xc9:
+  case 0xd4:
+  case 0xd5:
+  case 0xd6:
+  case 0xd7:
+  case 0xd8: return Kind::extension;
+  default: return Kind::invalid; // 0xc1 is never used
+  }
+}
+
+std::uint64_t MsgpackReader::big_endian(std::size_t offset, std::size_t width) const noexcept {
+  std::uint64_t value = 0;
+  for (std::size_t i = 0; i < width; ++i) {
+    value = (value << 8) | byte_at(offset + i);
+  }
+  return value;
+}
+
+Error MsgpackReader::mismatch(std::string_view expected) const {
+  if (at_end()) {
+    return Error(ErrorCode::protocol, "expected " + std::string(expected) + ", got end of frame");
+  }
+  return Error(ErrorCode::protocol,
+               "expected " + std::string(expected) + ", got " + std::string(to_string(peek())));
+}
+
+Result<std::uint32_t> MsgpackReader::read_container(bool is_map, std::size_t max_items) {
+  if (peek() != (is_map ? Kind::map : Kind::array)) {
+    return fail(mismatch(is_map ? "map" : "array"));
+  }
+  const std::uint8_t b = byte_at(0);
+  std::size_t header = 1;
+  std::uint64_t count = 0;
+  if ((b & 0xf0) == (is_map ? 0x80 : 0x90)) {
+    count = b & 0x0f;
+  } else {
+    const std::size_t width = (b == 0xdc || b == 0xde) ? 2 : 4;
+    if (!has(1 + width)) {
+      return fail(ErrorCode::protocol, "truncated container header");
+    }
+    count = big_endian(1, width);
+    header += width;
+  }
+  if (count > max_items) {
+    return fail(ErrorCode::protocol, std::string(is_map ? "map" : "array") + " of " +
+                                         std::to_string(count) + " items exceeds the limit of " +
+                                         std::to_string(max_items));
+  }
+  // Every element takes at least one byte: a count the frame cannot hold is a lie.
+  const std::uint64_t minimum = count * (is_map ? 2 : 1);
+  if (minimum > remaining() - header) {
+    return fail(ErrorCode::protocol, std::string(is_map ? "map" : "array") + " claims " +
+                                         std::to_string(count) + " items but only " +
+                                         std::to_string(remaining() - header) + " bytes remain");
+  }
+  m_pos += header;
+  return static_cast<std::uint32_t>(count);
+}
+
+Result<std::uint32_t> MsgpackReader::read_array(std::size_t max_items) {
+  return read_container(false, max_items);
+}
+
+Result<std::uint32_t> MsgpackReader::read_map(std::size_t max_pairs) {
+  return read_container(true, max_pairs);
+}
+
+Result<std::string_view> MsgpackReader::read_string(std::size_t max_bytes) {
+  if (peek() != Kind::string) {
+    return fail(mismatch("str"));
+  }
+  const std::uint8_t b = byte_at(0);
+  std::size_t header = 1;
+  std::uint64_t length = 0;
+  if ((b & 0xe0) == 0xa0) {
+    length = b & 0x1f;
+  } else {
+    const std::size_t width = b == 0xd9 ? 1 : b == 0xda ? 2 : 4;
+    if (!has(1 + width)) {
+      return fail(ErrorCode::protocol, "truncated string header");
+    }
+    length = big_endian(1, width);
+    header += width;
+  }
+  if (length > max_bytes) {
+    return fail(ErrorCode::protocol, "string of " + std::to_string(length) +
+                                         " bytes exceeds the limit of " + std::to_string(max_bytes));
+  }
+  if (length > remaining() - header) {
+    return fail(ErrorCode::protocol, "string of " + std::to_string(length) +
+                                         " bytes runs past the end of the frame");
+  }
+  const auto* data = reinterpret_cast<const char*>(m_bytes.data() + m_pos + header);
+  m_pos += header + length;
+  return std::string_view(data, length);
+}
+
+Result<std::uint64_t> MsgpackReader::read_uint() {
+  if (peek() != Kind::integer) {
+    return fail(mismatch("unsigned int"));
+  }
+  const std::uint8_t b = byte_at(0);
+  if (b <= 0x7f) {
+    ++m_pos;
+    return b;
+  }
+  if (b >= 0xcc && b <= 0xcf) {
+    const std::size_t width = std::size_t{1} << (b - 0xcc);
+    if (!has(1 + width)) {
+      return fail(ErrorCode::protocol, "truncated integer");
+    }
+    const std::uint64_t value = big_endian(1, width);
+    m_pos += 1 + width;
+    return value;
+  }
+  // A signed encoding is fine when the value is not negative.
+  const std::size_t saved = m_pos;
+  auto value = read_int();
+  if (!value) {
+    return fail(std::move(value).error());
+  }
+  if (*value < 0) {
+    m_pos = saved;
+    return fail(ErrorCode::protocol, "expected unsigned int, got " + std::to_string(*value));
+  }
+  return static_cast<std::uint64_t>(*value);
+}
+
+Result<std::int64_t> MsgpackReader::read_int() {
+  if (peek() != Kind::integer) {
+    return fail(mismatch("int"));
+  }
+  const std::uint8_t b = byte_at(0);
+  if (b <= 0x7f) {
+    ++m_pos;
+    return b;
+  }
+  if (b >= 0xe0) {
+    ++m_pos;
+    return static_cast<std::int8_t>(b);
+  }
+  const bool is_signed = b >= 0xd0;
+  const std::size_t width = std::size_t{1} << (b - (is_signed ? 0xd0 : 0xcc));
+  if (!has(1 + width)) {
+    return fail(ErrorCode::protocol, "truncated integer");
+  }
+  const std::uint64_t raw = big_endian(1, width);
+  if (!is_signed) {
+    if (raw > static_cast<std::uint64_t>(INT64_MAX)) {
+      return fail(ErrorCode::protocol, "integer " + std::to_string(raw) + " does not fit int64");
+    }
+    m_pos += 1 + width;
+    return static_cast<std::int64_t>(raw);
+  }
+  const unsigned shift = static_cast<unsigned>(64 - 8 * width);
+  m_pos += 1 + width;
+  // Sign-extend the big-endian two's-complement value of `width` bytes.
+  return static_cast<std::int64_t>(raw << shift) >> shift;
+}
+
+Result<double> MsgpackReader::read_number() {
+  const Kind kind = peek();
+  if (kind == Kind::integer) {
+    auto value = read_int();
+    if (!value) {
+      return fail(std::move(value).error());
+    }
+    return static_cast<double>(*value);
+  }
+  if (kind != Kind::floating) {
+    return fail(mismatch("number"));
+  }
+  const bool is_double = byte_at(0) == 0xcb;
+  const std::size_t width = is_double ? 8 : 4;
+  if (!has(1 + width)) {
+    return fail(ErrorCode::protocol, "truncated float");
+  }
+  const std::uint64_t raw = big_endian(1, width);
+  m_pos += 1 + width;
+  if (is_double) {
+    return std::bit_cast<double>(raw);
+  }
+  return static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(raw)));
+}
+
+Result<void> MsgpackReader::skip(std::size_t max_depth) {
+  const Kind kind = peek();
+  const std::uint8_t b = at_end() ? 0 : byte_at(0);
+  switch (kind) {
+  case Kind::invalid: return fail(mismatch("a msgpack value"));
+  case Kind::nil:
+  case Kind::boolean: ++m_pos; return {};
+  case Kind::integer: {
+    auto value = (b >= 0xcc && b <= 0xcf) ? read_uint().map([](auto) {}) : read_int().map([](auto) {});
+    return value;
+  }
+  case Kind::floating: return read_number().map([](auto) {});
+  case Kind::string: return read_string(remaining()).map([](auto) {});
+  case Kind::binary:
+  case Kind::extension: {
+    std::size_t header = 0;
+    std::uint64_t length = 0;
+    if (b >= 0xd4 && b <= 0xd8) { // fixext: type byte + 1..16 data bytes
+      header = 2;
+      length = std::uint64_t{1} << (b - 0xd4);
+    } else {
+      const std::size_t width = (b == 0xc4 || b == 0xc7) ? 1 : (b == 0xc5 || b == 0xc8) ? 2 : 4;
+      header = 1 + width + (kind == Kind::extension ? 1 : 0);
+      if (!has(1 + width)) {
+        return fail(ErrorCode::protocol, "truncated bin/ext header");
+      }
+      length = big_endian(1, width);
+    }
+    if (!has(header) || length > remaining() - header) {
+      return fail(ErrorCode::protocol, "bin/ext runs past the end of the frame");
+    }
+    m_pos += header + length;
+    return {};
+  }
+  case Kind::array:
+  case Kind::map: {
+    if (max_depth == 0) {
+      return fail(ErrorCode::protocol, "values nested too deeply");
+    }
+    auto count = kind == Kind::map ? read_map(remaining()) : read_array(remaining());
+    if (!count) {
+      return fail(std::move(count).error());
+    }
+    const std::uint64_t items = std::uint64_t{*count} * (kind == Kind::map ? 2 : 1);
+    for (std::uint64_t i = 0; i < items; ++i) {
+      if (auto skipped = skip(max_depth - 1); !skipped) {
+        return skipped;
+      }
+    }
+    return {};
+  }
+  }
+  return fail(mismatch("a msgpack value"));
+}
+
+} // namespace medic::protocol::detail

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+// The main() both daemons share: parse the command line, answer --help/--version/--help-config,
+// load and check the config (exit 2 when it is bad), set up logging, run, and catch whatever
+// escapes (exit 1).
+#pragma once
+
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+#include "shared/build_info.hpp"
+#include "shared/cli/daemon_options.hpp"
+#include "shared/config/schema.hpp"
+#include "shared/log/logging.hpp"
+
+namespace medic::cli {
+
+template <class Config>
+struct DaemonProgram {
+  const char* name;
+  const char* summary;
+  const char* default_config;
+  std::function<config::Schema(Config&)> make_schema;
+  std::function<Result<void>(Config&)> finish;
+  std::function<std::string(const Config&)> log_level;
+  std::function<Result<void>(const Config&)> run;
+};
+
+template <class Config>
+int daemon_main(int argc, char** argv, const DaemonProgram<Config>& program) noexcept {
+  try {
+    auto options = parse_daemon_options(argc, argv);
+    if (!options) {
+      std::fprintf(stderr, "%s: %s\n", program.name, options.error().message().c_str());
+      return k_exit_usage;
+    }
+    Config config;
+    auto schema = program.make_schema(config);
+    if (options->help) {
+      std::fputs(daemon_usage(program.name, program.summary, program.default_config).c_str(), stdout);
+      return k_exit_ok;
+    }
+    if (options->help_config) {
+      std::fputs(("Config keys:\n" + schema.describe()).c_str(), stdout);
+      return k_exit_ok;
+    }
+    if (options->version) {
+      std::printf("%s %s\n", program.name, build_info::k_version);
+      return k_exit_ok;
+    }
+    auto loaded = load_config(schema, *options, program.default_config);
+    if (loaded) {
+      loaded = program.finish(config);
+    }
+    if (!loaded) {
+      std::fprintf(stderr, "%s: bad config: %s\n", program.name, loaded.error().message().c_str());
+      return k_exit_usage;
+    }
+    if (options->check_config) {
+      std::printf("config OK\n");
+      return k_exit_ok;
+    }
+    auto level = log::parse_level(program.log_level(config));
+    log::init(program.name, level ? *level : spdlog::level::info);
+    if (auto ran = program.run(config); !ran) {
+      spdlog::critical("{}", ran.error().message());
+      return k_exit_failure;
+    }
+    spdlog::info("stopped");
+    return k_exit_ok;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: fatal: %s\n", program.name, e.what());
+    return k_exit_failure;
+  }
+}
+
+} // namespace medic::cli

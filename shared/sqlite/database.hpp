@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: Apache-2.0
+// RAII wrappers over the SQLite C API: a connection opened in WAL mode, prepared statements with
+// typed binds, and a transaction guard. Not thread-safe: one connection belongs to one thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shared/error.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace medic::sqlite {
+
+class Statement;
+
+struct Migration {
+  int version;
+  std::string_view name;
+  std::string_view sql;
+};
+
+enum class OpenMode { read_write_create, read_only };
+
+class Database {
+public:
+  // Opens (creating the file and its directory when allowed), sets WAL, a busy timeout, and
+  // foreign keys. Errors name the path.
+  [[nodiscard]] static Result<Database> open(const std::filesystem::path& path, OpenMode mode);
+
+  Database(Database&& other) noexcept;
+  Database& operator=(Database&& other) noexcept;
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+  ~Database();
+
+  [[nodiscard]] Result<void> exec(std::string_view sql);
+  [[nodiscard]] Result<Statement> prepare(std::string_view sql);
+  [[nodiscard]] std::string last_error() const;
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return m_path; }
+
+  // Applies every migration newer than the recorded version, each in its own transaction, and
+  // records it in schema_migrations. Refuses a database whose version is newer than the newest
+  // migration this binary knows. Returns the schema version now in place.
+  [[nodiscard]] Result<int> migrate(const std::vector<Migration>& migrations);
+
+private:
+  Database(sqlite3* handle, std::filesystem::path path) : m_db(handle), m_path(std::move(path)) {}
+
+  sqlite3* m_db = nullptr;
+  std::filesystem::path m_path;
+};
+
+class Statement {
+public:
+  Statement(Statement&& other) noexcept;
+  Statement& operator=(Statement&& other) noexcept;
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement();
+
+  // Binds are 1-based like SQLite's. Text is copied (SQLITE_TRANSIENT).
+  Statement& bind(int index, std::int64_t value);
+  Statement& bind(int index, double value);
+  Statement& bind(int index, std::string_view value);
+  Statement& bind_null(int index);
+
+  // True when a row is ready to read, false when done.
+  [[nodiscard]] Result<bool> step();
+  // step() until done, for statements that return no rows. Resets afterwards.
+  [[nodiscard]] Result<void> run();
+  void reset() noexcept;
+
+  [[nodiscard]] std::int64_t column_int(int index) const;
+  [[nodiscard]] double column_double(int index) const;
+  [[nodiscard]] std::string column_text(int index) const;
+  [[nodiscard]] bool column_is_null(int index) const;
+
+private:
+  friend class Database;
+  Statement(sqlite3* db, sqlite3_stmt* handle) : m_db(db), m_stmt(handle) {}
+
+  sqlite3* m_db = nullptr;
+  sqlite3_stmt* m_stmt = nullptr;
+};
+
+// BEGIN IMMEDIATE on construction; ROLLBACK unless commit() succeeded.
+class Transaction {
+public:
+  [[nodiscard]] static Result<Transaction> begin(Database& db);
+  Transaction(Transaction&& other) noexcept;
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  Transaction& operator=(Transaction&&) = delete;
+  ~Transaction();
+
+  [[nodiscard]] Result<void> commit();
+
+private:
+  explicit Transaction(Database& db) : m_db(&db) {}
+  Database* m_db;
+};
+
+} // namespace medic::sqlite

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "shared/uv/zmq_watcher.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "shared/uv/handle.hpp"
+
+namespace medic::uv {
+
+ZmqWatcher::ZmqWatcher(uv_loop_t& loop, zmq::socket_ref socket, ReadHandler on_readable,
+                       WriteHandler on_writable)
+    : m_loop(loop), m_socket(socket), m_on_readable(std::move(on_readable)),
+      m_on_writable(std::move(on_writable)) {}
+
+Result<void> ZmqWatcher::start() {
+  const auto fd = m_socket.get(zmq::sockopt::fd);
+  if (const int rc = uv_poll_init(&m_loop, &m_poll, fd); rc != 0) {
+    return fail(ErrorCode::io, std::string("watching the ZeroMQ socket: ") + uv_strerror(rc));
+  }
+  m_poll.data = this;
+  uv_idle_init(&m_loop, &m_idle);
+  m_idle.data = this;
+  m_started = true;
+  if (const int rc = uv_poll_start(&m_poll, UV_READABLE, &ZmqWatcher::on_poll); rc != 0) {
+    return fail(ErrorCode::io, std::string("watching the ZeroMQ socket: ") + uv_strerror(rc));
+  }
+  // Messages may already be queued before the first edge: look once.
+  kick();
+  return {};
+}
+
+void ZmqWatcher::kick() noexcept {
+  if (m_started && uv_is_closing(reinterpret_cast<uv_handle_t*>(&m_idle)) == 0) {
+    uv_idle_start(&m_idle, &ZmqWatcher::on_idle);
+  }
+}
+
+void ZmqWatcher::want_writable(bool on) noexcept {
+  m_want_writable = on;
+  if (on) {
+    kick();
+  }
+}
+
+void ZmqWatcher::on_poll(uv_poll_t* handle, int status, int) noexcept {
+  auto* self = static_cast<ZmqWatcher*>(handle->data);
+  if (status < 0) {
+    spdlog::warn("ZeroMQ socket poll error: {}", uv_strerror(status));
+  }
+  self->drain();
+}
+
+void ZmqWatcher::on_idle(uv_idle_t* handle) noexcept {
+  static_cast<ZmqWatcher*>(handle->data)->drain();
+}
+
+void ZmqWatcher::drain() noexcept {
+  if (!m_started) {
+    return;
+  }
+  for (int handled = 0; handled < k_budget; ++handled) {
+    int events = 0;
+    try {
+      events = m_socket.get(zmq::sockopt::events);
+    } catch (const zmq::error_t& e) {
+      // ETERM or ENOTSOCK while shutting down: nothing more to read.
+      uv_idle_stop(&m_idle);
+      return;
+    }
+    const bool writable_wanted = m_want_writable && (events & ZMQ_POLLOUT) != 0;
+    if ((events & ZMQ_POLLIN) == 0 && !writable_wanted) {
+      uv_idle_stop(&m_idle);
+      return;
+    }
+    try {
+      if (writable_wanted) {
+        m_want_writable = false;
+        if (m_on_writable) {
+          m_on_writable();
+        }
+      }
+      if ((events & ZMQ_POLLIN) != 0) {
+        m_on_readable();
+      }
+    } catch (const std::exception& e) {
+      ++m_handler_failures;
+      spdlog::error("ZeroMQ message handler failed: {}", e.what());
+    }
+  }
+  // Budget spent with work left: continue on the next loop turn.
+  uv_idle_start(&m_idle, &ZmqWatcher::on_idle);
+}
+
+void ZmqWatcher::close() noexcept {
+  if (m_started) {
+    m_started = false;
+    close_handle(m_poll);
+    close_handle(m_idle);
+  }
+}
+
+} // namespace medic::uv

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: Apache-2.0
+// Drives a ZeroMQ socket from the libuv loop: a uv_poll_t on ZMQ_FD, with the edge-triggered rule
+// handled. ZMQ_FD only says "ZMQ_EVENTS may have changed", and any zmq_send/zmq_recv on the socket
+// can consume that edge, so after every wake-up and every send we re-read ZMQ_EVENTS and drain
+// until it no longer reports POLLIN. Draining is bounded per loop turn (`k_budget` messages);
+// when the budget runs out a uv_idle_t continues on the next turn so timers and other sockets
+// are never starved. Loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include <uv.h>
+#include <zmq.hpp>
+
+#include "shared/error.hpp"
+
+namespace medic::uv {
+
+class ZmqWatcher {
+public:
+  // Called while ZMQ_EVENTS reports POLLIN; it must receive exactly one whole message
+  // (all its frames) with zmq::recv_flags::dontwait. It may send replies.
+  using ReadHandler = std::function<void()>;
+  // Called when ZMQ_EVENTS reports POLLOUT and write interest is on.
+  using WriteHandler = std::function<void()>;
+
+  static constexpr int k_budget = 256;
+
+  ZmqWatcher(uv_loop_t& loop, zmq::socket_ref socket, ReadHandler on_readable,
+             WriteHandler on_writable = {});
+  ZmqWatcher(const ZmqWatcher&) = delete;
+  ZmqWatcher& operator=(const ZmqWatcher&) = delete;
+
+  [[nodiscard]] Result<void> start();
+  // Call after every send on the socket: the send may have swallowed the ZMQ_FD edge.
+  void kick() noexcept;
+  // Ask for on_writable once the socket can take a message again (after EAGAIN on send).
+  void want_writable(bool on) noexcept;
+  void close() noexcept;
+
+  [[nodiscard]] std::uint64_t handler_failures() const noexcept { return m_handler_failures; }
+
+private:
+  static void on_poll(uv_poll_t* handle, int status, int events) noexcept;
+  static void on_idle(uv_idle_t* handle) noexcept;
+  void drain() noexcept;
+
+  uv_loop_t& m_loop;
+  zmq::socket_ref m_socket;
+  ReadHandler m_on_readable;
+  WriteHandler m_on_writable;
+  uv_poll_t m_poll{};
+  uv_idle_t m_idle{};
+  bool m_started = false;
+  bool m_want_writable = false;
+  std::uint64_t m_handler_failures = 0;
+};
+
+} // namespace medic::uv

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+// A coordinator (and optionally agents) running as real processes in a temporary directory,
+// on a loopback port the coordinator picks itself (tcp://127.0.0.1:*).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "shared/build_info.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace medic::test {
+
+inline constexpr const char* k_agent_bin = MEDIC_AGENT_BIN;
+inline constexpr const char* k_coordinator_bin = MEDIC_COORDINATOR_BIN;
+inline constexpr const char* k_medicctl_bin = MEDICCTL_BIN;
+
+class Fleet {
+public:
+  Fleet();
+
+  // Starts the coordinator and waits until its admin socket answers; returns its agent endpoint.
+  std::string start_coordinator();
+  // Starts an agent reporting every 200 ms to the coordinator.
+  Process& start_agent(const std::string& id);
+
+  // medicctl --socket <ours> --json <command>; nullopt when medicctl failed.
+  [[nodiscard]] std::optional<nlohmann::json> ctl(const std::string& command) const;
+  // The agent with this id from `medicctl agents --json`, if listed.
+  [[nodiscard]] std::optional<nlohmann::json> agent(const std::string& id) const;
+
+  [[nodiscard]] Process& coordinator() { return *m_coordinator; }
+  [[nodiscard]] const TempDir& dir() const { return m_dir; }
+  [[nodiscard]] std::string socket_path() const { return (m_dir / "admin.sock").string(); }
+  [[nodiscard]] std::string db_path() const { return (m_dir / "medic.db").string(); }
+  [[nodiscard]] const std::string& endpoint() const { return m_endpoint; }
+  // Everything the processes logged, for failure messages.
+  [[nodiscard]] std::string logs() const;
+
+private:
+  TempDir m_dir;
+  std::unique_ptr<Process> m_coordinator;
+  std::vector<std::unique_ptr<Process>> m_agents;
+  std::string m_endpoint;
+};
+
+} // namespace medic::test

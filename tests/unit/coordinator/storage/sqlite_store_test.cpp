@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: Apache-2.0
+// SqliteStore against real database files, each test in a fresh temporary directory.
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "coordinator/storage/sqlite/sqlite_store.hpp"
+#include "shared/sqlite/database.hpp"
+
+namespace storage = medic::coordinator::storage;
+namespace protocol = medic::protocol;
+namespace sqlite = medic::sqlite;
+using storage::BatchOutcome;
+
+namespace {
+
+class TempDir {
+public:
+  TempDir() {
+    std::string pattern = "/tmp/medic-store-test-XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("mkdtemp failed");
+    }
+    m_path = pattern;
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(m_path, ec);
+  }
+  [[nodiscard]] const std::filesystem::path& path() const { return m_path; }
+
+private:
+  std::filesystem::path m_path;
+};
+
+std::unique_ptr<storage::Store> open_store(const std::filesystem::path& path) {
+  auto store = storage::open_sqlite_store(path);
+  if (!store) {
+    FAIL("opening store: " << store.error().message());
+  }
+  return std::move(*store);
+}
+
+protocol::Envelope envelope(std::string agent_id, std::uint64_t seq) {
+  protocol::Envelope env;
+  env.agent_id = std::move(agent_id);
+  env.seq = seq;
+  return env;
+}
+
+protocol::Sample sample(std::string name, double value, std::int64_t time_ms,
+                        std::vector<protocol::Label> labels = {}) {
+  return protocol::Sample{std::move(name), value, time_ms, std::move(labels)};
+}
+
+BatchOutcome record(storage::Store& store, const std::string& agent_id, std::uint64_t seq,
+                    std::vector<protocol::Sample> samples, std::int64_t received_ms = 1000) {
+  auto outcome = store.record_batch(envelope(agent_id, seq), protocol::Batch{std::move(samples)},
+                                    received_ms);
+  if (!outcome) {
+    FAIL("record_batch: " << outcome.error().message());
+  }
+  return *outcome;
+}
+
+std::vector<storage::AgentRecord> agents(storage::Store& store) {
+  auto listed = store.list_agents();
+  if (!listed) {
+    FAIL("list_agents: " << listed.error().message());
+  }
+  return std::move(*listed);
+}
+
+// Reads one integer from a second connection, to see what is on disk rather than what the
+// store reports.
+std::int64_t query_int(const std::filesystem::path& path, std::string_view sql) {
+  auto db = sqlite::Database::open(path, sqlite::OpenMode::read_only);
+  REQUIRE(db);
+  auto statement = db->prepare(sql);
+  REQUIRE(statement);
+  auto row = statement->step();
+  REQUIRE(row);
+  REQUIRE(*row);
+  return statement->column_int(0);
+}
+
+} // namespace
+
+TEST_CASE("sqlite store: migrations are applied once and recorded", "[storage][sqlite]") {
+  const TempDir dir;
+  const auto path = dir.path() / "sub" / "coordinator.db";
+  open_store(path);
+  REQUIRE(query_int(path, "SELECT COUNT(*) FROM schema_migrations") == 1);
+  REQUIRE(query_int(path, "SELECT COUNT(*) FROM schema_migrations"
+                          " WHERE version = 1 AND name = 'initial'") == 1);
+  REQUIRE(query_int(path, "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
+                          " ('agents', 'latest_samples', 'received_batches')") == 3);
+  const auto applied_at = query_int(path, "SELECT applied_at_ms FROM schema_migrations");
+
+  SECTION("reopening does not reapply") {
+    auto store = open_store(path);
+    REQUIRE(query_int(path, "SELECT COUNT(*) FROM schema_migrations") == 1);
+    REQUIRE(query_int(path, "SELECT applied_at_ms FROM schema_migrations") == applied_at);
+    REQUIRE(record(*store, "web-1", 1, {}) == BatchOutcome::stored);
+  }
+  SECTION("the database is in WAL mode") {
+    REQUIRE(std::filesystem::exists(path));
+    auto db = sqlite::Database::open(path, sqlite::OpenMode::read_only);
+    REQUIRE(db);
+    auto mode = db->prepare("PRAGMA journal_mode");
+    REQUIRE(mode);
+    REQUIRE(mode->step().value_or(false));
+    REQUIRE(mode->column_text(0) == "wal");
+  }
+}
+
+TEST_CASE("sqlite store: refuses a database newer than the binary", "[storage][sqlite]") {
+  const TempDir dir;
+  const auto path = dir.path() / "coordinator.db";
+  {
+    auto db = sqlite::Database::open(path, sqlite::OpenMode::read_write_create);
+    REQUIRE(db);
+    REQUIRE(db->exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
+                     " name TEXT NOT NULL, applied_at_ms INTEGER NOT NULL);"
+                     " INSERT INTO schema_migrations VALUES (999, 'future', 0)"));
+  }
+  auto store = storage::open_sqlite_store(path);
+  REQUIRE_FALSE(store);
+  CHECK(store.error().code() == medic::ErrorCode::storage);
+  CHECK_THAT(store.error().message(), Catch::Contains("newer"));
+  CHECK_THAT(store.error().message(), Catch::Contains(path.string()));
+  // Nothing of the old schema was created next to the future one.
+  CHECK(query_int(path, "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'agents'") == 0);
+}
+
+TEST_CASE("sqlite store: hello then batch", "[storage][sqlite]") {
+  const TempDir dir;
+  auto store = open_store(dir.path() / "coordinator.db");
+  const protocol::Hello hello{"web-1.example", "0.1.0", {{"role", "web"}, {"env", "prod"}}};
+  REQUIRE(store->record_hello(envelope("web-1", 0), hello, 500));
+  REQUIRE(record(*store, "web-1", 1, {sample("cpu", 0.5, 900), sample("mem", 42, 900)}, 1000) ==
+          BatchOutcome::stored);
+
+  const auto listed = agents(*store);
+  REQUIRE(listed.size() == 1);
+  const auto& agent = listed[0];
+  CHECK(agent.id == "web-1");
+  CHECK(agent.host == "web-1.example");
+  CHECK(agent.version == "0.1.0");
+  CHECK(agent.labels_json == R"({"env":"prod","role":"web"})");
+  CHECK(agent.first_seen_ms == 500);
+  CHECK(agent.last_seen_ms == 1000);
+  CHECK(agent.last_seq == 1);
+  CHECK(agent.batches == 1);
+  CHECK(agent.samples == 2);
+  CHECK(agent.latest == std::vector<storage::LatestSample>{{"cpu", "", 0.5, 900},
+                                                           {"mem", "", 42, 900}});
+
+  SECTION("a second hello updates the agent but keeps first_seen and counters") {
+    const protocol::Hello again{"web-1.new", "0.2.0", {}};
+    REQUIRE(store->record_hello(envelope("web-1", 0), again, 2000));
+    const auto after = agents(*store);
+    REQUIRE(after.size() == 1);
+    CHECK(after[0].host == "web-1.new");
+    CHECK(after[0].version == "0.2.0");
+    CHECK(after[0].labels_json == "{}");
+    CHECK(after[0].first_seen_ms == 500);
+    CHECK(after[0].last_seen_ms == 2000);
+    CHECK(after[0].batches == 1);
+    CHECK(after[0].latest.size() == 2);
+  }
+}
+
+TEST_CASE("sqlite store: batch without hello creates the agent", "[storage][sqlite]") {
+  const TempDir dir;
+  auto store = open_store(dir.path() / "coordinator.db");
+  REQUIRE(record(*store, "db-1", 7, {sample("disk", 0.9, 100)}, 1234) == BatchOutcome::stored);
+
+  const auto listed = agents(*store);
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0].id == "db-1");
+  CHECK(listed[0].host.empty());
+  CHECK(listed[0].version.empty());
+  CHECK(listed[0].labels_json == "{}");
+  CHECK(listed[0].first_seen_ms == 1234);
+  CHECK(listed[0].last_seen_ms == 1234);
+  CHECK(listed[0].last_seq == 7);
+  CHECK(listed[0].batches == 1);
+  CHECK(listed[0].samples == 1);
+
+  // A late HELLO fills in host and version without resetting when the agent was first seen.
+  REQUIRE(store->record_hello(envelope("db-1", 0), protocol::Hello{"db-1.lan", "0.1.0", {}},
+                              2000));
+  const auto after = agents(*store);
+  REQUIRE(after.size() == 1);
+  CHECK(after[0].host == "db-1.lan");
+  CHECK(after[0].first_seen_ms == 1234);
+  CHECK(after[0].batches == 1);
+}
+
+TEST_CASE("sqlite store: a duplicate (agent, seq) is not counted twice", "[storage][sqlite]") {
+  const TempDir dir;
+  const auto path = dir.path() / "coordinator.db";
+  auto store = open_store(path);
+  REQUIRE(record(*store, "web-1", 3, {sample("cpu", 1, 100), sample("mem", 2, 100)}) ==
+          BatchOutcome::stored);
+  // A redelivery, even one carrying different (newer) content, changes nothing.
+  REQUIRE(record(*store, "web-1", 3, {sample("cpu", 9, 200)}, 5000) == BatchOutcome::duplicate);
+
+  auto listed = agents(*store);
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0].batches == 1);
+  CHECK(listed[0].samples == 2);
+  CHECK(listed[0].last_seen_ms == 1000);
+  CHECK(listed[0].latest.at(0) == storage::LatestSample{"cpu", "", 1, 100});
+  CHECK(query_int(path, "SELECT COUNT(*) FROM received_batches") == 1);
+
+  // The same seq from another agent is a different batch.
+  REQUIRE(record(*store, "web-2", 3, {}) == BatchOutcome::stored);
+  // Out-of-order delivery: an older seq is new, and last_seq stays the highest.
+  REQUIRE(record(*store, "web-1", 2, {sample("cpu", 5, 50)}) == BatchOutcome::stored);
+  listed = agents(*store);
+  REQUIRE(listed.size() == 2);
+  CHECK(listed[0].batches == 2);
+  CHECK(listed[0].samples == 3);
+  CHECK(listed[0].last_seq == 3);
+  CHECK(listed[1].batches == 1);
+}
+
+TEST_CASE("sqlite store: the latest sample keeps the newest time", "[storage][sqlite]") {
+  const TempDir dir;
+  auto store = open_store(dir.path() / "coordinator.db");
+  const auto latest_cpu = [&] { return agents(*store).at(0).latest.at(0); };
+
+  REQUIRE(record(*store, "web-1", 1, {sample("cpu", 1, 2000)}) == BatchOutcome::stored);
+  CHECK(latest_cpu() == storage::LatestSample{"cpu", "", 1, 2000});
+  // An older sample arriving later (a spooled batch) does not overwrite a newer one.
+  REQUIRE(record(*store, "web-1", 2, {sample("cpu", 2, 1000)}) == BatchOutcome::stored);
+  CHECK(latest_cpu() == storage::LatestSample{"cpu", "", 1, 2000});
+  REQUIRE(record(*store, "web-1", 3, {sample("cpu", 3, 3000)}) == BatchOutcome::stored);
+  CHECK(latest_cpu() == storage::LatestSample{"cpu", "", 3, 3000});
+  // Within one batch, the newest sample of a series wins whatever its position.
+  REQUIRE(record(*store, "web-1", 4, {sample("cpu", 5, 5000), sample("cpu", 4, 4000)}) ==
+          BatchOutcome::stored);
+  CHECK(latest_cpu() == storage::LatestSample{"cpu", "", 5, 5000});
+  CHECK(agents(*store).at(0).latest.size() == 1);
+}
+
+TEST_CASE("sqlite store: a NaN sample is counted but not stored as latest", "[storage][sqlite]") {
+  const TempDir dir;
+  auto store = open_store(dir.path() / "coordinator.db");
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  REQUIRE(record(*store, "web-1", 1, {sample("cpu", 1, 100), sample("cpu", nan, 200),
+                                      sample("load", nan, 200)}) == BatchOutcome::stored);
+  const auto listed = agents(*store);
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0].samples == 3);
+  CHECK(listed[0].latest == std::vector<storage::LatestSample>{{"cpu", "", 1, 100}});
+}
+
+TEST_CASE("sqlite store: labels are stored in canonical form", "[storage][sqlite]") {
+  using storage::canonical_labels;
+  using Labels = std::vector<protocol::Label>;
+  CHECK(canonical_labels(Labels{}).empty());
+  CHECK(canonical_labels(Labels{{"mount", "/"}}) == "mount=/");
+  CHECK(canonical_labels(Labels{{"z", "1"}, {"a", "2"}, {"m", "3"}}) == "a=2,m=3,z=1");
+  CHECK(canonical_labels(Labels{{"k", "b"}, {"k", "a"}}) == "k=a,k=b");
+  // Separators inside names or values are escaped, so these two label sets stay distinct.
+  CHECK(canonical_labels(Labels{{"a", "1,b=2"}}) == R"(a=1\,b\=2)");
+  CHECK(canonical_labels(Labels{{"a", "1"}, {"b", "2"}}) == "a=1,b=2");
+  CHECK(canonical_labels(Labels{{"p", R"(C:\)"}}) == R"(p=C:\\)");
+
+  const TempDir dir;
+  auto store = open_store(dir.path() / "coordinator.db");
+  // The same label set in another order is the same series.
+  REQUIRE(record(*store, "web-1", 1,
+                 {sample("disk", 1, 100, {{"mount", "/"}, {"dev", "sda1"}}),
+                  sample("disk", 2, 200, {{"dev", "sda1"}, {"mount", "/"}}),
+                  sample("disk", 3, 100, {{"dev", "sdb1"}})}) == BatchOutcome::stored);
+  const auto latest = agents(*store).at(0).latest;
+  CHECK(latest == std::vector<storage::LatestSample>{{"disk", "dev=sda1,mount=/", 2, 200},
+                                                     {"disk", "dev=sdb1", 3, 100}});
+}
+
+TEST_CASE("sqlite store: agents and samples are listed in order", "[storage][sqlite]") {
+  const TempDir dir;
+  auto store = open_store(dir.path() / "coordinator.db");
+  CHECK(agents(*store).empty());
+  for (const auto* id : {"web-2", "db-1", "web-10", "Web-3"}) {
+    REQUIRE(record(*store, id, 1,
+                   {sample("mem", 1, 1), sample("cpu", 1, 1, {{"core", "1"}}),
+                    sample("cpu", 1, 1, {{"core", "0"}}), sample("cpu", 1, 1)}) ==
+            BatchOutcome::stored);
+  }
+  const auto listed = agents(*store);
+  std::vector<std::string> ids;
+  for (const auto& agent : listed) {
+    ids.push_back(agent.id);
+    std::vector<std::string> series;
+    for (const auto& latest : agent.latest) {
+      series.push_back(latest.name + "{" + latest.labels + "}");
+    }
+    CHECK(series == std::vector<std::string>{"cpu{}", "cpu{core=0}", "cpu{core=1}", "mem{}"});
+  }
+  // Bytewise order: upper case before lower case, "web-10" before "web-2".
+  CHECK(ids == std::vector<std::string>{"Web-3", "db-1", "web-10", "web-2"});
+}
+
+TEST_CASE("sqlite store: input no backend can store is rejected", "[storage][sqlite]") {
+  const TempDir dir;
+  auto store = open_store(dir.path() / "coordinator.db");
+  auto empty_id = store->record_batch(envelope("", 1), protocol::Batch{}, 1);
+  REQUIRE_FALSE(empty_id);
+  CHECK(empty_id.error().code() == medic::ErrorCode::invalid_argument);
+  auto hello = store->record_hello(envelope("", 0), protocol::Hello{}, 1);
+  REQUIRE_FALSE(hello);
+  CHECK(hello.error().code() == medic::ErrorCode::invalid_argument);
+  const std::uint64_t too_big = std::uint64_t{1} << 63;
+  auto huge_seq = store->record_batch(envelope("web-1", too_big), protocol::Batch{}, 1);
+  REQUIRE_FALSE(huge_seq);
+  CHECK(huge_seq.error().code() == medic::ErrorCode::invalid_argument);
+  CHECK_THAT(huge_seq.error().message(), Catch::Contains("9223372036854775808"));
+  CHECK(agents(*store).empty());
+  // The largest storable seq round-trips.
+  REQUIRE(record(*store, "web-1", too_big - 1, {}) == BatchOutcome::stored);
+  CHECK(agents(*store).at(0).last_seq == too_big - 1);
+}
+
+TEST_CASE("sqlite store: a failed batch leaves nothing behind and can be retried",
+          "[storage][sqlite]") {
+  const TempDir dir;
+  const auto path = dir.path() / "coordinator.db";
+  auto store = open_store(path);
+  REQUIRE(record(*store, "web-1", 16, {sample("cpu", 1, 100)}) == BatchOutcome::stored);
+  {
+    // A second connection makes storing one sample fail midway through the batch.
+    auto db = sqlite::Database::open(path, sqlite::OpenMode::read_write_create);
+    REQUIRE(db);
+    REQUIRE(db->exec("CREATE TRIGGER poison BEFORE INSERT ON latest_samples"
+                     " WHEN NEW.name = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END"));
+  }
+  const std::vector<protocol::Sample> samples{sample("cpu", 2, 200), sample("poison", 1, 200)};
+  auto failed = store->record_batch(envelope("web-1", 17), protocol::Batch{samples}, 2000);
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error().code() == medic::ErrorCode::storage);
+  CHECK_THAT(failed.error().message(), Catch::StartsWith("recording batch 17 from agent web-1: "));
+  CHECK_THAT(failed.error().message(), Catch::Contains("poisoned"));
+  auto listed = agents(*store);
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0].batches == 1);
+  CHECK(listed[0].last_seq == 16);
+  CHECK(listed[0].latest.at(0) == storage::LatestSample{"cpu", "", 1, 100});
+  CHECK(query_int(path, "SELECT COUNT(*) FROM received_batches WHERE seq = 17") == 0);
+
+  {
+    auto db = sqlite::Database::open(path, sqlite::OpenMode::read_write_create);
+    REQUIRE(db);
+    REQUIRE(db->exec("DROP TRIGGER poison"));
+  }
+  REQUIRE(record(*store, "web-1", 17, samples, 3000) == BatchOutcome::stored);
+  listed = agents(*store);
+  CHECK(listed.at(0).batches == 2);
+  CHECK(listed.at(0).last_seq == 17);
+  CHECK(listed.at(0).latest.size() == 2);
+}

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: Apache-2.0
+// Real ZeroMQ sockets on loopback driven by a real libuv loop: every message must arrive even
+// though ZMQ_FD is edge-triggered and sends happen inside the read handler.
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <uv.h>
+#include <zmq.hpp>
+
+#include "shared/uv/handle.hpp"
+#include "shared/uv/worker.hpp"
+#include "shared/uv/zmq_watcher.hpp"
+
+namespace {
+
+constexpr int k_messages = 2000;
+
+struct EchoPair {
+  zmq::context_t context{1};
+  zmq::socket_t router{context, zmq::socket_type::router};
+  zmq::socket_t dealer{context, zmq::socket_type::dealer};
+};
+
+} // namespace
+
+TEST_CASE("a ROUTER echoes every DEALER message back through libuv-driven watchers") {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  EchoPair pair;
+  pair.router.set(zmq::sockopt::linger, 0);
+  pair.dealer.set(zmq::sockopt::linger, 0);
+  pair.router.bind("tcp://127.0.0.1:*");
+  pair.dealer.connect(pair.router.get(zmq::sockopt::last_endpoint));
+
+  int echoed = 0;
+  int received = 0;
+  bool in_order = true;
+  medic::uv::ZmqWatcher* router_watcher = nullptr;
+  medic::uv::ZmqWatcher router_side(loop, pair.router, [&] {
+    zmq::message_t peer;
+    zmq::message_t body;
+    if (!pair.router.recv(peer, zmq::recv_flags::dontwait)) {
+      return;
+    }
+    (void)pair.router.recv(body, zmq::recv_flags::dontwait);
+    pair.router.send(peer, zmq::send_flags::sndmore);
+    pair.router.send(body, zmq::send_flags::none);
+    ++echoed;
+    router_watcher->kick();
+  });
+  router_watcher = &router_side;
+  medic::uv::ZmqWatcher dealer_side(loop, pair.dealer, [&] {
+    zmq::message_t body;
+    if (pair.dealer.recv(body, zmq::recv_flags::dontwait)) {
+      in_order = in_order && body.to_string() == std::to_string(received);
+      ++received;
+      if (received == k_messages) {
+        uv_stop(&loop);
+      }
+    }
+  });
+  REQUIRE(router_side.start());
+  REQUIRE(dealer_side.start());
+
+  // Send everything up front, so many messages share one ZMQ_FD edge.
+  for (int i = 0; i < k_messages; ++i) {
+    pair.dealer.send(zmq::buffer(std::to_string(i)), zmq::send_flags::none);
+  }
+  dealer_side.kick();
+
+  uv_timer_t deadline;
+  uv_timer_init(&loop, &deadline);
+  uv_timer_start(&deadline, [](uv_timer_t* t) { uv_stop(t->loop); }, 10'000, 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+
+  CHECK(echoed == k_messages);
+  CHECK(received == k_messages);
+  CHECK(in_order);
+  router_side.close();
+  dealer_side.close();
+  medic::uv::close_loop(loop);
+}
+
+TEST_CASE("a worker runs jobs off the loop and completions back on it, bounded") {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  const auto loop_thread = std::this_thread::get_id();
+  int completions = 0;
+  bool jobs_off_loop = true;
+  bool completions_on_loop = true;
+  {
+    medic::uv::Worker worker(loop, "test-worker", 4);
+    std::atomic<bool> release{false};
+    // The first job blocks the worker so the queue fills behind it.
+    REQUIRE(worker.try_submit([&]() -> medic::uv::Worker::Completion {
+      while (!release) {
+        std::this_thread::yield();
+      }
+      return [&] { ++completions; };
+    }));
+    int accepted = 1;
+    for (int i = 0; i < 10; ++i) {
+      accepted += worker.try_submit([&]() -> medic::uv::Worker::Completion {
+        jobs_off_loop = jobs_off_loop && std::this_thread::get_id() != loop_thread;
+        return [&] {
+          completions_on_loop = completions_on_loop && std::this_thread::get_id() == loop_thread;
+          ++completions;
+        };
+      }) ? 1 : 0;
+    }
+    CHECK(accepted <= 6); // one running (maybe not yet taken) + at most 4 queued
+    CHECK(worker.rejected() == static_cast<std::uint64_t>(11 - accepted));
+    release = true;
+    uv_timer_t deadline;
+    uv_timer_init(&loop, &deadline);
+    deadline.data = &completions;
+    uv_timer_start(&deadline, [](uv_timer_t* t) {
+      uv_stop(t->loop);
+    }, 500, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    worker.stop();
+    CHECK(completions == accepted);
+    medic::uv::close_handle(deadline);
+    // Handles live in this scope: let their close callbacks run before it ends.
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
+  CHECK(jobs_off_loop);
+  CHECK(completions_on_loop);
+  medic::uv::close_loop(loop);
+}
