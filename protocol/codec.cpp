@@ -73,7 +73,9 @@ void pack_batch(std::string& out, const Envelope& envelope, const SampleRange& s
 
 // ---- decoding ----
 
-Error at(std::string_view path, Error error) { return std::move(error).context(path); }
+Error at(std::string_view path, Error error) {
+  return std::move(error).context(path);
+}
 
 // Names, ids and label parts: no control bytes, so they are safe in logs and tables.
 Result<std::string_view> read_name(MsgpackReader& reader, std::size_t max_bytes) {
@@ -126,7 +128,8 @@ Result<void> read_body(MsgpackReader& reader, std::string_view type, OnKey&& on_
       return fail(at(std::string(type) + " body key", std::move(key).error()));
     }
     if (std::find(seen.begin(), seen.end(), *key) != seen.end()) {
-      return fail(ErrorCode::protocol, std::string(type) + "." + std::string(*key) + ": duplicate key");
+      return fail(ErrorCode::protocol,
+                  std::string(type) + "." + std::string(*key) + ": duplicate key");
     }
     seen.push_back(*key);
     auto consumed = on_key(*key);
@@ -347,7 +350,8 @@ Result<Envelope> read_envelope(MsgpackReader& reader, std::size_t frame_size) {
   case 3:
   case 7: envelope.type = static_cast<MessageType>(*type); break;
   default:
-    return fail(ErrorCode::protocol, "envelope.type: unknown message type " + std::to_string(*type));
+    return fail(ErrorCode::protocol,
+                "envelope.type: unknown message type " + std::to_string(*type));
   }
   auto agent_id = read_name(reader, Limits::k_max_id_bytes);
   if (!agent_id) {
@@ -439,8 +443,8 @@ Result<Message> decode(std::span<const std::byte> frame) {
     return fail(std::move(body).error());
   }
   if (!reader.at_end()) {
-    return fail(ErrorCode::protocol, std::to_string(reader.remaining()) +
-                                         " trailing bytes after the message");
+    return fail(ErrorCode::protocol,
+                std::to_string(reader.remaining()) + " trailing bytes after the message");
   }
   return Message{std::move(*envelope), std::move(*body)};
 }

@@ -40,8 +40,8 @@ struct Envelope {
   std::uint32_t version = k_version;
   MessageType type = MessageType::batch;
   std::string agent_id;
-  std::uint64_t seq = 0;        // per-sender sequence number; batches start at 1
-  std::int64_t sent_at_ms = 0;  // sender's wall clock, Unix milliseconds
+  std::uint64_t seq = 0;       // per-sender sequence number; batches start at 1
+  std::int64_t sent_at_ms = 0; // sender's wall clock, Unix milliseconds
 };
 
 struct Label {
@@ -76,8 +76,8 @@ struct Ack {
 };
 
 struct ErrorReply {
-  std::string code;     // machine-readable, e.g. "malformed", "unsupported-version"
-  std::string message;  // for people
+  std::string code;    // machine-readable, e.g. "malformed", "unsupported-version"
+  std::string message; // for people
   std::uint64_t ref_seq = 0;
   friend bool operator==(const ErrorReply&, const ErrorReply&) = default;
 };

@@ -136,11 +136,12 @@ Result<std::string_view> MsgpackReader::read_string(std::size_t max_bytes) {
   }
   if (length > max_bytes) {
     return fail(ErrorCode::protocol, "string of " + std::to_string(length) +
-                                         " bytes exceeds the limit of " + std::to_string(max_bytes));
+                                         " bytes exceeds the limit of " +
+                                         std::to_string(max_bytes));
   }
   if (length > remaining() - header) {
-    return fail(ErrorCode::protocol, "string of " + std::to_string(length) +
-                                         " bytes runs past the end of the frame");
+    return fail(ErrorCode::protocol,
+                "string of " + std::to_string(length) + " bytes runs past the end of the frame");
   }
   const auto* data = reinterpret_cast<const char*>(m_bytes.data() + m_pos + header);
   m_pos += header + length;
@@ -243,7 +244,8 @@ Result<void> MsgpackReader::skip(std::size_t max_depth) {
   case Kind::nil:
   case Kind::boolean: ++m_pos; return {};
   case Kind::integer: {
-    auto value = (b >= 0xcc && b <= 0xcf) ? read_uint().map([](auto) {}) : read_int().map([](auto) {});
+    auto value =
+        (b >= 0xcc && b <= 0xcf) ? read_uint().map([](auto) {}) : read_int().map([](auto) {});
     return value;
   }
   case Kind::floating: return read_number().map([](auto) {});

@@ -19,7 +19,7 @@ enum class ErrorCode {
   busy,             // a bounded queue is full or a resource is taken
   not_found,
   permission,
-  internal,         // our own bug surfaced as an error instead of a crash
+  internal, // our own bug surfaced as an error instead of a crash
 };
 
 std::string_view to_string(ErrorCode code) noexcept;

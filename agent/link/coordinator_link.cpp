@@ -9,7 +9,7 @@ namespace medic::agent::link {
 
 namespace {
 
-constexpr int k_linger_ms = 500;        // shutdown must finish within 2 s
+constexpr int k_linger_ms = 500; // shutdown must finish within 2 s
 constexpr int k_reconnect_ms = 200;
 constexpr int k_reconnect_max_ms = 5000;
 
@@ -17,7 +17,9 @@ constexpr int k_reconnect_max_ms = 5000;
 
 CoordinatorLink::CoordinatorLink(uv_loop_t& loop, zmq::context_t& context, const Clock& clock,
                                  LinkSettings settings)
-    : m_clock(clock), m_settings(std::move(settings)), m_socket(context, zmq::socket_type::dealer),
+    : m_clock(clock),
+      m_settings(std::move(settings)),
+      m_socket(context, zmq::socket_type::dealer),
       m_watcher(loop, m_socket, [this] { on_readable(); }) {
   m_frame.reserve(64 * 1024);
 }
@@ -33,8 +35,8 @@ Result<void> CoordinatorLink::start() {
                  static_cast<std::int64_t>(protocol::Limits::k_max_frame_bytes));
     m_socket.connect(m_settings.endpoint);
   } catch (const zmq::error_t& e) {
-    return fail(ErrorCode::io, "connecting to the coordinator at " + m_settings.endpoint + ": " +
-                                   e.what());
+    return fail(ErrorCode::io,
+                "connecting to the coordinator at " + m_settings.endpoint + ": " + e.what());
   }
   if (auto watching = m_watcher.start(); !watching) {
     return watching;
@@ -54,9 +56,9 @@ protocol::Envelope CoordinatorLink::envelope(std::uint64_t seq) const {
 bool CoordinatorLink::send_frame(std::string_view what) noexcept {
   bool sent = false;
   try {
-    sent = m_socket.send(zmq::const_buffer(m_frame.data(), m_frame.size()),
-                         zmq::send_flags::dontwait)
-               .has_value();
+    sent =
+        m_socket.send(zmq::const_buffer(m_frame.data(), m_frame.size()), zmq::send_flags::dontwait)
+            .has_value();
   } catch (const zmq::error_t& e) {
     spdlog::warn("sending {} to the coordinator failed: {}", what, e.what());
   }
@@ -99,8 +101,9 @@ void CoordinatorLink::on_readable() {
   bool multipart = message.more();
   while (message.more() && m_socket.recv(message, zmq::recv_flags::dontwait)) {
   }
-  auto decoded = multipart ? Result<protocol::Message>(fail(ErrorCode::protocol, "multipart message"))
-                           : protocol::decode(std::string_view(message.data<char>(), message.size()));
+  auto decoded = multipart
+                     ? Result<protocol::Message>(fail(ErrorCode::protocol, "multipart message"))
+                     : protocol::decode(std::string_view(message.data<char>(), message.size()));
   if (!decoded) {
     ++m_counters.malformed_received;
     std::uint64_t suppressed = 0;

@@ -14,7 +14,9 @@ namespace medic::agent::link {
 
 class SampleBuffer {
 public:
-  explicit SampleBuffer(std::size_t capacity) : m_capacity(capacity) { m_samples.reserve(capacity); }
+  explicit SampleBuffer(std::size_t capacity) : m_capacity(capacity) {
+    m_samples.reserve(capacity);
+  }
 
   // False when full: the caller flushes and appends again.
   [[nodiscard]] bool append(std::string_view name, double value, std::int64_t time_ms) {

@@ -24,12 +24,15 @@ namespace {
 class Agent {
 public:
   Agent(uv_loop_t& loop, const config::AgentConfig& config)
-      : m_loop(loop), m_config(config), m_cpu(config.proc_root), m_memory(config.proc_root),
+      : m_loop(loop),
+        m_config(config),
+        m_cpu(config.proc_root),
+        m_memory(config.proc_root),
         m_buffer(config.max_batch),
         m_link(loop, m_zmq, m_clock, link_settings(config)),
-        m_signals(loop, [this](int signum) { stop(signum); }, [] {
-          spdlog::info("SIGHUP: nothing to reload yet; the config is read at start");
-        }) {}
+        m_signals(
+            loop, [this](int signum) { stop(signum); },
+            [] { spdlog::info("SIGHUP: nothing to reload yet; the config is read at start"); }) {}
 
   Result<void> start() {
     if (auto opened = m_cpu.open(); !opened) {

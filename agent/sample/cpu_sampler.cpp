@@ -17,7 +17,9 @@ constexpr std::size_t k_stat_capacity = std::size_t{16} * 1024;
 constexpr std::size_t k_min_columns = 4;
 constexpr std::size_t k_used_columns = 8;
 
-bool is_blank(char c) noexcept { return c == ' ' || c == '\t'; }
+bool is_blank(char c) noexcept {
+  return c == ' ' || c == '\t';
+}
 
 std::optional<std::string_view> find_aggregate_line(std::string_view text) noexcept {
   while (!text.empty()) {

@@ -63,7 +63,9 @@ ProcFile& ProcFile::operator=(ProcFile&& other) noexcept {
   return *this;
 }
 
-ProcFile::~ProcFile() { close(); }
+ProcFile::~ProcFile() {
+  close();
+}
 
 void ProcFile::close() noexcept {
   // close(2) errors are ignored: the fd is gone either way (Linux frees it even on EINTR), and

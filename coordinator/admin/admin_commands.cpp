@@ -15,7 +15,10 @@ nlohmann::json failure(std::string_view code, std::string_view message) {
 
 AdminCommands::AdminCommands(const Clock& clock, const server::IngestServer& ingest,
                              uv::Worker& storage_worker, storage::Store& store)
-    : m_clock(clock), m_ingest(ingest), m_storage_worker(storage_worker), m_store(store),
+    : m_clock(clock),
+      m_ingest(ingest),
+      m_storage_worker(storage_worker),
+      m_store(store),
       m_started_ms(clock.now_unix_ms()) {}
 
 void AdminCommands::handle(const nlohmann::json& request, const Respond& respond) {
@@ -41,18 +44,19 @@ void AdminCommands::status(const Respond& respond) const {
            {"started_ms", m_started_ms},
            {"now_ms", m_clock.now_unix_ms()},
            {"listen", m_ingest.endpoint()},
-           {"storage_queue", {{"queued", m_storage_worker.queued()},
-                              {"capacity", m_storage_worker.capacity()}}},
-           {"ingest", {{"frames", c.frames},
-                       {"hellos", c.hellos},
-                       {"batches", c.batches},
-                       {"samples", c.samples},
-                       {"duplicates", c.duplicates},
-                       {"malformed", c.malformed},
-                       {"refused_busy", c.refused_busy},
-                       {"storage_errors", c.storage_errors},
-                       {"acks_sent", c.acks_sent},
-                       {"replies_failed", c.replies_failed}}}});
+           {"storage_queue",
+            {{"queued", m_storage_worker.queued()}, {"capacity", m_storage_worker.capacity()}}},
+           {"ingest",
+            {{"frames", c.frames},
+             {"hellos", c.hellos},
+             {"batches", c.batches},
+             {"samples", c.samples},
+             {"duplicates", c.duplicates},
+             {"malformed", c.malformed},
+             {"refused_busy", c.refused_busy},
+             {"storage_errors", c.storage_errors},
+             {"acks_sent", c.acks_sent},
+             {"replies_failed", c.replies_failed}}}});
 }
 
 void AdminCommands::agents(const Respond& respond) {

@@ -61,7 +61,9 @@ nlohmann::json error_response(std::string_view code, std::string_view message) {
 AdminServer::AdminServer(uv_loop_t& loop, AdminSettings settings, RequestHandler handler)
     : m_loop(loop), m_settings(std::move(settings)), m_handler(std::move(handler)) {}
 
-AdminServer::~AdminServer() { close(); }
+AdminServer::~AdminServer() {
+  close();
+}
 
 Result<void> AdminServer::start() {
   const std::string& path = m_settings.socket_path;
@@ -77,8 +79,9 @@ Result<void> AdminServer::start() {
   }
   if (std::filesystem::exists(std::filesystem::symlink_status(path, ec))) {
     if (socket_answers(path)) {
-      return fail(ErrorCode::busy, where + ": another process answers there (is another "
-                                           "medic-coordinator running? change admin.socket)");
+      return fail(ErrorCode::busy, where +
+                                       ": another process answers there (is another "
+                                       "medic-coordinator running? change admin.socket)");
     }
     if (::unlink(path.c_str()) != 0) {
       return fail(ErrorCode::io, errno_text(where + ": removing the stale socket", errno));
@@ -98,8 +101,8 @@ Result<void> AdminServer::start() {
       ::chown(path.c_str(), static_cast<uid_t>(-1), m_settings.group) != 0) {
     return fail(ErrorCode::permission, errno_text(where + ": setting its group", errno));
   }
-  if (const int rc = uv_listen(reinterpret_cast<uv_stream_t*>(&m_server), 16,
-                               &AdminServer::on_connection);
+  if (const int rc =
+          uv_listen(reinterpret_cast<uv_stream_t*>(&m_server), 16, &AdminServer::on_connection);
       rc != 0) {
     return fail(ErrorCode::io, where + ": " + uv_strerror(rc));
   }
@@ -181,8 +184,9 @@ void AdminServer::accept_client() noexcept {
           c->server->on_line(*c, line);
         }
         if (!c->closing && c->pending.size() > k_max_request_bytes) {
-          c->server->write(c->id, error_response("too-large", "a request line may hold at most "
-                                                              "65536 bytes"));
+          c->server->write(c->id, error_response("too-large",
+                                                 "a request line may hold at most "
+                                                 "65536 bytes"));
           c->server->finish(*c);
         }
       });
@@ -228,10 +232,9 @@ void AdminServer::write(std::uint64_t client_id, const nlohmann::json& response)
   auto* request = new WriteRequest;
   request->bytes = response.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   uv_buf_t buf = uv_buf_init(request->bytes.data(), static_cast<unsigned>(request->bytes.size()));
-  const int rc = uv_write(&request->request, reinterpret_cast<uv_stream_t*>(&it->second->pipe),
-                          &buf, 1, [](uv_write_t* req, int) {
-                            delete reinterpret_cast<WriteRequest*>(req);
-                          });
+  const int rc =
+      uv_write(&request->request, reinterpret_cast<uv_stream_t*>(&it->second->pipe), &buf, 1,
+               [](uv_write_t* req, int) { delete reinterpret_cast<WriteRequest*>(req); });
   if (rc != 0) {
     delete request;
   }

@@ -13,8 +13,8 @@
 #include <memory>
 #include <string>
 
-#include <nlohmann/json.hpp>
 #include <uv.h>
+#include <nlohmann/json.hpp>
 
 #include "shared/error.hpp"
 

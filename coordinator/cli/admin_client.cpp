@@ -70,9 +70,10 @@ Result<nlohmann::json> admin_request(const std::string& socket_path, const nlohm
     std::string hint = error == ENOENT || error == ECONNREFUSED
                            ? " (is medic-coordinator running? pass --socket PATH if it uses "
                              "another admin.socket)"
-                           : error == EACCES ? " (run as root or as a member of the medic group)"
-                                             : "";
-    return fail(ErrorCode::io, errno_text("cannot reach the coordinator at " + socket_path, error) + hint);
+                       : error == EACCES ? " (run as root or as a member of the medic group)"
+                                         : "";
+    return fail(ErrorCode::io,
+                errno_text("cannot reach the coordinator at " + socket_path, error) + hint);
   }
   const std::string line = request.dump() + "\n";
   std::size_t written = 0;

@@ -19,7 +19,7 @@ using namespace medic;
 using nlohmann::json;
 
 constexpr int k_exit_ok = 0;
-constexpr int k_exit_refused = 1;     // the coordinator answered with an error
+constexpr int k_exit_refused = 1; // the coordinator answered with an error
 constexpr int k_exit_usage = 2;
 constexpr int k_exit_unreachable = 3; // no coordinator at the socket
 
@@ -85,11 +85,12 @@ void print_agents(const json& answer) {
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   for (const auto& agent : answer.value("agents", json::array())) {
-    table.add_row({agent.value("id", ""), agent.value("host", ""), agent.value("version", ""),
-                   coordinator::cli::format_age(agent.value("last_seen_ms", std::int64_t{0}), now_ms),
-                   percent(latest_value(agent, "cpu.usage_pct")),
-                   percent(latest_value(agent, "mem.used_pct")),
-                   std::to_string(agent.value("batches", std::uint64_t{0}))});
+    table.add_row(
+        {agent.value("id", ""), agent.value("host", ""), agent.value("version", ""),
+         coordinator::cli::format_age(agent.value("last_seen_ms", std::int64_t{0}), now_ms),
+         percent(latest_value(agent, "cpu.usage_pct")),
+         percent(latest_value(agent, "mem.used_pct")),
+         std::to_string(agent.value("batches", std::uint64_t{0}))});
   }
   std::fputs(table.render().c_str(), stdout);
   if (answer.value("agents", json::array()).empty()) {
@@ -161,7 +162,7 @@ int run(int argc, char** argv) {
   const std::string socket = options->socket.value_or(default_socket());
   const std::string& command = options->command[0];
   auto answer = coordinator::cli::admin_request(socket, json{{"cmd", command}},
-                                   std::chrono::seconds(options->timeout_s));
+                                                std::chrono::seconds(options->timeout_s));
   if (!answer) {
     std::fprintf(stderr, "medicctl: %s\n", answer.error().message().c_str());
     return k_exit_unreachable;

@@ -9,7 +9,8 @@ constexpr std::string_view k_sqlite_scheme = "sqlite://";
 
 Result<void> check_listen(const std::string& endpoint) {
   if (!endpoint.starts_with("tcp://") && !endpoint.starts_with("ipc://")) {
-    return fail(ErrorCode::config, "'" + endpoint + "' is not a ZeroMQ endpoint like tcp://0.0.0.0:4790");
+    return fail(ErrorCode::config,
+                "'" + endpoint + "' is not a ZeroMQ endpoint like tcp://0.0.0.0:4790");
   }
   return {};
 }
@@ -19,10 +20,12 @@ Result<void> check_storage(const std::string& url) {
     return {};
   }
   if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
-    return fail(ErrorCode::config, "PostgreSQL storage is not available in this build yet; use "
-                                   "sqlite:///var/lib/medic/medic.db");
+    return fail(ErrorCode::config,
+                "PostgreSQL storage is not available in this build yet; use "
+                "sqlite:///var/lib/medic/medic.db");
   }
-  return fail(ErrorCode::config, "'" + url + "' is not a storage URL like sqlite:///var/lib/medic/medic.db");
+  return fail(ErrorCode::config,
+              "'" + url + "' is not a storage URL like sqlite:///var/lib/medic/medic.db");
 }
 
 Result<void> check_socket_path(const std::string& path) {
@@ -40,15 +43,16 @@ medic::config::Schema make_schema(CoordinatorConfig& config) {
   schema.add_string("agents.listen", config.listen,
                     "ZeroMQ endpoint agents connect to; tcp://127.0.0.1:* picks a free port",
                     check_listen);
-  schema.add_integer<std::uint32_t>("agents.receive_queue", config.receive_queue, 1, 1'000'000,
-                                    "Messages ZeroMQ holds for the coordinator before pushing back");
-  schema.add_string("storage.url", config.storage,
-                    "Where state lives: sqlite:///path/to/medic.db", check_storage);
+  schema.add_integer<std::uint32_t>(
+      "agents.receive_queue", config.receive_queue, 1, 1'000'000,
+      "Messages ZeroMQ holds for the coordinator before pushing back");
+  schema.add_string("storage.url", config.storage, "Where state lives: sqlite:///path/to/medic.db",
+                    check_storage);
   schema.add_integer<std::uint32_t>("storage.queue", config.storage_queue, 1, 1'000'000,
                                     "Batches waiting for the database writer before new ones "
                                     "are refused");
-  schema.add_string("admin.socket", config.admin_socket,
-                    "Unix socket medicctl talks to", check_socket_path);
+  schema.add_string("admin.socket", config.admin_socket, "Unix socket medicctl talks to",
+                    check_socket_path);
   schema.add_string("admin.group", config.admin_group,
                     "Group allowed on the admin socket besides root and the coordinator's user");
   schema.add_choice("log.level", config.log_level,

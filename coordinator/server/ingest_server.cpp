@@ -29,8 +29,12 @@ std::string printable(const std::string& peer) {
 IngestServer::IngestServer(uv_loop_t& loop, zmq::context_t& context, const Clock& clock,
                            uv::Worker& storage_worker, storage::Store& store,
                            IngestSettings settings)
-    : m_loop(loop), m_clock(clock), m_storage_worker(storage_worker), m_store(store),
-      m_settings(std::move(settings)), m_socket(context, zmq::socket_type::router),
+    : m_loop(loop),
+      m_clock(clock),
+      m_storage_worker(storage_worker),
+      m_store(store),
+      m_settings(std::move(settings)),
+      m_socket(context, zmq::socket_type::router),
       m_watcher(loop, m_socket, [this] { on_readable(); }) {}
 
 Result<void> IngestServer::start() {
@@ -49,8 +53,8 @@ Result<void> IngestServer::start() {
     if (e.num() == EADDRINUSE) {
       hint = " (is another medic-coordinator running? change agents.listen)";
     }
-    return fail(ErrorCode::io, "cannot listen for agents on " + m_settings.listen + ": " +
-                                   e.what() + hint);
+    return fail(ErrorCode::io,
+                "cannot listen for agents on " + m_settings.listen + ": " + e.what() + hint);
   }
   return m_watcher.start();
 }
@@ -75,7 +79,8 @@ void IngestServer::on_readable() {
   const std::string peer(parts[0].data<char>(), parts[0].size());
   if (count != k_max_frames) {
     ++m_counters.malformed;
-    complain("malformed message", peer, "expected exactly one frame, got " + std::to_string(count - 1));
+    complain("malformed message", peer,
+             "expected exactly one frame, got " + std::to_string(count - 1));
     return;
   }
   handle_frame(peer, std::string_view(parts[1].data<char>(), parts[1].size()));
@@ -93,8 +98,9 @@ void IngestServer::handle_frame(const std::string& peer, std::string_view frame)
   case protocol::MessageType::batch: handle_batch(peer, std::move(*decoded)); break;
   default:
     ++m_counters.malformed;
-    complain("unexpected message", peer,
-             std::string(protocol::to_string(decoded->envelope.type)) + " is not sent to a coordinator");
+    complain(
+        "unexpected message", peer,
+        std::string(protocol::to_string(decoded->envelope.type)) + " is not sent to a coordinator");
     reply_error(peer, decoded->envelope, "unexpected-type", "coordinators take HELLO and BATCH");
   }
 }
@@ -111,8 +117,8 @@ void IngestServer::handle_hello(const std::string& peer, protocol::Message messa
   const std::int64_t received_ms = m_clock.now_unix_ms();
   const bool queued = m_storage_worker.try_submit(
       [this, message = std::move(message), received_ms]() -> uv::Worker::Completion {
-        auto stored = m_store.record_hello(message.envelope, std::get<protocol::Hello>(message.body),
-                                           received_ms);
+        auto stored = m_store.record_hello(message.envelope,
+                                           std::get<protocol::Hello>(message.body), received_ms);
         if (stored) {
           return {};
         }
@@ -209,7 +215,9 @@ void IngestServer::complain(std::string_view what, const std::string& peer,
   }
 }
 
-void IngestServer::stop_receiving() noexcept { m_watcher.close(); }
+void IngestServer::stop_receiving() noexcept {
+  m_watcher.close();
+}
 
 void IngestServer::close() noexcept {
   m_watcher.close();

@@ -24,7 +24,8 @@ class Coordinator {
 public:
   Coordinator(uv_loop_t& loop, const config::CoordinatorConfig& config, storage::Store& store,
               gid_t admin_group)
-      : m_config(config), m_storage_worker(loop, "medic-storage", config.storage_queue),
+      : m_config(config),
+        m_storage_worker(loop, "medic-storage", config.storage_queue),
         m_ingest(loop, m_zmq, m_clock, m_storage_worker, store,
                  {config.listen, static_cast<int>(config.receive_queue)}),
         m_commands(m_clock, m_ingest, m_storage_worker, store),
@@ -32,9 +33,9 @@ public:
                 [this](const nlohmann::json& request, admin::Respond respond) {
                   m_commands.handle(request, respond);
                 }),
-        m_signals(loop, [this](int signum) { stop(signum); }, [] {
-          spdlog::info("SIGHUP: nothing to reload yet; the config is read at start");
-        }) {}
+        m_signals(
+            loop, [this](int signum) { stop(signum); },
+            [] { spdlog::info("SIGHUP: nothing to reload yet; the config is read at start"); }) {}
 
   Result<void> start() {
     if (auto listening = m_ingest.start(); !listening) {
@@ -69,9 +70,10 @@ private:
     m_ingest.close();
     m_signals.close();
     const auto& c = m_ingest.counters();
-    spdlog::info("stopped: {} batches ({} samples) stored, {} duplicates, {} malformed, "
-                 "{} refused while busy",
-                 c.batches, c.samples, c.duplicates, c.malformed, c.refused_busy);
+    spdlog::info(
+        "stopped: {} batches ({} samples) stored, {} duplicates, {} malformed, "
+        "{} refused while busy",
+        c.batches, c.samples, c.duplicates, c.malformed, c.refused_busy);
   }
 
   const config::CoordinatorConfig& m_config;

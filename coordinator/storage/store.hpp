@@ -26,14 +26,14 @@ struct LatestSample {
 
 struct AgentRecord {
   std::string id;
-  std::string host;    // '' until the agent's HELLO is stored
-  std::string version; // ditto
+  std::string host;               // '' until the agent's HELLO is stored
+  std::string version;            // ditto
   std::string labels_json = "{}"; // the HELLO's labels as a JSON object, keys sorted
   std::int64_t first_seen_ms = 0;
   std::int64_t last_seen_ms = 0;
-  std::uint64_t last_seq = 0; // highest batch seq stored, whatever order batches arrived in
-  std::uint64_t batches = 0;  // distinct batches stored (duplicates not counted)
-  std::uint64_t samples = 0;  // samples in those batches
+  std::uint64_t last_seq = 0;       // highest batch seq stored, whatever order batches arrived in
+  std::uint64_t batches = 0;        // distinct batches stored (duplicates not counted)
+  std::uint64_t samples = 0;        // samples in those batches
   std::vector<LatestSample> latest; // ordered by name, then labels
   friend bool operator==(const AgentRecord&, const AgentRecord&) = default;
 };

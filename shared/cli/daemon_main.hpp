@@ -40,7 +40,8 @@ int daemon_main(int argc, char** argv, const DaemonProgram<Config>& program) noe
     Config config;
     auto schema = program.make_schema(config);
     if (options->help) {
-      std::fputs(daemon_usage(program.name, program.summary, program.default_config).c_str(), stdout);
+      std::fputs(daemon_usage(program.name, program.summary, program.default_config).c_str(),
+                 stdout);
       return k_exit_ok;
     }
     if (options->help_config) {

@@ -38,8 +38,8 @@ Result<DaemonOptions> parse_daemon_options(int argc, char** argv) {
     } else if (arg == "--version" || arg == "-V") {
       options.version = true;
     } else {
-      return fail(ErrorCode::invalid_argument, "unknown option '" + std::string(arg) +
-                                                   "' (try --help)");
+      return fail(ErrorCode::invalid_argument,
+                  "unknown option '" + std::string(arg) + "' (try --help)");
     }
   }
   return options;

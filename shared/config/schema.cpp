@@ -29,7 +29,9 @@ std::string position(std::string_view origin, const YAML::Mark& mark) {
 Result<std::string> scalar(const YAML::Node& node, std::string_view expected) {
   if (!node.IsScalar()) {
     return fail(ErrorCode::config, "expected " + std::string(expected) + ", got a " +
-                                       (node.IsMap() ? "mapping" : node.IsSequence() ? "list" : "null"));
+                                       (node.IsMap()        ? "mapping"
+                                        : node.IsSequence() ? "list"
+                                                            : "null"));
   }
   return node.Scalar();
 }
@@ -82,42 +84,42 @@ void Schema::add_string(std::string key, std::string& target, std::string doc, S
 void Schema::add_choice(std::string key, std::string& target, std::vector<std::string> allowed,
                         std::string doc) {
   const std::string type = "one of " + quote_list(allowed);
-  m_fields.push_back({std::move(key), type, target, std::move(doc),
-                      [&target, allowed = std::move(allowed)](const YAML::Node& node) -> Result<void> {
-                        auto text = scalar(node, "a string");
-                        if (!text) {
-                          return fail(std::move(text).error());
-                        }
-                        if (std::find(allowed.begin(), allowed.end(), *text) == allowed.end()) {
-                          return fail(ErrorCode::config, "'" + *text + "' is not one of " +
-                                                             quote_list(allowed));
-                        }
-                        target = std::move(*text);
-                        return {};
-                      }});
+  m_fields.push_back(
+      {std::move(key), type, target, std::move(doc),
+       [&target, allowed = std::move(allowed)](const YAML::Node& node) -> Result<void> {
+         auto text = scalar(node, "a string");
+         if (!text) {
+           return fail(std::move(text).error());
+         }
+         if (std::find(allowed.begin(), allowed.end(), *text) == allowed.end()) {
+           return fail(ErrorCode::config, "'" + *text + "' is not one of " + quote_list(allowed));
+         }
+         target = std::move(*text);
+         return {};
+       }});
 }
 
 void Schema::add_duration(std::string key, std::chrono::milliseconds& target,
                           std::chrono::milliseconds min, std::chrono::milliseconds max,
                           std::string doc) {
-  m_fields.push_back(
-      {std::move(key), "duration", format_duration(target), std::move(doc),
-       [&target, min, max](const YAML::Node& node) -> Result<void> {
-         auto text = scalar(node, "a duration");
-         if (!text) {
-           return fail(std::move(text).error());
-         }
-         auto value = parse_duration(*text);
-         if (!value) {
-           return fail(std::move(value).error());
-         }
-         if (*value < min || *value > max) {
-           return fail(ErrorCode::config, "'" + *text + "' is out of range " +
-                                              format_duration(min) + ".." + format_duration(max));
-         }
-         target = *value;
-         return {};
-       }});
+  m_fields.push_back({std::move(key), "duration", format_duration(target), std::move(doc),
+                      [&target, min, max](const YAML::Node& node) -> Result<void> {
+                        auto text = scalar(node, "a duration");
+                        if (!text) {
+                          return fail(std::move(text).error());
+                        }
+                        auto value = parse_duration(*text);
+                        if (!value) {
+                          return fail(std::move(value).error());
+                        }
+                        if (*value < min || *value > max) {
+                          return fail(ErrorCode::config, "'" + *text + "' is out of range " +
+                                                             format_duration(min) + ".." +
+                                                             format_duration(max));
+                        }
+                        target = *value;
+                        return {};
+                      }});
 }
 
 void Schema::add_size(std::string key, std::uint64_t& target, std::uint64_t min, std::uint64_t max,
@@ -133,9 +135,9 @@ void Schema::add_size(std::string key, std::uint64_t& target, std::uint64_t min,
                           return fail(std::move(value).error());
                         }
                         if (*value < min || *value > max) {
-                          return fail(ErrorCode::config,
-                                      "'" + *text + "' is out of range " + std::to_string(min) +
-                                          ".." + std::to_string(max) + " bytes");
+                          return fail(ErrorCode::config, "'" + *text + "' is out of range " +
+                                                             std::to_string(min) + ".." +
+                                                             std::to_string(max) + " bytes");
                         }
                         target = *value;
                         return {};
@@ -154,7 +156,8 @@ void Schema::add_bool(std::string key, bool& target, std::string doc) {
                         } else if (*text == "false" || *text == "no" || *text == "off") {
                           target = false;
                         } else {
-                          return fail(ErrorCode::config, "expected true or false, got '" + *text + "'");
+                          return fail(ErrorCode::config,
+                                      "expected true or false, got '" + *text + "'");
                         }
                         return {};
                       }});
@@ -254,17 +257,19 @@ std::string Schema::suggestion(std::string_view key) const {
   return best ? " (did you mean '" + best->key + "'?)" : "";
 }
 
-Result<void> Schema::walk(const YAML::Node& map, const std::string& prefix, std::string_view origin) {
+Result<void> Schema::walk(const YAML::Node& map, const std::string& prefix,
+                          std::string_view origin) {
   for (const auto& entry : map) {
     const std::string where = position(origin, entry.first.Mark());
     if (!entry.first.IsScalar()) {
       return fail(ErrorCode::config, where + ": keys must be plain names");
     }
-    const std::string key = prefix.empty() ? entry.first.Scalar() : prefix + "." + entry.first.Scalar();
+    const std::string key =
+        prefix.empty() ? entry.first.Scalar() : prefix + "." + entry.first.Scalar();
     if (const Field* field = find(key)) {
       if (auto applied = field->apply(entry.second); !applied) {
-        return fail(std::move(applied).error().context(
-            position(origin, entry.second.Mark()) + ": key '" + key + "'"));
+        return fail(std::move(applied).error().context(position(origin, entry.second.Mark()) +
+                                                       ": key '" + key + "'"));
       }
     } else if (has_section(key)) {
       if (entry.second.IsNull()) {
@@ -317,7 +322,8 @@ Result<void> Schema::load_file(const std::filesystem::path& path) {
 std::string Schema::env_name(std::string_view key) const {
   std::string name = m_env_prefix;
   for (const char c : key) {
-    name += (c == '.' || c == '-') ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    name += (c == '.' || c == '-') ? '_'
+                                   : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   }
   return name;
 }

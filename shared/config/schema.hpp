@@ -47,15 +47,14 @@ public:
                 std::string doc);
   void add_bool(std::string key, bool& target, std::string doc);
   void add_string_list(std::string key, std::vector<std::string>& target, std::string doc);
-  void add_string_map(std::string key, std::map<std::string, std::string>& target,
-                      std::string doc);
+  void add_string_map(std::string key, std::map<std::string, std::string>& target, std::string doc);
 
   template <class Integer>
   void add_integer(std::string key, Integer& target, Integer min, Integer max, std::string doc) {
     static_assert(std::numeric_limits<Integer>::is_integer);
     add_integer_impl(std::move(key), static_cast<std::int64_t>(target),
-                     static_cast<std::int64_t>(min), static_cast<std::int64_t>(max),
-                     std::move(doc), [&target](std::int64_t v) { target = static_cast<Integer>(v); });
+                     static_cast<std::int64_t>(min), static_cast<std::int64_t>(max), std::move(doc),
+                     [&target](std::int64_t v) { target = static_cast<Integer>(v); });
   }
 
   // A missing file, a YAML syntax error, an unknown key or a bad value fails the whole load.

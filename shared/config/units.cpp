@@ -15,7 +15,7 @@ struct Unit {
 
 // Splits "123abc" into 123 and "abc"; fails on no digits or overflow.
 Result<std::pair<std::uint64_t, std::string_view>> split_number(std::string_view text,
-                                                                 std::string_view what) {
+                                                                std::string_view what) {
   std::uint64_t number = 0;
   const auto* begin = text.data();
   const auto* end = text.data() + text.size();
@@ -24,8 +24,8 @@ Result<std::pair<std::uint64_t, std::string_view>> split_number(std::string_view
     return fail(ErrorCode::config, std::string(what) + " '" + std::string(text) + "' is too large");
   }
   if (ec != std::errc() || ptr == begin) {
-    return fail(ErrorCode::config, "expected a " + std::string(what) + ", got '" +
-                                       std::string(text) + "'");
+    return fail(ErrorCode::config,
+                "expected a " + std::string(what) + ", got '" + std::string(text) + "'");
   }
   return std::pair{number, std::string_view(ptr, static_cast<std::size_t>(end - ptr))};
 }
@@ -40,7 +40,8 @@ Result<std::uint64_t> scale(std::string_view text, std::string_view what, const 
   for (std::size_t i = 0; i < unit_count; ++i) {
     if (suffix == units[i].suffix) {
       if (number > std::numeric_limits<std::uint64_t>::max() / units[i].factor) {
-        return fail(ErrorCode::config, std::string(what) + " '" + std::string(text) + "' is too large");
+        return fail(ErrorCode::config,
+                    std::string(what) + " '" + std::string(text) + "' is too large");
       }
       return number * units[i].factor;
     }
@@ -79,10 +80,14 @@ std::string format_duration(std::chrono::milliseconds value) {
 }
 
 Result<std::uint64_t> parse_size(std::string_view text) {
-  static constexpr Unit k_units[] = {
-      {"", 1},           {"B", 1},
-      {"KB", 1000},      {"MB", 1000 * 1000},         {"GB", 1000ULL * 1000 * 1000},
-      {"KiB", 1 << 10},  {"MiB", 1 << 20},            {"GiB", 1ULL << 30}};
+  static constexpr Unit k_units[] = {{"", 1},
+                                     {"B", 1},
+                                     {"KB", 1000},
+                                     {"MB", 1000 * 1000},
+                                     {"GB", 1000ULL * 1000 * 1000},
+                                     {"KiB", 1 << 10},
+                                     {"MiB", 1 << 20},
+                                     {"GiB", 1ULL << 30}};
   return scale(text, "size", k_units, std::size(k_units), "512KiB, 64MiB or 1GB");
 }
 

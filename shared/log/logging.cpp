@@ -10,7 +10,7 @@
 namespace medic::log {
 
 Result<spdlog::level::level_enum> parse_level(std::string_view text) {
-  static constexpr std::string_view k_names[] = {"trace", "debug", "info", "warn",
+  static constexpr std::string_view k_names[] = {"trace", "debug",    "info", "warn",
                                                  "error", "critical", "off"};
   for (std::size_t i = 0; i < std::size(k_names); ++i) {
     if (text == k_names[i]) {
@@ -42,8 +42,8 @@ public:
 } // namespace
 
 void init(std::string_view program, spdlog::level::level_enum level) {
-  auto logger = std::make_shared<spdlog::logger>(
-      std::string(program), std::make_shared<spdlog::sinks::stdout_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>(std::string(program),
+                                                 std::make_shared<spdlog::sinks::stdout_sink_mt>());
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
   if (std::getenv("JOURNAL_STREAM") != nullptr) {
     formatter->add_flag<JournalPriorityFlag>('*').set_pattern("%*%v");

@@ -29,8 +29,8 @@ Result<Database> Database::open(const std::filesystem::path& path, OpenMode mode
       std::error_code ec;
       std::filesystem::create_directories(path.parent_path(), ec);
       if (ec) {
-        return fail(ErrorCode::storage, where + ": creating " + path.parent_path().string() +
-                                            ": " + ec.message());
+        return fail(ErrorCode::storage,
+                    where + ": creating " + path.parent_path().string() + ": " + ec.message());
       }
     }
   }
@@ -66,7 +66,9 @@ Database& Database::operator=(Database&& other) noexcept {
   return *this;
 }
 
-Database::~Database() { sqlite3_close_v2(m_db); }
+Database::~Database() {
+  sqlite3_close_v2(m_db);
+}
 
 Result<void> Database::exec(std::string_view sql) {
   char* message = nullptr;
@@ -88,7 +90,9 @@ Result<Statement> Database::prepare(std::string_view sql) {
   return Statement(m_db, stmt);
 }
 
-std::string Database::last_error() const { return sqlite3_errmsg(m_db); }
+std::string Database::last_error() const {
+  return sqlite3_errmsg(m_db);
+}
 
 Result<int> Database::migrate(const std::vector<Migration>& migrations) {
   if (auto created = exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -126,8 +130,9 @@ Result<int> Database::migrate(const std::vector<Migration>& migrations) {
     if (auto applied = exec(migration.sql); !applied) {
       return fail(std::move(applied).error().context(where));
     }
-    auto record = prepare("INSERT INTO schema_migrations (version, name, applied_at_ms)"
-                          " VALUES (?, ?, ?)");
+    auto record = prepare(
+        "INSERT INTO schema_migrations (version, name, applied_at_ms)"
+        " VALUES (?, ?, ?)");
     if (!record) {
       return fail(std::move(record).error().context(where));
     }
@@ -160,7 +165,9 @@ Statement& Statement::operator=(Statement&& other) noexcept {
   return *this;
 }
 
-Statement::~Statement() { sqlite3_finalize(m_stmt); }
+Statement::~Statement() {
+  sqlite3_finalize(m_stmt);
+}
 
 Statement& Statement::bind(int index, std::int64_t value) {
   sqlite3_bind_int64(m_stmt, index, value);
@@ -214,15 +221,20 @@ void Statement::reset() noexcept {
   sqlite3_clear_bindings(m_stmt);
 }
 
-std::int64_t Statement::column_int(int index) const { return sqlite3_column_int64(m_stmt, index); }
+std::int64_t Statement::column_int(int index) const {
+  return sqlite3_column_int64(m_stmt, index);
+}
 
-double Statement::column_double(int index) const { return sqlite3_column_double(m_stmt, index); }
+double Statement::column_double(int index) const {
+  return sqlite3_column_double(m_stmt, index);
+}
 
 std::string Statement::column_text(int index) const {
   const auto* text = sqlite3_column_text(m_stmt, index);
   const int size = sqlite3_column_bytes(m_stmt, index);
-  return text == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(text),
-                                                       static_cast<std::size_t>(size));
+  return text == nullptr
+             ? std::string()
+             : std::string(reinterpret_cast<const char*>(text), static_cast<std::size_t>(size));
 }
 
 bool Statement::column_is_null(int index) const {

@@ -3,6 +3,7 @@
 // typed binds, and a transaction guard. Not thread-safe: one connection belongs to one thread.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -70,6 +71,12 @@ public:
   Statement& bind(int index, double value);
   Statement& bind(int index, std::string_view value);
   Statement& bind_null(int index);
+  // Any other integer (int, unsigned, uint64_t) binds as int64; values above INT64_MAX wrap,
+  // so callers range-check unsigned 64-bit values first.
+  template <std::integral Integer>
+  Statement& bind(int index, Integer value) {
+    return bind(index, static_cast<std::int64_t>(value));
+  }
 
   // True when a row is ready to read, false when done.
   [[nodiscard]] Result<bool> step();

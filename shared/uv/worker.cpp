@@ -17,7 +17,9 @@ Worker::Worker(uv_loop_t& loop, std::string name, std::size_t capacity)
   pthread_setname_np(m_thread.native_handle(), m_name.substr(0, 15).c_str());
 }
 
-Worker::~Worker() { stop(); }
+Worker::~Worker() {
+  stop();
+}
 
 bool Worker::try_submit(Job job) {
   {

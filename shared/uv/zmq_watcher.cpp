@@ -9,7 +9,9 @@ namespace medic::uv {
 
 ZmqWatcher::ZmqWatcher(uv_loop_t& loop, zmq::socket_ref socket, ReadHandler on_readable,
                        WriteHandler on_writable)
-    : m_loop(loop), m_socket(socket), m_on_readable(std::move(on_readable)),
+    : m_loop(loop),
+      m_socket(socket),
+      m_on_readable(std::move(on_readable)),
       m_on_writable(std::move(on_writable)) {}
 
 Result<void> ZmqWatcher::start() {

@@ -13,8 +13,8 @@ using medic::test::Fleet;
 using medic::test::run_command;
 
 TEST_CASE("every program answers --help and --version") {
-  for (const char* program : {medic::test::k_agent_bin, medic::test::k_coordinator_bin,
-                              medic::test::k_medicctl_bin}) {
+  for (const char* program :
+       {medic::test::k_agent_bin, medic::test::k_coordinator_bin, medic::test::k_medicctl_bin}) {
     const auto help = run_command({program, "--help"});
     CHECK(help.status.exited_with(0));
     CHECK(help.output.find("Usage:") != std::string::npos);
@@ -47,12 +47,13 @@ TEST_CASE("a malformed config names file, line and column and exits 2") {
   CHECK(value.status.exited_with(2));
   CHECK(value.errors.find(bad_value.string() + ":2:11") != std::string::npos);
 
-  const auto missing = run_command({medic::test::k_coordinator_bin, "--config", "/nonexistent/c.yaml"});
+  const auto missing =
+      run_command({medic::test::k_coordinator_bin, "--config", "/nonexistent/c.yaml"});
   CHECK(missing.status.exited_with(2));
   CHECK(missing.errors.find("/nonexistent/c.yaml: cannot open") != std::string::npos);
 
-  const auto check = run_command({medic::test::k_agent_bin, "--check-config", "--set",
-                                  "sample.interval=2s"});
+  const auto check =
+      run_command({medic::test::k_agent_bin, "--check-config", "--set", "sample.interval=2s"});
   CHECK(check.status.exited_with(0));
 }
 
@@ -60,18 +61,18 @@ TEST_CASE("an address already in use is a clear error, exit 1") {
   Fleet fleet;
   const std::string endpoint = fleet.start_coordinator();
   medic::test::TempDir other;
-  const auto result = run_command(
-      {medic::test::k_coordinator_bin, "--set", "agents.listen=" + endpoint, "--set",
-       "storage.url=sqlite://" + (other / "db").string(), "--set",
-       "admin.socket=" + (other / "sock").string()});
+  const auto result =
+      run_command({medic::test::k_coordinator_bin, "--set", "agents.listen=" + endpoint, "--set",
+                   "storage.url=sqlite://" + (other / "db").string(), "--set",
+                   "admin.socket=" + (other / "sock").string()});
   CHECK(result.status.exited_with(1));
   CHECK(result.output.find("Address already in use") != std::string::npos);
 
   // A second coordinator on the same admin socket is refused, and the first keeps its socket.
-  const auto second = run_command(
-      {medic::test::k_coordinator_bin, "--set", "agents.listen=tcp://127.0.0.1:*", "--set",
-       "storage.url=sqlite://" + (other / "db2").string(), "--set",
-       "admin.socket=" + fleet.socket_path()});
+  const auto second =
+      run_command({medic::test::k_coordinator_bin, "--set", "agents.listen=tcp://127.0.0.1:*",
+                   "--set", "storage.url=sqlite://" + (other / "db2").string(), "--set",
+                   "admin.socket=" + fleet.socket_path()});
   CHECK(second.status.exited_with(1));
   CHECK(second.output.find("another process answers there") != std::string::npos);
   CHECK(fleet.ctl("status").has_value());
@@ -97,9 +98,11 @@ TEST_CASE("malformed batches are counted and dropped while a healthy agent keeps
   peer.connect(endpoint);
   const std::string garbage[] = {
       std::string("\xff\xfe\x00 not msgpack", 15),
-      std::string("\x96\x01\x02", 3),                    // truncated envelope
-      std::string("\xdd\xff\xff\xff\xff", 5),            // array claiming 4 G items
-      std::string("\x96\x09\x02\xa1" "a\x01\x00\x80", 8), // unsupported version 9
+      std::string("\x96\x01\x02", 3),         // truncated envelope
+      std::string("\xdd\xff\xff\xff\xff", 5), // array claiming 4 G items
+      std::string("\x96\x09\x02\xa1"
+                  "a\x01\x00\x80",
+                  8), // unsupported version 9
   };
   for (const auto& frame : garbage) {
     REQUIRE(peer.send(zmq::buffer(frame), zmq::send_flags::none));

@@ -14,14 +14,19 @@ std::string Fleet::start_coordinator() {
              "agents:\n"
              "  listen: tcp://127.0.0.1:*\n"
              "storage:\n"
-             "  url: sqlite://" + db_path() + "\n"
-             "admin:\n"
-             "  socket: " + socket_path() + "\n"
-             "log:\n"
-             "  level: debug\n");
-  m_coordinator = std::make_unique<Process>(
-      std::vector<std::string>{k_coordinator_bin, "--config", (m_dir / "coordinator.yaml").string()},
-      m_dir / "coordinator.log");
+             "  url: sqlite://" +
+                 db_path() +
+                 "\n"
+                 "admin:\n"
+                 "  socket: " +
+                 socket_path() +
+                 "\n"
+                 "log:\n"
+                 "  level: debug\n");
+  m_coordinator =
+      std::make_unique<Process>(std::vector<std::string>{k_coordinator_bin, "--config",
+                                                         (m_dir / "coordinator.yaml").string()},
+                                m_dir / "coordinator.log");
   std::optional<nlohmann::json> status;
   const bool up = wait_until([&] { return (status = ctl("status")).has_value(); }, 10s, 50ms);
   if (!up) {
@@ -35,16 +40,20 @@ Process& Fleet::start_agent(const std::string& id) {
   const auto config = m_dir / (id + ".yaml");
   write_file(config,
              "agent:\n"
-             "  id: " + id + "\n"
-             "  labels: {role: e2e}\n"
-             "coordinator:\n"
-             "  endpoint: " + m_endpoint + "\n"
-             "sample:\n"
-             "  interval: 200ms\n"
-             "batch:\n"
-             "  flush_interval: 200ms\n"
-             "log:\n"
-             "  level: debug\n");
+             "  id: " +
+                 id +
+                 "\n"
+                 "  labels: {role: e2e}\n"
+                 "coordinator:\n"
+                 "  endpoint: " +
+                 m_endpoint +
+                 "\n"
+                 "sample:\n"
+                 "  interval: 200ms\n"
+                 "batch:\n"
+                 "  flush_interval: 200ms\n"
+                 "log:\n"
+                 "  level: debug\n");
   m_agents.push_back(std::make_unique<Process>(
       std::vector<std::string>{k_agent_bin, "--config", config.string()}, m_dir / (id + ".log")));
   return *m_agents.back();

@@ -63,7 +63,9 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& out_path,
 
 } // namespace
 
-void sleep_for(std::chrono::milliseconds duration) { std::this_thread::sleep_for(duration); }
+void sleep_for(std::chrono::milliseconds duration) {
+  std::this_thread::sleep_for(duration);
+}
 
 Process::Process(std::vector<std::string> argv, const std::filesystem::path& log_path,
                  std::vector<std::string> extra_env)
@@ -80,7 +82,9 @@ Process::~Process() {
   }
 }
 
-void Process::signal(int signum) const { ::kill(m_pid, signum); }
+void Process::signal(int signum) const {
+  ::kill(m_pid, signum);
+}
 
 std::optional<ExitStatus> Process::wait_for(std::chrono::milliseconds timeout) {
   if (m_status) {

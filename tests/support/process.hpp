@@ -15,8 +15,8 @@
 namespace medic::test {
 
 struct ExitStatus {
-  int code = -1;   // exit code when the process exited
-  int signal = 0;  // the signal that killed it, else 0
+  int code = -1;  // exit code when the process exited
+  int signal = 0; // the signal that killed it, else 0
   [[nodiscard]] bool exited_with(int expected) const { return signal == 0 && code == expected; }
 };
 
@@ -49,8 +49,9 @@ struct CommandResult {
 };
 
 // Runs a command to its end (killed after `timeout`) and returns what it printed.
-[[nodiscard]] CommandResult run_command(const std::vector<std::string>& argv,
-                                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
+[[nodiscard]] CommandResult run_command(
+    const std::vector<std::string>& argv,
+    std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // Polls `condition` every `step` until it holds or `timeout` passes; true when it held.
 template <class Condition>

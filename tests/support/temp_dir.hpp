@@ -14,7 +14,9 @@ public:
   ~TempDir();
 
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return m_path; }
-  [[nodiscard]] std::filesystem::path operator/(const std::string& name) const { return m_path / name; }
+  [[nodiscard]] std::filesystem::path operator/(const std::string& name) const {
+    return m_path / name;
+  }
 
 private:
   std::filesystem::path m_path;

@@ -221,8 +221,7 @@ Result<void> SqliteStore::count_batch(std::string_view agent_id, std::int64_t se
   return {};
 }
 
-Result<void> SqliteStore::upsert_latest(std::string_view agent_id,
-                                        const protocol::Sample& sample) {
+Result<void> SqliteStore::upsert_latest(std::string_view agent_id, const protocol::Sample& sample) {
   // SQLite stores a bound NaN as NULL, which the NOT NULL column rejects; one NaN must not make
   // the whole batch unstorable (the agent would resend it forever). It still counts as a sample.
   if (std::isnan(sample.value)) {

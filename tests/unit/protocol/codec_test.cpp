@@ -82,8 +82,11 @@ TEST_CASE("hello, ack and error round-trip") {
 
 TEST_CASE("unknown body keys are skipped for forward compatibility") {
   // [1, 2, "a", 1, 0, {"future": [1, {"x": nil}], "samples": []}]
-  const std::string frame("\x96\x01\x02\xa1" "a\x01\x00\x82\xa6" "future\x92\x01\x81\xa1x\xc0\xa7samples\x90",
-                          30);
+  const std::string frame(
+      "\x96\x01\x02\xa1"
+      "a\x01\x00\x82\xa6"
+      "future\x92\x01\x81\xa1x\xc0\xa7samples\x90",
+      30);
   auto decoded = decode(frame);
   INFO((decoded ? std::string() : decoded.error().message()));
   REQUIRE(decoded);
@@ -91,23 +94,36 @@ TEST_CASE("unknown body keys are skipped for forward compatibility") {
 }
 
 TEST_CASE("malformed frames are rejected with the reason and the field") {
-  CHECK(decode_error("") .find("envelope: expected array, got end of frame") != std::string::npos);
+  CHECK(decode_error("").find("envelope: expected array, got end of frame") != std::string::npos);
   CHECK(decode_error("\xc1").find("invalid byte") != std::string::npos);
-  CHECK(decode_error(std::string("\x96\x09\x02\xa1" "a\x01\x00\x80", 8))
+  CHECK(decode_error(std::string("\x96\x09\x02\xa1"
+                                 "a\x01\x00\x80",
+                                 8))
             .find("unsupported protocol version 9") != std::string::npos);
-  CHECK(decode_error(std::string("\x96\x01\x63\xa1" "a\x01\x00\x80", 8))
+  CHECK(decode_error(std::string("\x96\x01\x63\xa1"
+                                 "a\x01\x00\x80",
+                                 8))
             .find("unknown message type 99") != std::string::npos);
   CHECK(decode_error(std::string("\x96\x01\x02\xa0\x01\x00\x80", 7))
             .find("envelope.agent_id: must not be empty") != std::string::npos);
-  CHECK(decode_error(std::string("\x96\x01\x02\xa1" "a\x01\x00\x80", 8))
+  CHECK(decode_error(std::string("\x96\x01\x02\xa1"
+                                 "a\x01\x00\x80",
+                                 8))
             .find("BATCH.samples: missing") != std::string::npos);
-  CHECK(decode_error(std::string("\x95\x01\x02\xa1" "a\x01\x00", 7))
+  CHECK(decode_error(std::string("\x95\x01\x02\xa1"
+                                 "a\x01\x00",
+                                 7))
             .find("expected 6 items, got 5") != std::string::npos);
-  CHECK(decode_error(std::string("\x96\x01\x02\xa1" "a\xff\x00\x80", 8))
+  CHECK(decode_error(std::string("\x96\x01\x02\xa1"
+                                 "a\xff\x00\x80",
+                                 8))
             .find("envelope.seq: expected unsigned int, got -1") != std::string::npos);
 
   // A string where a number belongs, with the sample's index in the path.
-  std::string wrong_type("\x96\x01\x02\xa1" "a\x01\x00\x81\xa7samples\x91\x93\xa1n\xa1x\x00", 23);
+  std::string wrong_type(
+      "\x96\x01\x02\xa1"
+      "a\x01\x00\x81\xa7samples\x91\x93\xa1n\xa1x\x00",
+      23);
   CHECK(decode_error(wrong_type).find("BATCH.samples: [0]: value: expected number, got str") !=
         std::string::npos);
 
@@ -131,16 +147,26 @@ TEST_CASE("length prefixes that lie never make the decoder allocate or read past
   CHECK(decode_error(std::string("\xdd\xff\xff\xff\xff", 5)).find("exceeds the limit") !=
         std::string::npos);
   // A samples array claiming 10,000 items with no bytes behind it.
-  std::string lying("\x96\x01\x02\xa1" "a\x01\x00\x81\xa7samples\xdc\x27\x10", 19);
-  CHECK(decode_error(lying).find("claims 10000 items but only 0 bytes remain") != std::string::npos);
+  std::string lying(
+      "\x96\x01\x02\xa1"
+      "a\x01\x00\x81\xa7samples\xdc\x27\x10",
+      19);
+  CHECK(decode_error(lying).find("claims 10000 items but only 0 bytes remain") !=
+        std::string::npos);
   // A string claiming 4 GB.
-  CHECK(decode_error(std::string("\x96\x01\x02\xdb\xff\xff\xff\xff", 8)).find("exceeds the limit") !=
-        std::string::npos);
+  CHECK(
+      decode_error(std::string("\x96\x01\x02\xdb\xff\xff\xff\xff", 8)).find("exceeds the limit") !=
+      std::string::npos);
   // A string that runs past the end of the frame.
-  CHECK(decode_error(std::string("\x96\x01\x02\xb4" "ab\x01\x00\x80", 9)).find("runs past the end") !=
-        std::string::npos);
+  CHECK(decode_error(std::string("\x96\x01\x02\xb4"
+                                 "ab\x01\x00\x80",
+                                 9))
+            .find("runs past the end") != std::string::npos);
   // Deeply nested unknown values are refused, not recursed without bound.
-  std::string deep("\x96\x01\x02\xa1" "a\x01\x00\x82\xa1z", 10);
+  std::string deep(
+      "\x96\x01\x02\xa1"
+      "a\x01\x00\x82\xa1z",
+      10);
   deep.append(50, '\x91');
   deep.append(1, '\xc0');
   deep.append("\xa7samples\x90");
@@ -166,7 +192,10 @@ TEST_CASE("every truncation of a valid frame is rejected cleanly") {
 }
 
 TEST_CASE("peek_envelope reads the envelope of a message whose body is broken") {
-  std::string frame("\x96\x01\x02\xa1" "a\x05\x00\x80", 8);
+  std::string frame(
+      "\x96\x01\x02\xa1"
+      "a\x05\x00\x80",
+      8);
   auto envelope = peek_envelope(std::as_bytes(std::span(frame.data(), frame.size())));
   REQUIRE(envelope);
   CHECK(envelope->seq == 5);

@@ -14,6 +14,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using medic::ErrorCode;
 using medic::agent::sample::cpu_usage;
@@ -22,43 +24,11 @@ using medic::agent::sample::CpuTimes;
 using medic::agent::sample::CpuUsage;
 using medic::agent::sample::parse_cpu_total;
 
+using medic::test::TempDir;
+
 namespace {
 
 const fs::path k_fixtures = fs::path(MEDIC_FIXTURES_DIR) / "proc";
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// In place (O_TRUNC keeps the inode), so the sampler's open fd sees the new contents.
-void overwrite(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  REQUIRE(out);
-  out << text;
-  out.close();
-  REQUIRE(out);
-}
-
-class TempDir {
-public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "medic-cpu-sampler-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    m_path = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(m_path, ignored);
-  }
-  const fs::path& path() const { return m_path; }
-
-private:
-  fs::path m_path;
-};
 
 void check_sane(const CpuUsage& usage) {
   for (const double value : {usage.user_pct, usage.system_pct, usage.iowait_pct, usage.steal_pct,
@@ -87,7 +57,7 @@ void check_all_zero(const CpuUsage& usage) {
 TEST_CASE("parse_cpu_total reads the aggregate line of a captured /proc/stat",
           "[agent][sample][cpu]") {
   // cpu  3533 0 1827 90655 458 0 90 866 0 0
-  const auto times = parse_cpu_total(slurp(k_fixtures / "stat.1"));
+  const auto times = parse_cpu_total(medic::test::read_file(k_fixtures / "stat.1"));
   REQUIRE(times);
   CHECK(*times == CpuTimes{.user = 3533,
                            .nice = 0,
@@ -103,7 +73,7 @@ TEST_CASE("parse_cpu_total reads the aggregate line of a captured /proc/stat",
 
 TEST_CASE("parse_cpu_total does not add guest time twice", "[agent][sample][cpu]") {
   // root-a: cpu  6000 400 1500 80000 1000 100 200 300 50 10 (guest 50, guest_nice 10)
-  const auto times = parse_cpu_total(slurp(k_fixtures / "root-a" / "stat"));
+  const auto times = parse_cpu_total(medic::test::read_file(k_fixtures / "root-a" / "stat"));
   REQUIRE(times);
   CHECK(times->user == 6000);
   CHECK(times->nice == 400);
@@ -114,7 +84,7 @@ TEST_CASE("parse_cpu_total does not add guest time twice", "[agent][sample][cpu]
 
 TEST_CASE("parse_cpu_total accepts older kernels with fewer columns", "[agent][sample][cpu]") {
   SECTION("2.4: user nice system idle") {
-    const auto times = parse_cpu_total(slurp(k_fixtures / "stat.old-kernel"));
+    const auto times = parse_cpu_total(medic::test::read_file(k_fixtures / "stat.old-kernel"));
     REQUIRE(times);
     CHECK(*times == CpuTimes{.user = 1000, .nice = 20, .system = 300, .idle = 8680});
     CHECK(times->iowait == 0);
@@ -139,7 +109,7 @@ TEST_CASE("parse_cpu_total accepts older kernels with fewer columns", "[agent][s
 
 TEST_CASE("parse_cpu_total rejects what it cannot read, saying why", "[agent][sample][cpu]") {
   SECTION("malformed number") {
-    const auto times = parse_cpu_total(slurp(k_fixtures / "stat.malformed"));
+    const auto times = parse_cpu_total(medic::test::read_file(k_fixtures / "stat.malformed"));
     REQUIRE_FALSE(times);
     CHECK(times.error().code() == ErrorCode::invalid_argument);
     CHECK_THAT(times.error().message(), Catch::Contains("column 3 '18x7'"));
@@ -173,8 +143,8 @@ TEST_CASE("parse_cpu_total rejects what it cannot read, saying why", "[agent][sa
 }
 
 TEST_CASE("cpu_usage between two captured samples", "[agent][sample][cpu]") {
-  const auto before = parse_cpu_total(slurp(k_fixtures / "stat.1"));
-  const auto after = parse_cpu_total(slurp(k_fixtures / "stat.2"));
+  const auto before = parse_cpu_total(medic::test::read_file(k_fixtures / "stat.1"));
+  const auto after = parse_cpu_total(medic::test::read_file(k_fixtures / "stat.2"));
   REQUIRE(before);
   REQUIRE(after);
   // stat.1: cpu  3533 0 1827 90655 458 0 90 866 0 0
@@ -241,7 +211,8 @@ TEST_CASE("cpu_usage never divides by zero or goes negative", "[agent][sample][c
 
 TEST_CASE("CpuSampler on a fixture root", "[agent][sample][cpu]") {
   TempDir root;
-  overwrite(root.path() / "stat", slurp(k_fixtures / "root-a" / "stat"));
+  medic::test::write_file(root.path() / "stat",
+                          medic::test::read_file(k_fixtures / "root-a" / "stat"));
   CpuSampler sampler(root.path());
   REQUIRE(sampler.open());
 
@@ -257,7 +228,8 @@ TEST_CASE("CpuSampler on a fixture root", "[agent][sample][cpu]") {
   }
   SECTION("changed file: usage since the previous sample") {
     // root-a: cpu  6000 400 1500 80000 1000 100 200 300 50 10
-    overwrite(root.path() / "stat", "cpu  6100 410 1530 80300 1020 105 215 320 60 10\n");
+    medic::test::write_file(root.path() / "stat",
+                            "cpu  6100 410 1530 80300 1020 105 215 320 60 10\n");
     const auto second = sampler.sample();
     REQUIRE(second);
     REQUIRE(second->has_value());
@@ -272,13 +244,14 @@ TEST_CASE("CpuSampler on a fixture root", "[agent][sample][cpu]") {
     CHECK(usage.busy_pct == Approx(180 / total * 100));          // 36
   }
   SECTION("a malformed sample fails and the next good one spans both intervals") {
-    overwrite(root.path() / "stat", "cpu  6050 oops\n");
+    medic::test::write_file(root.path() / "stat", "cpu  6050 oops\n");
     const auto bad = sampler.sample();
     REQUIRE_FALSE(bad);
     CHECK_THAT(bad.error().message(), Catch::StartsWith((root.path() / "stat").string() + ": "));
     CHECK_THAT(bad.error().message(), Catch::Contains("'oops'"));
 
-    overwrite(root.path() / "stat", "cpu  6100 400 1500 80100 1000 100 200 300 50 10\n");
+    medic::test::write_file(root.path() / "stat",
+                            "cpu  6100 400 1500 80100 1000 100 200 300 50 10\n");
     const auto good = sampler.sample();
     REQUIRE(good);
     REQUIRE(good->has_value());
@@ -304,7 +277,8 @@ TEST_CASE("CpuSampler open and sample errors", "[agent][sample][cpu]") {
   }
   SECTION("unparsable stat fails at open, naming file and column") {
     TempDir root;
-    overwrite(root.path() / "stat", slurp(k_fixtures / "stat.malformed"));
+    medic::test::write_file(root.path() / "stat",
+                            medic::test::read_file(k_fixtures / "stat.malformed"));
     CpuSampler sampler(root.path());
     const auto opened = sampler.open();
     REQUIRE_FALSE(opened);

@@ -11,46 +11,25 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using medic::ErrorCode;
 using medic::agent::sample::MemoryInfo;
 using medic::agent::sample::MemorySampler;
 using medic::agent::sample::parse_meminfo;
 
+using medic::test::TempDir;
+
 namespace {
 
 const fs::path k_fixtures = fs::path(MEDIC_FIXTURES_DIR) / "proc";
 constexpr std::uint64_t k_kib = 1024;
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-class TempDir {
-public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "medic-memory-sampler-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    m_path = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(m_path, ignored);
-  }
-  const fs::path& path() const { return m_path; }
-
-private:
-  fs::path m_path;
-};
-
 } // namespace
 
 TEST_CASE("parse_meminfo reads a captured /proc/meminfo", "[agent][sample][memory]") {
-  const auto info = parse_meminfo(slurp(k_fixtures / "meminfo"));
+  const auto info = parse_meminfo(medic::test::read_file(k_fixtures / "meminfo"));
   REQUIRE(info);
   CHECK(info->total_bytes == 24684096 * k_kib);
   CHECK(info->free_bytes == 24269284 * k_kib);
@@ -62,7 +41,7 @@ TEST_CASE("parse_meminfo reads a captured /proc/meminfo", "[agent][sample][memor
 }
 
 TEST_CASE("parse_meminfo on a fixture with swap in use", "[agent][sample][memory]") {
-  const auto info = parse_meminfo(slurp(k_fixtures / "root-a" / "meminfo"));
+  const auto info = parse_meminfo(medic::test::read_file(k_fixtures / "root-a" / "meminfo"));
   REQUIRE(info);
   CHECK(*info == MemoryInfo{.total_bytes = 4000000 * k_kib,
                             .available_bytes = 1000000 * k_kib,
@@ -74,7 +53,7 @@ TEST_CASE("parse_meminfo on a fixture with swap in use", "[agent][sample][memory
 }
 
 TEST_CASE("parse_meminfo estimates MemAvailable on old kernels", "[agent][sample][memory]") {
-  const auto info = parse_meminfo(slurp(k_fixtures / "meminfo.old-kernel"));
+  const auto info = parse_meminfo(medic::test::read_file(k_fixtures / "meminfo.old-kernel"));
   REQUIRE(info);
   // MemFree + Buffers + Cached + SReclaimable.
   const std::uint64_t available_kb = 314520 + 120452 + 901372 + 95012;
@@ -104,7 +83,7 @@ TEST_CASE("parse_meminfo ignores lines it does not use", "[agent][sample][memory
 
 TEST_CASE("parse_meminfo rejects malformed input, quoting the line", "[agent][sample][memory]") {
   SECTION("not a number") {
-    const auto info = parse_meminfo(slurp(k_fixtures / "meminfo.malformed"));
+    const auto info = parse_meminfo(medic::test::read_file(k_fixtures / "meminfo.malformed"));
     REQUIRE_FALSE(info);
     CHECK(info.error().code() == ErrorCode::invalid_argument);
     CHECK_THAT(info.error().message(), Catch::Contains("'MemFree:         12x4000 kB'"));

@@ -13,47 +13,17 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using medic::ErrorCode;
 using medic::agent::sample::ProcFile;
 
+using medic::test::TempDir;
+
 namespace {
 
 const fs::path k_fixtures = fs::path(MEDIC_FIXTURES_DIR) / "proc";
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// Rewrites in place (O_TRUNC keeps the inode), so an fd opened earlier sees the new contents.
-void overwrite(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  REQUIRE(out);
-  out << text;
-  out.close();
-  REQUIRE(out);
-}
-
-class TempDir {
-public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "medic-proc-file-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    m_path = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(m_path, ignored);
-  }
-  const fs::path& path() const { return m_path; }
-
-private:
-  fs::path m_path;
-};
 
 std::size_t open_fd_count() {
   std::size_t count = 0;
@@ -88,12 +58,12 @@ TEST_CASE("ProcFile reads a whole file that fits its buffer", "[agent][sample][p
 
   const auto text = file->read();
   REQUIRE(text);
-  CHECK(*text == slurp(path));
+  CHECK(*text == medic::test::read_file(path));
 }
 
 TEST_CASE("ProcFile returns the first capacity bytes of a larger file",
           "[agent][sample][proc_file]") {
-  const std::string expected = slurp(k_fixtures / "stat.1");
+  const std::string expected = medic::test::read_file(k_fixtures / "stat.1");
   REQUIRE(expected.size() > 16);
 
   auto small = ProcFile::open(k_fixtures / "stat.1", 16);
@@ -112,7 +82,7 @@ TEST_CASE("ProcFile returns the first capacity bytes of a larger file",
 TEST_CASE("ProcFile re-reads from offset 0 into the same buffer", "[agent][sample][proc_file]") {
   TempDir dir;
   const fs::path path = dir.path() / "value";
-  overwrite(path, "first contents\n");
+  medic::test::write_file(path, "first contents\n");
   auto file = ProcFile::open(path, 64);
   REQUIRE(file);
 
@@ -120,7 +90,7 @@ TEST_CASE("ProcFile re-reads from offset 0 into the same buffer", "[agent][sampl
   REQUIRE(first);
   CHECK(*first == "first contents\n");
 
-  overwrite(path, "x\n");
+  medic::test::write_file(path, "x\n");
   const auto second = file->read();
   REQUIRE(second);
   // Shorter than before: nothing of the previous read may remain in the view.

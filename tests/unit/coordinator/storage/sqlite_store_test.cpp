@@ -12,34 +12,15 @@
 
 #include "coordinator/storage/sqlite/sqlite_store.hpp"
 #include "shared/sqlite/database.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace storage = medic::coordinator::storage;
 namespace protocol = medic::protocol;
 namespace sqlite = medic::sqlite;
+using medic::test::TempDir;
 using storage::BatchOutcome;
 
 namespace {
-
-class TempDir {
-public:
-  TempDir() {
-    std::string pattern = "/tmp/medic-store-test-XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    m_path = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(m_path, ec);
-  }
-  [[nodiscard]] const std::filesystem::path& path() const { return m_path; }
-
-private:
-  std::filesystem::path m_path;
-};
 
 std::unique_ptr<storage::Store> open_store(const std::filesystem::path& path) {
   auto store = storage::open_sqlite_store(path);
@@ -63,8 +44,8 @@ protocol::Sample sample(std::string name, double value, std::int64_t time_ms,
 
 BatchOutcome record(storage::Store& store, const std::string& agent_id, std::uint64_t seq,
                     std::vector<protocol::Sample> samples, std::int64_t received_ms = 1000) {
-  auto outcome = store.record_batch(envelope(agent_id, seq), protocol::Batch{std::move(samples)},
-                                    received_ms);
+  auto outcome =
+      store.record_batch(envelope(agent_id, seq), protocol::Batch{std::move(samples)}, received_ms);
   if (!outcome) {
     FAIL("record_batch: " << outcome.error().message());
   }
@@ -99,10 +80,12 @@ TEST_CASE("sqlite store: migrations are applied once and recorded", "[storage][s
   const auto path = dir.path() / "sub" / "coordinator.db";
   open_store(path);
   REQUIRE(query_int(path, "SELECT COUNT(*) FROM schema_migrations") == 1);
-  REQUIRE(query_int(path, "SELECT COUNT(*) FROM schema_migrations"
-                          " WHERE version = 1 AND name = 'initial'") == 1);
-  REQUIRE(query_int(path, "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
-                          " ('agents', 'latest_samples', 'received_batches')") == 3);
+  REQUIRE(query_int(path,
+                    "SELECT COUNT(*) FROM schema_migrations"
+                    " WHERE version = 1 AND name = 'initial'") == 1);
+  REQUIRE(query_int(path,
+                    "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
+                    " ('agents', 'latest_samples', 'received_batches')") == 3);
   const auto applied_at = query_int(path, "SELECT applied_at_ms FROM schema_migrations");
 
   SECTION("reopening does not reapply") {
@@ -128,9 +111,10 @@ TEST_CASE("sqlite store: refuses a database newer than the binary", "[storage][s
   {
     auto db = sqlite::Database::open(path, sqlite::OpenMode::read_write_create);
     REQUIRE(db);
-    REQUIRE(db->exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
-                     " name TEXT NOT NULL, applied_at_ms INTEGER NOT NULL);"
-                     " INSERT INTO schema_migrations VALUES (999, 'future', 0)"));
+    REQUIRE(
+        db->exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
+                 " name TEXT NOT NULL, applied_at_ms INTEGER NOT NULL);"
+                 " INSERT INTO schema_migrations VALUES (999, 'future', 0)"));
   }
   auto store = storage::open_sqlite_store(path);
   REQUIRE_FALSE(store);
@@ -161,8 +145,8 @@ TEST_CASE("sqlite store: hello then batch", "[storage][sqlite]") {
   CHECK(agent.last_seq == 1);
   CHECK(agent.batches == 1);
   CHECK(agent.samples == 2);
-  CHECK(agent.latest == std::vector<storage::LatestSample>{{"cpu", "", 0.5, 900},
-                                                           {"mem", "", 42, 900}});
+  CHECK(agent.latest ==
+        std::vector<storage::LatestSample>{{"cpu", "", 0.5, 900}, {"mem", "", 42, 900}});
 
   SECTION("a second hello updates the agent but keeps first_seen and counters") {
     const protocol::Hello again{"web-1.new", "0.2.0", {}};
@@ -197,8 +181,7 @@ TEST_CASE("sqlite store: batch without hello creates the agent", "[storage][sqli
   CHECK(listed[0].samples == 1);
 
   // A late HELLO fills in host and version without resetting when the agent was first seen.
-  REQUIRE(store->record_hello(envelope("db-1", 0), protocol::Hello{"db-1.lan", "0.1.0", {}},
-                              2000));
+  REQUIRE(store->record_hello(envelope("db-1", 0), protocol::Hello{"db-1.lan", "0.1.0", {}}, 2000));
   const auto after = agents(*store);
   REQUIRE(after.size() == 1);
   CHECK(after[0].host == "db-1.lan");
@@ -258,8 +241,9 @@ TEST_CASE("sqlite store: a NaN sample is counted but not stored as latest", "[st
   const TempDir dir;
   auto store = open_store(dir.path() / "coordinator.db");
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  REQUIRE(record(*store, "web-1", 1, {sample("cpu", 1, 100), sample("cpu", nan, 200),
-                                      sample("load", nan, 200)}) == BatchOutcome::stored);
+  REQUIRE(record(*store, "web-1", 1,
+                 {sample("cpu", 1, 100), sample("cpu", nan, 200), sample("load", nan, 200)}) ==
+          BatchOutcome::stored);
   const auto listed = agents(*store);
   REQUIRE(listed.size() == 1);
   CHECK(listed[0].samples == 3);
@@ -344,8 +328,9 @@ TEST_CASE("sqlite store: a failed batch leaves nothing behind and can be retried
     // A second connection makes storing one sample fail midway through the batch.
     auto db = sqlite::Database::open(path, sqlite::OpenMode::read_write_create);
     REQUIRE(db);
-    REQUIRE(db->exec("CREATE TRIGGER poison BEFORE INSERT ON latest_samples"
-                     " WHEN NEW.name = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END"));
+    REQUIRE(
+        db->exec("CREATE TRIGGER poison BEFORE INSERT ON latest_samples"
+                 " WHEN NEW.name = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END"));
   }
   const std::vector<protocol::Sample> samples{sample("cpu", 2, 200), sample("poison", 1, 200)};
   auto failed = store->record_batch(envelope("web-1", 17), protocol::Batch{samples}, 2000);

@@ -40,19 +40,20 @@ Schema make(Sample& s) {
 TEST_CASE("a good config fills every typed field") {
   Sample s;
   auto schema = make(s);
-  auto loaded = schema.load_text("agent:\n"
-                                 "  name: web-1\n"
-                                 "  mode: slow\n"
-                                 "  labels: {role: db, dc: fra1}\n"
-                                 "sample:\n"
-                                 "  interval: 250ms\n"
-                                 "spool:\n"
-                                 "  size: 64MiB\n"
-                                 "  count: 7\n"
-                                 "  enabled: yes\n"
-                                 "tail:\n"
-                                 "  paths: [/var/log/syslog, /var/log/auth.log]\n",
-                                 "good.yaml");
+  auto loaded = schema.load_text(
+      "agent:\n"
+      "  name: web-1\n"
+      "  mode: slow\n"
+      "  labels: {role: db, dc: fra1}\n"
+      "sample:\n"
+      "  interval: 250ms\n"
+      "spool:\n"
+      "  size: 64MiB\n"
+      "  count: 7\n"
+      "  enabled: yes\n"
+      "tail:\n"
+      "  paths: [/var/log/syslog, /var/log/auth.log]\n",
+      "good.yaml");
   REQUIRE(loaded);
   CHECK(s.name == "web-1");
   CHECK(s.mode == "slow");
@@ -122,7 +123,8 @@ TEST_CASE("environment overrides the file and --set overrides the environment") 
   auto bad_env = schema.load_environment();
   ::unsetenv("MEDIC_TEST_SAMPLE_INTERVAL");
   REQUIRE_FALSE(bad_env);
-  CHECK(bad_env.error().message().find("environment MEDIC_TEST_SAMPLE_INTERVAL") != std::string::npos);
+  CHECK(bad_env.error().message().find("environment MEDIC_TEST_SAMPLE_INTERVAL") !=
+        std::string::npos);
 
   auto unknown = schema.load_override("sample.intervl=1s");
   REQUIRE_FALSE(unknown);

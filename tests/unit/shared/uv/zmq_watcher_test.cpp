@@ -3,8 +3,8 @@
 // though ZMQ_FD is edge-triggered and sends happen inside the read handler.
 #include <thread>
 
-#include <catch2/catch.hpp>
 #include <uv.h>
+#include <catch2/catch.hpp>
 #include <zmq.hpp>
 
 #include "shared/uv/handle.hpp"
@@ -70,7 +70,8 @@ TEST_CASE("a ROUTER echoes every DEALER message back through libuv-driven watche
 
   uv_timer_t deadline;
   uv_timer_init(&loop, &deadline);
-  uv_timer_start(&deadline, [](uv_timer_t* t) { uv_stop(t->loop); }, 10'000, 0);
+  uv_timer_start(
+      &deadline, [](uv_timer_t* t) { uv_stop(t->loop); }, 10'000, 0);
   uv_run(&loop, UV_RUN_DEFAULT);
 
   CHECK(echoed == k_messages);
@@ -106,7 +107,9 @@ TEST_CASE("a worker runs jobs off the loop and completions back on it, bounded")
           completions_on_loop = completions_on_loop && std::this_thread::get_id() == loop_thread;
           ++completions;
         };
-      }) ? 1 : 0;
+      })
+                      ? 1
+                      : 0;
     }
     CHECK(accepted <= 6); // one running (maybe not yet taken) + at most 4 queued
     CHECK(worker.rejected() == static_cast<std::uint64_t>(11 - accepted));
@@ -114,9 +117,8 @@ TEST_CASE("a worker runs jobs off the loop and completions back on it, bounded")
     uv_timer_t deadline;
     uv_timer_init(&loop, &deadline);
     deadline.data = &completions;
-    uv_timer_start(&deadline, [](uv_timer_t* t) {
-      uv_stop(t->loop);
-    }, 500, 0);
+    uv_timer_start(
+        &deadline, [](uv_timer_t* t) { uv_stop(t->loop); }, 500, 0);
     uv_run(&loop, UV_RUN_DEFAULT);
     worker.stop();
     CHECK(completions == accepted);

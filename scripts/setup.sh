@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs every Debian 12 package medic needs to build, test and run. Idempotent: when all
+# packages are already installed it changes nothing. Needs root (or sudo).
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git
+  # libraries (see cmake/MedicDependencies.cmake)
+  libuv1-dev libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libsqlite3-dev libpqxx-dev
+  libspdlog-dev libyaml-cpp-dev libexpected-dev nlohmann-json3-dev libsystemd-dev
+  # tests and tooling
+  catch2 sqlite3 python3 clang-format clang-tidy
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages are installed"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  sudo="sudo"
+fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The whole test suite, from a fresh Debian 12 machine: installs packages, builds with warnings
+# as errors and runs every test, then does the same under AddressSanitizer + UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+
+status=0
+for flavour in ci asan; do
+  echo "=== build: $flavour"
+  scripts/build.sh "$flavour"
+  echo "=== test: $flavour"
+  set +e
+  ctest --test-dir "build/$flavour" --parallel "$(nproc)" --timeout 300 --output-on-failure \
+    2>&1 | tee "build/$flavour/ctest.log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  [ "$rc" -eq 0 ] || status=1
+done
+
+echo "=== summary"
+for flavour in ci asan; do
+  # ctest's summary line, e.g. "100% tests passed, 0 tests failed out of 65".
+  grep -E "tests passed, .* tests failed out of" "build/$flavour/ctest.log" | sed "s/^/[$flavour] /"
+done
+exit "$status"
