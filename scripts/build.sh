@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 flavour="${1:-release}"
 case "$flavour" in
-  release) args=(-DCMAKE_BUILD_TYPE=Release) ;;
+  release) args=(-DCMAKE_BUILD_TYPE=Release -DMEDIC_BUILD_TESTS=OFF) ;;
   ci) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEDIC_WERROR=ON) ;;
   asan) args=(-DCMAKE_BUILD_TYPE=Debug -DMEDIC_WERROR=ON -DMEDIC_SANITIZE=address,undefined) ;;
   *) echo "build.sh: unknown flavour '$flavour' (release, ci, asan)" >&2; exit 2 ;;

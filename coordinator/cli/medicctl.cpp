@@ -99,11 +99,11 @@ void print_agents(const json& answer) {
 }
 
 void print_status(const json& answer) {
-  std::printf("version      %s\n", answer.value("version", "").c_str());
-  std::printf("agents on    %s\n", answer.value("listen", "").c_str());
+  std::printf("version          %s\n", answer.value("version", "").c_str());
+  std::printf("agents on        %s\n", answer.value("listen", "").c_str());
   const json ingest = answer.value("ingest", json::object());
   for (const auto& [key, value] : ingest.items()) {
-    std::printf("%-12s %s\n", key.c_str(), value.dump().c_str());
+    std::printf("%-16s %s\n", key.c_str(), value.dump().c_str());
   }
 }
 
