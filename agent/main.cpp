@@ -14,5 +14,6 @@ int main(int argc, char** argv) {
        .make_schema = medic::agent::config::make_schema,
        .finish = medic::agent::config::finish,
        .log_level = [](const AgentConfig& config) { return config.log_level; },
-       .run = medic::agent::loop::run_agent});
+       .run = medic::agent::loop::run_agent,
+       .print_public_key = medic::agent::loop::print_public_key});
 }

@@ -12,21 +12,38 @@
 
 namespace medic::protocol {
 
-// Encoders append to `out` (callers clear and reuse it to keep its capacity).
+// Encoders append to `out` (callers clear and reuse it to keep its capacity). The envelope's
+// type is set by the encoder.
 void encode_hello(std::string& out, const Envelope& envelope, const Hello& hello);
-void encode_batch(std::string& out, const Envelope& envelope, std::span<const SampleView> samples);
+void encode_batch(std::string& out, const Envelope& envelope, std::span<const SampleView> samples,
+                  const DropCounts& dropped = {});
 void encode_batch(std::string& out, const Envelope& envelope, const Batch& batch);
 void encode_ack(std::string& out, const Envelope& envelope, const Ack& ack);
+void encode_heartbeat(std::string& out, const Envelope& envelope, const Heartbeat& heartbeat);
+void encode_command(std::string& out, const Envelope& envelope, const Command& command);
+void encode_result(std::string& out, const Envelope& envelope, const CommandResult& result);
 void encode_error(std::string& out, const Envelope& envelope, const ErrorReply& error);
+// Any message, by the type of its body.
+void encode(std::string& out, const Message& message);
+
+// Why a frame was refused, so a peer can answer with the right ERROR code.
+enum class DecodeFailure : std::uint8_t {
+  malformed,           // not msgpack, wrong shape, missing or wrongly typed field, over a limit
+  too_large,           // the frame exceeds Limits::k_max_frame_bytes
+  unsupported_version, // the envelope is fine but speaks another protocol version
+  unknown_type,        // the envelope names a message type this version does not have
+};
+
+[[nodiscard]] std::string_view error_code(DecodeFailure failure) noexcept;
 
 // Rejects (ErrorCode::protocol, with the path of the offending field) anything PROTOCOL.md does
 // not allow: oversized frames, trailing bytes, wrong version, unknown type, missing or wrongly
-// typed fields, values over the limits.
-[[nodiscard]] Result<Message> decode(std::span<const std::byte> frame);
-[[nodiscard]] Result<Message> decode(std::string_view frame);
+// typed fields, values over the limits. `failure`, when given, says which kind of refusal.
+[[nodiscard]] Result<Message> decode(std::span<const std::byte> frame,
+                                     DecodeFailure* failure = nullptr);
+[[nodiscard]] Result<Message> decode(std::string_view frame, DecodeFailure* failure = nullptr);
 
-// Reads just the envelope (for replying with an ERROR that names the sender's seq). Never fails
-// on the body.
+// Reads just the envelope (for replying with an ERROR that names the sender's seq).
 [[nodiscard]] Result<Envelope> peek_envelope(std::span<const std::byte> frame);
 
 } // namespace medic::protocol

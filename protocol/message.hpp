@@ -18,6 +18,9 @@ enum class MessageType : std::uint8_t {
   hello = 1,
   batch = 2,
   ack = 3,
+  heartbeat = 4,
+  command = 5,
+  result = 6,
   error = 7,
 };
 
@@ -34,6 +37,9 @@ struct Limits {
   static constexpr std::size_t k_max_labels = 32;
   static constexpr std::size_t k_max_samples = 10'000;
   static constexpr std::size_t k_max_skip_depth = 8;
+  static constexpr std::size_t k_max_params = 32;
+  static constexpr std::size_t k_max_param_value_bytes = 1024;
+  static constexpr std::size_t k_max_output_bytes = 4096;
 };
 
 struct Envelope {
@@ -65,9 +71,57 @@ struct Hello {
   friend bool operator==(const Hello&, const Hello&) = default;
 };
 
+// What the agent's spool had to throw away since it was created (cumulative, so a repeat is
+// harmless): the coordinator keeps the largest values it has seen.
+struct DropCounts {
+  std::uint64_t batches = 0;
+  std::uint64_t items = 0;
+  std::uint64_t bytes = 0;
+  friend bool operator==(const DropCounts&, const DropCounts&) = default;
+};
+
 struct Batch {
   std::vector<Sample> samples;
+  DropCounts dropped;
   friend bool operator==(const Batch&, const Batch&) = default;
+};
+
+// Liveness, both ways. The agent reports its spool; the coordinator's heartbeat is empty.
+struct Heartbeat {
+  std::uint64_t spool_batches = 0;
+  std::uint64_t spool_bytes = 0;
+  friend bool operator==(const Heartbeat&, const Heartbeat&) = default;
+};
+
+// The coordinator asks an agent to run one action of the agent's own catalog.
+struct Command {
+  std::string id;               // unique; an agent never runs an id twice
+  std::int64_t deadline_ms = 0; // Unix ms; an agent never starts it later than this
+  std::string action;           // a name from the agent's local catalog
+  std::vector<Label> params;    // validated by the agent against the action's schema
+  friend bool operator==(const Command&, const Command&) = default;
+};
+
+enum class ResultStatus : std::uint8_t {
+  succeeded,
+  failed,    // ran, and the action or its post-condition failed
+  rejected,  // not run: unknown action or a parameter outside its schema
+  expired,   // not run: arrived after its deadline
+  duplicate, // not run again: this id was seen before (the first outcome is resent)
+  timed_out, // ran, and was killed at its timeout
+};
+
+[[nodiscard]] std::string_view to_string(ResultStatus status) noexcept;
+
+struct CommandResult {
+  std::string command_id;
+  ResultStatus status = ResultStatus::rejected;
+  std::string reason;          // why, for people
+  std::int64_t exit_code = -1; // -1 when it did not run or was killed
+  std::int64_t started_ms = 0;
+  std::int64_t finished_ms = 0;
+  std::string output; // the first k_max_output_bytes of stdout and stderr
+  friend bool operator==(const CommandResult&, const CommandResult&) = default;
 };
 
 struct Ack {
@@ -82,7 +136,7 @@ struct ErrorReply {
   friend bool operator==(const ErrorReply&, const ErrorReply&) = default;
 };
 
-using Body = std::variant<Hello, Batch, Ack, ErrorReply>;
+using Body = std::variant<Hello, Batch, Ack, Heartbeat, Command, CommandResult, ErrorReply>;
 
 struct Message {
   Envelope envelope;

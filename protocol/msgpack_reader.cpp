@@ -214,6 +214,10 @@ Result<std::int64_t> MsgpackReader::read_int() {
 Result<double> MsgpackReader::read_number() {
   const Kind kind = peek();
   if (kind == Kind::integer) {
+    if (byte_at(0) == 0xcf) { // uint64: may exceed int64, still a number
+      auto value = read_uint();
+      return value.map([](std::uint64_t v) { return static_cast<double>(v); });
+    }
     auto value = read_int();
     if (!value) {
       return fail(std::move(value).error());

@@ -11,7 +11,9 @@ packages=(
   libuv1-dev libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libsqlite3-dev libpqxx-dev
   libspdlog-dev libyaml-cpp-dev libexpected-dev nlohmann-json3-dev libsystemd-dev
   # tests and tooling
-  catch2 sqlite3 python3 clang-format clang-tidy
+  catch2 sqlite3 python3 clang-format clang-tidy clang libclang-rt-14-dev
+  # the interop test client (Debian's python3, not any other on PATH)
+  python3-zmq python3-msgpack
 )
 
 missing=()

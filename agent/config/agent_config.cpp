@@ -54,7 +54,24 @@ medic::config::Schema make_schema(AgentConfig& config) {
   schema.add_string("coordinator.endpoint", config.coordinator_endpoint,
                     "ZeroMQ endpoint of the coordinator", check_endpoint);
   schema.add_integer<std::uint32_t>("coordinator.send_queue", config.send_queue, 1, 100'000,
-                                    "Batches ZeroMQ may queue while the coordinator is away");
+                                    "Messages ZeroMQ may queue for a connected coordinator");
+  schema.add_string("coordinator.public_key", config.coordinator_key,
+                    "The coordinator's CURVE public key, or a file holding it (its "
+                    "coordinator.key.pub)");
+  schema.add_duration("coordinator.heartbeat_interval", config.heartbeat_interval, 100ms, 1min,
+                      "How often the agent sends HEARTBEAT");
+  schema.add_duration("coordinator.dead_after", config.dead_after, 300ms, 10min,
+                      "Silence after which the coordinator counts as lost");
+  schema.add_duration("coordinator.ack_timeout", config.ack_timeout, 1s, 1h,
+                      "A batch unacked this long while the coordinator is alive is resent");
+  schema.add_string("security.key_file", config.key_file,
+                    "This agent's CURVE key pair (mode 0600), created with its .pub if missing");
+  schema.add_string("spool.path", config.spool_path,
+                    "SQLite file holding batches until the coordinator acks them");
+  schema.add_size("spool.max_bytes", config.spool_max_bytes, 64 * 1024, 1ULL << 40,
+                  "Spool bound; over it the oldest sample batches are dropped first");
+  schema.add_duration("spool.max_age", config.spool_max_age, 1min, 365 * 24h,
+                      "Batches older than this are dropped from the spool");
   schema.add_duration("sample.interval", config.interval, 100ms, 1h,
                       "How often every sampler runs");
   schema.add_string("sample.proc_root", config.proc_root,
@@ -70,6 +87,10 @@ medic::config::Schema make_schema(AgentConfig& config) {
 }
 
 Result<void> finish(AgentConfig& config) {
+  if (config.dead_after <= config.heartbeat_interval) {
+    return fail(ErrorCode::config,
+                "coordinator.dead_after must be longer than coordinator.heartbeat_interval");
+  }
   if (config.host.empty()) {
     config.host = host_name();
   }

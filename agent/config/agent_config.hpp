@@ -20,7 +20,18 @@ struct AgentConfig {
   std::map<std::string, std::string> labels;
 
   std::string coordinator_endpoint = "tcp://127.0.0.1:4790";
-  std::uint32_t send_queue = 100; // batches ZeroMQ may hold while the coordinator is away
+  std::uint32_t send_queue = 100; // messages ZeroMQ may hold for a connected coordinator
+  // The coordinator's CURVE public key: the key itself (40 Z85 characters) or a file holding it.
+  std::string coordinator_key = "/var/lib/medic/coordinator.key.pub";
+  std::chrono::milliseconds heartbeat_interval{1000};
+  std::chrono::milliseconds dead_after{3000};
+  std::chrono::milliseconds ack_timeout{10'000};
+
+  std::string key_file = "/var/lib/medic/agent.key"; // this agent's CURVE key pair
+
+  std::string spool_path = "/var/lib/medic/agent-spool.db";
+  std::uint64_t spool_max_bytes = 64ULL << 20;
+  std::chrono::milliseconds spool_max_age{7LL * 24 * 3600 * 1000};
 
   std::chrono::milliseconds interval{1000};
   std::string proc_root = "/proc";

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "protocol/codec.hpp"
+#include "shared/uv/handle.hpp"
 
 namespace medic::agent::link {
 
@@ -11,16 +12,19 @@ namespace {
 
 constexpr int k_linger_ms = 500; // shutdown must finish within 2 s
 constexpr int k_reconnect_ms = 200;
-constexpr int k_reconnect_max_ms = 5000;
+constexpr int k_reconnect_max_ms = 2000;
 
 } // namespace
 
 CoordinatorLink::CoordinatorLink(uv_loop_t& loop, zmq::context_t& context, const Clock& clock,
-                                 LinkSettings settings)
-    : m_clock(clock),
+                                 Spool spool, LinkSettings settings)
+    : m_loop(loop),
+      m_clock(clock),
       m_settings(std::move(settings)),
       m_socket(context, zmq::socket_type::dealer),
-      m_watcher(loop, m_socket, [this] { on_readable(); }) {
+      m_watcher(loop, m_socket, [this] { on_readable(); }),
+      m_delivery(loop, clock, std::move(spool), m_settings.delivery,
+                 [this](std::string_view frame) { return send_frame(frame); }) {
   m_frame.reserve(64 * 1024);
 }
 
@@ -29,10 +33,15 @@ Result<void> CoordinatorLink::start() {
     m_socket.set(zmq::sockopt::sndhwm, m_settings.send_queue);
     m_socket.set(zmq::sockopt::rcvhwm, 1000);
     m_socket.set(zmq::sockopt::linger, k_linger_ms);
+    // Nothing queues for a coordinator that is not connected: the spool holds it instead.
+    m_socket.set(zmq::sockopt::immediate, 1);
     m_socket.set(zmq::sockopt::reconnect_ivl, k_reconnect_ms);
     m_socket.set(zmq::sockopt::reconnect_ivl_max, k_reconnect_max_ms);
     m_socket.set(zmq::sockopt::maxmsgsize,
                  static_cast<std::int64_t>(protocol::Limits::k_max_frame_bytes));
+    m_socket.set(zmq::sockopt::curve_serverkey, m_settings.coordinator_key);
+    m_socket.set(zmq::sockopt::curve_publickey, m_settings.keys.public_key);
+    m_socket.set(zmq::sockopt::curve_secretkey, m_settings.keys.secret_key);
     m_socket.connect(m_settings.endpoint);
   } catch (const zmq::error_t& e) {
     return fail(ErrorCode::io,
@@ -41,7 +50,10 @@ Result<void> CoordinatorLink::start() {
   if (auto watching = m_watcher.start(); !watching) {
     return watching;
   }
-  send_hello();
+  uv_timer_init(&m_loop, &m_heartbeat_timer);
+  m_heartbeat_timer.data = this;
+  const auto interval = static_cast<std::uint64_t>(m_settings.heartbeat_interval.count());
+  uv_timer_start(&m_heartbeat_timer, &CoordinatorLink::on_heartbeat_timer, 0, interval);
   return {};
 }
 
@@ -53,43 +65,59 @@ protocol::Envelope CoordinatorLink::envelope(std::uint64_t seq) const {
   return envelope;
 }
 
-bool CoordinatorLink::send_frame(std::string_view what) noexcept {
+bool CoordinatorLink::send_frame(std::string_view frame) noexcept {
   bool sent = false;
   try {
-    sent =
-        m_socket.send(zmq::const_buffer(m_frame.data(), m_frame.size()), zmq::send_flags::dontwait)
-            .has_value();
+    sent = m_socket.send(zmq::const_buffer(frame.data(), frame.size()), zmq::send_flags::dontwait)
+               .has_value();
   } catch (const zmq::error_t& e) {
-    spdlog::warn("sending {} to the coordinator failed: {}", what, e.what());
+    warn("sending to the coordinator failed", e.what());
   }
-  // The send may have consumed the ZMQ_FD edge that announced an incoming ACK.
+  // The send may have consumed the ZMQ_FD edge that announced an incoming message.
   m_watcher.kick();
   return sent;
+}
+
+void CoordinatorLink::on_heartbeat_timer(uv_timer_t* timer) noexcept {
+  static_cast<CoordinatorLink*>(timer->data)->heartbeat();
+}
+
+void CoordinatorLink::heartbeat() noexcept {
+  const std::int64_t now_ms = m_clock.monotonic_ms();
+  if (m_alive && now_ms - m_last_heard_ms >= m_settings.dead_after.count()) {
+    m_alive = false;
+    ++m_counters.times_lost;
+    m_delivery.on_link_down();
+    spdlog::warn(
+        "coordinator {} silent for {} ms: counted as lost; batches stay in the spool "
+        "({} held)",
+        m_settings.endpoint, now_ms - m_last_heard_ms, m_delivery.spool_stats().batches);
+  }
+  const auto& spool = m_delivery.spool_stats();
+  m_frame.clear();
+  protocol::encode_heartbeat(m_frame, envelope(0), {spool.batches, spool.bytes});
+  if (send_frame(m_frame)) {
+    ++m_counters.heartbeats_sent;
+  }
+  m_delivery.tick();
 }
 
 void CoordinatorLink::send_hello() noexcept {
   m_frame.clear();
   protocol::encode_hello(m_frame, envelope(0), m_settings.hello);
-  if (!send_frame("HELLO")) {
-    spdlog::warn("HELLO not queued: the send queue is full");
+  if (!send_frame(m_frame)) {
+    warn("HELLO not sent", "the coordinator is not connected; it will ask again");
   }
 }
 
 void CoordinatorLink::send_batch(std::span<const protocol::SampleView> samples) noexcept {
-  const std::uint64_t seq = m_next_seq++;
+  const std::uint64_t seq = m_delivery.take_seq();
+  const auto& spool = m_delivery.spool_stats();
   m_frame.clear();
-  protocol::encode_batch(m_frame, envelope(seq), samples);
-  if (send_frame("BATCH")) {
-    ++m_counters.batches_sent;
-    m_counters.samples_sent += samples.size();
-    return;
-  }
-  ++m_counters.batches_dropped;
-  std::uint64_t suppressed = 0;
-  if (m_log_limit.allow(m_clock.monotonic_ms(), suppressed)) {
-    spdlog::warn("coordinator at {} is not taking batches: dropped batch {} ({} dropped so far)",
-                 m_settings.endpoint, seq, m_counters.batches_dropped);
-  }
+  protocol::encode_batch(m_frame, envelope(seq), samples,
+                         {spool.dropped_batches, spool.dropped_items, spool.dropped_bytes});
+  m_delivery.submit(seq, SpoolClass::samples, static_cast<std::uint32_t>(samples.size()),
+                    std::string(m_frame));
 }
 
 void CoordinatorLink::on_readable() {
@@ -98,36 +126,97 @@ void CoordinatorLink::on_readable() {
     return;
   }
   // The coordinator sends single-frame messages; drop any extra frames of a multipart one.
-  bool multipart = message.more();
-  while (message.more() && m_socket.recv(message, zmq::recv_flags::dontwait)) {
-  }
-  auto decoded = multipart
-                     ? Result<protocol::Message>(fail(ErrorCode::protocol, "multipart message"))
-                     : protocol::decode(std::string_view(message.data<char>(), message.size()));
-  if (!decoded) {
-    ++m_counters.malformed_received;
-    std::uint64_t suppressed = 0;
-    if (m_log_limit.allow(m_clock.monotonic_ms(), suppressed)) {
-      spdlog::warn("malformed message from the coordinator: {}", decoded.error().message());
+  const bool multipart = message.more();
+  for (bool more = multipart; more;) {
+    zmq::message_t extra;
+    if (!m_socket.recv(extra, zmq::recv_flags::dontwait)) {
+      break;
     }
+    more = extra.more();
+  }
+  if (multipart) {
+    ++m_counters.malformed_received;
+    warn("malformed message from the coordinator", "multipart");
     return;
   }
-  if (const auto* ack = std::get_if<protocol::Ack>(&decoded->body)) {
-    ++m_counters.acks;
-    m_counters.last_acked_seq = std::max(m_counters.last_acked_seq, ack->acked_seq);
-  } else if (const auto* error = std::get_if<protocol::ErrorReply>(&decoded->body)) {
+  auto decoded = protocol::decode(message.to_string_view());
+  if (!decoded) {
+    ++m_counters.malformed_received;
+    warn("malformed message from the coordinator", decoded.error().message());
+    return;
+  }
+  heard_from_coordinator();
+  on_message(*decoded);
+}
+
+void CoordinatorLink::heard_from_coordinator() {
+  m_last_heard_ms = m_clock.monotonic_ms();
+  if (!m_alive) {
+    m_alive = true;
+    spdlog::info("coordinator {} is alive; resending {} unacked batches", m_settings.endpoint,
+                 m_delivery.spool_stats().batches);
+    send_hello();
+    m_delivery.on_link_up();
+  }
+}
+
+void CoordinatorLink::on_message(const protocol::Message& message) {
+  if (const auto* ack = std::get_if<protocol::Ack>(&message.body)) {
+    m_delivery.on_ack(ack->acked_seq);
+  } else if (const auto* command = std::get_if<protocol::Command>(&message.body)) {
+    on_command(*command);
+  } else if (const auto* error = std::get_if<protocol::ErrorReply>(&message.body)) {
     ++m_counters.errors_received;
     if (error->code == "hello-required") {
       send_hello();
     } else {
-      spdlog::warn("coordinator refused message {}: {}: {}", error->ref_seq, error->code,
-                   error->message);
+      warn("the coordinator refused a message",
+           error->code + " (seq " + std::to_string(error->ref_seq) + "): " + error->message);
     }
+  }
+  // HEARTBEAT needs nothing beyond the sign of life already noted.
+}
+
+void CoordinatorLink::on_command(const protocol::Command& command) {
+  protocol::CommandResult result;
+  result.command_id = command.id;
+  result.started_ms = m_clock.now_unix_ms();
+  switch (m_guard.check(command, result.started_ms)) {
+  case CommandVerdict::expired:
+    result.status = protocol::ResultStatus::expired;
+    result.reason = "arrived after its deadline";
+    break;
+  case CommandVerdict::duplicate:
+    result.status = protocol::ResultStatus::duplicate;
+    result.reason = "this command id was seen before";
+    break;
+  case CommandVerdict::overloaded:
+    result.status = protocol::ResultStatus::rejected;
+    result.reason = "too many live commands";
+    break;
+  case CommandVerdict::run:
+    result.status = protocol::ResultStatus::rejected;
+    result.reason = "action '" + command.action + "' is not in this agent's catalog";
+    break;
+  }
+  ++m_counters.commands_refused;
+  result.finished_ms = m_clock.now_unix_ms();
+  m_frame.clear();
+  protocol::encode_result(m_frame, envelope(0), result);
+  (void)send_frame(m_frame);
+}
+
+void CoordinatorLink::warn(std::string_view what, std::string_view detail) noexcept {
+  std::uint64_t suppressed = 0;
+  if (m_log_limit.allow(m_clock.monotonic_ms(), suppressed)) {
+    spdlog::warn("{}: {}", what, detail);
   }
 }
 
 void CoordinatorLink::close() noexcept {
+  uv::close_handle(m_heartbeat_timer);
   m_watcher.close();
+  m_delivery.stop();
   m_socket.close();
 }
 

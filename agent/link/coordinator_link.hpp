@@ -1,20 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
-// The agent's side of the wire: one ZeroMQ DEALER socket to the coordinator, driven from the
-// libuv loop. Sends HELLO and BATCH, reads ACK and ERROR. Loop thread only.
+// The agent's side of the wire: one CURVE-secured ZeroMQ DEALER to the coordinator, driven from
+// the libuv loop. Sends HELLO, BATCH (through Delivery and its spool) and HEARTBEAT; reads ACK,
+// HEARTBEAT, COMMAND and ERROR; knows within dead_after whether its coordinator is alive.
+// Loop thread only.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
-#include <memory>
 #include <span>
 #include <string>
 
 #include <uv.h>
 #include <zmq.hpp>
 
+#include "agent/link/command_guard.hpp"
+#include "agent/link/delivery.hpp"
 #include "protocol/message.hpp"
 #include "shared/clock.hpp"
 #include "shared/error.hpp"
 #include "shared/log/logging.hpp"
+#include "shared/security/curve_keys.hpp"
 #include "shared/uv/zmq_watcher.hpp"
 
 namespace medic::agent::link {
@@ -24,47 +29,63 @@ struct LinkSettings {
   std::string agent_id;
   protocol::Hello hello;
   int send_queue = 100;
+  security::CurveKeyPair keys;
+  std::string coordinator_key; // Z85
+  std::chrono::milliseconds heartbeat_interval{1000};
+  std::chrono::milliseconds dead_after{3000};
+  DeliverySettings delivery;
 };
 
 struct LinkCounters {
-  std::uint64_t batches_sent = 0;
-  std::uint64_t samples_sent = 0;
-  std::uint64_t batches_dropped = 0; // the send queue was full
-  std::uint64_t acks = 0;
+  std::uint64_t heartbeats_sent = 0;
   std::uint64_t errors_received = 0;
   std::uint64_t malformed_received = 0;
-  std::uint64_t last_acked_seq = 0;
+  std::uint64_t commands_refused = 0;
+  std::uint64_t times_lost = 0; // the coordinator went silent for dead_after
 };
 
 class CoordinatorLink {
 public:
-  CoordinatorLink(uv_loop_t& loop, zmq::context_t& context, const Clock& clock,
+  CoordinatorLink(uv_loop_t& loop, zmq::context_t& context, const Clock& clock, Spool spool,
                   LinkSettings settings);
   CoordinatorLink(const CoordinatorLink&) = delete;
   CoordinatorLink& operator=(const CoordinatorLink&) = delete;
 
-  // Connects (ZeroMQ reconnects by itself from then on) and queues HELLO.
+  // Connects (ZeroMQ reconnects by itself from then on) and starts heartbeats.
   [[nodiscard]] Result<void> start();
-  // Encodes and queues one batch with the next sequence number. Never blocks: when ZeroMQ's
-  // queue is full the batch is dropped and counted.
+  // Encodes one batch with the next sequence number and hands it to the spool. Never blocks.
   void send_batch(std::span<const protocol::SampleView> samples) noexcept;
-  // Stops watching and closes the socket; pending messages get the socket's linger time.
+  // Whether the coordinator answered within dead_after. Later: the fallback healer's switch.
+  [[nodiscard]] bool coordinator_alive() const noexcept { return m_alive; }
+  // Stops heartbeats, lets the spool worker write what it holds, closes the socket.
   void close() noexcept;
 
   [[nodiscard]] const LinkCounters& counters() const noexcept { return m_counters; }
+  [[nodiscard]] const Delivery& delivery() const noexcept { return m_delivery; }
 
 private:
+  static void on_heartbeat_timer(uv_timer_t* timer) noexcept;
+  void heartbeat() noexcept;
   void send_hello() noexcept;
-  bool send_frame(std::string_view what) noexcept;
+  bool send_frame(std::string_view frame) noexcept;
   void on_readable();
+  void on_message(const protocol::Message& message);
+  void on_command(const protocol::Command& command);
+  void heard_from_coordinator();
   [[nodiscard]] protocol::Envelope envelope(std::uint64_t seq) const;
+  void warn(std::string_view what, std::string_view detail) noexcept;
 
+  uv_loop_t& m_loop;
   const Clock& m_clock;
   LinkSettings m_settings;
   zmq::socket_t m_socket;
   uv::ZmqWatcher m_watcher;
+  Delivery m_delivery;
+  CommandGuard m_guard;
+  uv_timer_t m_heartbeat_timer{};
   std::string m_frame; // reused encoding buffer
-  std::uint64_t m_next_seq = 1;
+  std::int64_t m_last_heard_ms = 0;
+  bool m_alive = false;
   LinkCounters m_counters;
   log::RateLimiter m_log_limit{5, 10'000};
 };

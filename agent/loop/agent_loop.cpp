@@ -3,6 +3,8 @@
 
 #include <uv.h>
 
+#include <cstdio>
+
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
@@ -12,6 +14,7 @@
 #include "agent/sample/memory_sampler.hpp"
 #include "shared/build_info.hpp"
 #include "shared/clock.hpp"
+#include "shared/security/curve_keys.hpp"
 #include "shared/uv/handle.hpp"
 #include "shared/uv/signal_watch.hpp"
 
@@ -23,13 +26,14 @@ namespace {
 // (close_loop runs them before this goes out of scope).
 class Agent {
 public:
-  Agent(uv_loop_t& loop, const config::AgentConfig& config)
+  Agent(uv_loop_t& loop, const config::AgentConfig& config, link::Spool spool,
+        link::LinkSettings settings)
       : m_loop(loop),
         m_config(config),
         m_cpu(config.proc_root),
         m_memory(config.proc_root),
         m_buffer(config.max_batch),
-        m_link(loop, m_zmq, m_clock, link_settings(config)),
+        m_link(loop, m_zmq, m_clock, std::move(spool), std::move(settings)),
         m_signals(
             loop, [this](int signum) { stop(signum); },
             [] { spdlog::info("SIGHUP: nothing to reload yet; the config is read at start"); }) {}
@@ -59,19 +63,6 @@ public:
   }
 
 private:
-  static link::LinkSettings link_settings(const config::AgentConfig& config) {
-    link::LinkSettings settings;
-    settings.endpoint = config.coordinator_endpoint;
-    settings.agent_id = config.id;
-    settings.send_queue = static_cast<int>(config.send_queue);
-    settings.hello.host = config.host;
-    settings.hello.agent_version = build_info::k_version;
-    for (const auto& [name, value] : config.labels) {
-      settings.hello.labels.push_back({name, value});
-    }
-    return settings;
-  }
-
   static void on_sample_timer(uv_timer_t* timer) noexcept {
     static_cast<Agent*>(timer->data)->sample();
   }
@@ -130,9 +121,10 @@ private:
       return;
     }
     m_stopping = true;
-    spdlog::info("signal {}: stopping ({} batches sent, {} acked, {} dropped)", signum,
-                 m_link.counters().batches_sent, m_link.counters().acks,
-                 m_link.counters().batches_dropped);
+    const auto& delivery = m_link.delivery().counters();
+    spdlog::info("signal {}: stopping ({} batches spooled, {} sent, {} acked, {} held)", signum,
+                 delivery.submitted, delivery.sent, delivery.acked,
+                 m_link.delivery().spool_stats().batches);
     flush();
     uv::close_handle(m_sample_timer);
     uv::close_handle(m_flush_timer);
@@ -157,12 +149,53 @@ private:
 
 } // namespace
 
+namespace {
+
+Result<link::LinkSettings> link_settings(const config::AgentConfig& config) {
+  link::LinkSettings settings;
+  auto keys = security::load_or_create_keypair(config.key_file);
+  if (!keys) {
+    return fail(std::move(keys).error().context("security.key_file"));
+  }
+  auto coordinator_key = security::resolve_public_key(config.coordinator_key);
+  if (!coordinator_key) {
+    return fail(std::move(coordinator_key)
+                    .error()
+                    .context("coordinator.public_key (copy the coordinator's coordinator.key.pub "
+                             "here, or set the key itself)"));
+  }
+  settings.keys = std::move(*keys);
+  settings.coordinator_key = std::move(*coordinator_key);
+  settings.endpoint = config.coordinator_endpoint;
+  settings.agent_id = config.id;
+  settings.send_queue = static_cast<int>(config.send_queue);
+  settings.heartbeat_interval = config.heartbeat_interval;
+  settings.dead_after = config.dead_after;
+  settings.delivery.ack_timeout = config.ack_timeout;
+  settings.hello.host = config.host;
+  settings.hello.agent_version = build_info::k_version;
+  for (const auto& [name, value] : config.labels) {
+    settings.hello.labels.push_back({name, value});
+  }
+  return settings;
+}
+
+} // namespace
+
 Result<void> run_agent(const config::AgentConfig& config) {
+  auto settings = link_settings(config);
+  if (!settings) {
+    return fail(std::move(settings).error());
+  }
+  auto spool = link::Spool::open(config.spool_path, {config.spool_max_bytes, config.spool_max_age});
+  if (!spool) {
+    return fail(std::move(spool).error().context("spool.path"));
+  }
   uv_loop_t loop;
   uv_loop_init(&loop);
   Result<void> outcome;
   {
-    Agent agent(loop, config);
+    Agent agent(loop, config, std::move(*spool), std::move(*settings));
     outcome = agent.start();
     if (outcome) {
       uv_run(&loop, UV_RUN_DEFAULT);
@@ -170,6 +203,15 @@ Result<void> run_agent(const config::AgentConfig& config) {
     uv::close_loop(loop);
   }
   return outcome;
+}
+
+Result<void> print_public_key(const config::AgentConfig& config) {
+  auto keys = security::load_or_create_keypair(config.key_file);
+  if (!keys) {
+    return fail(std::move(keys).error().context("security.key_file"));
+  }
+  std::printf("%s\n", keys->public_key.c_str());
+  return {};
 }
 
 } // namespace medic::agent::loop

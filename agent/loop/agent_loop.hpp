@@ -13,4 +13,7 @@ namespace medic::agent::loop {
 // Runs until a stop signal. Returns an error only for start-up failures.
 [[nodiscard]] Result<void> run_agent(const config::AgentConfig& config);
 
+// Loads (creating it if missing) the agent's key pair and prints its public key, for enrolment.
+[[nodiscard]] Result<void> print_public_key(const config::AgentConfig& config);
+
 } // namespace medic::agent::loop

@@ -4,23 +4,30 @@
 // {"ok": false, "error": {"code": "...", "message": "..."}}. docs/admin-protocol.md lists them.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 
 #include <nlohmann/json.hpp>
 
 #include "coordinator/admin/admin_server.hpp"
 #include "coordinator/server/ingest_server.hpp"
+#include "coordinator/server/zap_handler.hpp"
 #include "coordinator/storage/store.hpp"
 #include "shared/clock.hpp"
 #include "shared/uv/worker.hpp"
 
 namespace medic::coordinator::admin {
 
+struct Liveness {
+  std::chrono::milliseconds stale_after{5000};  // no contact this long: stale
+  std::chrono::milliseconds lost_after{30'000}; // no contact this long: lost
+};
+
 class AdminCommands {
 public:
   // `store` is only touched from `storage_worker`'s thread.
-  AdminCommands(const Clock& clock, const server::IngestServer& ingest, uv::Worker& storage_worker,
-                storage::Store& store);
+  AdminCommands(const Clock& clock, server::IngestServer& ingest, server::ZapHandler& zap,
+                uv::Worker& storage_worker, storage::Store& store, Liveness liveness);
 
   // Loop thread.
   void handle(const nlohmann::json& request, const Respond& respond);
@@ -28,11 +35,21 @@ public:
 private:
   void status(const Respond& respond) const;
   void agents(const Respond& respond);
+  void keys_add(const nlohmann::json& request, const Respond& respond);
+  void keys_list(const Respond& respond);
+  void keys_revoke(const nlohmann::json& request, const Respond& respond);
+  // Runs `query` on the storage worker and `answer` with its result back on the loop.
+  template <class Query, class Answer>
+  void on_storage(const Respond& respond, Query query, Answer answer);
+  [[nodiscard]] std::string agent_state(const std::string& agent_id,
+                                        std::int64_t last_seen_unix_ms) const;
 
   const Clock& m_clock;
-  const server::IngestServer& m_ingest;
+  server::IngestServer& m_ingest;
+  server::ZapHandler& m_zap;
   uv::Worker& m_storage_worker;
   storage::Store& m_store;
+  Liveness m_liveness;
   std::int64_t m_started_ms;
 };
 

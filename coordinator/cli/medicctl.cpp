@@ -6,12 +6,14 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "coordinator/cli/admin_client.hpp"
 #include "coordinator/cli/table.hpp"
 #include "coordinator/config/coordinator_config.hpp"
 #include "shared/build_info.hpp"
+#include "shared/security/curve_keys.hpp"
 
 namespace {
 
@@ -28,7 +30,10 @@ constexpr const char* k_usage =
     "\n"
     "Commands:\n"
     "  status    the coordinator's version, listen address and ingest counters\n"
-    "  agents    every agent with its last contact and latest CPU and memory\n"
+    "  agents    every agent with its state, last contact and latest CPU and memory\n"
+    "  keys list                      enrolled agent keys, active and revoked\n"
+    "  keys add AGENT_ID KEY|FILE     admit an agent's CURVE public key (or its agent.key.pub)\n"
+    "  keys revoke AGENT_ID|KEY       refuse the key from now on and cut the agent off\n"
     "\n"
     "Options:\n"
     "  --socket PATH      admin socket (default: $MEDIC_SOCKET, else admin.socket from\n"
@@ -80,13 +85,15 @@ std::string percent(double value) {
 }
 
 void print_agents(const json& answer) {
-  coordinator::cli::Table table({"ID", "HOST", "VERSION", "LAST SEEN", "CPU%", "MEM%", "BATCHES"});
+  coordinator::cli::Table table(
+      {"ID", "HOST", "VERSION", "STATE", "LAST SEEN", "CPU%", "MEM%", "BATCHES"});
   const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   for (const auto& agent : answer.value("agents", json::array())) {
     table.add_row(
         {agent.value("id", ""), agent.value("host", ""), agent.value("version", ""),
+         agent.value("state", ""),
          coordinator::cli::format_age(agent.value("last_seen_ms", std::int64_t{0}), now_ms),
          percent(latest_value(agent, "cpu.usage_pct")),
          percent(latest_value(agent, "mem.used_pct")),
@@ -109,9 +116,12 @@ void print_status(const json& answer) {
 
 std::optional<Options> parse(int argc, char** argv, int& exit_code) {
   Options options;
+  bool options_done = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if ((arg == "--socket" || arg == "--timeout") && i + 1 < argc) {
+    if (options_done) {
+      options.command.push_back(arg);
+    } else if ((arg == "--socket" || arg == "--timeout") && i + 1 < argc) {
       const std::string value = argv[++i];
       if (arg == "--socket") {
         options.socket = value;
@@ -133,7 +143,10 @@ std::optional<Options> parse(int argc, char** argv, int& exit_code) {
       std::printf("medicctl %s\n", build_info::k_version);
       exit_code = k_exit_ok;
       return std::nullopt;
-    } else if (arg.starts_with("-")) {
+    } else if (arg == "--") {
+      options_done = true;
+    } else if (arg.starts_with("-") && options.command.empty()) {
+      // After the command, a word starting with '-' is an argument: Z85 keys may start so.
       std::fprintf(stderr, "medicctl: unknown option '%s' (try --help)\n", arg.c_str());
       exit_code = k_exit_usage;
       return std::nullopt;
@@ -141,16 +154,47 @@ std::optional<Options> parse(int argc, char** argv, int& exit_code) {
       options.command.push_back(arg);
     }
   }
-  if (options.command.size() != 1 ||
-      (options.command[0] != "agents" && options.command[0] != "status")) {
-    std::fprintf(stderr, "medicctl: %s\n\n%s",
-                 options.command.empty() ? "no command given"
-                                         : ("unknown command '" + options.command[0] + "'").c_str(),
-                 k_usage);
+  if (options.command.empty()) {
+    std::fprintf(stderr, "medicctl: no command given\n\n%s", k_usage);
     exit_code = k_exit_usage;
     return std::nullopt;
   }
   return options;
+}
+
+// The admin request for a command line, or an error message for bad usage.
+std::variant<json, std::string> build_request(const std::vector<std::string>& words) {
+  const auto& verb = words[0];
+  if ((verb == "status" || verb == "agents") && words.size() == 1) {
+    return json{{"cmd", verb}};
+  }
+  if (verb == "keys" && words.size() == 2 && words[1] == "list") {
+    return json{{"cmd", "keys.list"}};
+  }
+  if (verb == "keys" && words.size() == 4 && words[1] == "add") {
+    // The key may be given as the key itself or as the agent's agent.key.pub file.
+    auto key = security::resolve_public_key(words[3]);
+    if (!key) {
+      return key.error().message();
+    }
+    return json{{"cmd", "keys.add"}, {"agent", words[2]}, {"key", *key}};
+  }
+  if (verb == "keys" && words.size() == 3 && words[1] == "revoke") {
+    return json{{"cmd", "keys.revoke"}, {"agent_or_key", words[2]}};
+  }
+  std::string line;
+  for (const auto& word : words) {
+    line += (line.empty() ? "" : " ") + word;
+  }
+  return "unknown command '" + line + "' (try --help)";
+}
+
+void print_keys(const json& answer, const char* field) {
+  coordinator::cli::Table table({"AGENT", "KEY", "STATE"});
+  for (const auto& key : answer.value(field, json::array())) {
+    table.add_row({key.value("agent", ""), key.value("key", ""), key.value("state", "")});
+  }
+  std::fputs(table.render().c_str(), stdout);
 }
 
 int run(int argc, char** argv) {
@@ -160,8 +204,13 @@ int run(int argc, char** argv) {
     return exit_code;
   }
   const std::string socket = options->socket.value_or(default_socket());
-  const std::string& command = options->command[0];
-  auto answer = coordinator::cli::admin_request(socket, json{{"cmd", command}},
+  auto request = build_request(options->command);
+  if (const auto* usage = std::get_if<std::string>(&request)) {
+    std::fprintf(stderr, "medicctl: %s\n", usage->c_str());
+    return k_exit_usage;
+  }
+  const std::string command = std::get<json>(request).value("cmd", "");
+  auto answer = coordinator::cli::admin_request(socket, std::get<json>(request),
                                                 std::chrono::seconds(options->timeout_s));
   if (!answer) {
     std::fprintf(stderr, "medicctl: %s\n", answer.error().message().c_str());
@@ -180,6 +229,12 @@ int run(int argc, char** argv) {
     std::puts(answer->dump(2, ' ', false, json::error_handler_t::replace).c_str());
   } else if (command == "agents") {
     print_agents(*answer);
+  } else if (command == "keys.list") {
+    print_keys(*answer, "keys");
+  } else if (command == "keys.revoke") {
+    print_keys(*answer, "revoked");
+  } else if (command == "keys.add") {
+    std::printf("enrolled agent %s\n", answer->at("key").value("agent", "").c_str());
   } else {
     print_status(*answer);
   }

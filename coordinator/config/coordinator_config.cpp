@@ -46,6 +46,13 @@ medic::config::Schema make_schema(CoordinatorConfig& config) {
   schema.add_integer<std::uint32_t>(
       "agents.receive_queue", config.receive_queue, 1, 1'000'000,
       "Messages ZeroMQ holds for the coordinator before pushing back");
+  schema.add_duration("agents.stale_after", config.stale_after, std::chrono::seconds(1),
+                      std::chrono::hours(24), "An agent silent this long is shown as stale");
+  schema.add_duration("agents.lost_after", config.lost_after, std::chrono::seconds(1),
+                      std::chrono::hours(24 * 7), "An agent silent this long is shown as lost");
+  schema.add_string("security.key_file", config.key_file,
+                    "The coordinator's CURVE key pair (mode 0600), created with its .pub if "
+                    "missing; agents need the public half");
   schema.add_string("storage.url", config.storage, "Where state lives: sqlite:///path/to/medic.db",
                     check_storage);
   schema.add_integer<std::uint32_t>("storage.queue", config.storage_queue, 1, 1'000'000,
@@ -62,6 +69,9 @@ medic::config::Schema make_schema(CoordinatorConfig& config) {
 }
 
 Result<void> finish(CoordinatorConfig& config) {
+  if (config.lost_after <= config.stale_after) {
+    return fail(ErrorCode::config, "agents.lost_after must be longer than agents.stale_after");
+  }
   if (auto ok = check_storage(config.storage); !ok) {
     return fail(std::move(ok).error().context("storage.url"));
   }

@@ -6,13 +6,15 @@
 #include <spdlog/spdlog.h>
 
 #include "protocol/codec.hpp"
+#include "shared/uv/handle.hpp"
 
 namespace medic::coordinator::server {
 
 namespace {
 
-constexpr std::size_t k_max_greeted = 100'000;
 constexpr int k_max_frames = 2; // routing id + one payload frame
+constexpr std::uint64_t k_rebind_retry_ms = 50;
+constexpr int k_max_rebind_attempts = 200; // 10 s
 
 std::string printable(const std::string& peer) {
   static constexpr char k_hex[] = "0123456789abcdef";
@@ -27,36 +29,85 @@ std::string printable(const std::string& peer) {
 } // namespace
 
 IngestServer::IngestServer(uv_loop_t& loop, zmq::context_t& context, const Clock& clock,
-                           uv::Worker& storage_worker, storage::Store& store,
+                           const ZapHandler& zap, uv::Worker& storage_worker, storage::Store& store,
                            IngestSettings settings)
     : m_loop(loop),
+      m_context(context),
       m_clock(clock),
+      m_zap(zap),
       m_storage_worker(storage_worker),
       m_store(store),
-      m_settings(std::move(settings)),
-      m_socket(context, zmq::socket_type::router),
-      m_watcher(loop, m_socket, [this] { on_readable(); }) {}
+      m_settings(std::move(settings)) {
+  uv_timer_init(&m_loop, &m_rebind_timer);
+  m_rebind_timer.data = this;
+}
 
-Result<void> IngestServer::start() {
+IngestServer::~IngestServer() = default;
+
+Result<void> IngestServer::open_socket() {
+  m_socket = std::make_unique<zmq::socket_t>(m_context, zmq::socket_type::router);
   try {
-    m_socket.set(zmq::sockopt::rcvhwm, m_settings.receive_queue);
-    m_socket.set(zmq::sockopt::sndhwm, m_settings.receive_queue);
-    m_socket.set(zmq::sockopt::linger, 0);
-    m_socket.set(zmq::sockopt::maxmsgsize,
-                 static_cast<std::int64_t>(protocol::Limits::k_max_frame_bytes));
+    m_socket->set(zmq::sockopt::rcvhwm, m_settings.receive_queue);
+    m_socket->set(zmq::sockopt::sndhwm, m_settings.receive_queue);
+    m_socket->set(zmq::sockopt::linger, 0);
+    m_socket->set(zmq::sockopt::maxmsgsize,
+                  static_cast<std::int64_t>(protocol::Limits::k_max_frame_bytes));
     // Fail a reply to a vanished agent instead of dropping it silently.
-    m_socket.set(zmq::sockopt::router_mandatory, 1);
-    m_socket.bind(m_settings.listen);
-    m_endpoint = m_socket.get(zmq::sockopt::last_endpoint);
+    m_socket->set(zmq::sockopt::router_mandatory, 1);
+    m_socket->set(zmq::sockopt::curve_server, 1);
+    m_socket->set(zmq::sockopt::curve_secretkey, m_settings.secret_key);
+    m_socket->set(zmq::sockopt::zap_domain, "medic");
+    m_socket->bind(m_endpoint.empty() ? m_settings.listen : m_endpoint);
+    m_endpoint = m_socket->get(zmq::sockopt::last_endpoint);
   } catch (const zmq::error_t& e) {
     std::string hint;
     if (e.num() == EADDRINUSE) {
       hint = " (is another medic-coordinator running? change agents.listen)";
     }
+    m_socket.reset();
     return fail(ErrorCode::io,
                 "cannot listen for agents on " + m_settings.listen + ": " + e.what() + hint);
   }
-  return m_watcher.start();
+  m_watcher = std::make_unique<uv::ZmqWatcher>(m_loop, *m_socket, [this] { on_readable(); });
+  m_receiving = true;
+  return m_watcher->start();
+}
+
+Result<void> IngestServer::start() {
+  return open_socket();
+}
+
+void IngestServer::cut_off(const std::string& agent_id) noexcept {
+  if (!m_receiving || m_socket == nullptr) {
+    return;
+  }
+  ++m_counters.cut_offs;
+  m_peers.erase(agent_id);
+  spdlog::info("cutting off agent {}: reopening {} so every agent authenticates again", agent_id,
+               m_endpoint);
+  uv::ZmqWatcher::dispose(std::move(m_watcher));
+  m_socket->close();
+  m_socket.reset();
+  m_rebind_attempts = 0;
+  // libzmq closes the old listener on its I/O thread; the port may need a moment to free up.
+  uv_timer_start(&m_rebind_timer, &IngestServer::on_rebind_timer, 0, 0);
+}
+
+void IngestServer::on_rebind_timer(uv_timer_t* timer) noexcept {
+  auto* self = static_cast<IngestServer*>(timer->data);
+  if (!self->m_receiving) {
+    return;
+  }
+  auto opened = self->open_socket();
+  if (opened) {
+    return;
+  }
+  if (++self->m_rebind_attempts < k_max_rebind_attempts) {
+    uv_timer_start(timer, &IngestServer::on_rebind_timer, k_rebind_retry_ms, 0);
+    return;
+  }
+  spdlog::critical("could not listen for agents again after a cut-off: {}",
+                   opened.error().message());
 }
 
 void IngestServer::on_readable() {
@@ -66,7 +117,7 @@ void IngestServer::on_readable() {
   zmq::message_t extra;
   while (more) {
     zmq::message_t& part = count < k_max_frames ? parts[count] : extra;
-    if (!m_socket.recv(part, zmq::recv_flags::dontwait)) {
+    if (!m_socket->recv(part, zmq::recv_flags::dontwait)) {
       break; // a message's frames arrive together, so this only happens on an empty socket
     }
     ++count;
@@ -83,37 +134,61 @@ void IngestServer::on_readable() {
              "expected exactly one frame, got " + std::to_string(count - 1));
     return;
   }
-  handle_frame(peer, std::string_view(parts[1].data<char>(), parts[1].size()));
+  // ZAP set User-Id to the Z85 public key the peer authenticated with.
+  const char* key = parts[1].gets("User-Id");
+  handle_frame(peer, key != nullptr ? key : "", parts[1].to_string_view());
 }
 
-void IngestServer::handle_frame(const std::string& peer, std::string_view frame) {
-  auto decoded = protocol::decode(frame);
-  if (!decoded) {
-    ++m_counters.malformed;
-    complain("malformed message", peer, decoded.error().message());
+void IngestServer::handle_frame(const std::string& peer, const std::string& key,
+                                std::string_view frame) {
+  const auto agent = m_zap.agent_for(key);
+  if (!agent) {
+    ++m_counters.unauthorized;
+    complain("message over a revoked key", peer, key);
+    reply_error(peer, "-", 0, "revoked", "this agent's key is no longer enrolled");
     return;
   }
+  protocol::DecodeFailure failure = protocol::DecodeFailure::malformed;
+  auto decoded = protocol::decode(frame, &failure);
+  if (!decoded) {
+    ++m_counters.malformed;
+    complain("malformed message from agent " + *agent, peer, decoded.error().message());
+    const auto envelope = protocol::peek_envelope(std::as_bytes(std::span(frame)));
+    reply_error(peer, *agent, envelope ? envelope->seq : 0, protocol::error_code(failure),
+                decoded.error().message());
+    return;
+  }
+  if (decoded->envelope.agent_id != *agent) {
+    ++m_counters.unauthorized;
+    complain("wrong agent id", peer,
+             "key of agent " + *agent + " sent a message as " + decoded->envelope.agent_id);
+    reply_error(peer, *agent, decoded->envelope.seq, "wrong-agent-id",
+                "this key is enrolled for agent " + *agent);
+    return;
+  }
+  Peer& state = m_peers[*agent];
+  state.routing_id = peer;
+  state.last_contact_ms = m_clock.monotonic_ms();
   switch (decoded->envelope.type) {
   case protocol::MessageType::hello: handle_hello(peer, std::move(*decoded)); break;
   case protocol::MessageType::batch: handle_batch(peer, std::move(*decoded)); break;
+  case protocol::MessageType::heartbeat: handle_heartbeat(peer, *decoded); break;
   default:
     ++m_counters.malformed;
     complain(
         "unexpected message", peer,
         std::string(protocol::to_string(decoded->envelope.type)) + " is not sent to a coordinator");
-    reply_error(peer, decoded->envelope, "unexpected-type", "coordinators take HELLO and BATCH");
+    reply_error(peer, *agent, decoded->envelope.seq, "unexpected-type",
+                "coordinators take HELLO, BATCH and HEARTBEAT");
   }
 }
 
 void IngestServer::handle_hello(const std::string& peer, protocol::Message message) {
   ++m_counters.hellos;
-  const std::string agent_id = message.envelope.agent_id;
-  spdlog::info("HELLO from agent {} (host {}, version {})", agent_id,
-               std::get<protocol::Hello>(message.body).host,
-               std::get<protocol::Hello>(message.body).agent_version);
-  if (m_greeted.size() < k_max_greeted) {
-    m_greeted.insert(agent_id);
-  }
+  const auto& hello = std::get<protocol::Hello>(message.body);
+  spdlog::info("HELLO from agent {} (host {}, version {})", message.envelope.agent_id, hello.host,
+               hello.agent_version);
+  m_greeted.insert(message.envelope.agent_id);
   const std::int64_t received_ms = m_clock.now_unix_ms();
   const bool queued = m_storage_worker.try_submit(
       [this, message = std::move(message), received_ms]() -> uv::Worker::Completion {
@@ -134,9 +209,10 @@ void IngestServer::handle_hello(const std::string& peer, protocol::Message messa
 }
 
 void IngestServer::handle_batch(const std::string& peer, protocol::Message message) {
-  if (!m_greeted.contains(message.envelope.agent_id) && m_greeted.size() < k_max_greeted) {
+  if (!m_greeted.contains(message.envelope.agent_id)) {
     // First we hear of this agent since start: store the batch, and ask who it is.
-    reply_error(peer, message.envelope, "hello-required", "send HELLO again");
+    reply_error(peer, message.envelope.agent_id, message.envelope.seq, "hello-required",
+                "send HELLO again");
   }
   const std::int64_t received_ms = m_clock.now_unix_ms();
   const bool queued = m_storage_worker.try_submit(
@@ -154,6 +230,14 @@ void IngestServer::handle_batch(const std::string& peer, protocol::Message messa
   }
 }
 
+void IngestServer::handle_heartbeat(const std::string& peer, const protocol::Message& message) {
+  ++m_counters.heartbeats;
+  m_peers[message.envelope.agent_id].last_heartbeat = std::get<protocol::Heartbeat>(message.body);
+  m_reply_frame.clear();
+  protocol::encode_heartbeat(m_reply_frame, reply_envelope(message.envelope.agent_id), {});
+  reply(peer, m_reply_frame);
+}
+
 void IngestServer::on_batch_stored(const std::string& peer, const std::string& agent_id,
                                    std::uint64_t seq, std::size_t samples,
                                    Result<storage::BatchOutcome> outcome) {
@@ -168,60 +252,73 @@ void IngestServer::on_batch_stored(const std::string& peer, const std::string& a
     ++m_counters.batches;
     m_counters.samples += samples;
   }
-  protocol::Envelope envelope;
-  envelope.agent_id = agent_id;
-  envelope.seq = m_next_seq++;
-  envelope.sent_at_ms = m_clock.now_unix_ms();
   m_reply_frame.clear();
-  protocol::encode_ack(m_reply_frame, envelope, protocol::Ack{seq});
+  protocol::encode_ack(m_reply_frame, reply_envelope(agent_id), protocol::Ack{seq});
   reply(peer, m_reply_frame);
   ++m_counters.acks_sent;
 }
 
-void IngestServer::reply_error(const std::string& peer, const protocol::Envelope& to,
-                               std::string code, std::string message) noexcept {
+protocol::Envelope IngestServer::reply_envelope(const std::string& agent_id) {
   protocol::Envelope envelope;
-  envelope.agent_id = to.agent_id;
+  envelope.agent_id = agent_id;
   envelope.seq = m_next_seq++;
   envelope.sent_at_ms = m_clock.now_unix_ms();
+  return envelope;
+}
+
+void IngestServer::reply_error(const std::string& peer, const std::string& agent_id,
+                               std::uint64_t ref_seq, std::string_view code,
+                               std::string message) noexcept {
   m_reply_frame.clear();
-  protocol::encode_error(m_reply_frame, envelope,
-                         protocol::ErrorReply{std::move(code), std::move(message), to.seq});
+  protocol::encode_error(m_reply_frame, reply_envelope(agent_id),
+                         protocol::ErrorReply{std::string(code), std::move(message), ref_seq});
   reply(peer, m_reply_frame);
 }
 
 void IngestServer::reply(const std::string& peer, const std::string& frame) noexcept {
+  if (m_socket == nullptr) {
+    ++m_counters.replies_failed; // between a cut-off and the rebind
+    return;
+  }
   try {
     const bool sent =
-        m_socket.send(zmq::buffer(peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait)
+        m_socket->send(zmq::buffer(peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait)
             .has_value() &&
-        m_socket.send(zmq::buffer(frame), zmq::send_flags::dontwait).has_value();
+        m_socket->send(zmq::buffer(frame), zmq::send_flags::dontwait).has_value();
     if (!sent) {
       ++m_counters.replies_failed;
     }
-  } catch (const zmq::error_t& e) {
+  } catch (const zmq::error_t&) {
     // EHOSTUNREACH: the agent went away since it sent the batch; it resends unacked ones.
     ++m_counters.replies_failed;
   }
-  m_watcher.kick();
+  if (m_watcher) {
+    m_watcher->kick();
+  }
 }
 
 void IngestServer::complain(std::string_view what, const std::string& peer,
                             std::string_view detail) noexcept {
   std::uint64_t suppressed = 0;
   if (m_log_limit.allow(m_clock.monotonic_ms(), suppressed)) {
-    spdlog::warn("{} from peer {}: {}{}", what, printable(peer), detail,
+    spdlog::warn("{} (peer {}): {}{}", what, printable(peer), detail,
                  suppressed > 0 ? fmt::format(" ({} similar lines suppressed)", suppressed) : "");
   }
 }
 
 void IngestServer::stop_receiving() noexcept {
-  m_watcher.close();
+  m_receiving = false;
+  uv::close_handle(m_rebind_timer);
+  if (m_watcher) {
+    m_watcher->close();
+  }
 }
 
 void IngestServer::close() noexcept {
-  m_watcher.close();
-  m_socket.close();
+  stop_receiving();
+  if (m_socket) {
+    m_socket->close();
+  }
 }
 
 } // namespace medic::coordinator::server

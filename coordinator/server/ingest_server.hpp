@@ -1,16 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
-// The coordinator's side of the wire: a ZeroMQ ROUTER that agents connect to, driven from the
-// libuv loop. Decodes every frame strictly, hands HELLO and BATCH to the storage worker, and
-// acks a batch only once the store has it. Loop thread only.
+// The coordinator's side of the wire: a CURVE-secured ZeroMQ ROUTER that enrolled agents
+// connect to, driven from the libuv loop. Every frame is decoded strictly and checked against
+// the key it arrived over; HELLO and BATCH go to the storage worker, and a batch is acked only
+// once the store has it; heartbeats are answered at once. Loop thread only.
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <uv.h>
 #include <zmq.hpp>
 
+#include "coordinator/server/zap_handler.hpp"
 #include "coordinator/storage/store.hpp"
 #include "protocol/message.hpp"
 #include "shared/clock.hpp"
@@ -24,62 +29,94 @@ namespace medic::coordinator::server {
 struct IngestSettings {
   std::string listen;
   int receive_queue = 10'000;
+  std::string secret_key; // the coordinator's CURVE secret key, Z85
 };
 
 struct IngestCounters {
   std::uint64_t frames = 0;
   std::uint64_t hellos = 0;
-  std::uint64_t batches = 0;      // stored
-  std::uint64_t samples = 0;      // in stored batches
-  std::uint64_t duplicates = 0;   // (agent, seq) already stored: acked, not stored again
-  std::uint64_t malformed = 0;    // dropped by the decoder
+  std::uint64_t batches = 0;    // stored
+  std::uint64_t samples = 0;    // in stored batches
+  std::uint64_t duplicates = 0; // (agent, seq) already stored: acked, not stored again
+  std::uint64_t heartbeats = 0;
+  std::uint64_t malformed = 0;    // refused by the decoder (answered with ERROR)
+  std::uint64_t unauthorized = 0; // revoked key, or an agent id the key may not speak for
   std::uint64_t refused_busy = 0; // storage queue full: not acked, the agent resends
   std::uint64_t storage_errors = 0;
   std::uint64_t acks_sent = 0;
   std::uint64_t replies_failed = 0;
+  std::uint64_t cut_offs = 0; // times the socket was recreated to drop revoked agents
+};
+
+// What the loop knows of a connected agent right now (not stored: it is gone on restart).
+struct Peer {
+  std::string routing_id;
+  std::int64_t last_contact_ms = 0; // monotonic
+  protocol::Heartbeat last_heartbeat;
 };
 
 class IngestServer {
 public:
   // `store` is only ever touched from `storage_worker`'s thread.
-  IngestServer(uv_loop_t& loop, zmq::context_t& context, const Clock& clock,
+  IngestServer(uv_loop_t& loop, zmq::context_t& context, const Clock& clock, const ZapHandler& zap,
                uv::Worker& storage_worker, storage::Store& store, IngestSettings settings);
   IngestServer(const IngestServer&) = delete;
   IngestServer& operator=(const IngestServer&) = delete;
+  ~IngestServer();
 
   // Binds; "address already in use" comes back as a clear error.
   [[nodiscard]] Result<void> start();
   // The bound endpoint, with the real port when the config asked for tcp://host:*.
   [[nodiscard]] const std::string& endpoint() const noexcept { return m_endpoint; }
   [[nodiscard]] const IngestCounters& counters() const noexcept { return m_counters; }
+  [[nodiscard]] const std::unordered_map<std::string, Peer>& peers() const noexcept {
+    return m_peers;
+  }
+
+  // After a revocation: closes every connection (by recreating the socket on the same
+  // endpoint), so each agent must pass the ZAP allowlist again. Its messages are refused from
+  // the moment of revocation in any case.
+  void cut_off(const std::string& agent_id) noexcept;
+
   // Shutdown is two steps so stored batches can still be acked: stop taking frames, let the
   // storage worker drain (its completions send the acks), then close the socket.
   void stop_receiving() noexcept;
   void close() noexcept;
 
 private:
+  [[nodiscard]] Result<void> open_socket();
+  static void on_rebind_timer(uv_timer_t* timer) noexcept;
   void on_readable();
-  void handle_frame(const std::string& peer, std::string_view frame);
+  void handle_frame(const std::string& peer, const std::string& key, std::string_view frame);
   void handle_hello(const std::string& peer, protocol::Message message);
   void handle_batch(const std::string& peer, protocol::Message message);
+  void handle_heartbeat(const std::string& peer, const protocol::Message& message);
   void on_batch_stored(const std::string& peer, const std::string& agent_id, std::uint64_t seq,
                        std::size_t samples, Result<storage::BatchOutcome> outcome);
+  [[nodiscard]] protocol::Envelope reply_envelope(const std::string& agent_id);
   void reply(const std::string& peer, const std::string& frame) noexcept;
-  void reply_error(const std::string& peer, const protocol::Envelope& to, std::string code,
-                   std::string message) noexcept;
+  void reply_error(const std::string& peer, const std::string& agent_id, std::uint64_t ref_seq,
+                   std::string_view code, std::string message) noexcept;
   void complain(std::string_view what, const std::string& peer, std::string_view detail) noexcept;
 
   uv_loop_t& m_loop;
+  zmq::context_t& m_context;
   const Clock& m_clock;
+  const ZapHandler& m_zap;
   uv::Worker& m_storage_worker;
   storage::Store& m_store;
   IngestSettings m_settings;
-  zmq::socket_t m_socket;
-  uv::ZmqWatcher m_watcher;
+  std::unique_ptr<zmq::socket_t> m_socket;
+  std::unique_ptr<uv::ZmqWatcher> m_watcher;
+  uv_timer_t m_rebind_timer{};
+  int m_rebind_attempts = 0;
+  bool m_receiving = false;
   std::string m_endpoint;
   std::string m_reply_frame;
   std::uint64_t m_next_seq = 1;
-  // Agents that sent HELLO since this coordinator started; others are asked to say it again.
+  // Agents heard from since this coordinator started; the first BATCH of one that has not sent
+  // HELLO gets "hello-required". Bounded by the enrolled keys, which ZAP enforces.
+  std::unordered_map<std::string, Peer> m_peers;
   std::unordered_set<std::string> m_greeted;
   IngestCounters m_counters;
   log::RateLimiter m_log_limit{10, 10'000};

@@ -9,9 +9,11 @@
 #include "coordinator/admin/admin_commands.hpp"
 #include "coordinator/admin/admin_server.hpp"
 #include "coordinator/server/ingest_server.hpp"
+#include "coordinator/server/zap_handler.hpp"
 #include "coordinator/storage/sqlite/sqlite_store.hpp"
 #include "shared/build_info.hpp"
 #include "shared/clock.hpp"
+#include "shared/security/curve_keys.hpp"
 #include "shared/uv/handle.hpp"
 #include "shared/uv/signal_watch.hpp"
 #include "shared/uv/worker.hpp"
@@ -23,12 +25,14 @@ namespace {
 class Coordinator {
 public:
   Coordinator(uv_loop_t& loop, const config::CoordinatorConfig& config, storage::Store& store,
-              gid_t admin_group)
+              gid_t admin_group, const security::CurveKeyPair& keys)
       : m_config(config),
         m_storage_worker(loop, "medic-storage", config.storage_queue),
-        m_ingest(loop, m_zmq, m_clock, m_storage_worker, store,
-                 {config.listen, static_cast<int>(config.receive_queue)}),
-        m_commands(m_clock, m_ingest, m_storage_worker, store),
+        m_zap(loop, m_zmq, m_clock),
+        m_ingest(loop, m_zmq, m_clock, m_zap, m_storage_worker, store,
+                 {config.listen, static_cast<int>(config.receive_queue), keys.secret_key}),
+        m_commands(m_clock, m_ingest, m_zap, m_storage_worker, store,
+                   {config.stale_after, config.lost_after}),
         m_admin(loop, {config.admin_socket, admin_group},
                 [this](const nlohmann::json& request, admin::Respond respond) {
                   m_commands.handle(request, respond);
@@ -37,16 +41,28 @@ public:
             loop, [this](int signum) { stop(signum); },
             [] { spdlog::info("SIGHUP: nothing to reload yet; the config is read at start"); }) {}
 
-  Result<void> start() {
+  // Before the loop runs, so the allowlist is complete before the first handshake.
+  Result<void> start(const std::vector<storage::AgentKey>& keys) {
+    for (const auto& key : keys) {
+      if (key.revoked_ms == 0) {
+        m_zap.allow(key.public_key, key.agent_id);
+      }
+    }
+    // The handler must answer before the ROUTER exists, or libzmq admits every CURVE client.
+    if (auto zap = m_zap.start(); !zap) {
+      return zap;
+    }
     if (auto listening = m_ingest.start(); !listening) {
       return listening;
     }
     if (auto admin = m_admin.start(); !admin) {
       return admin;
     }
-    spdlog::info("medic-coordinator {} started: agents on {}, admin socket {}, storage {}",
-                 build_info::k_version, m_ingest.endpoint(), m_config.admin_socket,
-                 m_config.storage);
+    spdlog::info(
+        "medic-coordinator {} started: agents on {} (CURVE, {} enrolled keys), admin "
+        "socket {}, storage {}",
+        build_info::k_version, m_ingest.endpoint(), m_zap.allowed(), m_config.admin_socket,
+        m_config.storage);
     return {};
   }
 
@@ -68,6 +84,7 @@ private:
     m_ingest.stop_receiving();
     m_storage_worker.stop(); // stores what is queued and acks it
     m_ingest.close();
+    m_zap.close();
     m_signals.close();
     const auto& c = m_ingest.counters();
     spdlog::info(
@@ -80,6 +97,7 @@ private:
   SystemClock m_clock;
   zmq::context_t m_zmq{1};
   uv::Worker m_storage_worker;
+  server::ZapHandler m_zap;
   server::IngestServer m_ingest;
   admin::AdminCommands m_commands;
   admin::AdminServer m_admin;
@@ -98,16 +116,24 @@ Result<void> run_coordinator(const config::CoordinatorConfig& config) {
     }
     admin_group = *gid;
   }
+  auto keys = security::load_or_create_keypair(config.key_file);
+  if (!keys) {
+    return fail(std::move(keys).error().context("security.key_file"));
+  }
   auto store = storage::open_sqlite_store(config.sqlite_path);
   if (!store) {
     return fail(std::move(store).error());
+  }
+  auto enrolled = (*store)->list_keys();
+  if (!enrolled) {
+    return fail(std::move(enrolled).error());
   }
   uv_loop_t loop;
   uv_loop_init(&loop);
   Result<void> outcome;
   {
-    Coordinator coordinator(loop, config, **store, admin_group);
-    outcome = coordinator.start();
+    Coordinator coordinator(loop, config, **store, admin_group, *keys);
+    outcome = coordinator.start(*enrolled);
     if (outcome) {
       uv_run(&loop, UV_RUN_DEFAULT);
     } else {

@@ -31,11 +31,22 @@ struct AgentRecord {
   std::string labels_json = "{}"; // the HELLO's labels as a JSON object, keys sorted
   std::int64_t first_seen_ms = 0;
   std::int64_t last_seen_ms = 0;
-  std::uint64_t last_seq = 0;       // highest batch seq stored, whatever order batches arrived in
-  std::uint64_t batches = 0;        // distinct batches stored (duplicates not counted)
-  std::uint64_t samples = 0;        // samples in those batches
+  std::uint64_t last_seq = 0;        // highest batch seq stored, whatever order batches arrived in
+  std::uint64_t batches = 0;         // distinct batches stored (duplicates not counted)
+  std::uint64_t samples = 0;         // samples in those batches
+  std::uint64_t dropped_batches = 0; // what the agent's spool had to drop (cumulative)
+  std::uint64_t dropped_items = 0;
   std::vector<LatestSample> latest; // ordered by name, then labels
   friend bool operator==(const AgentRecord&, const AgentRecord&) = default;
+};
+
+// An enrolled agent's CURVE public key: the ZAP allowlist admits it while revoked_ms is 0.
+struct AgentKey {
+  std::string public_key; // Z85, 40 characters
+  std::string agent_id;   // the only agent id messages over this key may carry
+  std::int64_t added_ms = 0;
+  std::int64_t revoked_ms = 0;
+  friend bool operator==(const AgentKey&, const AgentKey&) = default;
 };
 
 enum class BatchOutcome {
@@ -69,6 +80,16 @@ public:
 
   // Every agent ordered by id (bytewise), each with its latest samples.
   [[nodiscard]] virtual Result<std::vector<AgentRecord>> list_agents() = 0;
+
+  // Enrols a key for an agent id. Adding the same active (key, agent) again is a no-op; a key
+  // enrolled for another agent, or revoked before, is refused (ErrorCode::invalid_argument).
+  [[nodiscard]] virtual Result<void> add_key(const AgentKey& key) = 0;
+  // Revokes the key given, or every active key of the agent id given; returns what it revoked
+  // (empty when nothing matched).
+  [[nodiscard]] virtual Result<std::vector<AgentKey>> revoke_keys(std::string_view agent_or_key,
+                                                                  std::int64_t now_ms) = 0;
+  // Every key ever enrolled, active and revoked, ordered by agent id then key.
+  [[nodiscard]] virtual Result<std::vector<AgentKey>> list_keys() = 0;
 };
 
 // The canonical text of a label set, the key every backend stores a series under: "k=v,k2=v2"

@@ -27,6 +27,8 @@ struct DaemonProgram {
   std::function<Result<void>(Config&)> finish;
   std::function<std::string(const Config&)> log_level;
   std::function<Result<void>(const Config&)> run;
+  // Optional: --print-public-key loads the config, then calls this instead of run.
+  std::function<Result<void>(const Config&)> print_public_key = {};
 };
 
 template <class Config>
@@ -62,6 +64,19 @@ int daemon_main(int argc, char** argv, const DaemonProgram<Config>& program) noe
     }
     if (options->check_config) {
       std::printf("config OK\n");
+      return k_exit_ok;
+    }
+    if (options->print_public_key) {
+      if (!program.print_public_key) {
+        std::fprintf(stderr, "%s: --print-public-key is not an option of this program\n",
+                     program.name);
+        return k_exit_usage;
+      }
+      auto printed = program.print_public_key(config);
+      if (!printed) {
+        std::fprintf(stderr, "%s: %s\n", program.name, printed.error().message().c_str());
+        return k_exit_failure;
+      }
       return k_exit_ok;
     }
     auto level = log::parse_level(program.log_level(config));

@@ -35,6 +35,8 @@ Result<DaemonOptions> parse_daemon_options(int argc, char** argv) {
       options.help = true;
     } else if (arg == "--help-config") {
       options.help_config = true;
+    } else if (arg == "--print-public-key") {
+      options.print_public_key = true;
     } else if (arg == "--version" || arg == "-V") {
       options.version = true;
     } else {

@@ -25,6 +25,7 @@ struct DaemonOptions {
   bool help = false;
   bool help_config = false;
   bool version = false;
+  bool print_public_key = false; // the agent's enrolment helper
 };
 
 [[nodiscard]] Result<DaemonOptions> parse_daemon_options(int argc, char** argv);

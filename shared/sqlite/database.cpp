@@ -189,6 +189,16 @@ Statement& Statement::bind_null(int index) {
   return *this;
 }
 
+Statement& Statement::bind_blob(int index, std::span<const std::byte> value) {
+  // sqlite3_bind_blob64 treats a null pointer as NULL, and an empty span may have one.
+  if (value.empty()) {
+    sqlite3_bind_zeroblob(m_stmt, index, 0);
+  } else {
+    sqlite3_bind_blob64(m_stmt, index, value.data(), value.size(), SQLITE_TRANSIENT);
+  }
+  return *this;
+}
+
 Result<bool> Statement::step() {
   const int rc = sqlite3_step(m_stmt);
   if (rc == SQLITE_ROW) {
@@ -235,6 +245,16 @@ std::string Statement::column_text(int index) const {
   return text == nullptr
              ? std::string()
              : std::string(reinterpret_cast<const char*>(text), static_cast<std::size_t>(size));
+}
+
+std::string Statement::column_blob(int index) const {
+  // sqlite3_column_blob before sqlite3_column_bytes: the reverse order may convert and
+  // invalidate the pointer.
+  const void* bytes = sqlite3_column_blob(m_stmt, index);
+  const int size = sqlite3_column_bytes(m_stmt, index);
+  return bytes == nullptr
+             ? std::string()
+             : std::string(static_cast<const char*>(bytes), static_cast<std::size_t>(size));
 }
 
 bool Statement::column_is_null(int index) const {

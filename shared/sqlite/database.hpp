@@ -4,10 +4,12 @@
 #pragma once
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,6 +73,8 @@ public:
   Statement& bind(int index, double value);
   Statement& bind(int index, std::string_view value);
   Statement& bind_null(int index);
+  // Copied (SQLITE_TRANSIENT). An empty span binds a zero-length blob, not NULL.
+  Statement& bind_blob(int index, std::span<const std::byte> value);
   // Any other integer (int, unsigned, uint64_t) binds as int64; values above INT64_MAX wrap,
   // so callers range-check unsigned 64-bit values first.
   template <std::integral Integer>
@@ -87,6 +91,8 @@ public:
   [[nodiscard]] std::int64_t column_int(int index) const;
   [[nodiscard]] double column_double(int index) const;
   [[nodiscard]] std::string column_text(int index) const;
+  // The bytes of a BLOB (or any other) column, unconverted; empty for NULL.
+  [[nodiscard]] std::string column_blob(int index) const;
   [[nodiscard]] bool column_is_null(int index) const;
 
 private:

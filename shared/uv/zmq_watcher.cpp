@@ -93,6 +93,23 @@ void ZmqWatcher::drain() noexcept {
   uv_idle_start(&m_idle, &ZmqWatcher::on_idle);
 }
 
+void ZmqWatcher::dispose(std::unique_ptr<ZmqWatcher> watcher) noexcept {
+  if (!watcher->m_started) {
+    return; // never started: no handle to wait for, the unique_ptr deletes it
+  }
+  watcher->m_started = false;
+  watcher->m_open_handles = 2;
+  ZmqWatcher* raw = watcher.release();
+  const auto on_closed = [](uv_handle_t* handle) {
+    auto* self = static_cast<ZmqWatcher*>(handle->data);
+    if (--self->m_open_handles == 0) {
+      delete self;
+    }
+  };
+  uv_close(reinterpret_cast<uv_handle_t*>(&raw->m_poll), on_closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&raw->m_idle), on_closed);
+}
+
 void ZmqWatcher::close() noexcept {
   if (m_started) {
     m_started = false;

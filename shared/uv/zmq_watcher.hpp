@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 #include <uv.h>
 #include <zmq.hpp>
@@ -38,6 +39,9 @@ public:
   // Ask for on_writable once the socket can take a message again (after EAGAIN on send).
   void want_writable(bool on) noexcept;
   void close() noexcept;
+  // Closes the handles and deletes the watcher once libuv is done with them, for a watcher
+  // replaced while the loop runs (its socket was recreated).
+  static void dispose(std::unique_ptr<ZmqWatcher> watcher) noexcept;
 
   [[nodiscard]] std::uint64_t handler_failures() const noexcept { return m_handler_failures; }
 
@@ -53,6 +57,7 @@ private:
   uv_poll_t m_poll{};
   uv_idle_t m_idle{};
   bool m_started = false;
+  int m_open_handles = 0; // for dispose(): handles whose close callback has not run
   bool m_want_writable = false;
   std::uint64_t m_handler_failures = 0;
 };

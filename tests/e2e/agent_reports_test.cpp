@@ -119,11 +119,17 @@ TEST_CASE("a restarted coordinator keeps what it stored and hears from the agent
       15s));
   fleet.coordinator().signal(SIGTERM);
   REQUIRE(fleet.coordinator().wait_for(2s));
-  // Same database and admin socket, a new process; the agent reconnects by itself, but the
-  // port may differ, so it is checked only that the agent row survived the restart.
-  fleet.start_coordinator();
+  // Same database, admin socket, key and port: a new process, and the agent reconnects by itself.
+  fleet.start_coordinator(fleet.endpoint());
   const auto kept = fleet.agent("e2e-restart");
   INFO(fleet.logs());
   REQUIRE(kept);
   CHECK(kept->value("batches", 0) >= 1);
+  CHECK(medic::test::wait_until(
+      [&] {
+        const auto now = fleet.agent("e2e-restart");
+        return now && now->value("batches", 0) > kept->value("batches", 0) &&
+               now->value("state", "") == "live";
+      },
+      15s));
 }

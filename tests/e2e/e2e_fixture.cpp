@@ -9,20 +9,20 @@ using namespace std::chrono_literals;
 
 Fleet::Fleet() = default;
 
-std::string Fleet::start_coordinator() {
+std::string Fleet::start_coordinator(const std::string& listen) {
+  // clang-format off
   write_file(m_dir / "coordinator.yaml",
              "agents:\n"
-             "  listen: tcp://127.0.0.1:*\n"
+             "  listen: " + listen + "\n"
              "storage:\n"
-             "  url: sqlite://" +
-                 db_path() +
-                 "\n"
-                 "admin:\n"
-                 "  socket: " +
-                 socket_path() +
-                 "\n"
-                 "log:\n"
-                 "  level: debug\n");
+             "  url: sqlite://" + db_path() + "\n"
+             "admin:\n"
+             "  socket: " + socket_path() + "\n"
+             "security:\n"
+             "  key_file: " + (m_dir / "coordinator.key").string() + "\n"
+             "log:\n"
+             "  level: debug\n");
+  // clang-format on
   m_coordinator =
       std::make_unique<Process>(std::vector<std::string>{k_coordinator_bin, "--config",
                                                          (m_dir / "coordinator.yaml").string()},
@@ -36,27 +36,59 @@ std::string Fleet::start_coordinator() {
   return m_endpoint;
 }
 
-Process& Fleet::start_agent(const std::string& id) {
+std::filesystem::path Fleet::write_agent_config(const std::string& id, const std::string& extra) {
   const auto config = m_dir / (id + ".yaml");
-  write_file(config,
-             "agent:\n"
-             "  id: " +
-                 id +
-                 "\n"
-                 "  labels: {role: e2e}\n"
-                 "coordinator:\n"
-                 "  endpoint: " +
-                 m_endpoint +
-                 "\n"
-                 "sample:\n"
-                 "  interval: 200ms\n"
-                 "batch:\n"
-                 "  flush_interval: 200ms\n"
-                 "log:\n"
-                 "  level: debug\n");
+  // clang-format off
+  write_file(config, "agent:\n"
+                     "  id: " + id + "\n"
+                     "  labels: {role: e2e}\n"
+                     "coordinator:\n"
+                     "  endpoint: " + m_endpoint + "\n"
+                     "  public_key: " + coordinator_public_key_file() + "\n"
+                     "  heartbeat_interval: 200ms\n"
+                     "  dead_after: 1s\n"
+                     "  ack_timeout: 2s\n"
+                     "security:\n"
+                     "  key_file: " + (m_dir / (id + ".key")).string() + "\n"
+                     "spool:\n"
+                     "  path: " + (m_dir / (id + "-spool.db")).string() + "\n"
+                     "sample:\n"
+                     "  interval: 200ms\n"
+                     "batch:\n"
+                     "  flush_interval: 200ms\n"
+                     "log:\n"
+                     "  level: debug\n" + extra);
+  // clang-format on
+  return config;
+}
+
+void Fleet::enrol(const std::string& id) {
+  const auto config = m_dir / (id + ".yaml");
+  const auto key = run_command({k_agent_bin, "--config", config.string(), "--print-public-key"});
+  if (!key.status.exited_with(0)) {
+    throw std::runtime_error("medic-agent --print-public-key failed: " + key.errors);
+  }
+  const auto added = ctl_words({"keys", "add", id, key.output.substr(0, key.output.find('\n'))});
+  if (!added.status.exited_with(0)) {
+    throw std::runtime_error("medicctl keys add failed: " + added.errors);
+  }
+}
+
+Process& Fleet::start_agent(const std::string& id, bool enrol_first,
+                            const std::string& extra_config) {
+  const auto config = write_agent_config(id, extra_config);
+  if (enrol_first) {
+    enrol(id);
+  }
   m_agents.push_back(std::make_unique<Process>(
       std::vector<std::string>{k_agent_bin, "--config", config.string()}, m_dir / (id + ".log")));
   return *m_agents.back();
+}
+
+CommandResult Fleet::ctl_words(const std::vector<std::string>& words) const {
+  std::vector<std::string> argv{k_medicctl_bin, "--socket", socket_path()};
+  argv.insert(argv.end(), words.begin(), words.end());
+  return run_command(argv);
 }
 
 std::optional<nlohmann::json> Fleet::ctl(const std::string& command) const {

@@ -25,12 +25,20 @@ public:
   Fleet();
 
   // Starts the coordinator and waits until its admin socket answers; returns its agent endpoint.
-  std::string start_coordinator();
-  // Starts an agent reporting every 200 ms to the coordinator.
-  Process& start_agent(const std::string& id);
+  // Pass the endpoint of a previous run to restart on the same port.
+  std::string start_coordinator(const std::string& listen = "tcp://127.0.0.1:*");
+  // Writes an agent's config; its key pair, spool and log live in the fleet's directory.
+  std::filesystem::path write_agent_config(const std::string& id, const std::string& extra = "");
+  // Creates the agent's key pair and enrols its public key with the coordinator.
+  void enrol(const std::string& id);
+  // Starts an agent reporting every 200 ms; enrols it first unless told not to.
+  Process& start_agent(const std::string& id, bool enrol_first = true,
+                       const std::string& extra_config = "");
 
   // medicctl --socket <ours> --json <command>; nullopt when medicctl failed.
   [[nodiscard]] std::optional<nlohmann::json> ctl(const std::string& command) const;
+  // medicctl with several words, e.g. {"keys", "revoke", "web-1"}.
+  [[nodiscard]] CommandResult ctl_words(const std::vector<std::string>& words) const;
   // The agent with this id from `medicctl agents --json`, if listed.
   [[nodiscard]] std::optional<nlohmann::json> agent(const std::string& id) const;
 
@@ -39,6 +47,9 @@ public:
   [[nodiscard]] std::string socket_path() const { return (m_dir / "admin.sock").string(); }
   [[nodiscard]] std::string db_path() const { return (m_dir / "medic.db").string(); }
   [[nodiscard]] const std::string& endpoint() const { return m_endpoint; }
+  [[nodiscard]] std::string coordinator_public_key_file() const {
+    return (m_dir / "coordinator.key.pub").string();
+  }
   // Everything the processes logged, for failure messages.
   [[nodiscard]] std::string logs() const;
 

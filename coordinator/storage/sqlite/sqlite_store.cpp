@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "coordinator/storage/sqlite/sqlite_store.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -26,11 +27,14 @@ constexpr std::string_view k_upsert_hello_sql =
     " labels = excluded.labels, last_seen_ms = excluded.last_seen_ms";
 
 constexpr std::string_view k_count_batch_sql =
-    "INSERT INTO agents (id, first_seen_ms, last_seen_ms, last_seq, batches, samples)"
-    " VALUES (?1, ?4, ?4, ?2, 1, ?3)"
+    "INSERT INTO agents (id, first_seen_ms, last_seen_ms, last_seq, batches, samples,"
+    " dropped_batches, dropped_items)"
+    " VALUES (?1, ?4, ?4, ?2, 1, ?3, ?5, ?6)"
     " ON CONFLICT (id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms,"
     " last_seq = MAX(last_seq, excluded.last_seq), batches = batches + 1,"
-    " samples = samples + excluded.samples";
+    " samples = samples + excluded.samples,"
+    " dropped_batches = MAX(dropped_batches, excluded.dropped_batches),"
+    " dropped_items = MAX(dropped_items, excluded.dropped_items)";
 
 // ">=" so that of two samples with the same time, the later one in arrival order wins.
 constexpr std::string_view k_upsert_latest_sql =
@@ -43,7 +47,8 @@ constexpr std::string_view k_upsert_latest_sql =
 // promises (the primary keys make both orderings index walks).
 constexpr std::string_view k_select_agents_sql =
     "SELECT a.id, a.host, a.version, a.labels, a.first_seen_ms, a.last_seen_ms, a.last_seq,"
-    " a.batches, a.samples, s.name, s.labels, s.value, s.time_ms"
+    " a.batches, a.samples, s.name, s.labels, s.value, s.time_ms, a.dropped_batches,"
+    " a.dropped_items"
     " FROM agents a LEFT JOIN latest_samples s ON s.agent_id = a.id"
     " ORDER BY a.id, s.name, s.labels";
 
@@ -184,7 +189,8 @@ Result<BatchOutcome> SqliteStore::store_batch(const protocol::Envelope& envelope
     return BatchOutcome::duplicate;
   }
   const auto sample_count = static_cast<std::int64_t>(batch.samples.size());
-  if (auto counted = count_batch(envelope.agent_id, *seq, sample_count, received_ms); !counted) {
+  if (auto counted = count_batch(envelope.agent_id, *seq, sample_count, received_ms, batch.dropped);
+      !counted) {
     return fail(std::move(counted).error());
   }
   for (const auto& sample : batch.samples) {
@@ -211,10 +217,21 @@ Result<bool> SqliteStore::claim_batch(std::string_view agent_id, std::int64_t se
 }
 
 Result<void> SqliteStore::count_batch(std::string_view agent_id, std::int64_t seq,
-                                      std::int64_t sample_count, std::int64_t received_ms) {
+                                      std::int64_t sample_count, std::int64_t received_ms,
+                                      const protocol::DropCounts& dropped) {
   auto& statement = m_statements.count_batch;
   const ResetOnExit reset(statement);
-  statement.bind(1, agent_id).bind(2, seq).bind(3, sample_count).bind(4, received_ms);
+  // Counts beyond int64 are nonsense from a broken agent; clamp rather than wrap negative.
+  const auto clamp = [](std::uint64_t v) {
+    return static_cast<std::int64_t>(
+        std::min<std::uint64_t>(v, std::numeric_limits<std::int64_t>::max()));
+  };
+  statement.bind(1, agent_id)
+      .bind(2, seq)
+      .bind(3, sample_count)
+      .bind(4, received_ms)
+      .bind(5, clamp(dropped.batches))
+      .bind(6, clamp(dropped.items));
   if (auto done = statement.run(); !done) {
     return fail(std::move(done).error().context("updating agent"));
   }
@@ -255,6 +272,8 @@ Result<std::vector<AgentRecord>> SqliteStore::list_agents() {
     // Rows come grouped by agent; a new id starts a new record.
     if (agents.empty() || agents.back().id != statement.column_text(0)) {
       agents.push_back(read_agent(statement));
+      agents.back().dropped_batches = static_cast<std::uint64_t>(statement.column_int(13));
+      agents.back().dropped_items = static_cast<std::uint64_t>(statement.column_int(14));
     }
     if (!statement.column_is_null(9)) {
       agents.back().latest.push_back(read_latest(statement));

@@ -29,6 +29,10 @@ public:
                                                   const protocol::Batch& batch,
                                                   std::int64_t received_ms) override;
   [[nodiscard]] Result<std::vector<AgentRecord>> list_agents() override;
+  [[nodiscard]] Result<void> add_key(const AgentKey& key) override;
+  [[nodiscard]] Result<std::vector<AgentKey>> revoke_keys(std::string_view agent_or_key,
+                                                          std::int64_t now_ms) override;
+  [[nodiscard]] Result<std::vector<AgentKey>> list_keys() override;
 
 private:
   friend Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& path);
@@ -51,7 +55,8 @@ private:
   [[nodiscard]] Result<bool> claim_batch(std::string_view agent_id, std::int64_t seq,
                                          std::int64_t received_ms);
   [[nodiscard]] Result<void> count_batch(std::string_view agent_id, std::int64_t seq,
-                                         std::int64_t sample_count, std::int64_t received_ms);
+                                         std::int64_t sample_count, std::int64_t received_ms,
+                                         const protocol::DropCounts& dropped);
   [[nodiscard]] Result<void> upsert_latest(std::string_view agent_id,
                                            const protocol::Sample& sample);
 

@@ -201,3 +201,75 @@ TEST_CASE("peek_envelope reads the envelope of a message whose body is broken") 
   CHECK(envelope->seq == 5);
   CHECK_FALSE(decode(frame));
 }
+
+TEST_CASE("heartbeat, command, result and batch drop counts round-trip") {
+  std::string frame;
+  encode_heartbeat(frame, envelope_for(0), Heartbeat{12, 34'567});
+  auto heartbeat = decode(frame);
+  REQUIRE(heartbeat);
+  CHECK(std::get<Heartbeat>(heartbeat->body) == Heartbeat{12, 34'567});
+
+  const Command command{"cmd-1f3a", 1'700'000'060'000, "restart-service", {{"unit", "nginx"}}};
+  frame.clear();
+  encode_command(frame, envelope_for(3), command);
+  auto decoded_command = decode(frame);
+  REQUIRE(decoded_command);
+  CHECK(decoded_command->envelope.type == MessageType::command);
+  CHECK(std::get<Command>(decoded_command->body) == command);
+
+  const CommandResult result{"cmd-1f3a",        ResultStatus::timed_out, "killed after 30s", -1,
+                             1'700'000'000'000, 1'700'000'030'000,       "stopping nginx..."};
+  frame.clear();
+  encode_result(frame, envelope_for(4), result);
+  auto decoded_result = decode(frame);
+  REQUIRE(decoded_result);
+  CHECK(std::get<CommandResult>(decoded_result->body) == result);
+
+  Batch batch;
+  batch.samples.push_back({"cpu.usage_pct", 1.0, 5, {}});
+  batch.dropped = DropCounts{3, 150, 9000};
+  auto decoded_batch = decode(encoded_batch(batch));
+  REQUIRE(decoded_batch);
+  CHECK(std::get<Batch>(decoded_batch->body) == batch);
+
+  // encode(Message) picks the encoder by the body's type.
+  std::string generic;
+  encode(generic, Message{envelope_for(4), result});
+  CHECK(generic == frame);
+}
+
+TEST_CASE("decode says which kind of refusal it was") {
+  DecodeFailure failure = DecodeFailure::malformed;
+  CHECK_FALSE(decode(std::string("\x96\x09\x02\xa1"
+                                 "a\x01\x00\x80",
+                                 8),
+                     &failure));
+  CHECK(failure == DecodeFailure::unsupported_version);
+  CHECK(error_code(failure) == "unsupported-version");
+  CHECK_FALSE(decode(std::string("\x96\x01\x08\xa1"
+                                 "a\x01\x00\x80",
+                                 8),
+                     &failure));
+  CHECK(failure == DecodeFailure::unknown_type);
+  CHECK_FALSE(decode(std::string(Limits::k_max_frame_bytes + 1, '\x90'), &failure));
+  CHECK(failure == DecodeFailure::too_large);
+  CHECK_FALSE(decode(std::string("\x96\x01\x02\xa1"
+                                 "a\x01\x00\x80",
+                                 8),
+                     &failure));
+  CHECK(failure == DecodeFailure::malformed);
+  // A version that only matches after truncation to 32 bits is still refused.
+  const std::string wide(
+      "\x96\xcf\x00\x00\x00\x01\x00\x00\x00\x01\x02\xa1"
+      "a\x01\x00\x80",
+      16);
+  CHECK_FALSE(decode(wide, &failure));
+  // A RESULT with a status the protocol does not define.
+  const std::string status(
+      "\x96\x01\x06\xa1"
+      "a\x01\x00\x82\xa2id\xa1x\xa6status\xa4nope",
+      25);
+  auto bad_status = decode(status);
+  REQUIRE_FALSE(bad_status);
+  CHECK(bad_status.error().message().find("unknown status 'nope'") != std::string::npos);
+}

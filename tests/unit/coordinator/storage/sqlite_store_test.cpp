@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include "coordinator/storage/sqlite/sqlite_store.hpp"
+#include "migrations/migrations.hpp"
 #include "shared/sqlite/database.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -44,8 +45,8 @@ protocol::Sample sample(std::string name, double value, std::int64_t time_ms,
 
 BatchOutcome record(storage::Store& store, const std::string& agent_id, std::uint64_t seq,
                     std::vector<protocol::Sample> samples, std::int64_t received_ms = 1000) {
-  auto outcome =
-      store.record_batch(envelope(agent_id, seq), protocol::Batch{std::move(samples)}, received_ms);
+  auto outcome = store.record_batch(envelope(agent_id, seq),
+                                    protocol::Batch{std::move(samples), {}}, received_ms);
   if (!outcome) {
     FAIL("record_batch: " << outcome.error().message());
   }
@@ -79,19 +80,23 @@ TEST_CASE("sqlite store: migrations are applied once and recorded", "[storage][s
   const TempDir dir;
   const auto path = dir.path() / "sub" / "coordinator.db";
   open_store(path);
-  REQUIRE(query_int(path, "SELECT COUNT(*) FROM schema_migrations") == 1);
+  const auto migrations = static_cast<std::int64_t>(medic::migrations::sqlite_migrations().size());
+  REQUIRE(migrations >= 2);
+  REQUIRE(query_int(path, "SELECT COUNT(*) FROM schema_migrations") == migrations);
   REQUIRE(query_int(path,
                     "SELECT COUNT(*) FROM schema_migrations"
                     " WHERE version = 1 AND name = 'initial'") == 1);
   REQUIRE(query_int(path,
                     "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
                     " ('agents', 'latest_samples', 'received_batches')") == 3);
-  const auto applied_at = query_int(path, "SELECT applied_at_ms FROM schema_migrations");
+  const auto applied_at =
+      query_int(path, "SELECT applied_at_ms FROM schema_migrations WHERE version = 1");
 
   SECTION("reopening does not reapply") {
     auto store = open_store(path);
-    REQUIRE(query_int(path, "SELECT COUNT(*) FROM schema_migrations") == 1);
-    REQUIRE(query_int(path, "SELECT applied_at_ms FROM schema_migrations") == applied_at);
+    REQUIRE(query_int(path, "SELECT COUNT(*) FROM schema_migrations") == migrations);
+    REQUIRE(query_int(path, "SELECT applied_at_ms FROM schema_migrations WHERE version = 1") ==
+            applied_at);
     REQUIRE(record(*store, "web-1", 1, {}) == BatchOutcome::stored);
   }
   SECTION("the database is in WAL mode") {
@@ -333,7 +338,7 @@ TEST_CASE("sqlite store: a failed batch leaves nothing behind and can be retried
                  " WHEN NEW.name = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END"));
   }
   const std::vector<protocol::Sample> samples{sample("cpu", 2, 200), sample("poison", 1, 200)};
-  auto failed = store->record_batch(envelope("web-1", 17), protocol::Batch{samples}, 2000);
+  auto failed = store->record_batch(envelope("web-1", 17), protocol::Batch{samples, {}}, 2000);
   REQUIRE_FALSE(failed);
   CHECK(failed.error().code() == medic::ErrorCode::storage);
   CHECK_THAT(failed.error().message(), Catch::StartsWith("recording batch 17 from agent web-1: "));
@@ -355,4 +360,36 @@ TEST_CASE("sqlite store: a failed batch leaves nothing behind and can be retried
   CHECK(listed.at(0).batches == 2);
   CHECK(listed.at(0).last_seq == 17);
   CHECK(listed.at(0).latest.size() == 2);
+}
+
+TEST_CASE("sqlite store: agent keys are enrolled, listed and revoked for good",
+          "[storage][sqlite]") {
+  const TempDir dir;
+  auto store = open_store(dir.path() / "keys.db");
+  const std::string key_a(40, 'a');
+  const std::string key_b(40, 'b');
+  REQUIRE(store->add_key({key_a, "web-1", 100, 0}));
+  REQUIRE(store->add_key({key_a, "web-1", 200, 0})); // the same again: a no-op
+  REQUIRE(store->add_key({key_b, "web-1", 300, 0}));
+  auto other = store->add_key({key_a, "web-2", 400, 0});
+  REQUIRE_FALSE(other);
+  CHECK(other.error().message().find("already enrolled for agent web-1") != std::string::npos);
+
+  auto keys = store->list_keys();
+  REQUIRE(keys);
+  REQUIRE(keys->size() == 2);
+  CHECK(keys->front() == storage::AgentKey{key_a, "web-1", 100, 0});
+
+  auto revoked = store->revoke_keys("web-1", 500); // by agent id: both keys
+  REQUIRE(revoked);
+  CHECK(revoked->size() == 2);
+  auto again = store->revoke_keys(key_a, 600);
+  REQUIRE(again);
+  CHECK(again->empty());
+  auto re_enrol = store->add_key({key_a, "web-1", 700, 0});
+  REQUIRE_FALSE(re_enrol);
+  CHECK(re_enrol.error().message().find("revoked") != std::string::npos);
+  keys = store->list_keys();
+  REQUIRE(keys);
+  CHECK(keys->at(0).revoked_ms == 500);
 }

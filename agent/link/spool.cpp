@@ -1,0 +1,463 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "agent/link/spool.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <limits>
+#include <span>
+#include <utility>
+
+namespace medic::agent::link {
+
+namespace {
+
+// "MDSP" in the SQLite header, so that opening some other SQLite database by mistake is refused
+// instead of quietly gaining spool tables.
+constexpr std::int64_t k_application_id = 0x4d445350;
+
+// Sequence numbers live in a signed 64-bit column; beyond this they would not sort.
+constexpr std::uint64_t k_max_seq = std::numeric_limits<std::int64_t>::max();
+
+// The index on (kind, seq) finds the oldest batch of a class without a scan; the one on
+// created_ms lets expire() touch only what it deletes.
+constexpr std::string_view k_schema_v1 =
+    "PRAGMA application_id = 1296323408;"
+    "CREATE TABLE batches ("
+    " seq INTEGER PRIMARY KEY,"
+    " kind INTEGER NOT NULL CHECK (kind IN (0, 1)),"
+    " items INTEGER NOT NULL CHECK (items BETWEEN 0 AND 4294967295),"
+    " created_ms INTEGER NOT NULL,"
+    " frame BLOB NOT NULL);"
+    "CREATE INDEX batches_by_kind ON batches (kind, seq);"
+    "CREATE INDEX batches_by_age ON batches (created_ms);"
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "INSERT INTO meta (key, value) VALUES ('next_seq', 1), ('dropped_batches', 0),"
+    " ('dropped_items', 0), ('dropped_bytes', 0);";
+
+static_assert(k_application_id == 1296323408, "k_schema_v1 spells the id out");
+
+// length(frame) does not read a frame's overflow pages, so sizes are cheap to get.
+constexpr std::string_view k_insert_sql =
+    "INSERT INTO batches (seq, kind, items, created_ms, frame) VALUES (?1, ?2, ?3, ?4, ?5)";
+constexpr std::string_view k_remove_sql =
+    "DELETE FROM batches WHERE seq = ?1 RETURNING items, length(frame)";
+constexpr std::string_view k_drop_oldest_sql =
+    "DELETE FROM batches WHERE seq = (SELECT seq FROM batches WHERE kind = ?1 AND seq <> ?2"
+    " ORDER BY seq LIMIT 1) RETURNING items, length(frame)";
+constexpr std::string_view k_select_after_sql =
+    "SELECT seq, kind, items, created_ms, length(frame), frame FROM batches WHERE seq > ?1"
+    " ORDER BY seq LIMIT ?2";
+constexpr std::string_view k_delete_older_sql =
+    "DELETE FROM batches WHERE created_ms < ?1 RETURNING items, length(frame)";
+// Two subqueries, because SQLite answers a lone MIN or MAX from the index but scans for both.
+constexpr std::string_view k_seq_bounds_sql =
+    "SELECT (SELECT MIN(seq) FROM batches), (SELECT MAX(seq) FROM batches)";
+constexpr std::string_view k_write_next_seq_sql =
+    "UPDATE meta SET value = ?1 WHERE key = 'next_seq'";
+constexpr std::string_view k_write_drops_sql =
+    "UPDATE meta SET value = CASE key WHEN 'dropped_batches' THEN ?1 WHEN 'dropped_items' THEN ?2"
+    " ELSE ?3 END WHERE key IN ('dropped_batches', 'dropped_items', 'dropped_bytes')";
+
+// A statement left mid-step keeps its read snapshot open and would pin the WAL; every path out
+// of a function that steps one resets it.
+class ResetOnExit {
+public:
+  explicit ResetOnExit(sqlite::Statement& statement) : m_statement(statement) {}
+  ResetOnExit(const ResetOnExit&) = delete;
+  ResetOnExit& operator=(const ResetOnExit&) = delete;
+  ~ResetOnExit() { m_statement.reset(); }
+
+private:
+  sqlite::Statement& m_statement;
+};
+
+// Runs a one-row query. A query that yields no row is the file's fault, not ours.
+Result<sqlite::Statement> query_row(sqlite::Database& db, std::string_view sql) {
+  auto statement = db.prepare(sql);
+  if (!statement) {
+    return fail(std::move(statement).error());
+  }
+  auto row = statement->step();
+  if (!row) {
+    return fail(std::move(row).error());
+  }
+  if (!*row) {
+    return fail(ErrorCode::storage, "no result from '" + std::string(sql) + "'");
+  }
+  return statement;
+}
+
+// A fresh file has no schema and no application id; anything else must carry our id and pass
+// SQLite's structural check, so damage shows at start-up rather than in the middle of a resend.
+Result<void> check_is_spool(sqlite::Database& db) {
+  auto found = query_row(db,
+                         "SELECT (SELECT application_id FROM pragma_application_id),"
+                         " (SELECT COUNT(*) FROM sqlite_schema)");
+  if (!found) {
+    return fail(std::move(found).error());
+  }
+  const std::int64_t id = found->column_int(0);
+  const std::int64_t objects = found->column_int(1);
+  if (id != k_application_id) {
+    if (id == 0 && objects == 0) {
+      return {};
+    }
+    return fail(ErrorCode::storage, "not a medic spool (a SQLite database with application_id " +
+                                        std::to_string(id) + " and " + std::to_string(objects) +
+                                        " schema objects)");
+  }
+  auto check = query_row(db, "PRAGMA quick_check(1)");
+  if (!check) {
+    return fail(std::move(check).error());
+  }
+  if (const std::string verdict = check->column_text(0); verdict != "ok") {
+    return fail(ErrorCode::storage, "the spool is corrupt: " + verdict);
+  }
+  return {};
+}
+
+} // namespace
+
+Spool::Spool(sqlite::Database db, Statements statements, SpoolLimits limits)
+    : m_db(std::move(db)), m_statements(std::move(statements)), m_limits(limits) {}
+
+Spool::Spool(Spool&& other) noexcept = default;
+Spool& Spool::operator=(Spool&& other) noexcept = default;
+Spool::~Spool() = default;
+
+Result<Spool> Spool::open(const std::filesystem::path& path, SpoolLimits limits) {
+  const std::string where = "opening spool " + path.string();
+  if (limits.max_bytes == 0 || limits.max_age.count() <= 0) {
+    return fail(ErrorCode::invalid_argument, where + ": max_bytes and max_age must be positive");
+  }
+  auto db = sqlite::Database::open(path, sqlite::OpenMode::read_write_create);
+  if (!db) {
+    return fail(std::move(db).error()); // already names the path
+  }
+  if (auto checked = check_is_spool(*db); !checked) {
+    return fail(std::move(checked).error().context(where));
+  }
+  if (auto migrated = db->migrate({{1, "spool", k_schema_v1}}); !migrated) {
+    return fail(std::move(migrated).error().context(where));
+  }
+  auto statements = prepare_statements(*db);
+  if (!statements) {
+    return fail(std::move(statements).error().context(where));
+  }
+  Spool spool(std::move(*db), std::move(*statements), limits);
+  if (auto loaded = spool.load_state(); !loaded) {
+    return fail(std::move(loaded).error().context(where));
+  }
+  return spool;
+}
+
+Result<Spool::Statements> Spool::prepare_statements(sqlite::Database& db) {
+  auto insert = db.prepare(k_insert_sql);
+  auto remove = db.prepare(k_remove_sql);
+  auto drop_oldest = db.prepare(k_drop_oldest_sql);
+  auto select_after = db.prepare(k_select_after_sql);
+  auto delete_older = db.prepare(k_delete_older_sql);
+  auto seq_bounds = db.prepare(k_seq_bounds_sql);
+  auto write_next_seq = db.prepare(k_write_next_seq_sql);
+  auto write_drops = db.prepare(k_write_drops_sql);
+  for (auto* prepared : {&insert, &remove, &drop_oldest, &select_after, &delete_older, &seq_bounds,
+                         &write_next_seq, &write_drops}) {
+    if (!*prepared) {
+      return fail(std::move(*prepared).error());
+    }
+  }
+  return Statements{std::move(*insert),         std::move(*remove),       std::move(*drop_oldest),
+                    std::move(*select_after),   std::move(*delete_older), std::move(*seq_bounds),
+                    std::move(*write_next_seq), std::move(*write_drops)};
+}
+
+// Start-up only: the COUNT and SUM read every row of the table once.
+constexpr std::string_view k_load_state_sql =
+    "SELECT (SELECT value FROM meta WHERE key = 'next_seq'),"
+    " (SELECT value FROM meta WHERE key = 'dropped_batches'),"
+    " (SELECT value FROM meta WHERE key = 'dropped_items'),"
+    " (SELECT value FROM meta WHERE key = 'dropped_bytes'),"
+    " COUNT(*), COALESCE(SUM(length(frame)), 0), COALESCE(MIN(seq), 0), COALESCE(MAX(seq), 0)"
+    " FROM batches";
+
+Result<void> Spool::load_state() {
+  auto row = query_row(m_db, k_load_state_sql);
+  if (!row) {
+    return fail(std::move(row).error());
+  }
+  for (int column = 0; column < 4; ++column) {
+    if (row->column_is_null(column)) {
+      return fail(ErrorCode::storage, "the spool is corrupt: its meta table lacks counters");
+    }
+  }
+  const auto column = [&row](int index) {
+    return static_cast<std::uint64_t>(row->column_int(index));
+  };
+  m_next_seq = column(0);
+  m_stats = SpoolStats{column(4), column(5), column(6), column(7), column(1), column(2), column(3)};
+  // Both are written in one transaction, so this only matters if the file was edited by hand;
+  // reusing a number would make the coordinator discard a batch as a duplicate.
+  m_next_seq = std::max({m_next_seq, m_stats.last_seq + 1, std::uint64_t{1}});
+  return {};
+}
+
+// The change works on a copy of the stats inside one transaction and says whether it changed
+// anything. The copy replaces the stats only after the commit, so stats() never shows what the
+// file does not hold; on any failure, or no change, the transaction rolls back.
+template <class Change>
+Result<SpoolStats> Spool::transact(std::string_view what, Change change) {
+  auto tx = sqlite::Transaction::begin(m_db);
+  if (!tx) {
+    return fail(located(std::move(tx).error(), what));
+  }
+  SpoolStats next = m_stats;
+  auto changed = change(next);
+  if (!changed) {
+    return fail(located(std::move(changed).error(), what));
+  }
+  if (!*changed) {
+    return m_stats;
+  }
+  if (auto committed = tx->commit(); !committed) {
+    return fail(located(std::move(committed).error(), what));
+  }
+  m_stats = next;
+  return next;
+}
+
+Result<SpoolStats> Spool::append(std::uint64_t seq, SpoolClass kind, std::uint32_t items,
+                                 std::int64_t created_ms, std::string_view frame) {
+  const std::string what = "appending batch " + std::to_string(seq);
+  if (seq < m_next_seq || seq > k_max_seq) {
+    return fail(located(Error(ErrorCode::invalid_argument,
+                              "sequence number must be between next_seq " +
+                                  std::to_string(m_next_seq) + " and " + std::to_string(k_max_seq)),
+                        what));
+  }
+  if (kind != SpoolClass::samples && kind != SpoolClass::events) {
+    return fail(located(Error(ErrorCode::invalid_argument, "unknown batch class"), what));
+  }
+  if (frame.size() > m_limits.max_bytes) {
+    return refuse(seq, items, frame.size(), what);
+  }
+  auto stats = transact(what, [&](SpoolStats& next) -> Result<bool> {
+    if (auto stored = store(seq, kind, items, created_ms, frame); !stored) {
+      return fail(std::move(stored).error());
+    }
+    next.batches += 1;
+    next.bytes += frame.size();
+    next.first_seq = next.first_seq == 0 ? seq : next.first_seq;
+    next.last_seq = seq;
+    if (next.bytes > m_limits.max_bytes) {
+      auto dropped = drop_over_limit(seq, next.bytes - m_limits.max_bytes);
+      if (!dropped) {
+        return fail(std::move(dropped).error());
+      }
+      if (auto recorded = record_removal(next, *dropped, Removal::dropped); !recorded) {
+        return fail(std::move(recorded).error());
+      }
+    }
+    return true; // the insert commits whatever record_removal() says
+  });
+  if (stats) {
+    m_next_seq = seq + 1;
+  }
+  return stats;
+}
+
+Result<void> Spool::store(std::uint64_t seq, SpoolClass kind, std::uint32_t items,
+                          std::int64_t created_ms, std::string_view frame) {
+  auto& statement = m_statements.insert;
+  const ResetOnExit reset(statement);
+  statement.bind(1, seq)
+      .bind(2, static_cast<std::int64_t>(kind))
+      .bind(3, items)
+      .bind(4, created_ms)
+      .bind_blob(5, std::as_bytes(std::span<const char>(frame.data(), frame.size())));
+  if (auto inserted = statement.run(); !inserted) {
+    return fail(std::move(inserted).error());
+  }
+  return write_next_seq(seq + 1);
+}
+
+// The batch is never stored, but its number is used up and the loss is on record before the
+// caller hears of it.
+Result<SpoolStats> Spool::refuse(std::uint64_t seq, std::uint32_t items, std::size_t size,
+                                 std::string_view what) {
+  auto stats = transact(what, [&](SpoolStats& next) -> Result<bool> {
+    next.dropped_batches += 1;
+    next.dropped_items += items;
+    next.dropped_bytes += size;
+    auto written = write_next_seq(seq + 1);
+    if (written) {
+      written = write_drops(next);
+    }
+    return written.map([] { return true; });
+  });
+  if (!stats) {
+    return fail(std::move(stats).error());
+  }
+  m_next_seq = seq + 1;
+  return fail(
+      located(Error(ErrorCode::busy, "its frame of " + std::to_string(size) +
+                                         " bytes exceeds the spool's limit of " +
+                                         std::to_string(m_limits.max_bytes) + " bytes; dropped"),
+              what));
+}
+
+Result<Spool::Removed> Spool::drop_over_limit(std::uint64_t keep_seq, std::uint64_t bytes) {
+  Removed total;
+  while (total.bytes < bytes) {
+    auto dropped = drop_oldest(SpoolClass::samples, keep_seq);
+    if (dropped && dropped->batches == 0) {
+      dropped = drop_oldest(SpoolClass::events, keep_seq);
+    }
+    if (!dropped) {
+      return fail(std::move(dropped).error());
+    }
+    if (dropped->batches == 0) {
+      break; // only keep_seq is left, and append() made sure it fits on its own
+    }
+    total.batches += dropped->batches;
+    total.items += dropped->items;
+    total.bytes += dropped->bytes;
+  }
+  return total;
+}
+
+Result<Spool::Removed> Spool::drop_oldest(SpoolClass kind, std::uint64_t keep_seq) {
+  m_statements.drop_oldest.bind(1, static_cast<std::int64_t>(kind)).bind(2, keep_seq);
+  return collect_removed(m_statements.drop_oldest);
+}
+
+// Steps a DELETE ... RETURNING items, length(frame) to the end and adds up what it removed.
+Result<Spool::Removed> Spool::collect_removed(sqlite::Statement& statement) {
+  const ResetOnExit reset(statement);
+  Removed removed;
+  for (;;) {
+    auto row = statement.step();
+    if (!row) {
+      return fail(std::move(row).error());
+    }
+    if (!*row) {
+      return removed;
+    }
+    removed.batches += 1;
+    removed.items += static_cast<std::uint64_t>(statement.column_int(0));
+    removed.bytes += static_cast<std::uint64_t>(statement.column_int(1));
+  }
+}
+
+// Takes what was deleted off the held counts (and adds it to the drop counters when it was a
+// drop, persisting them) and finds the new first and last seq. Inside the caller's transaction.
+Result<bool> Spool::record_removal(SpoolStats& next, const Removed& removed, Removal why) {
+  if (removed.batches == 0) {
+    return false;
+  }
+  next.batches -= removed.batches;
+  next.bytes -= removed.bytes;
+  auto done = refresh_bounds(next);
+  if (done && why == Removal::dropped) {
+    next.dropped_batches += removed.batches;
+    next.dropped_items += removed.items;
+    next.dropped_bytes += removed.bytes;
+    done = write_drops(next);
+  }
+  return done.map([] { return true; });
+}
+
+Result<SpoolStats> Spool::remove(std::uint64_t seq) {
+  if (seq == 0 || seq > k_max_seq) {
+    return m_stats; // never stored, so an ack for it has nothing to remove
+  }
+  m_statements.remove.bind(1, seq);
+  return delete_with(m_statements.remove, Removal::acked, "removing acked batch");
+}
+
+Result<SpoolStats> Spool::expire(std::int64_t now_ms) {
+  const std::int64_t max_age = m_limits.max_age.count();
+  if (now_ms < std::numeric_limits<std::int64_t>::min() + max_age) {
+    return m_stats; // the cutoff lies before any representable time
+  }
+  m_statements.delete_older.bind(1, now_ms - max_age);
+  return delete_with(m_statements.delete_older, Removal::dropped, "expiring batches");
+}
+
+// `statement` is a bound DELETE ... RETURNING items, length(frame).
+Result<SpoolStats> Spool::delete_with(sqlite::Statement& statement, Removal why,
+                                      std::string_view what) {
+  return transact(what, [&](SpoolStats& next) -> Result<bool> {
+    auto removed = collect_removed(statement);
+    if (!removed) {
+      return fail(std::move(removed).error());
+    }
+    return record_removal(next, *removed, why);
+  });
+}
+
+Result<std::vector<SpooledBatch>> Spool::read_after(std::uint64_t after_seq,
+                                                    std::size_t max_batches,
+                                                    std::size_t max_bytes) {
+  std::vector<SpooledBatch> batches;
+  if (after_seq >= k_max_seq) {
+    return batches;
+  }
+  auto& statement = m_statements.select_after;
+  const ResetOnExit reset(statement);
+  statement.bind(1, after_seq).bind(2, std::clamp<std::uint64_t>(max_batches, 1, k_max_seq));
+  std::uint64_t total = 0;
+  for (;;) {
+    auto row = statement.step();
+    if (!row) {
+      return fail(located(std::move(row).error(), "reading batches"));
+    }
+    const auto size = *row ? static_cast<std::uint64_t>(statement.column_int(4)) : 0;
+    if (!*row || (!batches.empty() && total + size > max_bytes)) {
+      return batches;
+    }
+    // The CHECK constraint allows only 0 and 1; should a damaged file hold anything else, the
+    // batch is treated as the class that is kept longest.
+    const auto kind = statement.column_int(1) == 0 ? SpoolClass::samples : SpoolClass::events;
+    batches.push_back(SpooledBatch{static_cast<std::uint64_t>(statement.column_int(0)), kind,
+                                   static_cast<std::uint32_t>(statement.column_int(2)),
+                                   statement.column_int(3), statement.column_blob(5)});
+    total += size;
+  }
+}
+
+// Counters are unsigned 64-bit in a signed column: the casts wrap both ways, so they round-trip.
+// load_state() made sure every key exists, so an UPDATE cannot miss.
+Result<void> Spool::write_next_seq(std::uint64_t next_seq) {
+  auto& statement = m_statements.write_next_seq;
+  const ResetOnExit reset(statement);
+  statement.bind(1, static_cast<std::int64_t>(next_seq));
+  return statement.run();
+}
+
+Result<void> Spool::write_drops(const SpoolStats& stats) {
+  auto& statement = m_statements.write_drops;
+  const ResetOnExit reset(statement);
+  statement.bind(1, static_cast<std::int64_t>(stats.dropped_batches))
+      .bind(2, static_cast<std::int64_t>(stats.dropped_items))
+      .bind(3, static_cast<std::int64_t>(stats.dropped_bytes));
+  return statement.run();
+}
+
+Result<void> Spool::refresh_bounds(SpoolStats& stats) {
+  auto& statement = m_statements.seq_bounds;
+  const ResetOnExit reset(statement);
+  auto row = statement.step();
+  if (!row) {
+    return fail(std::move(row).error());
+  }
+  // MIN and MAX of an empty table are NULL, which reads as 0, as SpoolStats wants.
+  stats.first_seq = *row ? static_cast<std::uint64_t>(statement.column_int(0)) : 0;
+  stats.last_seq = *row ? static_cast<std::uint64_t>(statement.column_int(1)) : 0;
+  return {};
+}
+
+Error Spool::located(Error error, std::string_view what) const {
+  return std::move(error).context(what).context("spool " + m_db.path().string());
+}
+
+} // namespace medic::agent::link

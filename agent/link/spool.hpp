@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: Apache-2.0
+// The agent's durable, bounded batch spool: every encoded BATCH frame is stored here before it is
+// sent and removed only when the coordinator acks its sequence number, so a crash or a partition
+// loses nothing that reached the spool. One SQLite file in WAL mode. Bounded in bytes and in
+// age; over a bound it drops the oldest sample batches first and event batches (signals, log
+// events, action reports) only when no sample batch is left, and counts every drop persistently.
+//
+// Durability: commits survive a crash of the agent process. With synchronous=NORMAL (set by
+// Database::open) a power loss or kernel crash may roll back the last few commits.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shared/error.hpp"
+#include "shared/sqlite/database.hpp"
+
+namespace medic::agent::link {
+
+enum class SpoolClass : std::uint8_t { samples = 0, events = 1 };
+
+struct SpoolLimits {
+  std::uint64_t max_bytes = 64ULL << 20;                     // sum of frame sizes held
+  std::chrono::milliseconds max_age{7LL * 24 * 3600 * 1000}; // enforced by expire()
+};
+
+struct SpooledBatch {
+  std::uint64_t seq = 0;
+  SpoolClass kind = SpoolClass::samples;
+  std::uint32_t items = 0;
+  std::int64_t created_ms = 0;
+  std::string frame;
+};
+
+struct SpoolStats {
+  std::uint64_t batches = 0, bytes = 0;      // held now (bytes = sum of frame sizes)
+  std::uint64_t first_seq = 0, last_seq = 0; // 0 when empty
+  // Cumulative since the spool file was created, persisted.
+  std::uint64_t dropped_batches = 0, dropped_items = 0, dropped_bytes = 0;
+  friend bool operator==(const SpoolStats&, const SpoolStats&) = default;
+};
+
+// Not thread-safe: used from one thread (the agent's spool worker thread), never from the loop,
+// since every call but next_seq() and stats() does disk I/O.
+class Spool {
+public:
+  // Opens or creates the spool at `path` (and its directory). Fails, naming the path, on a file
+  // that is not SQLite, a SQLite database that is not a medic spool, a corrupt spool, a spool
+  // from a newer medic, or limits of zero.
+  [[nodiscard]] static Result<Spool> open(const std::filesystem::path& path, SpoolLimits limits);
+
+  Spool(Spool&& other) noexcept;
+  Spool& operator=(Spool&& other) noexcept;
+  Spool(const Spool&) = delete;
+  Spool& operator=(const Spool&) = delete;
+  ~Spool();
+
+  // The sequence number the next batch must use: one more than the highest ever appended (or
+  // refused), persisted, so it continues across restarts even when the spool is empty (the
+  // coordinator dedups by (agent, seq), so a restarted agent must never reuse a number).
+  // Starts at 1. Deleting the spool file resets it.
+  [[nodiscard]] std::uint64_t next_seq() const noexcept { return m_next_seq; }
+
+  // Stores one batch durably, in one transaction with the drops it causes. `seq` must be
+  // >= next_seq() and <= INT64_MAX (else invalid_argument); next_seq becomes seq + 1. Over
+  // max_bytes, drops the oldest sample batches, then the oldest event batches, never the batch
+  // just appended. A frame larger than max_bytes on its own is refused with ErrorCode::busy and
+  // counted as dropped (its seq is used up all the same). Age is left to expire().
+  [[nodiscard]] Result<SpoolStats> append(std::uint64_t seq, SpoolClass kind, std::uint32_t items,
+                                          std::int64_t created_ms, std::string_view frame);
+
+  // The coordinator acked `seq`: removes that batch if held. An unknown seq is not an error
+  // (acks repeat after a resend).
+  [[nodiscard]] Result<SpoolStats> remove(std::uint64_t seq);
+
+  // The oldest held batches with seq > after_seq, in seq order: at most max_batches of them and
+  // at most max_bytes of frames, but at least one if any exists, so a caller always progresses.
+  [[nodiscard]] Result<std::vector<SpooledBatch>> read_after(std::uint64_t after_seq,
+                                                             std::size_t max_batches,
+                                                             std::size_t max_bytes);
+
+  // Drops every batch with created_ms < now_ms - max_age, whatever its class, counted as
+  // dropped.
+  [[nodiscard]] Result<SpoolStats> expire(std::int64_t now_ms);
+
+  // Kept in memory, updated only after a commit, so exact.
+  [[nodiscard]] SpoolStats stats() const noexcept { return m_stats; }
+
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return m_db.path(); }
+
+private:
+  struct Statements {
+    sqlite::Statement insert;
+    sqlite::Statement remove;
+    sqlite::Statement drop_oldest; // of one class, sparing one seq
+    sqlite::Statement select_after;
+    sqlite::Statement delete_older;
+    sqlite::Statement seq_bounds;
+    sqlite::Statement write_next_seq;
+    sqlite::Statement write_drops;
+  };
+  struct Removed {
+    std::uint64_t batches = 0, items = 0, bytes = 0;
+  };
+  enum class Removal { acked, dropped };
+
+  Spool(sqlite::Database db, Statements statements, SpoolLimits limits);
+
+  [[nodiscard]] static Result<Statements> prepare_statements(sqlite::Database& db);
+  [[nodiscard]] static Result<Removed> collect_removed(sqlite::Statement& statement);
+  [[nodiscard]] Result<void> load_state();
+  template <class Change>
+  [[nodiscard]] Result<SpoolStats> transact(std::string_view what, Change change);
+  [[nodiscard]] Result<void> store(std::uint64_t seq, SpoolClass kind, std::uint32_t items,
+                                   std::int64_t created_ms, std::string_view frame);
+  [[nodiscard]] Result<SpoolStats> refuse(std::uint64_t seq, std::uint32_t items, std::size_t size,
+                                          std::string_view what);
+  [[nodiscard]] Result<Removed> drop_over_limit(std::uint64_t keep_seq, std::uint64_t bytes);
+  [[nodiscard]] Result<Removed> drop_oldest(SpoolClass kind, std::uint64_t keep_seq);
+  [[nodiscard]] Result<SpoolStats> delete_with(sqlite::Statement& statement, Removal why,
+                                               std::string_view what);
+  [[nodiscard]] Result<bool> record_removal(SpoolStats& next, const Removed& removed, Removal why);
+  [[nodiscard]] Result<void> write_next_seq(std::uint64_t next_seq);
+  [[nodiscard]] Result<void> write_drops(const SpoolStats& stats);
+  [[nodiscard]] Result<void> refresh_bounds(SpoolStats& stats);
+  [[nodiscard]] Error located(Error error, std::string_view what) const;
+
+  // Declared before the statements so that they are finalized before the connection closes.
+  sqlite::Database m_db;
+  Statements m_statements;
+  SpoolLimits m_limits;
+  SpoolStats m_stats;
+  std::uint64_t m_next_seq = 1;
+};
+
+} // namespace medic::agent::link

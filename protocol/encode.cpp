@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: Apache-2.0
+// The encoders: msgpack-cxx's packer writing straight into the caller's reused buffer.
+#include <bit>
+
+#include <msgpack.hpp>
+
+#include "protocol/codec.hpp"
+
+namespace medic::protocol {
+
+namespace {
+
+constexpr std::uint32_t k_envelope_items = 6;
+
+// msgpack::packer writes through any type with write(const char*, size_t).
+struct StringSink {
+  std::string& out;
+  void write(const char* data, std::size_t size) { out.append(data, size); }
+};
+
+class Writer {
+public:
+  explicit Writer(std::string& out) : m_sink{out}, m_packer(m_sink) {}
+
+  void envelope(const Envelope& envelope, MessageType type, std::uint32_t body_keys) {
+    m_packer.pack_array(k_envelope_items);
+    m_packer.pack_uint32(envelope.version);
+    m_packer.pack_uint8(static_cast<std::uint8_t>(type));
+    str(envelope.agent_id);
+    m_packer.pack_uint64(envelope.seq);
+    m_packer.pack_int64(envelope.sent_at_ms);
+    m_packer.pack_map(body_keys);
+  }
+
+  void str(std::string_view text) {
+    m_packer.pack_str(static_cast<std::uint32_t>(text.size()));
+    m_packer.pack_str_body(text.data(), static_cast<std::uint32_t>(text.size()));
+  }
+
+  // Always float 64. msgpack-cxx's pack_double turns whole values into integers, which for
+  // values in [2^63, 2^64] is undefined behaviour and yields a uint64 that is not an int64.
+  void float64(double value) {
+    const auto bits = std::bit_cast<std::uint64_t>(value);
+    char bytes[9];
+    bytes[0] = static_cast<char>(0xcb);
+    for (int i = 0; i < 8; ++i) {
+      bytes[1 + i] = static_cast<char>((bits >> (56 - 8 * i)) & 0xff);
+    }
+    m_sink.write(bytes, sizeof(bytes));
+  }
+
+  void key_str(std::string_view key, std::string_view value) {
+    str(key);
+    str(value);
+  }
+  void key_uint(std::string_view key, std::uint64_t value) {
+    str(key);
+    m_packer.pack_uint64(value);
+  }
+  void key_int(std::string_view key, std::int64_t value) {
+    str(key);
+    m_packer.pack_int64(value);
+  }
+
+  template <class PairRange>
+  void pairs(const PairRange& items) {
+    m_packer.pack_map(static_cast<std::uint32_t>(std::size(items)));
+    for (const auto& item : items) {
+      str(item.name);
+      str(item.value);
+    }
+  }
+
+  template <class SampleLike>
+  void sample(const SampleLike& sample) {
+    const bool has_labels = !std::empty(sample.labels);
+    m_packer.pack_array(has_labels ? 4 : 3);
+    str(sample.name);
+    float64(sample.value);
+    m_packer.pack_int64(sample.time_ms);
+    if (has_labels) {
+      pairs(sample.labels);
+    }
+  }
+
+  template <class SampleRange>
+  void batch(const Envelope& envelope, const SampleRange& samples, const DropCounts& dropped) {
+    const bool has_drops = dropped != DropCounts{};
+    this->envelope(envelope, MessageType::batch, has_drops ? 2 : 1);
+    str("samples");
+    m_packer.pack_array(static_cast<std::uint32_t>(std::size(samples)));
+    for (const auto& item : samples) {
+      sample(item);
+    }
+    if (has_drops) {
+      str("dropped");
+      m_packer.pack_map(3);
+      key_uint("batches", dropped.batches);
+      key_uint("items", dropped.items);
+      key_uint("bytes", dropped.bytes);
+    }
+  }
+
+private:
+  StringSink m_sink;
+  msgpack::packer<StringSink> m_packer;
+};
+
+} // namespace
+
+void encode_hello(std::string& out, const Envelope& envelope, const Hello& hello) {
+  Writer writer(out);
+  writer.envelope(envelope, MessageType::hello, 3);
+  writer.key_str("host", hello.host);
+  writer.key_str("version", hello.agent_version);
+  writer.str("labels");
+  writer.pairs(hello.labels);
+}
+
+void encode_batch(std::string& out, const Envelope& envelope, std::span<const SampleView> samples,
+                  const DropCounts& dropped) {
+  Writer(out).batch(envelope, samples, dropped);
+}
+
+void encode_batch(std::string& out, const Envelope& envelope, const Batch& batch) {
+  Writer(out).batch(envelope, batch.samples, batch.dropped);
+}
+
+void encode_ack(std::string& out, const Envelope& envelope, const Ack& ack) {
+  Writer writer(out);
+  writer.envelope(envelope, MessageType::ack, 1);
+  writer.key_uint("seq", ack.acked_seq);
+}
+
+void encode_heartbeat(std::string& out, const Envelope& envelope, const Heartbeat& heartbeat) {
+  Writer writer(out);
+  writer.envelope(envelope, MessageType::heartbeat, 2);
+  writer.key_uint("spool_batches", heartbeat.spool_batches);
+  writer.key_uint("spool_bytes", heartbeat.spool_bytes);
+}
+
+void encode_command(std::string& out, const Envelope& envelope, const Command& command) {
+  Writer writer(out);
+  writer.envelope(envelope, MessageType::command, 4);
+  writer.key_str("id", command.id);
+  writer.key_int("deadline_ms", command.deadline_ms);
+  writer.key_str("action", command.action);
+  writer.str("params");
+  writer.pairs(command.params);
+}
+
+void encode_result(std::string& out, const Envelope& envelope, const CommandResult& result) {
+  Writer writer(out);
+  writer.envelope(envelope, MessageType::result, 7);
+  writer.key_str("id", result.command_id);
+  writer.key_str("status", to_string(result.status));
+  writer.key_str("reason", std::string_view(result.reason).substr(0, Limits::k_max_text_bytes));
+  writer.key_int("exit_code", result.exit_code);
+  writer.key_int("started_ms", result.started_ms);
+  writer.key_int("finished_ms", result.finished_ms);
+  writer.key_str("output", std::string_view(result.output).substr(0, Limits::k_max_output_bytes));
+}
+
+void encode_error(std::string& out, const Envelope& envelope, const ErrorReply& error) {
+  Writer writer(out);
+  writer.envelope(envelope, MessageType::error, 3);
+  writer.key_str("code", error.code);
+  writer.key_str("message", std::string_view(error.message).substr(0, Limits::k_max_text_bytes));
+  writer.key_uint("ref_seq", error.ref_seq);
+}
+
+void encode(std::string& out, const Message& message) {
+  std::visit(
+      [&](const auto& body) {
+        using Kind = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<Kind, Hello>) {
+          encode_hello(out, message.envelope, body);
+        } else if constexpr (std::is_same_v<Kind, Batch>) {
+          encode_batch(out, message.envelope, body);
+        } else if constexpr (std::is_same_v<Kind, Ack>) {
+          encode_ack(out, message.envelope, body);
+        } else if constexpr (std::is_same_v<Kind, Heartbeat>) {
+          encode_heartbeat(out, message.envelope, body);
+        } else if constexpr (std::is_same_v<Kind, Command>) {
+          encode_command(out, message.envelope, body);
+        } else if constexpr (std::is_same_v<Kind, CommandResult>) {
+          encode_result(out, message.envelope, body);
+        } else {
+          encode_error(out, message.envelope, body);
+        }
+      },
+      message.body);
+}
+
+} // namespace medic::protocol

@@ -1,0 +1,1360 @@
+// SPDX-License-Identifier: Apache-2.0
+// medic-ingest-bench: what the coordinator's ingest path costs, measured in one run (issue 3).
+//
+//   1. codec: encode and decode of one 50-sample batch, ns per operation (median of rounds);
+//   2. plain: N DEALERs → 1 ROUTER over tcp loopback, no CURVE, no acks, the ROUTER decoding
+//      every batch with protocol::decode: the ceiling the whole path is compared with;
+//   3. whole: the real ingest (ZapHandler + IngestServer + uv::Worker on a libuv loop) with an
+//      in-memory Store, N CURVE agents each keeping a window of unacked batches.
+//
+// The receiving side (plain ROUTER or coordinator) runs in its own process — this program run
+// again with --role — so its CPU time and memory can be read from /proc apart from the
+// simulated agents. Parent and child share one memfd-backed page of counters and keys. Every
+// wait is bounded; a child dies with its parent (PR_SET_PDEATHSIG).
+//
+// Prints Markdown to stdout; progress and the child's logs go to stderr.
+
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+#include <uv.h>
+#include <zmq.hpp>
+
+#include "coordinator/server/ingest_server.hpp"
+#include "coordinator/server/zap_handler.hpp"
+#include "coordinator/storage/store.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/message.hpp"
+#include "shared/clock.hpp"
+#include "shared/security/curve_keys.hpp"
+#include "shared/uv/worker.hpp"
+
+namespace medic::bench {
+
+namespace {
+
+using Steady = std::chrono::steady_clock;
+namespace storage = coordinator::storage;
+namespace server = coordinator::server;
+
+constexpr std::size_t k_samples_per_batch = 50;
+constexpr std::size_t k_key_chars = 41; // Z85 key and its NUL
+constexpr std::size_t k_max_agents = 10'000;
+constexpr std::size_t k_agents_per_thread = 500;
+constexpr std::size_t k_max_rtt_records = 4'000'000; // per run, across threads
+constexpr std::int64_t k_resend_after_ns = 1'000'000'000;
+constexpr std::int64_t k_resend_scan_ns = 100'000'000;
+
+// What the real agent sends today (agent/loop/agent_loop.cpp), cycled to 50 samples.
+constexpr std::array<std::string_view, 9> k_sample_names = {
+    "cpu.usage_pct", "cpu.user_pct", "cpu.system_pct",  "cpu.iowait_pct",     "cpu.steal_pct",
+    "cpu.idle_pct",  "mem.used_pct", "mem.total_bytes", "mem.available_bytes"};
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Steady::now().time_since_epoch())
+      .count();
+}
+
+std::int64_t unix_ms() {
+  return SystemClock().now_unix_ms();
+}
+
+std::string agent_id(std::size_t index) {
+  char text[48];
+  std::snprintf(text, sizeof text, "bench-%04zu.example.net", index);
+  return text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+enum class PathKind { plain, whole };
+
+struct Options {
+  std::vector<std::size_t> agent_counts{1, 100, 1000};
+  std::vector<PathKind> paths{PathKind::plain, PathKind::whole};
+  double seconds = 5;
+  double warmup = 1;
+  std::size_t window = 8;
+  std::uint32_t storage_queue = 1024;   // the coordinator's default storage.queue
+  std::uint32_t receive_queue = 10'000; // the coordinator's default agents.receive_queue
+  int io_threads = 1;                   // the agents' context; the coordinator's is always 1
+  bool codec = true;
+  std::string role;
+  int shm_fd = -1;
+};
+
+std::vector<std::string> split(std::string_view text, char by) {
+  std::vector<std::string> parts;
+  std::stringstream stream{std::string(text)};
+  for (std::string part; std::getline(stream, part, by);) {
+    if (!part.empty()) {
+      parts.push_back(part);
+    }
+  }
+  return parts;
+}
+
+[[noreturn]] void usage(const std::string& complaint) {
+  std::fprintf(stderr,
+               "medic-ingest-bench: %s\n"
+               "usage: medic-ingest-bench [--agents=1,100,1000] [--paths=plain,whole] "
+               "[--seconds=5] [--warmup=1]\n"
+               "       [--window=8] [--storage-queue=1024] [--receive-queue=10000] "
+               "[--io-threads=1] [--no-codec]\n",
+               complaint.c_str());
+  std::exit(2);
+}
+
+Options parse_options(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const auto eq = arg.find('=');
+    const std::string key = arg.substr(0, eq);
+    const std::string value = eq == std::string::npos ? "" : arg.substr(eq + 1);
+    try {
+      if (key == "--agents") {
+        options.agent_counts.clear();
+        for (const auto& part : split(value, ',')) {
+          options.agent_counts.push_back(std::stoul(part));
+        }
+      } else if (key == "--paths") {
+        options.paths.clear();
+        for (const auto& part : split(value, ',')) {
+          if (part != "plain" && part != "whole") {
+            usage("unknown path '" + part + "'");
+          }
+          options.paths.push_back(part == "plain" ? PathKind::plain : PathKind::whole);
+        }
+      } else if (key == "--seconds") {
+        options.seconds = std::stod(value);
+      } else if (key == "--warmup") {
+        options.warmup = std::stod(value);
+      } else if (key == "--window") {
+        options.window = std::stoul(value);
+      } else if (key == "--storage-queue") {
+        options.storage_queue = static_cast<std::uint32_t>(std::stoul(value));
+      } else if (key == "--receive-queue") {
+        options.receive_queue = static_cast<std::uint32_t>(std::stoul(value));
+      } else if (key == "--io-threads") {
+        options.io_threads = std::stoi(value);
+      } else if (key == "--no-codec") {
+        options.codec = false;
+      } else if (key == "--role") {
+        options.role = value;
+      } else if (key == "--shm-fd") {
+        options.shm_fd = std::stoi(value);
+      } else {
+        usage("unknown option " + arg);
+      }
+    } catch (const std::logic_error&) {
+      usage("bad value in " + arg);
+    }
+  }
+  for (const auto count : options.agent_counts) {
+    if (count == 0 || count > k_max_agents) {
+      usage("agent counts must be 1.." + std::to_string(k_max_agents));
+    }
+  }
+  if (options.window == 0 || options.window > 1024 || options.seconds <= 0 ||
+      options.seconds > 600 || options.warmup < 0 || options.warmup > 60 ||
+      options.io_threads < 1) {
+    usage("window 1..1024, seconds 0..600, warmup 0..60, io-threads >= 1");
+  }
+  return options;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The page parent and child share. The parent fills the inputs before it starts the child;
+// after that only atomics are written, so no locking is needed.
+
+enum class ChildState : int { starting = 0, listening = 1, failed = 2 };
+
+struct SharedRegion {
+  // Inputs.
+  std::uint32_t agent_count = 0;
+  std::uint32_t storage_queue = 0;
+  std::uint32_t receive_queue = 0;
+  char server_secret_key[k_key_chars]{};
+  char agent_public_keys[k_max_agents][k_key_chars]{};
+  // Control.
+  std::atomic<int> state{0};
+  std::atomic<int> stop{0};
+  char endpoint[128]{};
+  char failure[256]{};
+  // Counters: written by the child, read by the parent at any time.
+  std::atomic<std::uint64_t> batches{0}; // stored (whole) or decoded (plain)
+  std::atomic<std::uint64_t> samples{0};
+  std::atomic<std::uint64_t> duplicates{0};
+  std::atomic<std::uint64_t> hellos{0};
+  std::atomic<std::uint64_t> malformed{0};
+  std::atomic<std::uint64_t> refused_busy{0};
+  std::atomic<std::uint64_t> unauthorized{0};
+  std::atomic<std::uint64_t> acks_sent{0};
+  std::atomic<std::uint64_t> replies_failed{0};
+  std::atomic<std::uint64_t> zap_admitted{0};
+  std::atomic<std::uint64_t> zap_refused{0};
+  std::atomic<std::uint64_t> peak_storage_queue{0};
+};
+
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+
+class SharedMemory {
+public:
+  SharedMemory() {
+    m_fd = memfd_create("medic-ingest-bench", 0); // inherited by the child on purpose
+    if (m_fd < 0 || ftruncate(m_fd, sizeof(SharedRegion)) != 0) {
+      throw std::runtime_error(std::string("memfd: ") + std::strerror(errno));
+    }
+    void* memory = mmap(nullptr, sizeof(SharedRegion), PROT_READ | PROT_WRITE, MAP_SHARED, m_fd, 0);
+    if (memory == MAP_FAILED) {
+      throw std::runtime_error(std::string("mmap: ") + std::strerror(errno));
+    }
+    m_region = new (memory) SharedRegion();
+  }
+  SharedMemory(const SharedMemory&) = delete;
+  SharedMemory& operator=(const SharedMemory&) = delete;
+  ~SharedMemory() {
+    munmap(m_region, sizeof(SharedRegion));
+    ::close(m_fd);
+  }
+  [[nodiscard]] int fd() const noexcept { return m_fd; }
+  [[nodiscard]] SharedRegion& region() noexcept { return *m_region; }
+
+private:
+  int m_fd = -1;
+  SharedRegion* m_region = nullptr;
+};
+
+SharedRegion& attach_shared(int fd) {
+  void* memory = mmap(nullptr, sizeof(SharedRegion), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (memory == MAP_FAILED) {
+    std::fprintf(stderr, "child: mmap of fd %d failed: %s\n", fd, std::strerror(errno));
+    std::exit(1);
+  }
+  return *static_cast<SharedRegion*>(memory);
+}
+
+void report_child_failure(SharedRegion& shared, const std::string& what) {
+  std::snprintf(shared.failure, sizeof shared.failure, "%s", what.c_str());
+  shared.state.store(static_cast<int>(ChildState::failed));
+}
+
+void publish_endpoint(SharedRegion& shared, const std::string& endpoint) {
+  std::snprintf(shared.endpoint, sizeof shared.endpoint, "%s", endpoint.c_str());
+  shared.state.store(static_cast<int>(ChildState::listening));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The batch every simulated agent sends: the real agent's sample names, fresh values and times.
+
+class BatchEncoder {
+public:
+  BatchEncoder() : m_views(k_samples_per_batch) {
+    for (std::size_t i = 0; i < m_views.size(); ++i) {
+      m_views[i].name = k_sample_names[i % k_sample_names.size()];
+    }
+  }
+  // Encodes `envelope` with `seq` into the reused frame buffer.
+  const std::string& encode(protocol::Envelope& envelope, std::uint64_t seq, std::int64_t now_ms) {
+    envelope.seq = seq;
+    envelope.sent_at_ms = now_ms;
+    for (std::size_t i = 0; i < m_views.size(); ++i) {
+      m_views[i].value = static_cast<double>(seq % 1000) + 0.25 * static_cast<double>(i);
+      m_views[i].time_ms = now_ms;
+    }
+    m_frame.clear();
+    protocol::encode_batch(m_frame, envelope, m_views);
+    return m_frame;
+  }
+
+private:
+  std::vector<protocol::SampleView> m_views;
+  std::string m_frame;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Codec micro-benchmark.
+
+struct CodecResult {
+  std::size_t frame_bytes = 0;
+  double encode_ns = 0, encode_min = 0, encode_max = 0;
+  double decode_ns = 0, decode_min = 0, decode_max = 0;
+};
+
+template <class Op>
+std::vector<double> time_rounds(int rounds, int iterations, Op&& op) {
+  std::vector<double> per_op;
+  for (int round = 0; round < rounds; ++round) {
+    const auto start = steady_ns();
+    for (int i = 0; i < iterations; ++i) {
+      op(i);
+    }
+    per_op.push_back(static_cast<double>(steady_ns() - start) / iterations);
+  }
+  std::sort(per_op.begin(), per_op.end());
+  return per_op;
+}
+
+CodecResult measure_codec() {
+  constexpr int k_rounds = 7;
+  BatchEncoder encoder;
+  protocol::Envelope envelope;
+  envelope.agent_id = agent_id(1);
+  const std::int64_t now = unix_ms();
+  CodecResult result;
+  result.frame_bytes = encoder.encode(envelope, 1, now).size();
+  std::uint64_t sink = 0;
+  const auto encode = time_rounds(k_rounds, 400'000, [&](int i) {
+    sink += encoder.encode(envelope, static_cast<std::uint64_t>(i) + 1, now).size();
+  });
+  const std::string frame = encoder.encode(envelope, 7, now);
+  const auto decode = time_rounds(k_rounds, 100'000, [&](int) {
+    auto message = protocol::decode(std::string_view(frame));
+    sink += message ? std::get<protocol::Batch>(message->body).samples.size() : 1'000'000;
+  });
+  if (sink == 0) {
+    std::fprintf(stderr, "impossible\n"); // keeps the loops from being optimised away
+  }
+  result.encode_ns = encode[encode.size() / 2];
+  result.encode_min = encode.front();
+  result.encode_max = encode.back();
+  result.decode_ns = decode[decode.size() / 2];
+  result.decode_min = decode.front();
+  result.decode_max = decode.back();
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child role "coordinator": the real ingest with a store that keeps nothing but dedup state.
+
+// Dedups by (agent id, seq): per agent, every seq up to a contiguous mark plus a hash set of
+// those above it, so memory stays bounded by the agents' windows rather than growing with
+// every batch (which would make the RSS figure meaningless). Storage worker thread only.
+class MemoryStore final : public storage::Store {
+public:
+  explicit MemoryStore(SharedRegion& shared) : m_shared(shared) {}
+
+  Result<void> record_hello(const protocol::Envelope&, const protocol::Hello&,
+                            std::int64_t) override {
+    m_shared.hellos.fetch_add(1, std::memory_order_relaxed);
+    return {};
+  }
+
+  Result<storage::BatchOutcome> record_batch(const protocol::Envelope& envelope,
+                                             const protocol::Batch& batch, std::int64_t) override {
+    auto& seen = m_agents[envelope.agent_id];
+    if (envelope.seq <= seen.contiguous || !seen.above.insert(envelope.seq).second) {
+      m_shared.duplicates.fetch_add(1, std::memory_order_relaxed);
+      return storage::BatchOutcome::duplicate;
+    }
+    while (seen.above.erase(seen.contiguous + 1) == 1) {
+      ++seen.contiguous;
+    }
+    m_shared.batches.fetch_add(1, std::memory_order_relaxed);
+    m_shared.samples.fetch_add(batch.samples.size(), std::memory_order_relaxed);
+    return storage::BatchOutcome::stored;
+  }
+
+  Result<std::vector<storage::AgentRecord>> list_agents() override {
+    std::vector<storage::AgentRecord> agents;
+    for (const auto& [id, seen] : m_agents) {
+      storage::AgentRecord record;
+      record.id = id;
+      record.last_seq = seen.contiguous;
+      agents.push_back(std::move(record));
+    }
+    std::sort(agents.begin(), agents.end(),
+              [](const auto& a, const auto& b) { return a.id < b.id; });
+    return agents;
+  }
+  Result<void> add_key(const storage::AgentKey&) override { return {}; }
+  Result<std::vector<storage::AgentKey>> revoke_keys(std::string_view, std::int64_t) override {
+    return std::vector<storage::AgentKey>{};
+  }
+  Result<std::vector<storage::AgentKey>> list_keys() override {
+    return std::vector<storage::AgentKey>{};
+  }
+
+private:
+  struct Seen {
+    std::uint64_t contiguous = 0;
+    std::unordered_set<std::uint64_t> above;
+  };
+  SharedRegion& m_shared;
+  std::unordered_map<std::string, Seen> m_agents;
+};
+
+// Wires the ingest as coordinator_service.cpp does, and watches the stop flag from a timer.
+class CoordinatorRole {
+public:
+  explicit CoordinatorRole(SharedRegion& shared)
+      : m_shared(shared),
+        m_worker(*init_loop(m_loop), "medic-storage", shared.storage_queue),
+        m_zap(m_loop, m_context, m_clock),
+        m_store(shared),
+        m_ingest(m_loop, m_context, m_clock, m_zap, m_worker, m_store,
+                 {"tcp://127.0.0.1:*", static_cast<int>(shared.receive_queue),
+                  shared.server_secret_key}) {}
+
+  int run() {
+    for (std::size_t i = 0; i < m_shared.agent_count; ++i) {
+      m_zap.allow(m_shared.agent_public_keys[i], agent_id(i));
+    }
+    if (auto zap = m_zap.start(); !zap) {
+      report_child_failure(m_shared, zap.error().message());
+      return 1;
+    }
+    if (auto listening = m_ingest.start(); !listening) {
+      report_child_failure(m_shared, listening.error().message());
+      return 1;
+    }
+    uv_timer_init(&m_loop, &m_timer);
+    m_timer.data = this;
+    uv_timer_start(&m_timer, &CoordinatorRole::on_timer, 10, 10);
+    publish_endpoint(m_shared, m_ingest.endpoint());
+    uv_run(&m_loop, UV_RUN_DEFAULT);
+    publish();
+    return 0;
+  }
+
+  ~CoordinatorRole() { uv_loop_close(&m_loop); }
+
+private:
+  static uv_loop_t* init_loop(uv_loop_t& loop) {
+    uv_loop_init(&loop);
+    return &loop;
+  }
+
+  static void on_timer(uv_timer_t* timer) noexcept {
+    auto* self = static_cast<CoordinatorRole*>(timer->data);
+    const auto queued = static_cast<std::uint64_t>(self->m_worker.queued());
+    if (queued > self->m_shared.peak_storage_queue.load()) {
+      self->m_shared.peak_storage_queue.store(queued);
+    }
+    self->publish();
+    if (self->m_shared.stop.load() != 0) {
+      // The service's shutdown order: stop reading, store and ack what is queued, close.
+      self->m_ingest.stop_receiving();
+      self->m_worker.stop();
+      self->m_ingest.close();
+      self->m_zap.close();
+      uv_close(reinterpret_cast<uv_handle_t*>(timer), nullptr);
+    }
+  }
+
+  void publish() noexcept {
+    const auto& c = m_ingest.counters();
+    m_shared.malformed.store(c.malformed);
+    m_shared.refused_busy.store(c.refused_busy);
+    m_shared.unauthorized.store(c.unauthorized);
+    m_shared.acks_sent.store(c.acks_sent);
+    m_shared.replies_failed.store(c.replies_failed);
+    m_shared.zap_admitted.store(m_zap.counters().admitted);
+    m_shared.zap_refused.store(m_zap.counters().refused);
+  }
+
+  SharedRegion& m_shared;
+  uv_loop_t m_loop{};
+  SystemClock m_clock;
+  zmq::context_t m_context{1};
+  uv::Worker m_worker;
+  server::ZapHandler m_zap;
+  MemoryStore m_store;
+  server::IngestServer m_ingest;
+  uv_timer_t m_timer{};
+};
+
+// Child role "plain": a bare ROUTER that decodes every batch and answers nothing.
+int run_plain_role(SharedRegion& shared) {
+  zmq::context_t context{1};
+  zmq::socket_t router(context, zmq::socket_type::router);
+  try {
+    router.set(zmq::sockopt::rcvhwm, static_cast<int>(shared.receive_queue));
+    router.set(zmq::sockopt::linger, 0);
+    router.bind("tcp://127.0.0.1:*");
+  } catch (const zmq::error_t& e) {
+    report_child_failure(shared, e.what());
+    return 1;
+  }
+  publish_endpoint(shared, router.get(zmq::sockopt::last_endpoint));
+  zmq::message_t routing_id;
+  zmq::message_t payload;
+  while (shared.stop.load(std::memory_order_relaxed) == 0) {
+    zmq::pollitem_t item{router.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(20));
+    for (int i = 0; i < 4096 && router.recv(routing_id, zmq::recv_flags::dontwait); ++i) {
+      if (!routing_id.more() || !router.recv(payload, zmq::recv_flags::dontwait)) {
+        shared.malformed.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      auto message = protocol::decode(payload.to_string_view());
+      if (!message || message->envelope.type != protocol::MessageType::batch) {
+        shared.malformed.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      shared.batches.fetch_add(1, std::memory_order_relaxed);
+      shared.samples.fetch_add(std::get<protocol::Batch>(message->body).samples.size(),
+                               std::memory_order_relaxed);
+    }
+  }
+  return 0;
+}
+
+int run_child(const Options& options) {
+  SharedRegion& shared = attach_shared(options.shm_fd);
+  spdlog::set_level(spdlog::level::warn); // one HELLO line per agent would drown the output
+  try {
+    if (options.role == "coordinator") {
+      prctl(PR_SET_NAME, "coord-loop");
+      CoordinatorRole role(shared);
+      return role.run();
+    }
+    if (options.role == "plain") {
+      prctl(PR_SET_NAME, "plain-router");
+      return run_plain_role(shared);
+    }
+    report_child_failure(shared, "unknown role " + options.role);
+  } catch (const std::exception& e) {
+    report_child_failure(shared, e.what());
+  }
+  return 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// /proc readings.
+
+struct ProcCpu {
+  double seconds = 0;                    // utime + stime of the whole process
+  std::map<std::string, double> threads; // by thread name, summed over same-named threads
+};
+
+double ticks_to_seconds(unsigned long long ticks) {
+  static const double k_ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  return static_cast<double>(ticks) / k_ticks;
+}
+
+// utime + stime from a /proc/.../stat line; the name in parentheses may hold spaces.
+std::optional<double> stat_cpu_seconds(const std::filesystem::path& path) {
+  std::ifstream file(path);
+  std::string line;
+  if (!std::getline(file, line)) {
+    return std::nullopt;
+  }
+  const auto close = line.rfind(')');
+  if (close == std::string::npos) {
+    return std::nullopt;
+  }
+  std::istringstream fields(line.substr(close + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int index = 3; fields >> field; ++index) { // the first field after ')' is number 3
+    if (index == 14) {
+      utime = std::stoull(field);
+    } else if (index == 15) {
+      stime = std::stoull(field);
+      break;
+    }
+  }
+  return ticks_to_seconds(utime + stime);
+}
+
+ProcCpu read_cpu(pid_t pid) {
+  ProcCpu cpu;
+  const std::filesystem::path base = "/proc/" + std::to_string(pid);
+  cpu.seconds = stat_cpu_seconds(base / "stat").value_or(0);
+  std::error_code error;
+  for (const auto& task : std::filesystem::directory_iterator(base / "task", error)) {
+    std::ifstream comm_file(task.path() / "comm");
+    std::string name;
+    std::getline(comm_file, name);
+    cpu.threads[name] += stat_cpu_seconds(task.path() / "stat").value_or(0);
+  }
+  return cpu;
+}
+
+// CPU seconds the whole machine spent busy (not idle, not waiting for I/O), from /proc/stat.
+double machine_busy_seconds() {
+  std::ifstream file("/proc/stat");
+  std::string cpu;
+  file >> cpu;
+  unsigned long long total = 0, idle = 0, value = 0;
+  for (int field = 0; field < 8 && file >> value; ++field) { // user .. steal
+    total += value;
+    if (field == 3 || field == 4) {
+      idle += value;
+    }
+  }
+  return ticks_to_seconds(total - idle);
+}
+
+std::string load_average() {
+  std::ifstream file("/proc/loadavg");
+  std::string one, five, fifteen;
+  file >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
+}
+
+struct ProcMemory {
+  double rss_mb = 0;
+  double hwm_mb = 0;
+};
+
+ProcMemory read_memory(pid_t pid) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/status");
+  ProcMemory memory;
+  for (std::string line; std::getline(file, line);) {
+    const auto kb = [&] { return std::stod(line.substr(line.find(':') + 1)) / 1024.0; };
+    if (line.starts_with("VmRSS:")) {
+      memory.rss_mb = kb();
+    } else if (line.starts_with("VmHWM:")) {
+      memory.hwm_mb = kb();
+    }
+  }
+  return memory;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The child process: started by re-executing this program, waited for with deadlines.
+
+class Child {
+public:
+  Child(const std::string& role, SharedMemory& shared) : m_shared(shared.region()) {
+    const std::string role_arg = "--role=" + role;
+    const std::string fd_arg = "--shm-fd=" + std::to_string(shared.fd());
+    m_pid = fork();
+    if (m_pid < 0) {
+      throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+    }
+    if (m_pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      dup2(STDERR_FILENO, STDOUT_FILENO); // stdout holds the tables only
+      execl("/proc/self/exe", "medic-ingest-bench", role_arg.c_str(), fd_arg.c_str(), nullptr);
+      _exit(127);
+    }
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child() { stop(); }
+
+  [[nodiscard]] pid_t pid() const noexcept { return m_pid; }
+
+  // The endpoint it listens on, once it does (10 s at most).
+  std::string wait_listening() {
+    const auto deadline = Steady::now() + std::chrono::seconds(10);
+    while (Steady::now() < deadline) {
+      const auto state = static_cast<ChildState>(m_shared.state.load());
+      if (state == ChildState::listening) {
+        return m_shared.endpoint;
+      }
+      if (state == ChildState::failed) {
+        throw std::runtime_error(std::string("child failed: ") + m_shared.failure);
+      }
+      if (int status = 0; waitpid(m_pid, &status, WNOHANG) == m_pid) {
+        m_pid = -1;
+        throw std::runtime_error("child exited before listening");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    throw std::runtime_error("child did not listen within 10 s");
+  }
+
+  // Asks it to stop, waits 15 s at most, then kills it.
+  void stop() noexcept {
+    if (m_pid <= 0) {
+      return;
+    }
+    m_shared.stop.store(1);
+    const auto deadline = Steady::now() + std::chrono::seconds(15);
+    int status = 0;
+    while (Steady::now() < deadline) {
+      if (waitpid(m_pid, &status, WNOHANG) == m_pid) {
+        m_pid = -1;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::fprintf(stderr, "child %d did not stop within 15 s: killing it\n", m_pid);
+    kill(m_pid, SIGKILL);
+    waitpid(m_pid, &status, 0);
+    m_pid = -1;
+  }
+
+private:
+  SharedRegion& m_shared;
+  pid_t m_pid = -1;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Simulated agents.
+
+struct Slot {
+  std::uint64_t seq = 0;
+  std::int64_t first_sent_ns = 0;
+  std::int64_t last_sent_ns = 0;
+  bool busy = false;
+};
+
+struct SimAgent {
+  SimAgent(zmq::context_t& context, std::size_t index, std::size_t window)
+      : socket(context, zmq::socket_type::dealer), slots(window) {
+    envelope.agent_id = agent_id(index);
+  }
+  zmq::socket_t socket;
+  protocol::Envelope envelope;
+  std::vector<Slot> slots; // slot seq % window holds that seq while it is unacked
+  std::uint64_t next_seq = 1;
+  bool acked_once = false;
+};
+
+// Between the main thread and the driver threads.
+struct DriverControl {
+  std::atomic<bool> stop{false};
+  std::atomic<bool> recording{false};
+};
+
+struct DriverStats {
+  std::atomic<std::uint64_t> sent{0};
+  std::atomic<std::uint64_t> acked{0}; // first ack of an outstanding batch
+  std::atomic<std::uint64_t> resent{0};
+  std::atomic<std::uint64_t> stray_acks{0}; // acks of batches no longer outstanding
+  std::atomic<std::uint64_t> errors{0};
+  std::atomic<std::uint64_t> agents_acked{0};
+  std::vector<std::int64_t> rtt_ns; // the thread's own until it is joined
+  std::size_t rtt_cap = 0;
+};
+
+class AckedDriver {
+public:
+  AckedDriver(std::span<std::unique_ptr<SimAgent>> agents, DriverControl& control,
+              DriverStats& stats)
+      : m_agents(agents), m_control(control), m_stats(stats) {
+    for (auto& agent : m_agents) {
+      m_items.push_back({agent->socket.handle(), 0, ZMQ_POLLIN, 0});
+    }
+  }
+
+  void run() {
+    for (auto& agent : m_agents) {
+      send_hello(*agent);
+      fill_window(*agent);
+    }
+    std::int64_t next_scan = steady_ns() + k_resend_scan_ns;
+    while (!m_control.stop.load(std::memory_order_relaxed)) {
+      zmq::poll(m_items.data(), m_items.size(), std::chrono::milliseconds(5));
+      for (std::size_t i = 0; i < m_items.size(); ++i) {
+        if ((m_items[i].revents & ZMQ_POLLIN) != 0) {
+          drain(*m_agents[i]);
+        }
+      }
+      if (const auto now = steady_ns(); now >= next_scan) {
+        resend_overdue(now);
+        next_scan = now + k_resend_scan_ns;
+      }
+    }
+  }
+
+private:
+  void send_hello(SimAgent& agent) {
+    protocol::Envelope envelope = agent.envelope;
+    envelope.seq = 0;
+    envelope.sent_at_ms = unix_ms();
+    m_frame.clear();
+    protocol::encode_hello(m_frame, envelope, {"bench-host", "bench", {}});
+    (void)agent.socket.send(zmq::buffer(m_frame), zmq::send_flags::dontwait);
+  }
+
+  bool send_batch(SimAgent& agent, std::uint64_t seq) {
+    const auto& frame = m_encoder.encode(agent.envelope, seq, unix_ms());
+    return agent.socket.send(zmq::buffer(frame), zmq::send_flags::dontwait).has_value();
+  }
+
+  void fill_window(SimAgent& agent) {
+    const std::size_t window = agent.slots.size();
+    for (;;) {
+      Slot& slot = agent.slots[agent.next_seq % window];
+      if (slot.busy) {
+        return;
+      }
+      const auto now = steady_ns();
+      // A send refused by the HWM stays outstanding and goes again with the resends.
+      const bool sent = send_batch(agent, agent.next_seq);
+      slot = {agent.next_seq, now, sent ? now : 0, true};
+      ++agent.next_seq;
+      m_stats.sent.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
+  void drain(SimAgent& agent) {
+    zmq::message_t reply;
+    for (int i = 0; i < 256 && agent.socket.recv(reply, zmq::recv_flags::dontwait); ++i) {
+      auto message = protocol::decode(reply.to_string_view());
+      if (!message) {
+        m_stats.errors.fetch_add(1, std::memory_order_relaxed);
+      } else if (const auto* ack = std::get_if<protocol::Ack>(&message->body)) {
+        on_ack(agent, ack->acked_seq);
+      } else if (const auto* error = std::get_if<protocol::ErrorReply>(&message->body)) {
+        m_stats.errors.fetch_add(1, std::memory_order_relaxed);
+        if (error->code == "hello-required") {
+          send_hello(agent);
+        }
+      }
+    }
+    fill_window(agent);
+  }
+
+  void on_ack(SimAgent& agent, std::uint64_t seq) {
+    Slot& slot = agent.slots[seq % agent.slots.size()];
+    if (!slot.busy || slot.seq != seq) {
+      m_stats.stray_acks.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    slot.busy = false;
+    m_stats.acked.fetch_add(1, std::memory_order_relaxed);
+    if (!agent.acked_once) {
+      agent.acked_once = true;
+      m_stats.agents_acked.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (m_control.recording.load(std::memory_order_relaxed) &&
+        m_stats.rtt_ns.size() < m_stats.rtt_cap) {
+      m_stats.rtt_ns.push_back(steady_ns() - slot.first_sent_ns);
+    }
+  }
+
+  // A batch refused while the storage queue was full is never acked: send it again, as the
+  // agent's spool would.
+  void resend_overdue(std::int64_t now) {
+    for (auto& agent : m_agents) {
+      for (auto& slot : agent->slots) {
+        if (slot.busy && now - slot.last_sent_ns > k_resend_after_ns) {
+          if (send_batch(*agent, slot.seq)) {
+            slot.last_sent_ns = now;
+          }
+          m_stats.resent.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+    }
+  }
+
+  std::span<std::unique_ptr<SimAgent>> m_agents;
+  DriverControl& m_control;
+  DriverStats& m_stats;
+  std::vector<zmq::pollitem_t> m_items;
+  BatchEncoder m_encoder;
+  std::string m_frame;
+};
+
+// Plain path: every agent sends as fast as its socket takes batches; nothing comes back.
+void drive_plain(std::span<std::unique_ptr<SimAgent>> agents, DriverControl& control,
+                 DriverStats& stats) {
+  constexpr int k_burst = 16; // per agent per turn, so one socket cannot hog the thread
+  BatchEncoder encoder;
+  std::vector<zmq::pollitem_t> items;
+  for (auto& agent : agents) {
+    items.push_back({agent->socket.handle(), 0, ZMQ_POLLOUT, 0});
+  }
+  while (!control.stop.load(std::memory_order_relaxed)) {
+    std::size_t blocked = 0;
+    for (auto& agent : agents) {
+      for (int i = 0; i < k_burst; ++i) {
+        const auto& frame = encoder.encode(agent->envelope, agent->next_seq, unix_ms());
+        if (!agent->socket.send(zmq::buffer(frame), zmq::send_flags::dontwait)) {
+          ++blocked;
+          break;
+        }
+        ++agent->next_seq;
+        stats.sent.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    if (blocked == agents.size()) {
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(5));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One scenario: a child, N agents, a warm-up and a measured window.
+
+struct Keys {
+  security::CurveKeyPair server;
+  std::vector<security::CurveKeyPair> agents;
+};
+
+struct ScenarioResult {
+  PathKind path = PathKind::plain;
+  std::size_t agents = 0;
+  double seconds = 0;
+  double batches_per_s = 0; // acked by the agents (whole) or decoded by the ROUTER (plain)
+  double stored_per_s = 0;  // counted by the receiving side
+  double samples_per_s = 0;
+  double coordinator_cpu_pct = 0;
+  double agents_cpu_pct = 0;
+  double others_cpu_pct = 0; // everything else the machine ran meanwhile (it is shared)
+  std::map<std::string, double> thread_cpu_pct;
+  ProcMemory memory;
+  double rtt_p50_us = NAN;
+  double rtt_p99_us = NAN;
+  std::size_t rtt_count = 0;
+  std::uint64_t connected = 0;
+  std::uint64_t resent = 0, stray_acks = 0, errors = 0;
+  std::uint64_t refused_busy = 0, duplicates = 0, malformed = 0, replies_failed = 0;
+  std::uint64_t zap_admitted = 0, peak_storage_queue = 0;
+};
+
+struct JoinOnExit {
+  DriverControl& control;
+  std::vector<std::thread>& threads;
+  void join() const noexcept {
+    control.stop.store(true);
+    for (auto& thread : threads) {
+      if (thread.joinable()) {
+        thread.join();
+      }
+    }
+  }
+  ~JoinOnExit() { join(); }
+};
+
+struct Snapshot {
+  std::int64_t at_ns = 0;
+  ProcCpu child;
+  ProcCpu self;
+  double machine_busy = 0;
+  std::uint64_t acked = 0;
+  std::uint64_t batches = 0;
+  std::uint64_t samples = 0;
+};
+
+Snapshot take_snapshot(pid_t child, const SharedRegion& shared,
+                       const std::vector<std::unique_ptr<DriverStats>>& stats) {
+  Snapshot snapshot;
+  snapshot.at_ns = steady_ns();
+  snapshot.child = read_cpu(child);
+  snapshot.self = read_cpu(getpid());
+  snapshot.machine_busy = machine_busy_seconds();
+  for (const auto& one : stats) {
+    snapshot.acked += one->acked.load();
+  }
+  snapshot.batches = shared.batches.load();
+  snapshot.samples = shared.samples.load();
+  return snapshot;
+}
+
+void fill_shared_inputs(SharedRegion& shared, const Options& options, const Keys& keys,
+                        std::size_t agents) {
+  shared.agent_count = static_cast<std::uint32_t>(agents);
+  shared.storage_queue = options.storage_queue;
+  shared.receive_queue = options.receive_queue;
+  std::snprintf(shared.server_secret_key, k_key_chars, "%s", keys.server.secret_key.c_str());
+  for (std::size_t i = 0; i < agents; ++i) {
+    std::snprintf(shared.agent_public_keys[i], k_key_chars, "%s",
+                  keys.agents[i].public_key.c_str());
+  }
+}
+
+std::vector<std::unique_ptr<SimAgent>> connect_agents(zmq::context_t& context, PathKind path,
+                                                      const std::string& endpoint, const Keys& keys,
+                                                      std::size_t count, std::size_t window) {
+  std::vector<std::unique_ptr<SimAgent>> agents;
+  for (std::size_t i = 0; i < count; ++i) {
+    auto agent = std::make_unique<SimAgent>(context, i, window);
+    agent->socket.set(zmq::sockopt::linger, 0);
+    if (path == PathKind::whole) {
+      agent->socket.set(zmq::sockopt::curve_serverkey, keys.server.public_key);
+      agent->socket.set(zmq::sockopt::curve_publickey, keys.agents[i].public_key);
+      agent->socket.set(zmq::sockopt::curve_secretkey, keys.agents[i].secret_key);
+    }
+    agent->socket.connect(endpoint);
+    agents.push_back(std::move(agent));
+  }
+  return agents;
+}
+
+// Until every agent has had an ack (whole) or the ROUTER has decoded a batch per agent (plain);
+// 30 s at most.
+void wait_connected(PathKind path, std::size_t count, const SharedRegion& shared,
+                    const std::vector<std::unique_ptr<DriverStats>>& stats) {
+  const auto deadline = Steady::now() + std::chrono::seconds(30);
+  while (Steady::now() < deadline) {
+    std::uint64_t ready = 0;
+    if (path == PathKind::whole) {
+      for (const auto& one : stats) {
+        ready += one->agents_acked.load();
+      }
+    } else {
+      ready = shared.batches.load();
+    }
+    if (ready >= count) {
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::fprintf(stderr, "  not every agent got through within 30 s; measuring anyway\n");
+}
+
+void compute_rates(ScenarioResult& result, const Snapshot& a, const Snapshot& b) {
+  const double seconds = static_cast<double>(b.at_ns - a.at_ns) / 1e9;
+  result.seconds = seconds;
+  const double stored = static_cast<double>(b.batches - a.batches);
+  result.stored_per_s = stored / seconds;
+  result.batches_per_s = result.path == PathKind::whole
+                             ? static_cast<double>(b.acked - a.acked) / seconds
+                             : result.stored_per_s;
+  const double samples_per_batch =
+      stored > 0 ? static_cast<double>(b.samples - a.samples) / stored : k_samples_per_batch;
+  result.samples_per_s = result.batches_per_s * samples_per_batch;
+  result.coordinator_cpu_pct = 100.0 * (b.child.seconds - a.child.seconds) / seconds;
+  result.agents_cpu_pct = 100.0 * (b.self.seconds - a.self.seconds) / seconds;
+  result.others_cpu_pct = 100.0 * (b.machine_busy - a.machine_busy) / seconds -
+                          result.coordinator_cpu_pct - result.agents_cpu_pct;
+  for (const auto& [name, cpu] : b.child.threads) {
+    const auto before = a.child.threads.find(name);
+    result.thread_cpu_pct[name] =
+        100.0 * (cpu - (before == a.child.threads.end() ? 0 : before->second)) / seconds;
+  }
+}
+
+void compute_rtt(ScenarioResult& result, const std::vector<std::unique_ptr<DriverStats>>& stats) {
+  std::vector<std::int64_t> all;
+  for (const auto& one : stats) {
+    all.insert(all.end(), one->rtt_ns.begin(), one->rtt_ns.end());
+  }
+  result.rtt_count = all.size();
+  if (all.empty()) {
+    return;
+  }
+  const auto at = [&](double q) {
+    const auto index = std::min(all.size() - 1, static_cast<std::size_t>(q * all.size()));
+    std::nth_element(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(index), all.end());
+    return static_cast<double>(all[index]) / 1000.0;
+  };
+  result.rtt_p50_us = at(0.50);
+  result.rtt_p99_us = at(0.99);
+}
+
+void collect_counters(ScenarioResult& result, const SharedRegion& shared,
+                      const std::vector<std::unique_ptr<DriverStats>>& stats) {
+  for (const auto& one : stats) {
+    result.connected += one->agents_acked.load();
+    result.resent += one->resent.load();
+    result.stray_acks += one->stray_acks.load();
+    result.errors += one->errors.load();
+  }
+  result.refused_busy = shared.refused_busy.load();
+  result.duplicates = shared.duplicates.load();
+  result.malformed = shared.malformed.load();
+  result.replies_failed = shared.replies_failed.load();
+  result.zap_admitted = shared.zap_admitted.load();
+  result.peak_storage_queue = shared.peak_storage_queue.load();
+}
+
+ScenarioResult run_scenario(const Options& options, PathKind path, std::size_t count,
+                            const Keys& keys) {
+  ScenarioResult result;
+  result.path = path;
+  result.agents = count;
+  SharedMemory memory;
+  SharedRegion& shared = memory.region();
+  fill_shared_inputs(shared, options, keys, count);
+  Child child(path == PathKind::whole ? "coordinator" : "plain", memory);
+  const std::string endpoint = child.wait_listening();
+  std::fprintf(stderr, "  %s, %zu agents: receiver pid %d on %s\n",
+               path == PathKind::whole ? "whole" : "plain", count, child.pid(), endpoint.c_str());
+
+  zmq::context_t context(options.io_threads, static_cast<int>(count + 64));
+  auto agents = connect_agents(context, path, endpoint, keys, count, options.window);
+  DriverControl control;
+  std::vector<std::unique_ptr<DriverStats>> stats;
+  std::vector<std::thread> threads;
+  const JoinOnExit joiner{control, threads}; // before `agents` go, whatever is thrown
+  const std::size_t thread_count = (count + k_agents_per_thread - 1) / k_agents_per_thread;
+  for (std::size_t t = 0; t < thread_count; ++t) {
+    const std::size_t begin = t * count / thread_count;
+    const std::size_t end = (t + 1) * count / thread_count;
+    auto& one = *stats.emplace_back(std::make_unique<DriverStats>());
+    one.rtt_cap = k_max_rtt_records / thread_count;
+    one.rtt_ns.reserve(one.rtt_cap);
+    std::span<std::unique_ptr<SimAgent>> mine(agents.data() + begin, end - begin);
+    threads.emplace_back([mine, path, &control, &one] {
+      if (path == PathKind::whole) {
+        AckedDriver(mine, control, one).run();
+      } else {
+        drive_plain(mine, control, one);
+      }
+    });
+  }
+
+  wait_connected(path, count, shared, stats);
+  std::this_thread::sleep_for(std::chrono::duration<double>(options.warmup));
+  const Snapshot before = take_snapshot(child.pid(), shared, stats);
+  control.recording.store(true);
+  std::this_thread::sleep_for(std::chrono::duration<double>(options.seconds));
+  control.recording.store(false);
+  const Snapshot after = take_snapshot(child.pid(), shared, stats);
+  result.memory = read_memory(child.pid());
+
+  joiner.join();
+  agents.clear();
+  context.close();
+  child.stop();
+  compute_rates(result, before, after);
+  compute_rtt(result, stats);
+  collect_counters(result, shared, stats);
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report.
+
+std::string with_commas(double value) {
+  const auto whole = static_cast<long long>(std::llround(value));
+  const std::string digits = std::to_string(whole < 0 ? -whole : whole);
+  std::string text = whole < 0 ? "-" : "";
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) {
+      text += ',';
+    }
+    text += digits[i];
+  }
+  return text;
+}
+
+std::string fixed(double value, int decimals) {
+  if (std::isnan(value)) {
+    return "–";
+  }
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  return text;
+}
+
+std::string milliseconds(double micros) {
+  return fixed(micros / 1000.0, micros < 10'000 ? 3 : 1);
+}
+
+std::string first_line(const std::string& path, const std::string& prefix) {
+  std::ifstream file(path);
+  for (std::string line; std::getline(file, line);) {
+    if (line.starts_with(prefix)) {
+      const auto colon = line.find(':');
+      return colon == std::string::npos ? line : line.substr(colon + 2);
+    }
+  }
+  return "?";
+}
+
+void print_header(const Options& options, const CodecResult* codec, std::size_t frame_bytes,
+                  const std::string& load_at_start) {
+  utsname name{};
+  uname(&name);
+  std::printf("## medic-ingest-bench\n\n");
+  std::printf("- machine: %u CPUs online (%s), Linux %s, libzmq %d.%d.%d, libuv %s\n",
+              std::thread::hardware_concurrency(),
+              first_line("/proc/cpuinfo", "model name").c_str(), name.release, ZMQ_VERSION_MAJOR,
+              ZMQ_VERSION_MINOR, ZMQ_VERSION_PATCH, uv_version_string());
+  std::printf(
+      "- batch: %zu samples, %zu bytes encoded; window %zu unacked batches per agent; "
+      "storage queue %u; receive queue %u; agents' io_threads %d\n",
+      k_samples_per_batch, frame_bytes, options.window, options.storage_queue,
+      options.receive_queue, options.io_threads);
+  std::printf("- each figure: %.1f s measured after connecting and a %.1f s warm-up; load "
+              "average %s at the start, %s at the end\n\n",
+              options.seconds, options.warmup, load_at_start.c_str(), load_average().c_str());
+  if (codec != nullptr) {
+    std::printf("### Codec, one %zu-sample batch (median of 7 rounds)\n\n", k_samples_per_batch);
+    std::printf("| operation | ns/op | fastest–slowest round |\n|---|---:|---:|\n");
+    std::printf("| encode_batch (SampleView → msgpack) | %s | %s–%s |\n",
+                fixed(codec->encode_ns, 0).c_str(), fixed(codec->encode_min, 0).c_str(),
+                fixed(codec->encode_max, 0).c_str());
+    std::printf("| decode (msgpack → Message with Batch) | %s | %s–%s |\n\n",
+                fixed(codec->decode_ns, 0).c_str(), fixed(codec->decode_min, 0).c_str(),
+                fixed(codec->decode_max, 0).c_str());
+  }
+}
+
+const ScenarioResult* find_plain(const std::vector<ScenarioResult>& results, std::size_t agents) {
+  for (const auto& result : results) {
+    if (result.path == PathKind::plain && result.agents == agents) {
+      return &result;
+    }
+  }
+  return nullptr;
+}
+
+void print_results(const std::vector<ScenarioResult>& results) {
+  std::printf("### Ingest path\n\n");
+  std::printf(
+      "| agents | path | batches/s | samples/s | receiver CPU %% | receiver RSS / peak MB "
+      "| agents CPU %% | ack p50 ms | ack p99 ms | whole/plain |\n");
+  std::printf("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (const auto& r : results) {
+    const auto* plain = r.path == PathKind::whole ? find_plain(results, r.agents) : nullptr;
+    const std::string ratio = plain != nullptr && plain->samples_per_s > 0
+                                  ? fixed(100.0 * r.samples_per_s / plain->samples_per_s, 0) + " %"
+                                  : "–";
+    std::printf("| %zu | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s |\n", r.agents,
+                r.path == PathKind::whole ? "whole (CURVE, acks)" : "plain",
+                with_commas(r.batches_per_s).c_str(), with_commas(r.samples_per_s).c_str(),
+                fixed(r.coordinator_cpu_pct, 0).c_str(), fixed(r.memory.rss_mb, 1).c_str(),
+                fixed(r.memory.hwm_mb, 1).c_str(), fixed(r.agents_cpu_pct, 0).c_str(),
+                milliseconds(r.rtt_p50_us).c_str(), milliseconds(r.rtt_p99_us).c_str(),
+                ratio.c_str());
+  }
+  std::printf(
+      "\nCPU %% is of one core (the machine has %u); \"receiver\" is the plain ROUTER "
+      "process or the coordinator process.\n\n",
+      std::thread::hardware_concurrency());
+}
+
+void print_threads(const std::vector<ScenarioResult>& results) {
+  std::printf(
+      "### Receiver threads, CPU %% of one core\n\n| agents | path | threads |\n"
+      "|---:|---|---|\n");
+  for (const auto& r : results) {
+    std::string threads;
+    for (const auto& [name, pct] : r.thread_cpu_pct) {
+      threads += (threads.empty() ? "" : ", ") + name + " " + fixed(pct, 0);
+    }
+    std::printf("| %zu | %s | %s |\n", r.agents, r.path == PathKind::whole ? "whole" : "plain",
+                threads.c_str());
+  }
+  std::printf("\n");
+}
+
+void print_health(const std::vector<ScenarioResult>& results) {
+  std::printf(
+      "### Health of each run\n\n| agents | path | agents acked / ZAP admitted | "
+      "stored/s | RTT samples | resent | stray acks | errors | refused busy | "
+      "duplicates | peak storage queue | replies failed |\n"
+      "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (const auto& r : results) {
+    if (r.path == PathKind::plain) {
+      std::printf("| %zu | plain | – | %s | – | – | – | %llu malformed | – | – | – | – |\n",
+                  r.agents, with_commas(r.stored_per_s).c_str(),
+                  static_cast<unsigned long long>(r.malformed));
+      continue;
+    }
+    std::printf(
+        "| %zu | whole | %llu / %llu | %s | %zu | %llu | %llu | %llu | %llu | %llu | "
+        "%llu | %llu |\n",
+        r.agents, static_cast<unsigned long long>(r.connected),
+        static_cast<unsigned long long>(r.zap_admitted), with_commas(r.stored_per_s).c_str(),
+        r.rtt_count, static_cast<unsigned long long>(r.resent),
+        static_cast<unsigned long long>(r.stray_acks), static_cast<unsigned long long>(r.errors),
+        static_cast<unsigned long long>(r.refused_busy),
+        static_cast<unsigned long long>(r.duplicates),
+        static_cast<unsigned long long>(r.peak_storage_queue),
+        static_cast<unsigned long long>(r.replies_failed));
+  }
+  std::printf("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+
+void raise_fd_limit(std::size_t agents) {
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  const rlim_t wanted = static_cast<rlim_t>(agents) * 4 + 256; // socket, mailbox, pollers
+  if (limit.rlim_cur < wanted) {
+    limit.rlim_cur = std::min(limit.rlim_max, std::max(wanted, limit.rlim_cur));
+    setrlimit(RLIMIT_NOFILE, &limit); // inherited by the children
+  }
+  if (limit.rlim_cur < wanted) {
+    std::fprintf(stderr, "warning: only %llu file descriptors for %zu agents\n",
+                 static_cast<unsigned long long>(limit.rlim_cur), agents);
+  }
+}
+
+Keys generate_keys(std::size_t count) {
+  Keys keys;
+  auto server = security::generate_keypair();
+  if (!server) {
+    throw std::runtime_error(server.error().message());
+  }
+  keys.server = *server;
+  for (std::size_t i = 0; i < count; ++i) {
+    auto pair = security::generate_keypair();
+    if (!pair) {
+      throw std::runtime_error(pair.error().message());
+    }
+    keys.agents.push_back(*pair);
+  }
+  return keys;
+}
+
+int run_parent(const Options& options) {
+  std::signal(SIGPIPE, SIG_IGN);
+  const std::size_t most =
+      *std::max_element(options.agent_counts.begin(), options.agent_counts.end());
+  raise_fd_limit(most);
+  const std::string load_at_start = load_average();
+  // Before any thread exists (ZeroMQ contexts start some): the children are forked from here.
+  const Keys keys = generate_keys(most);
+  std::optional<CodecResult> codec;
+  if (options.codec) {
+    std::fprintf(stderr, "codec...\n");
+    codec = measure_codec();
+  }
+  std::vector<ScenarioResult> results;
+  for (const auto count : options.agent_counts) {
+    for (const auto path : options.paths) {
+      results.push_back(run_scenario(options, path, count, keys));
+      const auto& r = results.back();
+      std::fprintf(stderr, "    %s batches/s, %s samples/s, receiver CPU %.0f %%\n",
+                   with_commas(r.batches_per_s).c_str(), with_commas(r.samples_per_s).c_str(),
+                   r.coordinator_cpu_pct);
+    }
+  }
+  BatchEncoder encoder;
+  protocol::Envelope envelope;
+  envelope.agent_id = agent_id(1);
+  print_header(options, codec ? &*codec : nullptr, encoder.encode(envelope, 1, unix_ms()).size(),
+               load_at_start);
+  print_results(results);
+  print_threads(results);
+  print_health(results);
+  return 0;
+}
+
+} // namespace
+
+} // namespace medic::bench
+
+int main(int argc, char** argv) {
+  try {
+    const auto options = medic::bench::parse_options(argc, argv);
+    if (!options.role.empty()) {
+      return medic::bench::run_child(options);
+    }
+    return medic::bench::run_parent(options);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "medic-ingest-bench: %s\n", e.what());
+    return 1;
+  }
+}
