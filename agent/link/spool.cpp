@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/link/spool.hpp"
+#include "agent/link/spool_sql.hpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -9,67 +10,9 @@
 
 namespace medic::agent::link {
 
+using namespace spool_sql;
+
 namespace {
-
-// "MDSP" in the SQLite header, so that opening some other SQLite database by mistake is refused
-// instead of quietly gaining spool tables.
-constexpr std::int64_t k_application_id = 0x4d445350;
-
-// Sequence numbers live in a signed 64-bit column; beyond this they would not sort.
-constexpr std::uint64_t k_max_seq = std::numeric_limits<std::int64_t>::max();
-
-// The index on (kind, seq) finds the oldest batch of a class without a scan; the one on
-// created_ms lets expire() touch only what it deletes.
-constexpr std::string_view k_schema_v1 =
-    "PRAGMA application_id = 1296323408;"
-    "CREATE TABLE batches ("
-    " seq INTEGER PRIMARY KEY,"
-    " kind INTEGER NOT NULL CHECK (kind IN (0, 1)),"
-    " items INTEGER NOT NULL CHECK (items BETWEEN 0 AND 4294967295),"
-    " created_ms INTEGER NOT NULL,"
-    " frame BLOB NOT NULL);"
-    "CREATE INDEX batches_by_kind ON batches (kind, seq);"
-    "CREATE INDEX batches_by_age ON batches (created_ms);"
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-    "INSERT INTO meta (key, value) VALUES ('next_seq', 1), ('dropped_batches', 0),"
-    " ('dropped_items', 0), ('dropped_bytes', 0);";
-
-static_assert(k_application_id == 1296323408, "k_schema_v1 spells the id out");
-
-// length(frame) does not read a frame's overflow pages, so sizes are cheap to get.
-constexpr std::string_view k_insert_sql =
-    "INSERT INTO batches (seq, kind, items, created_ms, frame) VALUES (?1, ?2, ?3, ?4, ?5)";
-constexpr std::string_view k_remove_sql =
-    "DELETE FROM batches WHERE seq = ?1 RETURNING items, length(frame)";
-constexpr std::string_view k_drop_oldest_sql =
-    "DELETE FROM batches WHERE seq = (SELECT seq FROM batches WHERE kind = ?1 AND seq <> ?2"
-    " ORDER BY seq LIMIT 1) RETURNING items, length(frame)";
-constexpr std::string_view k_select_after_sql =
-    "SELECT seq, kind, items, created_ms, length(frame), frame FROM batches WHERE seq > ?1"
-    " ORDER BY seq LIMIT ?2";
-constexpr std::string_view k_delete_older_sql =
-    "DELETE FROM batches WHERE created_ms < ?1 RETURNING items, length(frame)";
-// Two subqueries, because SQLite answers a lone MIN or MAX from the index but scans for both.
-constexpr std::string_view k_seq_bounds_sql =
-    "SELECT (SELECT MIN(seq) FROM batches), (SELECT MAX(seq) FROM batches)";
-constexpr std::string_view k_write_next_seq_sql =
-    "UPDATE meta SET value = ?1 WHERE key = 'next_seq'";
-constexpr std::string_view k_write_drops_sql =
-    "UPDATE meta SET value = CASE key WHEN 'dropped_batches' THEN ?1 WHEN 'dropped_items' THEN ?2"
-    " ELSE ?3 END WHERE key IN ('dropped_batches', 'dropped_items', 'dropped_bytes')";
-
-// A statement left mid-step keeps its read snapshot open and would pin the WAL; every path out
-// of a function that steps one resets it.
-class ResetOnExit {
-public:
-  explicit ResetOnExit(sqlite::Statement& statement) : m_statement(statement) {}
-  ResetOnExit(const ResetOnExit&) = delete;
-  ResetOnExit& operator=(const ResetOnExit&) = delete;
-  ~ResetOnExit() { m_statement.reset(); }
-
-private:
-  sqlite::Statement& m_statement;
-};
 
 // Runs a one-row query. A query that yields no row is the file's fault, not ours.
 Result<sqlite::Statement> query_row(sqlite::Database& db, std::string_view sql) {
@@ -137,6 +80,13 @@ Result<Spool> Spool::open(const std::filesystem::path& path, SpoolLimits limits)
   if (auto checked = check_is_spool(*db); !checked) {
     return fail(std::move(checked).error().context(where));
   }
+  // FULL: a batch and the next seq must survive a power loss once committed, before the batch
+  // is sent; under NORMAL the last commits could roll back and a seq the coordinator already
+  // stored would be used again (and silently deduplicated away). One fsync per batch is cheap
+  // at the agent's batch rate.
+  if (auto durable = db->exec("PRAGMA synchronous=FULL"); !durable) {
+    return fail(std::move(durable).error().context(where));
+  }
   if (auto migrated = db->migrate({{1, "spool", k_schema_v1}}); !migrated) {
     return fail(std::move(migrated).error().context(where));
   }
@@ -170,15 +120,6 @@ Result<Spool::Statements> Spool::prepare_statements(sqlite::Database& db) {
                     std::move(*select_after),   std::move(*delete_older), std::move(*seq_bounds),
                     std::move(*write_next_seq), std::move(*write_drops)};
 }
-
-// Start-up only: the COUNT and SUM read every row of the table once.
-constexpr std::string_view k_load_state_sql =
-    "SELECT (SELECT value FROM meta WHERE key = 'next_seq'),"
-    " (SELECT value FROM meta WHERE key = 'dropped_batches'),"
-    " (SELECT value FROM meta WHERE key = 'dropped_items'),"
-    " (SELECT value FROM meta WHERE key = 'dropped_bytes'),"
-    " COUNT(*), COALESCE(SUM(length(frame)), 0), COALESCE(MIN(seq), 0), COALESCE(MAX(seq), 0)"
-    " FROM batches";
 
 Result<void> Spool::load_state() {
   auto row = query_row(m_db, k_load_state_sql);
@@ -249,7 +190,7 @@ Result<SpoolStats> Spool::append(std::uint64_t seq, SpoolClass kind, std::uint32
     next.first_seq = next.first_seq == 0 ? seq : next.first_seq;
     next.last_seq = seq;
     if (next.bytes > m_limits.max_bytes) {
-      auto dropped = drop_over_limit(seq, next.bytes - m_limits.max_bytes);
+      auto dropped = drop_over_limit(seq, kind, next.bytes - m_limits.max_bytes);
       if (!dropped) {
         return fail(std::move(dropped).error());
       }
@@ -268,7 +209,7 @@ Result<SpoolStats> Spool::append(std::uint64_t seq, SpoolClass kind, std::uint32
 Result<void> Spool::store(std::uint64_t seq, SpoolClass kind, std::uint32_t items,
                           std::int64_t created_ms, std::string_view frame) {
   auto& statement = m_statements.insert;
-  const ResetOnExit reset(statement);
+  const sqlite::ResetOnExit reset(statement);
   statement.bind(1, seq)
       .bind(2, static_cast<std::int64_t>(kind))
       .bind(3, items)
@@ -305,12 +246,16 @@ Result<SpoolStats> Spool::refuse(std::uint64_t seq, std::uint32_t items, std::si
               what));
 }
 
-Result<Spool::Removed> Spool::drop_over_limit(std::uint64_t keep_seq, std::uint64_t bytes) {
+// Oldest sample batches go first. Events (signals, action reports) go only to make room for
+// newer events: a new sample batch that finds nothing but events is dropped itself.
+Result<Spool::Removed> Spool::drop_over_limit(std::uint64_t keep_seq, SpoolClass incoming,
+                                              std::uint64_t bytes) {
   Removed total;
   while (total.bytes < bytes) {
     auto dropped = drop_oldest(SpoolClass::samples, keep_seq);
     if (dropped && dropped->batches == 0) {
-      dropped = drop_oldest(SpoolClass::events, keep_seq);
+      dropped = incoming == SpoolClass::samples ? drop_oldest(SpoolClass::samples, 0)
+                                                : drop_oldest(SpoolClass::events, keep_seq);
     }
     if (!dropped) {
       return fail(std::move(dropped).error());
@@ -332,7 +277,7 @@ Result<Spool::Removed> Spool::drop_oldest(SpoolClass kind, std::uint64_t keep_se
 
 // Steps a DELETE ... RETURNING items, length(frame) to the end and adds up what it removed.
 Result<Spool::Removed> Spool::collect_removed(sqlite::Statement& statement) {
-  const ResetOnExit reset(statement);
+  const sqlite::ResetOnExit reset(statement);
   Removed removed;
   for (;;) {
     auto row = statement.step();
@@ -403,7 +348,7 @@ Result<std::vector<SpooledBatch>> Spool::read_after(std::uint64_t after_seq,
     return batches;
   }
   auto& statement = m_statements.select_after;
-  const ResetOnExit reset(statement);
+  const sqlite::ResetOnExit reset(statement);
   statement.bind(1, after_seq).bind(2, std::clamp<std::uint64_t>(max_batches, 1, k_max_seq));
   std::uint64_t total = 0;
   for (;;) {
@@ -429,14 +374,14 @@ Result<std::vector<SpooledBatch>> Spool::read_after(std::uint64_t after_seq,
 // load_state() made sure every key exists, so an UPDATE cannot miss.
 Result<void> Spool::write_next_seq(std::uint64_t next_seq) {
   auto& statement = m_statements.write_next_seq;
-  const ResetOnExit reset(statement);
+  const sqlite::ResetOnExit reset(statement);
   statement.bind(1, static_cast<std::int64_t>(next_seq));
   return statement.run();
 }
 
 Result<void> Spool::write_drops(const SpoolStats& stats) {
   auto& statement = m_statements.write_drops;
-  const ResetOnExit reset(statement);
+  const sqlite::ResetOnExit reset(statement);
   statement.bind(1, static_cast<std::int64_t>(stats.dropped_batches))
       .bind(2, static_cast<std::int64_t>(stats.dropped_items))
       .bind(3, static_cast<std::int64_t>(stats.dropped_bytes));
@@ -445,7 +390,7 @@ Result<void> Spool::write_drops(const SpoolStats& stats) {
 
 Result<void> Spool::refresh_bounds(SpoolStats& stats) {
   auto& statement = m_statements.seq_bounds;
-  const ResetOnExit reset(statement);
+  const sqlite::ResetOnExit reset(statement);
   auto row = statement.step();
   if (!row) {
     return fail(std::move(row).error());

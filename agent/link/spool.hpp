@@ -120,7 +120,8 @@ private:
                                    std::int64_t created_ms, std::string_view frame);
   [[nodiscard]] Result<SpoolStats> refuse(std::uint64_t seq, std::uint32_t items, std::size_t size,
                                           std::string_view what);
-  [[nodiscard]] Result<Removed> drop_over_limit(std::uint64_t keep_seq, std::uint64_t bytes);
+  [[nodiscard]] Result<Removed> drop_over_limit(std::uint64_t keep_seq, SpoolClass incoming,
+                                                std::uint64_t bytes);
   [[nodiscard]] Result<Removed> drop_oldest(SpoolClass kind, std::uint64_t keep_seq);
   [[nodiscard]] Result<SpoolStats> delete_with(sqlite::Statement& statement, Removal why,
                                                std::string_view what);

@@ -103,6 +103,19 @@ private:
   sqlite3_stmt* m_stmt = nullptr;
 };
 
+// Resets a statement on every path out of a scope: a statement left mid-step keeps its read
+// snapshot open and would pin the WAL.
+class ResetOnExit {
+public:
+  explicit ResetOnExit(Statement& statement) : m_statement(statement) {}
+  ResetOnExit(const ResetOnExit&) = delete;
+  ResetOnExit& operator=(const ResetOnExit&) = delete;
+  ~ResetOnExit() { m_statement.reset(); }
+
+private:
+  Statement& m_statement;
+};
+
 // BEGIN IMMEDIATE on construction; ROLLBACK unless commit() succeeded.
 class Transaction {
 public:

@@ -52,19 +52,6 @@ constexpr std::string_view k_select_agents_sql =
     " FROM agents a LEFT JOIN latest_samples s ON s.agent_id = a.id"
     " ORDER BY a.id, s.name, s.labels";
 
-// A statement left mid-step keeps its read snapshot open and would pin the WAL; every path out
-// of a function that steps one resets it.
-class ResetOnExit {
-public:
-  explicit ResetOnExit(sqlite::Statement& statement) : m_statement(statement) {}
-  ResetOnExit(const ResetOnExit&) = delete;
-  ResetOnExit& operator=(const ResetOnExit&) = delete;
-  ~ResetOnExit() { m_statement.reset(); }
-
-private:
-  sqlite::Statement& m_statement;
-};
-
 // Duplicate names keep the last value. Invalid UTF-8 is replaced rather than thrown on: labels
 // come from the network and must not be able to make storing a HELLO throw.
 std::string labels_to_json(const std::vector<protocol::Label>& labels) {
@@ -145,7 +132,7 @@ Result<void> SqliteStore::record_hello(const protocol::Envelope& envelope,
     return fail(std::move(sender).error().context(where));
   }
   auto& statement = m_statements.upsert_hello;
-  const ResetOnExit reset(statement);
+  const sqlite::ResetOnExit reset(statement);
   statement.bind(1, envelope.agent_id)
       .bind(2, hello.host)
       .bind(3, hello.agent_version)
@@ -207,7 +194,7 @@ Result<BatchOutcome> SqliteStore::store_batch(const protocol::Envelope& envelope
 Result<bool> SqliteStore::claim_batch(std::string_view agent_id, std::int64_t seq,
                                       std::int64_t received_ms) {
   auto& statement = m_statements.claim_batch;
-  const ResetOnExit reset(statement);
+  const sqlite::ResetOnExit reset(statement);
   statement.bind(1, agent_id).bind(2, seq).bind(3, received_ms);
   auto inserted = statement.step();
   if (!inserted) {
@@ -220,7 +207,7 @@ Result<void> SqliteStore::count_batch(std::string_view agent_id, std::int64_t se
                                       std::int64_t sample_count, std::int64_t received_ms,
                                       const protocol::DropCounts& dropped) {
   auto& statement = m_statements.count_batch;
-  const ResetOnExit reset(statement);
+  const sqlite::ResetOnExit reset(statement);
   // Counts beyond int64 are nonsense from a broken agent; clamp rather than wrap negative.
   const auto clamp = [](std::uint64_t v) {
     return static_cast<std::int64_t>(
@@ -245,7 +232,7 @@ Result<void> SqliteStore::upsert_latest(std::string_view agent_id, const protoco
     return {};
   }
   auto& statement = m_statements.upsert_latest;
-  const ResetOnExit reset(statement);
+  const sqlite::ResetOnExit reset(statement);
   statement.bind(1, agent_id)
       .bind(2, sample.name)
       .bind(3, canonical_labels(sample.labels))
@@ -259,7 +246,7 @@ Result<void> SqliteStore::upsert_latest(std::string_view agent_id, const protoco
 
 Result<std::vector<AgentRecord>> SqliteStore::list_agents() {
   auto& statement = m_statements.select_agents;
-  const ResetOnExit reset(statement);
+  const sqlite::ResetOnExit reset(statement);
   std::vector<AgentRecord> agents;
   for (;;) {
     auto row = statement.step();

@@ -186,7 +186,7 @@ TEST_CASE("Spool refuses a sequence number below next_seq", "[agent][link][spool
   CHECK(held_seqs(spool) == Seqs{5});
 }
 
-TEST_CASE("Spool over max_bytes drops the oldest samples, then the oldest events",
+TEST_CASE("Spool over max_bytes drops the oldest samples; events only for newer events",
           "[agent][link][spool]") {
   TempDir dir;
   const fs::path path = dir / "spool.db";
@@ -217,22 +217,30 @@ TEST_CASE("Spool over max_bytes drops the oldest samples, then the oldest events
     CHECK(stats.dropped_bytes == 500);
     CHECK(stats.bytes == 950);
 
-    // No sample batch left but the new one, which is spared: the oldest events go.
+    // No sample batch left but the new one: events are kept, the new sample batch goes.
     stats = append(spool, 13, k_samples, 200, 13);
-    CHECK(held_seqs(spool) == Seqs{6, 8, 10, 11, 12, 13});
-    CHECK(stats.dropped_batches == 7);
-    CHECK(stats.dropped_items == 26 + 1 + 4);
+    CHECK(held_seqs(spool) == Seqs{1, 4, 6, 8, 10, 11, 12});
+    CHECK(stats.dropped_batches == 6);
+    CHECK(stats.dropped_items == 26 + 13);
     CHECK(stats.dropped_bytes == 700);
+    CHECK(stats.bytes == 950);
+
+    // A new event batch makes room by dropping the oldest events.
+    stats = append(spool, 14, k_events, 200, 14);
+    CHECK(held_seqs(spool) == Seqs{6, 8, 10, 11, 12, 14});
+    CHECK(stats.dropped_batches == 8);
+    CHECK(stats.dropped_items == 39 + 1 + 4);
+    CHECK(stats.dropped_bytes == 900);
     CHECK(stats.bytes == 950);
     CHECK(stats.batches == 6);
     CHECK(stats.first_seq == 6);
-    CHECK(stats.last_seq == 13);
+    CHECK(stats.last_seq == 14);
     CHECK(spool.stats() == stats);
     expected = stats;
   }
   Spool spool = open_spool(path, limits);
   CHECK(spool.stats() == expected);
-  CHECK(spool.next_seq() == 14);
+  CHECK(spool.next_seq() == 15);
 }
 
 TEST_CASE("Spool refuses a frame larger than max_bytes and counts it", "[agent][link][spool]") {
