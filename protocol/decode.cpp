@@ -398,7 +398,10 @@ Result<Body> read_body_of(MsgpackReader& reader, MessageType type) {
                               return text_into(reader, error.message, Limits::k_max_text_bytes);
                             }
                             if (key == "ref_seq") {
-                              return uint_into(reader, error.ref_seq);
+                              std::uint64_t seq = 0;
+                              auto got = uint_into(reader, seq);
+                              error.ref_seq = seq;
+                              return got;
                             }
                             return false;
                           });
@@ -482,6 +485,9 @@ Result<Message> decode(std::span<const std::byte> frame, DecodeFailure* failure)
     return fail(std::move(envelope).error());
   }
   set(failure, DecodeFailure::malformed);
+  if (envelope->type == MessageType::batch && envelope->seq == 0) {
+    return fail(ErrorCode::protocol, "envelope.seq: a BATCH is numbered from 1");
+  }
   auto body = read_body_of(reader, envelope->type);
   if (!body) {
     return fail(std::move(body).error());

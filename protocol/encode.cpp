@@ -134,9 +134,16 @@ void encode_ack(std::string& out, const Envelope& envelope, const Ack& ack) {
 
 void encode_heartbeat(std::string& out, const Envelope& envelope, const Heartbeat& heartbeat) {
   Writer writer(out);
-  writer.envelope(envelope, MessageType::heartbeat, 2);
-  writer.key_uint("spool_batches", heartbeat.spool_batches);
-  writer.key_uint("spool_bytes", heartbeat.spool_bytes);
+  // Fields are optional and omitted when zero: the coordinator's heartbeat is an empty map.
+  const std::uint32_t keys =
+      (heartbeat.spool_batches != 0 ? 1 : 0) + (heartbeat.spool_bytes != 0 ? 1 : 0);
+  writer.envelope(envelope, MessageType::heartbeat, keys);
+  if (heartbeat.spool_batches != 0) {
+    writer.key_uint("spool_batches", heartbeat.spool_batches);
+  }
+  if (heartbeat.spool_bytes != 0) {
+    writer.key_uint("spool_bytes", heartbeat.spool_bytes);
+  }
 }
 
 void encode_command(std::string& out, const Envelope& envelope, const Command& command) {
@@ -163,10 +170,12 @@ void encode_result(std::string& out, const Envelope& envelope, const CommandResu
 
 void encode_error(std::string& out, const Envelope& envelope, const ErrorReply& error) {
   Writer writer(out);
-  writer.envelope(envelope, MessageType::error, 3);
+  writer.envelope(envelope, MessageType::error, error.ref_seq ? 3 : 2);
   writer.key_str("code", error.code);
   writer.key_str("message", std::string_view(error.message).substr(0, Limits::k_max_text_bytes));
-  writer.key_uint("ref_seq", error.ref_seq);
+  if (error.ref_seq) {
+    writer.key_uint("ref_seq", *error.ref_seq);
+  }
 }
 
 void encode(std::string& out, const Message& message) {

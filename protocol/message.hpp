@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -130,9 +131,9 @@ struct Ack {
 };
 
 struct ErrorReply {
-  std::string code;    // machine-readable, e.g. "malformed", "unsupported-version"
-  std::string message; // for people
-  std::uint64_t ref_seq = 0;
+  std::string code;                     // machine-readable, e.g. "malformed", "unsupported-version"
+  std::string message;                  // for people
+  std::optional<std::uint64_t> ref_seq; // absent when the refused seq could not be read
   friend bool operator==(const ErrorReply&, const ErrorReply&) = default;
 };
 

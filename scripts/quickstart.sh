@@ -72,6 +72,11 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
+# Enrol this host's agent: its key pair is created on first use; the coordinator admits only
+# enrolled keys (CURVE with a ZAP allowlist), so the default set-up is the secure one.
+agent_key=$("$prefix/bin/medic-agent" --config /etc/medic/agent.yaml --print-public-key)
+"$prefix/bin/medicctl" keys add "$(hostname)" "$agent_key" >/dev/null
+
 start agent
 echo "waiting for the agent's first batch (batch.flush_interval is 5s)..."
 for _ in $(seq 150); do
@@ -88,6 +93,7 @@ cat <<TXT
 medic is running: coordinator (storage /var/lib/medic/medic.db) and one agent on loopback.
   medicctl agents            the agents, their last contact, CPU and memory
   medicctl status            what the coordinator has received
+  medicctl keys list         enrolled agent keys (add a host: medicctl keys add ID KEY)
   medicctl --json agents     the same as JSON
   logs                       $log_dir/coordinator.log, $log_dir/agent.log
   configs                    /etc/medic/coordinator.yaml, /etc/medic/agent.yaml

@@ -23,8 +23,19 @@ for flavour in ci asan; do
   [ "$rc" -eq 0 ] || status=1
 done
 
+# The decoder's libFuzzer target, built with clang, run for a bounded 60 s.
+echo "=== fuzz: decode (clang, libFuzzer, 60 s)"
+cmake -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DMEDIC_BUILD_FUZZ=ON -DMEDIC_BUILD_TESTS=OFF >/dev/null
+cmake --build build/fuzz --target medic-fuzz-decode
+set +e
+ctest --test-dir build/fuzz -L fuzz --output-on-failure 2>&1 | tee build/fuzz/ctest.log
+rc=${PIPESTATUS[0]}
+set -e
+[ "$rc" -eq 0 ] || status=1
+
 echo "=== summary"
-for flavour in ci asan; do
+for flavour in ci asan fuzz; do
   # ctest's summary line, e.g. "100% tests passed, 0 tests failed out of 65".
   grep -E "tests passed, .* tests failed out of" "build/$flavour/ctest.log" | sed "s/^/[$flavour] /"
 done

@@ -171,7 +171,9 @@ void CoordinatorLink::on_message(const protocol::Message& message) {
       send_hello();
     } else {
       warn("the coordinator refused a message",
-           error->code + " (seq " + std::to_string(error->ref_seq) + "): " + error->message);
+           error->code + " (seq " +
+               (error->ref_seq ? std::to_string(*error->ref_seq) : std::string("?")) +
+               "): " + error->message);
     }
   }
   // HEARTBEAT needs nothing beyond the sign of life already noted.

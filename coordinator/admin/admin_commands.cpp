@@ -107,6 +107,7 @@ void AdminCommands::status(const Respond& respond) const {
              {"samples", c.samples},
              {"duplicates", c.duplicates},
              {"heartbeats", c.heartbeats},
+             {"results", c.results},
              {"malformed", c.malformed},
              {"unauthorized", c.unauthorized},
              {"refused_busy", c.refused_busy},

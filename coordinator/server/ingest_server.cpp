@@ -145,7 +145,7 @@ void IngestServer::handle_frame(const std::string& peer, const std::string& key,
   if (!agent) {
     ++m_counters.unauthorized;
     complain("message over a revoked key", peer, key);
-    reply_error(peer, "-", 0, "revoked", "this agent's key is no longer enrolled");
+    reply_error(peer, "-", std::nullopt, "revoked", "this agent's key is no longer enrolled");
     return;
   }
   protocol::DecodeFailure failure = protocol::DecodeFailure::malformed;
@@ -154,8 +154,8 @@ void IngestServer::handle_frame(const std::string& peer, const std::string& key,
     ++m_counters.malformed;
     complain("malformed message from agent " + *agent, peer, decoded.error().message());
     const auto envelope = protocol::peek_envelope(std::as_bytes(std::span(frame)));
-    reply_error(peer, *agent, envelope ? envelope->seq : 0, protocol::error_code(failure),
-                decoded.error().message());
+    reply_error(peer, *agent, envelope ? std::optional<std::uint64_t>(envelope->seq) : std::nullopt,
+                protocol::error_code(failure), decoded.error().message());
     return;
   }
   if (decoded->envelope.agent_id != *agent) {
@@ -173,13 +173,14 @@ void IngestServer::handle_frame(const std::string& peer, const std::string& key,
   case protocol::MessageType::hello: handle_hello(peer, std::move(*decoded)); break;
   case protocol::MessageType::batch: handle_batch(peer, std::move(*decoded)); break;
   case protocol::MessageType::heartbeat: handle_heartbeat(peer, *decoded); break;
+  case protocol::MessageType::result: handle_result(*decoded); break;
   default:
     ++m_counters.malformed;
     complain(
         "unexpected message", peer,
         std::string(protocol::to_string(decoded->envelope.type)) + " is not sent to a coordinator");
     reply_error(peer, *agent, decoded->envelope.seq, "unexpected-type",
-                "coordinators take HELLO, BATCH and HEARTBEAT");
+                "coordinators take HELLO, BATCH, HEARTBEAT and RESULT");
   }
 }
 
@@ -238,6 +239,15 @@ void IngestServer::handle_heartbeat(const std::string& peer, const protocol::Mes
   reply(peer, m_reply_frame);
 }
 
+void IngestServer::handle_result(const protocol::Message& message) {
+  ++m_counters.results;
+  const auto& result = std::get<protocol::CommandResult>(message.body);
+  // The planner that sends COMMANDs and learns from RESULTs comes later; until then a RESULT
+  // is logged so an operator can see what an agent did.
+  spdlog::info("RESULT from agent {} for command {}: {} ({})", message.envelope.agent_id,
+               result.command_id, protocol::to_string(result.status), result.reason);
+}
+
 void IngestServer::on_batch_stored(const std::string& peer, const std::string& agent_id,
                                    std::uint64_t seq, std::size_t samples,
                                    Result<storage::BatchOutcome> outcome) {
@@ -267,7 +277,7 @@ protocol::Envelope IngestServer::reply_envelope(const std::string& agent_id) {
 }
 
 void IngestServer::reply_error(const std::string& peer, const std::string& agent_id,
-                               std::uint64_t ref_seq, std::string_view code,
+                               std::optional<std::uint64_t> ref_seq, std::string_view code,
                                std::string message) noexcept {
   m_reply_frame.clear();
   protocol::encode_error(m_reply_frame, reply_envelope(agent_id),

@@ -39,6 +39,7 @@ struct IngestCounters {
   std::uint64_t samples = 0;    // in stored batches
   std::uint64_t duplicates = 0; // (agent, seq) already stored: acked, not stored again
   std::uint64_t heartbeats = 0;
+  std::uint64_t results = 0;
   std::uint64_t malformed = 0;    // refused by the decoder (answered with ERROR)
   std::uint64_t unauthorized = 0; // revoked key, or an agent id the key may not speak for
   std::uint64_t refused_busy = 0; // storage queue full: not acked, the agent resends
@@ -91,12 +92,14 @@ private:
   void handle_hello(const std::string& peer, protocol::Message message);
   void handle_batch(const std::string& peer, protocol::Message message);
   void handle_heartbeat(const std::string& peer, const protocol::Message& message);
+  void handle_result(const protocol::Message& message);
   void on_batch_stored(const std::string& peer, const std::string& agent_id, std::uint64_t seq,
                        std::size_t samples, Result<storage::BatchOutcome> outcome);
   [[nodiscard]] protocol::Envelope reply_envelope(const std::string& agent_id);
   void reply(const std::string& peer, const std::string& frame) noexcept;
-  void reply_error(const std::string& peer, const std::string& agent_id, std::uint64_t ref_seq,
-                   std::string_view code, std::string message) noexcept;
+  void reply_error(const std::string& peer, const std::string& agent_id,
+                   std::optional<std::uint64_t> ref_seq, std::string_view code,
+                   std::string message) noexcept;
   void complain(std::string_view what, const std::string& peer, std::string_view detail) noexcept;
 
   uv_loop_t& m_loop;

@@ -620,6 +620,25 @@ double machine_busy_seconds() {
   return ticks_to_seconds(total - idle);
 }
 
+// Connections the kernel dropped because a listener's accept queue was full (machine-wide).
+std::uint64_t listen_overflows() {
+  std::ifstream file("/proc/net/netstat");
+  std::string names, values;
+  while (std::getline(file, names) && std::getline(file, values)) {
+    if (!names.starts_with("TcpExt:")) {
+      continue;
+    }
+    std::istringstream name_fields(names), value_fields(values);
+    std::string name, value;
+    while (name_fields >> name && value_fields >> value) {
+      if (name == "ListenOverflows") {
+        return std::stoull(value);
+      }
+    }
+  }
+  return 0;
+}
+
 std::string load_average() {
   std::ifstream file("/proc/loadavg");
   std::string one, five, fifteen;
@@ -736,6 +755,7 @@ struct SimAgent {
   protocol::Envelope envelope;
   std::vector<Slot> slots; // slot seq % window holds that seq while it is unacked
   std::uint64_t next_seq = 1;
+  bool greeted = false; // HELLO went out (with ZMQ_IMMEDIATE it cannot before the handshake)
   bool acked_once = false;
 };
 
@@ -768,8 +788,7 @@ public:
 
   void run() {
     for (auto& agent : m_agents) {
-      send_hello(*agent);
-      fill_window(*agent);
+      greet(*agent);
     }
     std::int64_t next_scan = steady_ns() + k_resend_scan_ns;
     while (!m_control.stop.load(std::memory_order_relaxed)) {
@@ -787,13 +806,22 @@ public:
   }
 
 private:
-  void send_hello(SimAgent& agent) {
+  bool send_hello(SimAgent& agent) {
     protocol::Envelope envelope = agent.envelope;
     envelope.seq = 0;
     envelope.sent_at_ms = unix_ms();
     m_frame.clear();
     protocol::encode_hello(m_frame, envelope, {"bench-host", "bench", {}});
-    (void)agent.socket.send(zmq::buffer(m_frame), zmq::send_flags::dontwait);
+    return agent.socket.send(zmq::buffer(m_frame), zmq::send_flags::dontwait).has_value();
+  }
+
+  // HELLO first, then the window; until the handshake is done every send fails (EAGAIN) and
+  // the resend scan tries again.
+  void greet(SimAgent& agent) {
+    agent.greeted = send_hello(agent);
+    if (agent.greeted) {
+      fill_window(agent);
+    }
   }
 
   bool send_batch(SimAgent& agent, std::uint64_t seq) {
@@ -809,9 +837,9 @@ private:
         return;
       }
       const auto now = steady_ns();
-      // A send refused by the HWM stays outstanding and goes again with the resends.
+      // A send that fails (no connection yet) stays outstanding and goes with the resends.
       const bool sent = send_batch(agent, agent.next_seq);
-      slot = {agent.next_seq, now, sent ? now : 0, true};
+      slot = {agent.next_seq, sent ? now : 0, sent ? now : 0, true};
       ++agent.next_seq;
       m_stats.sent.fetch_add(1, std::memory_order_relaxed);
     }
@@ -857,12 +885,21 @@ private:
   // agent's spool would.
   void resend_overdue(std::int64_t now) {
     for (auto& agent : m_agents) {
+      if (!agent->greeted) {
+        greet(*agent);
+        continue;
+      }
       for (auto& slot : agent->slots) {
-        if (slot.busy && now - slot.last_sent_ns > k_resend_after_ns) {
-          if (send_batch(*agent, slot.seq)) {
-            slot.last_sent_ns = now;
+        const bool never_sent = slot.last_sent_ns == 0;
+        if (!slot.busy || (!never_sent && now - slot.last_sent_ns <= k_resend_after_ns)) {
+          continue;
+        }
+        if (send_batch(*agent, slot.seq)) {
+          slot.first_sent_ns = never_sent ? now : slot.first_sent_ns;
+          slot.last_sent_ns = now;
+          if (!never_sent) {
+            m_stats.resent.fetch_add(1, std::memory_order_relaxed);
           }
-          m_stats.resent.fetch_add(1, std::memory_order_relaxed);
         }
       }
     }
@@ -928,6 +965,8 @@ struct ScenarioResult {
   double rtt_p99_us = NAN;
   std::size_t rtt_count = 0;
   std::uint64_t connected = 0;
+  double connect_seconds = NAN;       // from connecting until every agent had its first ack
+  std::uint64_t listen_overflows = 0; // while connecting
   std::uint64_t resent = 0, stray_acks = 0, errors = 0;
   std::uint64_t refused_busy = 0, duplicates = 0, malformed = 0, replies_failed = 0;
   std::uint64_t zap_admitted = 0, peak_storage_queue = 0;
@@ -992,6 +1031,10 @@ std::vector<std::unique_ptr<SimAgent>> connect_agents(zmq::context_t& context, P
   for (std::size_t i = 0; i < count; ++i) {
     auto agent = std::make_unique<SimAgent>(context, i, options.window);
     agent->socket.set(zmq::sockopt::linger, 0);
+    // As agent/link/coordinator_link.cpp sets them.
+    agent->socket.set(zmq::sockopt::immediate, 1);
+    agent->socket.set(zmq::sockopt::reconnect_ivl, 200);
+    agent->socket.set(zmq::sockopt::reconnect_ivl_max, 2000);
     if (path == PathKind::plain) {
       agent->socket.set(zmq::sockopt::sndhwm, options.plain_hwm);
     } else {
@@ -1006,10 +1049,11 @@ std::vector<std::unique_ptr<SimAgent>> connect_agents(zmq::context_t& context, P
 }
 
 // Until every agent has had an ack (whole) or the ROUTER has decoded a batch per agent (plain);
-// 30 s at most.
-void wait_connected(PathKind path, std::size_t count, const SharedRegion& shared,
-                    const std::vector<std::unique_ptr<DriverStats>>& stats) {
-  const auto deadline = Steady::now() + std::chrono::seconds(30);
+// 30 s at most. Returns the seconds it took.
+double wait_connected(PathKind path, std::size_t count, const SharedRegion& shared,
+                      const std::vector<std::unique_ptr<DriverStats>>& stats) {
+  const auto start = Steady::now();
+  const auto deadline = start + std::chrono::seconds(30);
   while (Steady::now() < deadline) {
     std::uint64_t ready = 0;
     if (path == PathKind::whole) {
@@ -1020,11 +1064,12 @@ void wait_connected(PathKind path, std::size_t count, const SharedRegion& shared
       ready = shared.batches.load();
     }
     if (ready >= count) {
-      return;
+      return std::chrono::duration<double>(Steady::now() - start).count();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   std::fprintf(stderr, "  not every agent got through within 30 s; measuring anyway\n");
+  return NAN;
 }
 
 void compute_rates(ScenarioResult& result, const Snapshot& a, const Snapshot& b) {
@@ -1096,6 +1141,7 @@ ScenarioResult run_scenario(const Options& options, PathKind path, std::size_t c
   std::fprintf(stderr, "  %s, %zu agents: receiver pid %d on %s\n",
                path == PathKind::whole ? "whole" : "plain", count, child.pid(), endpoint.c_str());
 
+  const std::uint64_t overflows_before = listen_overflows();
   zmq::context_t context(options.io_threads, static_cast<int>(count + 64));
   auto agents = connect_agents(context, path, endpoint, keys, count, options);
   DriverControl control;
@@ -1119,7 +1165,8 @@ ScenarioResult run_scenario(const Options& options, PathKind path, std::size_t c
     });
   }
 
-  wait_connected(path, count, shared, stats);
+  result.connect_seconds = wait_connected(path, count, shared, stats);
+  result.listen_overflows = listen_overflows() - overflows_before;
   std::this_thread::sleep_for(std::chrono::duration<double>(options.warmup));
   const Snapshot before = take_snapshot(child.pid(), shared, stats);
   control.recording.store(true);
@@ -1188,13 +1235,15 @@ void print_header(const Options& options, const CodecResult* codec, std::size_t 
               first_line("/proc/cpuinfo", "model name").c_str(), name.release, ZMQ_VERSION_MAJOR,
               ZMQ_VERSION_MINOR, ZMQ_VERSION_PATCH, uv_version_string());
   std::printf("- batch: %zu samples, %zu bytes encoded\n", k_samples_per_batch, frame_bytes);
-  std::printf("- whole path: window of %zu unacked batches per agent, storage queue %u, receive "
-              "queue %u; plain path: HWM %d at both ends; agents' ZeroMQ io_threads %d\n",
-              options.window, options.storage_queue, options.receive_queue, options.plain_hwm,
-              options.io_threads);
-  std::printf("- each figure: %.1f s measured after connecting and a %.1f s warm-up; load "
-              "average %s at the start, %s at the end\n\n",
-              options.seconds, options.warmup, load_at_start.c_str(), load_average().c_str());
+  std::printf(
+      "- whole path: window of %zu unacked batches per agent, storage queue %u, receive "
+      "queue %u; plain path: HWM %d at both ends; agents' ZeroMQ io_threads %d\n",
+      options.window, options.storage_queue, options.receive_queue, options.plain_hwm,
+      options.io_threads);
+  std::printf(
+      "- each figure: %.1f s measured after connecting and a %.1f s warm-up; load "
+      "average %s at the start, %s at the end\n\n",
+      options.seconds, options.warmup, load_at_start.c_str(), load_average().c_str());
   if (codec != nullptr) {
     std::printf("### Codec, one %zu-sample batch (median of 7 rounds)\n\n", k_samples_per_batch);
     std::printf("| operation | ns/op | fastest–slowest round |\n|---|---:|---:|\n");
@@ -1241,43 +1290,66 @@ void print_results(const std::vector<ScenarioResult>& results) {
       std::thread::hardware_concurrency());
 }
 
+// CPU time per batch that got through, in µs: what extrapolates to other rates and machines.
+double micros_per_batch(double cpu_pct, double batches_per_s) {
+  return batches_per_s > 0 ? cpu_pct / 100.0 / batches_per_s * 1e6 : NAN;
+}
+
 void print_threads(const std::vector<ScenarioResult>& results) {
   std::printf(
-      "### Receiver threads, CPU %% of one core\n\n| agents | path | threads |\n"
-      "|---:|---|---|\n");
+      "### Where the CPU goes: µs of CPU per batch (CPU %% of one core)\n\n"
+      "| agents | path | receiver total | receiver threads | agents total |\n"
+      "|---:|---|---:|---|---:|\n");
   for (const auto& r : results) {
     std::string threads;
     for (const auto& [name, pct] : r.thread_cpu_pct) {
-      threads += (threads.empty() ? "" : ", ") + name + " " + fixed(pct, 0);
+      if (pct < 0.5) {
+        continue; // the reaper
+      }
+      threads += (threads.empty() ? "" : ", ") + name + " " +
+                 fixed(micros_per_batch(pct, r.batches_per_s), 1) + " (" + fixed(pct, 0) + " %)";
     }
-    std::printf("| %zu | %s | %s |\n", r.agents, r.path == PathKind::whole ? "whole" : "plain",
-                threads.c_str());
+    std::printf("| %zu | %s | %s (%s %%) | %s | %s (%s %%) |\n", r.agents,
+                r.path == PathKind::whole ? "whole" : "plain",
+                fixed(micros_per_batch(r.coordinator_cpu_pct, r.batches_per_s), 1).c_str(),
+                fixed(r.coordinator_cpu_pct, 0).c_str(), threads.c_str(),
+                fixed(micros_per_batch(r.agents_cpu_pct, r.batches_per_s), 1).c_str(),
+                fixed(r.agents_cpu_pct, 0).c_str());
   }
   std::printf("\n");
 }
 
 void print_health(const std::vector<ScenarioResult>& results) {
-  std::printf("### Health of each run\n\n| agents | path | other CPU %% | "
-              "agents acked / ZAP admitted | stored/s | RTT samples | resent | stray acks | "
-              "errors | refused busy | duplicates | peak storage queue | replies failed |\n"
-              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::printf(
+      "### Health of each run\n\n"
+      "| agents | path | other CPU %% | agents acked / ZAP admitted | all acked after s "
+      "| listen overflows | stored/s | RTT samples | resent | stray acks | errors "
+      "| refused busy | duplicates | peak storage queue | replies failed |\n"
+      "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   const auto n = [](std::uint64_t value) { return static_cast<unsigned long long>(value); };
   for (const auto& r : results) {
     const std::string others = fixed(r.others_cpu_pct, 0);
     if (r.path == PathKind::plain) {
-      std::printf("| %zu | plain | %s | – | %s | – | – | – | %llu malformed | – | – | – | – |\n",
-                  r.agents, others.c_str(), with_commas(r.stored_per_s).c_str(), n(r.malformed));
+      std::printf(
+          "| %zu | plain | %s | – | %s | %llu | %s | – | – | – | %llu malformed "
+          "| – | – | – | – |\n",
+          r.agents, others.c_str(), fixed(r.connect_seconds, 2).c_str(), n(r.listen_overflows),
+          with_commas(r.stored_per_s).c_str(), n(r.malformed));
       continue;
     }
-    std::printf("| %zu | whole | %s | %llu / %llu | %s | %zu | %llu | %llu | %llu | %llu | "
-                "%llu | %llu | %llu |\n",
-                r.agents, others.c_str(), n(r.connected), n(r.zap_admitted),
-                with_commas(r.stored_per_s).c_str(), r.rtt_count, n(r.resent), n(r.stray_acks),
-                n(r.errors), n(r.refused_busy), n(r.duplicates), n(r.peak_storage_queue),
-                n(r.replies_failed));
+    std::printf(
+        "| %zu | whole | %s | %llu / %llu | %s | %llu | %s | %zu | %llu | %llu | %llu "
+        "| %llu | %llu | %llu | %llu |\n",
+        r.agents, others.c_str(), n(r.connected), n(r.zap_admitted),
+        fixed(r.connect_seconds, 2).c_str(), n(r.listen_overflows),
+        with_commas(r.stored_per_s).c_str(), r.rtt_count, n(r.resent), n(r.stray_acks), n(r.errors),
+        n(r.refused_busy), n(r.duplicates), n(r.peak_storage_queue), n(r.replies_failed));
   }
-  std::printf("\n\"other CPU\" is what the rest of the machine used meanwhile (it is shared): "
-              "busy time from /proc/stat minus the receiver and the agents.\n\n");
+  std::printf(
+      "\n\"other CPU\" is what the rest of the machine used meanwhile (it is shared): "
+      "busy time from /proc/stat minus the receiver and the agents. \"listen "
+      "overflows\": connection attempts the kernel dropped while the agents connected "
+      "(TcpExt ListenOverflows, machine-wide).\n\n");
 }
 
 // ---------------------------------------------------------------------------------------------
