@@ -146,6 +146,32 @@ Result<bool> pairs_into(MsgpackReader& reader, std::vector<Label>& target, std::
   return true;
 }
 
+Result<bool> strings_into(MsgpackReader& reader, std::vector<std::string>& target,
+                          std::size_t max_items) {
+  auto count = reader.read_array(max_items);
+  if (!count) {
+    return fail(std::move(count).error());
+  }
+  target.reserve(*count);
+  for (std::uint32_t i = 0; i < *count; ++i) {
+    auto text = read_name(reader, Limits::k_max_label_value_bytes);
+    if (!text) {
+      return fail(at("[" + std::to_string(i) + "]", std::move(text).error()));
+    }
+    target.emplace_back(*text);
+  }
+  return true;
+}
+
+Result<bool> optional_int_into(MsgpackReader& reader, std::optional<std::int64_t>& target) {
+  std::int64_t value = 0;
+  auto read = int_into(reader, value);
+  if (read) {
+    target = value;
+  }
+  return read;
+}
+
 Result<bool> labels_into(MsgpackReader& reader, std::vector<Label>& target) {
   return pairs_into(reader, target, Limits::k_max_labels, Limits::k_max_label_value_bytes);
 }
@@ -255,6 +281,78 @@ Result<bool> drops_into(MsgpackReader& reader, DropCounts& dropped) {
       .map([] { return true; });
 }
 
+Result<bool> param_into(MsgpackReader& reader, ParamSchema& param) {
+  return read_body(reader, "param", std::array<std::string_view, 2>{"name", "type"},
+                   [&](std::string_view key) -> Result<bool> {
+                     if (key == "name") {
+                       return name_into(reader, param.name, Limits::k_max_name_bytes);
+                     }
+                     if (key == "type") {
+                       return name_into(reader, param.type, Limits::k_max_name_bytes);
+                     }
+                     if (key == "required") {
+                       auto value = reader.read_bool();
+                       param.required = value.value_or(true);
+                       return value.map([](bool) { return true; });
+                     }
+                     if (key == "enum") {
+                       return strings_into(reader, param.allowed, Limits::k_max_enum_values);
+                     }
+                     if (key == "pattern") {
+                       return text_into(reader, param.pattern, Limits::k_max_text_bytes);
+                     }
+                     if (key == "min") {
+                       return optional_int_into(reader, param.min);
+                     }
+                     if (key == "max") {
+                       return optional_int_into(reader, param.max);
+                     }
+                     return false;
+                   })
+      .map([] { return true; });
+}
+
+Result<bool> action_into(MsgpackReader& reader, ActionSchema& action) {
+  return read_body(reader, "action", std::array<std::string_view, 1>{"name"},
+                   [&](std::string_view key) -> Result<bool> {
+                     if (key == "name") {
+                       return name_into(reader, action.name, Limits::k_max_name_bytes);
+                     }
+                     if (key == "risk") {
+                       return name_into(reader, action.risk, Limits::k_max_name_bytes);
+                     }
+                     if (key != "params") {
+                       return false;
+                     }
+                     auto count = reader.read_array(Limits::k_max_params);
+                     if (!count) {
+                       return fail(std::move(count).error());
+                     }
+                     action.params.resize(*count);
+                     for (std::uint32_t i = 0; i < *count; ++i) {
+                       if (auto param = param_into(reader, action.params[i]); !param) {
+                         return fail(at("[" + std::to_string(i) + "]", std::move(param).error()));
+                       }
+                     }
+                     return true;
+                   })
+      .map([] { return true; });
+}
+
+Result<bool> actions_into(MsgpackReader& reader, std::vector<ActionSchema>& actions) {
+  auto count = reader.read_array(Limits::k_max_actions);
+  if (!count) {
+    return fail(std::move(count).error());
+  }
+  actions.resize(*count);
+  for (std::uint32_t i = 0; i < *count; ++i) {
+    if (auto action = action_into(reader, actions[i]); !action) {
+      return fail(at("[" + std::to_string(i) + "]", std::move(action).error()));
+    }
+  }
+  return true;
+}
+
 Result<ResultStatus> parse_status(std::string_view text) {
   for (const auto status :
        {ResultStatus::succeeded, ResultStatus::failed, ResultStatus::rejected,
@@ -289,6 +387,9 @@ Result<Body> read_body_of(MsgpackReader& reader, MessageType type) {
                     }
                     if (key == "labels") {
                       return labels_into(reader, hello.labels);
+                    }
+                    if (key == "actions") {
+                      return actions_into(reader, hello.actions);
                     }
                     return false;
                   });

@@ -62,6 +62,53 @@ public:
     m_packer.pack_int64(value);
   }
 
+  void actions(const std::vector<ActionSchema>& actions) {
+    m_packer.pack_array(static_cast<std::uint32_t>(actions.size()));
+    for (const auto& action : actions) {
+      m_packer.pack_map(action.risk.empty() ? 2 : 3);
+      key_str("name", action.name);
+      if (!action.risk.empty()) {
+        key_str("risk", action.risk);
+      }
+      str("params");
+      m_packer.pack_array(static_cast<std::uint32_t>(action.params.size()));
+      for (const auto& param : action.params) {
+        param_schema(param);
+      }
+    }
+  }
+
+  void param_schema(const ParamSchema& param) {
+    const std::uint32_t keys = 3 + (param.allowed.empty() ? 0 : 1) +
+                               (param.pattern.empty() ? 0 : 1) + (param.min ? 1 : 0) +
+                               (param.max ? 1 : 0);
+    m_packer.pack_map(keys);
+    key_str("name", param.name);
+    key_str("type", param.type);
+    str("required");
+    if (param.required) {
+      m_packer.pack_true();
+    } else {
+      m_packer.pack_false();
+    }
+    if (!param.allowed.empty()) {
+      str("enum");
+      m_packer.pack_array(static_cast<std::uint32_t>(param.allowed.size()));
+      for (const auto& value : param.allowed) {
+        str(value);
+      }
+    }
+    if (!param.pattern.empty()) {
+      key_str("pattern", param.pattern);
+    }
+    if (param.min) {
+      key_int("min", *param.min);
+    }
+    if (param.max) {
+      key_int("max", *param.max);
+    }
+  }
+
   template <class PairRange>
   void pairs(const PairRange& items) {
     m_packer.pack_map(static_cast<std::uint32_t>(std::size(items)));
@@ -110,11 +157,13 @@ private:
 
 void encode_hello(std::string& out, const Envelope& envelope, const Hello& hello) {
   Writer writer(out);
-  writer.envelope(envelope, MessageType::hello, 3);
+  writer.envelope(envelope, MessageType::hello, 4);
   writer.key_str("host", hello.host);
   writer.key_str("version", hello.agent_version);
   writer.str("labels");
   writer.pairs(hello.labels);
+  writer.str("actions");
+  writer.actions(hello.actions);
 }
 
 void encode_batch(std::string& out, const Envelope& envelope, std::span<const SampleView> samples,

@@ -41,6 +41,8 @@ struct Limits {
   static constexpr std::size_t k_max_params = 32;
   static constexpr std::size_t k_max_param_value_bytes = 1024;
   static constexpr std::size_t k_max_output_bytes = 4096;
+  static constexpr std::size_t k_max_actions = 256;
+  static constexpr std::size_t k_max_enum_values = 64;
 };
 
 struct Envelope {
@@ -65,10 +67,31 @@ struct Sample {
   friend bool operator==(const Sample&, const Sample&) = default;
 };
 
+// One parameter of a catalog action, as the agent will validate it (see PROTOCOL.md).
+struct ParamSchema {
+  std::string name;
+  std::string type;                 // "string", "int", "enum", "path" or "duration"
+  bool required = true;
+  std::vector<std::string> allowed; // for "enum"
+  std::string pattern;              // for "string": a regular expression the whole value matches
+  std::optional<std::int64_t> min;  // for "int" and "duration" (ms)
+  std::optional<std::int64_t> max;
+  friend bool operator==(const ParamSchema&, const ParamSchema&) = default;
+};
+
+// One action of the agent's local catalog: the only things a COMMAND may name.
+struct ActionSchema {
+  std::string name;
+  std::string risk; // "low", "medium", "high" or "critical"
+  std::vector<ParamSchema> params;
+  friend bool operator==(const ActionSchema&, const ActionSchema&) = default;
+};
+
 struct Hello {
   std::string host;
   std::string agent_version;
   std::vector<Label> labels;
+  std::vector<ActionSchema> actions;
   friend bool operator==(const Hello&, const Hello&) = default;
 };
 

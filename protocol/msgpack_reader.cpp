@@ -240,6 +240,15 @@ Result<double> MsgpackReader::read_number() {
   return static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(raw)));
 }
 
+Result<bool> MsgpackReader::read_bool() {
+  if (peek() != Kind::boolean) {
+    return fail(mismatch("bool"));
+  }
+  const bool value = byte_at(0) == 0xc3;
+  ++m_pos;
+  return value;
+}
+
 Result<void> MsgpackReader::skip(std::size_t max_depth) {
   const Kind kind = peek();
   const std::uint8_t b = at_end() ? 0 : byte_at(0);

@@ -35,6 +35,7 @@ public:
   [[nodiscard]] Result<std::int64_t> read_int();
   // Accepts float 32/64 and integers (a value that happens to be whole may be sent as an int).
   [[nodiscard]] Result<double> read_number();
+  [[nodiscard]] Result<bool> read_bool();
   // Skips one whole value (used for unknown map keys), nesting at most `max_depth` levels.
   [[nodiscard]] Result<void> skip(std::size_t max_depth);
 

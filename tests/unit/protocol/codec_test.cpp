@@ -62,10 +62,10 @@ TEST_CASE("encoding from views gives the same bytes as from owned samples") {
 
 TEST_CASE("hello, ack and error round-trip") {
   std::string frame;
-  encode_hello(frame, envelope_for(0), Hello{"web-1.example", "0.1.0", {{"role", "db"}}});
+  encode_hello(frame, envelope_for(0), Hello{"web-1.example", "0.1.0", {{"role", "db"}}, {}});
   auto hello = decode(frame);
   REQUIRE(hello);
-  CHECK(std::get<Hello>(hello->body) == Hello{"web-1.example", "0.1.0", {{"role", "db"}}});
+  CHECK(std::get<Hello>(hello->body) == Hello{"web-1.example", "0.1.0", {{"role", "db"}}, {}});
 
   frame.clear();
   encode_ack(frame, envelope_for(1), Ack{42});
@@ -272,4 +272,30 @@ TEST_CASE("decode says which kind of refusal it was") {
   auto bad_status = decode(status);
   REQUIRE_FALSE(bad_status);
   CHECK(bad_status.error().message().find("unknown status 'nope'") != std::string::npos);
+}
+
+TEST_CASE("HELLO carries the agent's action catalog with parameter schemas") {
+  Hello hello{"web-1", "0.1.0", {}, {}};
+  ParamSchema unit{"unit", "string", true, {}, "^[a-z0-9@._-]+\\.service$", {}, {}};
+  ParamSchema sig{"signal", "enum", false, {"TERM", "KILL", "HUP"}, "", {}, {}};
+  ParamSchema age{"older_than", "duration", true, {}, "", 60'000, 86'400'000};
+  hello.actions.push_back({"restart-service", "medium", {unit}});
+  hello.actions.push_back({"kill-process", "high", {sig, age}});
+  hello.actions.push_back({"noop", "", {}});
+  std::string frame;
+  encode_hello(frame, envelope_for(0), hello);
+  auto decoded = decode(frame);
+  INFO((decoded ? std::string() : decoded.error().message()));
+  REQUIRE(decoded);
+  CHECK(std::get<Hello>(decoded->body) == hello);
+
+  // A parameter without its type is refused, with the path to it.
+  Hello broken = hello;
+  broken.actions[0].params[0].type = "";
+  frame.clear();
+  encode_hello(frame, envelope_for(0), broken);
+  auto refused = decode(frame);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message().find("HELLO.actions: [0]: action.params: [0]: param.type") !=
+        std::string::npos);
 }

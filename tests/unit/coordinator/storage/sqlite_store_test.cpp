@@ -133,7 +133,7 @@ TEST_CASE("sqlite store: refuses a database newer than the binary", "[storage][s
 TEST_CASE("sqlite store: hello then batch", "[storage][sqlite]") {
   const TempDir dir;
   auto store = open_store(dir.path() / "coordinator.db");
-  const protocol::Hello hello{"web-1.example", "0.1.0", {{"role", "web"}, {"env", "prod"}}};
+  const protocol::Hello hello{"web-1.example", "0.1.0", {{"role", "web"}, {"env", "prod"}}, {}};
   REQUIRE(store->record_hello(envelope("web-1", 0), hello, 500));
   REQUIRE(record(*store, "web-1", 1, {sample("cpu", 0.5, 900), sample("mem", 42, 900)}, 1000) ==
           BatchOutcome::stored);
@@ -154,7 +154,7 @@ TEST_CASE("sqlite store: hello then batch", "[storage][sqlite]") {
         std::vector<storage::LatestSample>{{"cpu", "", 0.5, 900}, {"mem", "", 42, 900}});
 
   SECTION("a second hello updates the agent but keeps first_seen and counters") {
-    const protocol::Hello again{"web-1.new", "0.2.0", {}};
+    const protocol::Hello again{"web-1.new", "0.2.0", {}, {}};
     REQUIRE(store->record_hello(envelope("web-1", 0), again, 2000));
     const auto after = agents(*store);
     REQUIRE(after.size() == 1);
@@ -186,7 +186,7 @@ TEST_CASE("sqlite store: batch without hello creates the agent", "[storage][sqli
   CHECK(listed[0].samples == 1);
 
   // A late HELLO fills in host and version without resetting when the agent was first seen.
-  REQUIRE(store->record_hello(envelope("db-1", 0), protocol::Hello{"db-1.lan", "0.1.0", {}}, 2000));
+  REQUIRE(store->record_hello(envelope("db-1", 0), protocol::Hello{"db-1.lan", "0.1.0", {}, {}}, 2000));
   const auto after = agents(*store);
   REQUIRE(after.size() == 1);
   CHECK(after[0].host == "db-1.lan");
