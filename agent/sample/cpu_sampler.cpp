@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/sample/cpu_sampler.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstddef>
@@ -104,15 +105,17 @@ CpuUsage cpu_usage(const CpuTimes& before, const CpuTimes& after) noexcept {
     return CpuUsage{};
   }
   const double scale = 100.0 / total;
+  // Rounding can put a sum of parts a hair above 100 (seen as 100.00000000000001 under load).
+  const auto pct = [scale](double part) { return std::clamp(part * scale, 0.0, 100.0); };
   return CpuUsage{
-      .user_pct = user * scale,
-      .system_pct = system * scale,
-      .iowait_pct = iowait * scale,
-      .steal_pct = steal * scale,
-      .idle_pct = idle * scale,
+      .user_pct = pct(user),
+      .system_pct = pct(system),
+      .iowait_pct = pct(iowait),
+      .steal_pct = pct(steal),
+      .idle_pct = pct(idle),
       // Summed from the busy parts rather than 100 - idle - iowait, which rounding could push
       // a hair below 0.
-      .busy_pct = (user + system + steal) * scale,
+      .busy_pct = pct(user + system + steal),
   };
 }
 

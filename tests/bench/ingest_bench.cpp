@@ -108,6 +108,8 @@ struct Options {
   int io_threads = 1;                   // the agents' context; the coordinator's is always 1
   int plain_hwm = 100; // plain path, both ends: per-connection queues are what bounds its memory
   bool codec = true;
+  int retries = 2;       // extra tries of a scenario disturbed by other load
+  double noisy_pct = 20; // "disturbed": others used more than this % of a core
   std::string role;
   int shm_fd = -1;
 };
@@ -129,7 +131,8 @@ std::vector<std::string> split(std::string_view text, char by) {
                "usage: medic-ingest-bench [--agents=1,100,1000] [--paths=plain,whole] "
                "[--seconds=5] [--warmup=1]\n"
                "       [--window=8] [--storage-queue=1024] [--receive-queue=10000] "
-               "[--io-threads=1] [--no-codec]\n",
+               "[--io-threads=1] [--no-codec]\n"
+               "       [--plain-hwm=100] [--retries=2] [--noisy-pct=20]\n",
                complaint.c_str());
   std::exit(2);
 }
@@ -169,6 +172,10 @@ Options parse_options(int argc, char** argv) {
         options.io_threads = std::stoi(value);
       } else if (key == "--plain-hwm") {
         options.plain_hwm = std::stoi(value);
+      } else if (key == "--retries") {
+        options.retries = std::stoi(value);
+      } else if (key == "--noisy-pct") {
+        options.noisy_pct = std::stod(value);
       } else if (key == "--no-codec") {
         options.codec = false;
       } else if (key == "--role") {
@@ -189,8 +196,11 @@ Options parse_options(int argc, char** argv) {
   }
   if (options.window == 0 || options.window > 1024 || options.seconds <= 0 ||
       options.seconds > 600 || options.warmup < 0 || options.warmup > 60 ||
-      options.io_threads < 1) {
-    usage("window 1..1024, seconds 0..600, warmup 0..60, io-threads >= 1");
+      options.io_threads < 1 || options.retries < 0 || options.retries > 10 ||
+      options.plain_hwm < 1) {
+    usage(
+        "window 1..1024, seconds 0..600, warmup 0..60, io-threads >= 1, retries 0..10, "
+        "plain-hwm >= 1");
   }
   return options;
 }
@@ -811,7 +821,10 @@ private:
     envelope.seq = 0;
     envelope.sent_at_ms = unix_ms();
     m_frame.clear();
-    protocol::encode_hello(m_frame, envelope, {"bench-host", "bench", {}});
+    protocol::Hello hello;
+    hello.host = "bench-host";
+    hello.agent_version = "bench";
+    protocol::encode_hello(m_frame, envelope, hello);
     return agent.socket.send(zmq::buffer(m_frame), zmq::send_flags::dontwait).has_value();
   }
 
@@ -965,9 +978,11 @@ struct ScenarioResult {
   double rtt_p99_us = NAN;
   std::size_t rtt_count = 0;
   std::uint64_t connected = 0;
+  int attempts = 1;
   double connect_seconds = NAN;       // from connecting until every agent had its first ack
   std::uint64_t listen_overflows = 0; // while connecting
   std::uint64_t resent = 0, stray_acks = 0, errors = 0;
+  std::uint64_t refused_in_window = 0; // of refused_busy, while measuring
   std::uint64_t refused_busy = 0, duplicates = 0, malformed = 0, replies_failed = 0;
   std::uint64_t zap_admitted = 0, peak_storage_queue = 0;
 };
@@ -994,6 +1009,7 @@ struct Snapshot {
   std::uint64_t acked = 0;
   std::uint64_t batches = 0;
   std::uint64_t samples = 0;
+  std::uint64_t refused_busy = 0;
 };
 
 Snapshot take_snapshot(pid_t child, const SharedRegion& shared,
@@ -1008,6 +1024,7 @@ Snapshot take_snapshot(pid_t child, const SharedRegion& shared,
   }
   snapshot.batches = shared.batches.load();
   snapshot.samples = shared.samples.load();
+  snapshot.refused_busy = shared.refused_busy.load();
   return snapshot;
 }
 
@@ -1180,6 +1197,7 @@ ScenarioResult run_scenario(const Options& options, PathKind path, std::size_t c
   agents.clear();
   context.close();
   compute_rates(result, before, after);
+  result.refused_in_window = after.refused_busy - before.refused_busy;
   compute_rtt(result, stats);
   collect_counters(result, shared, stats);
   return result;
@@ -1322,13 +1340,13 @@ void print_threads(const std::vector<ScenarioResult>& results) {
 void print_health(const std::vector<ScenarioResult>& results) {
   std::printf(
       "### Health of each run\n\n"
-      "| agents | path | other CPU %% | agents acked / ZAP admitted | all acked after s "
+      "| agents | path | other CPU %% (tries) | agents acked / ZAP admitted | all acked after s "
       "| listen overflows | stored/s | RTT samples | resent | stray acks | errors "
-      "| refused busy | duplicates | peak storage queue | replies failed |\n"
+      "| refused busy (while measuring) | duplicates | peak storage queue | replies failed |\n"
       "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   const auto n = [](std::uint64_t value) { return static_cast<unsigned long long>(value); };
   for (const auto& r : results) {
-    const std::string others = fixed(r.others_cpu_pct, 0);
+    const std::string others = fixed(r.others_cpu_pct, 0) + " (" + std::to_string(r.attempts) + ")";
     if (r.path == PathKind::plain) {
       std::printf(
           "| %zu | plain | %s | – | %s | %llu | %s | – | – | – | %llu malformed "
@@ -1339,15 +1357,17 @@ void print_health(const std::vector<ScenarioResult>& results) {
     }
     std::printf(
         "| %zu | whole | %s | %llu / %llu | %s | %llu | %s | %zu | %llu | %llu | %llu "
-        "| %llu | %llu | %llu | %llu |\n",
+        "| %llu (%llu) | %llu | %llu | %llu |\n",
         r.agents, others.c_str(), n(r.connected), n(r.zap_admitted),
         fixed(r.connect_seconds, 2).c_str(), n(r.listen_overflows),
         with_commas(r.stored_per_s).c_str(), r.rtt_count, n(r.resent), n(r.stray_acks), n(r.errors),
-        n(r.refused_busy), n(r.duplicates), n(r.peak_storage_queue), n(r.replies_failed));
+        n(r.refused_busy), n(r.refused_in_window), n(r.duplicates), n(r.peak_storage_queue),
+        n(r.replies_failed));
   }
   std::printf(
       "\n\"other CPU\" is what the rest of the machine used meanwhile (it is shared): "
-      "busy time from /proc/stat minus the receiver and the agents. \"listen "
+      "busy time from /proc/stat minus the receiver and the agents (ticks, so ±10); a "
+      "scenario over the noise limit is run again and the quietest try kept. \"listen "
       "overflows\": connection attempts the kernel dropped while the agents connected "
       "(TcpExt ListenOverflows, machine-wide).\n\n");
 }
@@ -1385,6 +1405,28 @@ Keys generate_keys(std::size_t count) {
   return keys;
 }
 
+// The machine is shared: a scenario during which something else took more than
+// --noisy-pct of a core is run again (--retries times at most), and the quietest try is kept.
+ScenarioResult run_quietest(const Options& options, PathKind path, std::size_t count,
+                            const Keys& keys) {
+  std::optional<ScenarioResult> best;
+  for (int attempt = 1; attempt <= options.retries + 1; ++attempt) {
+    auto result = run_scenario(options, path, count, keys);
+    result.attempts = attempt;
+    std::fprintf(
+        stderr, "    %s batches/s, %s samples/s, receiver CPU %.0f %%, other CPU %.0f %%\n",
+        with_commas(result.batches_per_s).c_str(), with_commas(result.samples_per_s).c_str(),
+        result.coordinator_cpu_pct, result.others_cpu_pct);
+    if (!best || result.others_cpu_pct < best->others_cpu_pct) {
+      best = std::move(result);
+    }
+    if (best->others_cpu_pct <= options.noisy_pct) {
+      break;
+    }
+  }
+  return *best;
+}
+
 int run_parent(const Options& options) {
   std::signal(SIGPIPE, SIG_IGN);
   const std::size_t most =
@@ -1401,11 +1443,7 @@ int run_parent(const Options& options) {
   std::vector<ScenarioResult> results;
   for (const auto count : options.agent_counts) {
     for (const auto path : options.paths) {
-      results.push_back(run_scenario(options, path, count, keys));
-      const auto& r = results.back();
-      std::fprintf(stderr, "    %s batches/s, %s samples/s, receiver CPU %.0f %%\n",
-                   with_commas(r.batches_per_s).c_str(), with_commas(r.samples_per_s).c_str(),
-                   r.coordinator_cpu_pct);
+      results.push_back(run_quietest(options, path, count, keys));
     }
   }
   BatchEncoder encoder;
