@@ -70,7 +70,7 @@ struct Sample {
 // One parameter of a catalog action, as the agent will validate it (see PROTOCOL.md).
 struct ParamSchema {
   std::string name;
-  std::string type;                 // "string", "int", "enum", "path" or "duration"
+  std::string type; // "string", "int", "enum", "path" or "duration"
   bool required = true;
   std::vector<std::string> allowed; // for "enum"
   std::string pattern;              // for "string": a regular expression the whole value matches

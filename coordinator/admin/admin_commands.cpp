@@ -111,6 +111,7 @@ void AdminCommands::status(const Respond& respond) const {
              {"malformed", c.malformed},
              {"unauthorized", c.unauthorized},
              {"refused_busy", c.refused_busy},
+             {"paused", c.paused},
              {"storage_errors", c.storage_errors},
              {"acks_sent", c.acks_sent},
              {"replies_failed", c.replies_failed},

@@ -45,7 +45,8 @@ medic::config::Schema make_schema(CoordinatorConfig& config) {
                     check_listen);
   schema.add_integer<std::uint32_t>(
       "agents.receive_queue", config.receive_queue, 1, 1'000'000,
-      "Messages ZeroMQ holds for the coordinator before pushing back");
+      "Messages ZeroMQ holds per agent connection before it pushes back on that agent (an "
+      "agent has at most 16 batches in flight)");
   schema.add_duration("agents.stale_after", config.stale_after, std::chrono::seconds(1),
                       std::chrono::hours(24), "An agent silent this long is shown as stale");
   schema.add_duration("agents.lost_after", config.lost_after, std::chrono::seconds(1),

@@ -50,6 +50,8 @@ Result<void> IngestServer::open_socket() {
     m_socket->set(zmq::sockopt::rcvhwm, m_settings.receive_queue);
     m_socket->set(zmq::sockopt::sndhwm, m_settings.receive_queue);
     m_socket->set(zmq::sockopt::linger, 0);
+    // A restarted coordinator is reconnected to by the whole fleet at once.
+    m_socket->set(zmq::sockopt::backlog, 4096);
     m_socket->set(zmq::sockopt::maxmsgsize,
                   static_cast<std::int64_t>(protocol::Limits::k_max_frame_bytes));
     // Fail a reply to a vanished agent instead of dropping it silently.
@@ -111,6 +113,13 @@ void IngestServer::on_rebind_timer(uv_timer_t* timer) noexcept {
 }
 
 void IngestServer::on_readable() {
+  // Storage is full: stop reading so ZeroMQ's queues and then TCP push back on the agents,
+  // rather than decoding batches only to refuse them. Resumed as the writer catches up.
+  if (m_storage_worker.queued() >= m_storage_worker.capacity()) {
+    ++m_counters.paused;
+    m_watcher->pause();
+    return;
+  }
   zmq::message_t parts[k_max_frames];
   int count = 0;
   bool more = true;
@@ -195,12 +204,12 @@ void IngestServer::handle_hello(const std::string& peer, protocol::Message messa
       [this, message = std::move(message), received_ms]() -> uv::Worker::Completion {
         auto stored = m_store.record_hello(message.envelope,
                                            std::get<protocol::Hello>(message.body), received_ms);
-        if (stored) {
-          return {};
-        }
-        return [this, error = stored.error()] {
-          ++m_counters.storage_errors;
-          spdlog::error("storing HELLO: {}", error.message());
+        return [this, stored = std::move(stored)] {
+          maybe_resume();
+          if (!stored) {
+            ++m_counters.storage_errors;
+            spdlog::error("storing HELLO: {}", stored.error().message());
+          }
         };
       });
   if (!queued) {
@@ -251,6 +260,7 @@ void IngestServer::handle_result(const protocol::Message& message) {
 void IngestServer::on_batch_stored(const std::string& peer, const std::string& agent_id,
                                    std::uint64_t seq, std::size_t samples,
                                    Result<storage::BatchOutcome> outcome) {
+  maybe_resume();
   if (!outcome) {
     ++m_counters.storage_errors;
     spdlog::error("storing batch {} from agent {}: {}", seq, agent_id, outcome.error().message());
@@ -266,6 +276,13 @@ void IngestServer::on_batch_stored(const std::string& peer, const std::string& a
   protocol::encode_ack(m_reply_frame, reply_envelope(agent_id), protocol::Ack{seq});
   reply(peer, m_reply_frame);
   ++m_counters.acks_sent;
+}
+
+void IngestServer::maybe_resume() noexcept {
+  if (m_watcher && m_watcher->paused() && m_receiving &&
+      m_storage_worker.queued() <= m_storage_worker.capacity() / 2) {
+    m_watcher->resume();
+  }
 }
 
 protocol::Envelope IngestServer::reply_envelope(const std::string& agent_id) {

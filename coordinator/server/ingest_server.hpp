@@ -43,6 +43,7 @@ struct IngestCounters {
   std::uint64_t malformed = 0;    // refused by the decoder (answered with ERROR)
   std::uint64_t unauthorized = 0; // revoked key, or an agent id the key may not speak for
   std::uint64_t refused_busy = 0; // storage queue full: not acked, the agent resends
+  std::uint64_t paused = 0;       // times reading stopped because storage was full
   std::uint64_t storage_errors = 0;
   std::uint64_t acks_sent = 0;
   std::uint64_t replies_failed = 0;
@@ -95,6 +96,8 @@ private:
   void handle_result(const protocol::Message& message);
   void on_batch_stored(const std::string& peer, const std::string& agent_id, std::uint64_t seq,
                        std::size_t samples, Result<storage::BatchOutcome> outcome);
+  // Reading stops while the storage queue is full; this restarts it once half of it drained.
+  void maybe_resume() noexcept;
   [[nodiscard]] protocol::Envelope reply_envelope(const std::string& agent_id);
   void reply(const std::string& peer, const std::string& frame) noexcept;
   void reply_error(const std::string& peer, const std::string& agent_id,

@@ -70,7 +70,8 @@ void ZmqWatcher::drain() noexcept {
       return;
     }
     const bool writable_wanted = m_want_writable && (events & ZMQ_POLLOUT) != 0;
-    if ((events & ZMQ_POLLIN) == 0 && !writable_wanted) {
+    const bool readable = (events & ZMQ_POLLIN) != 0 && !m_paused;
+    if (!readable && !writable_wanted) {
       uv_idle_stop(&m_idle);
       return;
     }
@@ -81,7 +82,7 @@ void ZmqWatcher::drain() noexcept {
           m_on_writable();
         }
       }
-      if ((events & ZMQ_POLLIN) != 0) {
+      if (readable) {
         m_on_readable();
       }
     } catch (const std::exception& e) {

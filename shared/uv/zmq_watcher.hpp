@@ -38,6 +38,14 @@ public:
   void kick() noexcept;
   // Ask for on_writable once the socket can take a message again (after EAGAIN on send).
   void want_writable(bool on) noexcept;
+  // Stops reading (the handler is not called) until resume(): ZeroMQ's queue, then TCP, push
+  // back on the peers. For a consumer that is full.
+  void pause() noexcept { m_paused = true; }
+  void resume() noexcept {
+    m_paused = false;
+    kick();
+  }
+  [[nodiscard]] bool paused() const noexcept { return m_paused; }
   void close() noexcept;
   // Closes the handles and deletes the watcher once libuv is done with them, for a watcher
   // replaced while the loop runs (its socket was recreated).
@@ -59,6 +67,7 @@ private:
   bool m_started = false;
   int m_open_handles = 0; // for dispose(): handles whose close callback has not run
   bool m_want_writable = false;
+  bool m_paused = false;
   std::uint64_t m_handler_failures = 0;
 };
 

@@ -157,3 +157,21 @@ TEST_CASE("a 60 s partition loses nothing, keeps agent memory flat, and drains a
       200ms));
   CHECK(medic::test::wait_until([&] { return spooled(fleet, "e2e-partition") <= 2; }, 10s));
 }
+
+TEST_CASE("a coordinator with a one-batch storage queue loses and refuses nothing") {
+  Fleet fleet;
+  fleet.start_coordinator("tcp://127.0.0.1:*", "storage: {queue: 1}\n");
+  const std::vector<std::string> agents{"e2e-bp-1", "e2e-bp-2", "e2e-bp-3"};
+  for (const auto& id : agents) {
+    fleet.start_agent(id);
+  }
+  INFO(fleet.logs().substr(0, 20'000));
+  for (const auto& id : agents) {
+    CHECK(medic::test::wait_until([&] { return complete(stored(fleet, id), 15); }, 30s, 200ms));
+  }
+  const auto status = fleet.ctl("status");
+  REQUIRE(status);
+  WARN("paused " << status->at("ingest").value("paused", 0) << " times, refused "
+                 << status->at("ingest").value("refused_busy", 0) << " batches");
+  CHECK(status->at("ingest").value("refused_busy", 1) == 0);
+}

@@ -9,7 +9,7 @@ using namespace std::chrono_literals;
 
 Fleet::Fleet() = default;
 
-std::string Fleet::start_coordinator(const std::string& listen) {
+std::string Fleet::start_coordinator(const std::string& listen, const std::string& extra_config) {
   // clang-format off
   write_file(m_dir / "coordinator.yaml",
              "agents:\n"
@@ -21,7 +21,7 @@ std::string Fleet::start_coordinator(const std::string& listen) {
              "security:\n"
              "  key_file: " + (m_dir / "coordinator.key").string() + "\n"
              "log:\n"
-             "  level: debug\n");
+             "  level: debug\n" + extra_config);
   // clang-format on
   m_coordinator =
       std::make_unique<Process>(std::vector<std::string>{k_coordinator_bin, "--config",

@@ -26,7 +26,8 @@ public:
 
   // Starts the coordinator and waits until its admin socket answers; returns its agent endpoint.
   // Pass the endpoint of a previous run to restart on the same port.
-  std::string start_coordinator(const std::string& listen = "tcp://127.0.0.1:*");
+  std::string start_coordinator(const std::string& listen = "tcp://127.0.0.1:*",
+                                const std::string& extra_config = "");
   // Writes an agent's config; its key pair, spool and log live in the fleet's directory.
   std::filesystem::path write_agent_config(const std::string& id, const std::string& extra = "");
   // Creates the agent's key pair and enrols its public key with the coordinator.

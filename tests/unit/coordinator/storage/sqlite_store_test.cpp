@@ -186,7 +186,8 @@ TEST_CASE("sqlite store: batch without hello creates the agent", "[storage][sqli
   CHECK(listed[0].samples == 1);
 
   // A late HELLO fills in host and version without resetting when the agent was first seen.
-  REQUIRE(store->record_hello(envelope("db-1", 0), protocol::Hello{"db-1.lan", "0.1.0", {}, {}}, 2000));
+  REQUIRE(
+      store->record_hello(envelope("db-1", 0), protocol::Hello{"db-1.lan", "0.1.0", {}, {}}, 2000));
   const auto after = agents(*store);
   REQUIRE(after.size() == 1);
   CHECK(after[0].host == "db-1.lan");

@@ -130,3 +130,43 @@ TEST_CASE("a worker runs jobs off the loop and completions back on it, bounded")
   CHECK(completions_on_loop);
   medic::uv::close_loop(loop);
 }
+
+TEST_CASE("a paused watcher reads nothing until resumed, then everything") {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  EchoPair pair;
+  pair.router.set(zmq::sockopt::linger, 0);
+  pair.dealer.set(zmq::sockopt::linger, 0);
+  pair.router.bind("tcp://127.0.0.1:*");
+  pair.dealer.connect(pair.router.get(zmq::sockopt::last_endpoint));
+  int read = 0;
+  medic::uv::ZmqWatcher watcher(loop, pair.router, [&] {
+    zmq::message_t peer;
+    zmq::message_t body;
+    if (pair.router.recv(peer, zmq::recv_flags::dontwait)) {
+      (void)pair.router.recv(body, zmq::recv_flags::dontwait);
+      ++read;
+    }
+  });
+  REQUIRE(watcher.start());
+  watcher.pause();
+  for (int i = 0; i < 100; ++i) {
+    pair.dealer.send(zmq::buffer(std::to_string(i)), zmq::send_flags::none);
+  }
+  uv_timer_t step;
+  uv_timer_init(&loop, &step);
+  uv_timer_start(
+      &step, [](uv_timer_t* t) { uv_stop(t->loop); }, 300, 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(read == 0);
+  CHECK(watcher.paused());
+
+  watcher.resume();
+  uv_timer_start(
+      &step, [](uv_timer_t* t) { uv_stop(t->loop); }, 300, 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(read == 100);
+  watcher.close();
+  medic::uv::close_handle(step);
+  medic::uv::close_loop(loop);
+}
