@@ -42,8 +42,12 @@ int daemon_main(int argc, char** argv, const DaemonProgram<Config>& program) noe
     Config config;
     auto schema = program.make_schema(config);
     if (options->help) {
-      std::fputs(daemon_usage(program.name, program.summary, program.default_config).c_str(),
-                 stdout);
+      std::string usage = daemon_usage(program.name, program.summary, program.default_config);
+      if (program.print_public_key) {
+        usage += "\n--print-public-key prints this program's CURVE public key (creating the key\n"
+                 "pair at security.key_file if missing), for medicctl keys add.\n";
+      }
+      std::fputs(usage.c_str(), stdout);
       return k_exit_ok;
     }
     if (options->help_config) {
