@@ -80,7 +80,8 @@ agent_key=$("$prefix/bin/medic-agent" --config /etc/medic/agent.yaml --print-pub
 start agent
 echo "waiting for the agent's first batch (batch.flush_interval is 5s)..."
 for _ in $(seq 150); do
-  if "$prefix/bin/medicctl" --json agents 2>/dev/null | grep -q '"cpu.usage_pct"'; then
+  # Batches stored by this coordinator process (an earlier run's rows do not count).
+  if "$prefix/bin/medicctl" --json status 2>/dev/null | grep -q '"batches": [1-9]'; then
     break
   fi
   sleep 0.2

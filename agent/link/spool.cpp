@@ -68,7 +68,8 @@ Spool::Spool(Spool&& other) noexcept = default;
 Spool& Spool::operator=(Spool&& other) noexcept = default;
 Spool::~Spool() = default;
 
-Result<Spool> Spool::open(const std::filesystem::path& path, SpoolLimits limits) {
+Result<Spool> Spool::open(const std::filesystem::path& path, SpoolLimits limits,
+                          std::uint64_t first_seq) {
   const std::string where = "opening spool " + path.string();
   if (limits.max_bytes == 0 || limits.max_age.count() <= 0) {
     return fail(ErrorCode::invalid_argument, where + ": max_bytes and max_age must be positive");
@@ -97,6 +98,17 @@ Result<Spool> Spool::open(const std::filesystem::path& path, SpoolLimits limits)
   Spool spool(std::move(*db), std::move(*statements), limits);
   if (auto loaded = spool.load_state(); !loaded) {
     return fail(std::move(loaded).error().context(where));
+  }
+  const bool never_used = spool.m_next_seq == 1 && spool.m_stats.batches == 0 &&
+                          spool.m_stats.dropped_batches == 0;
+  if (never_used && first_seq > 1) {
+    if (first_seq > k_max_seq) {
+      return fail(ErrorCode::invalid_argument, where + ": first_seq out of range");
+    }
+    if (auto written = spool.write_next_seq(first_seq); !written) {
+      return fail(std::move(written).error().context(where));
+    }
+    spool.m_next_seq = first_seq;
   }
   return spool;
 }

@@ -52,7 +52,13 @@ public:
   // Opens or creates the spool at `path` (and its directory). Fails, naming the path, on a file
   // that is not SQLite, a SQLite database that is not a medic spool, a corrupt spool, a spool
   // from a newer medic, or limits of zero.
-  [[nodiscard]] static Result<Spool> open(const std::filesystem::path& path, SpoolLimits limits);
+  // `first_seq` numbers the first batch of a spool that has never held one. The agent passes the
+  // wall clock in ms: a spool that was lost or deleted and created again must not reuse numbers
+  // the coordinator already stored (it would discard the new batches as duplicates), and a
+  // clock that moved forward is above every number an earlier spool could have reached at one
+  // batch per 100 ms or slower.
+  [[nodiscard]] static Result<Spool> open(const std::filesystem::path& path, SpoolLimits limits,
+                                          std::uint64_t first_seq = 1);
 
   Spool(Spool&& other) noexcept;
   Spool& operator=(Spool&& other) noexcept;

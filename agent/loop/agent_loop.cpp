@@ -3,6 +3,7 @@
 
 #include <uv.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include <spdlog/spdlog.h>
@@ -187,7 +188,9 @@ Result<void> run_agent(const config::AgentConfig& config) {
   if (!settings) {
     return fail(std::move(settings).error());
   }
-  auto spool = link::Spool::open(config.spool_path, {config.spool_max_bytes, config.spool_max_age});
+  const auto now_ms = SystemClock().now_unix_ms();
+  auto spool = link::Spool::open(config.spool_path, {config.spool_max_bytes, config.spool_max_age},
+                                 static_cast<std::uint64_t>(std::max<std::int64_t>(1, now_ms)));
   if (!spool) {
     return fail(std::move(spool).error().context("spool.path"));
   }

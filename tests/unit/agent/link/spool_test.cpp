@@ -404,3 +404,27 @@ TEST_CASE("Spool keeps every batch when the agent dies without closing it",
     CHECK(batch.frame == frame_for(batch.seq, 500));
   }
 }
+
+TEST_CASE("A new spool numbers from first_seq; a used one keeps its own numbering",
+          "[agent][link][spool]") {
+  TempDir dir;
+  const fs::path path = dir / "spool.db";
+  const SpoolLimits limits{1 << 20, std::chrono::hours(1)};
+  const std::uint64_t clock_ms = 1'763'850'000'000;
+  {
+    auto spool = Spool::open(path, limits, clock_ms);
+    REQUIRE(spool);
+    CHECK(spool->next_seq() == clock_ms);
+    REQUIRE(spool->append(clock_ms, SpoolClass::samples, 1, 0, "frame"));
+  }
+  // Reopened later with a newer clock: the spool was used, so its own numbering wins.
+  auto reopened = Spool::open(path, limits, clock_ms + 60'000);
+  REQUIRE(reopened);
+  CHECK(reopened->next_seq() == clock_ms + 1);
+
+  // A spool deleted and made again starts above what the old one used.
+  const fs::path fresh_path = dir / "fresh.db";
+  auto fresh = Spool::open(fresh_path, limits, clock_ms + 120'000);
+  REQUIRE(fresh);
+  CHECK(fresh->next_seq() == clock_ms + 120'000);
+}
