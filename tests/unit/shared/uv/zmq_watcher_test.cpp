@@ -19,6 +19,14 @@ struct EchoPair {
   zmq::context_t context{1};
   zmq::socket_t router{context, zmq::socket_type::router};
   zmq::socket_t dealer{context, zmq::socket_type::dealer};
+
+  // Connected over loopback on a port the ROUTER picks.
+  EchoPair() {
+    router.set(zmq::sockopt::linger, 0);
+    dealer.set(zmq::sockopt::linger, 0);
+    router.bind("tcp://127.0.0.1:*");
+    dealer.connect(router.get(zmq::sockopt::last_endpoint));
+  }
 };
 
 } // namespace
@@ -27,10 +35,6 @@ TEST_CASE("a ROUTER echoes every DEALER message back through libuv-driven watche
   uv_loop_t loop;
   uv_loop_init(&loop);
   EchoPair pair;
-  pair.router.set(zmq::sockopt::linger, 0);
-  pair.dealer.set(zmq::sockopt::linger, 0);
-  pair.router.bind("tcp://127.0.0.1:*");
-  pair.dealer.connect(pair.router.get(zmq::sockopt::last_endpoint));
 
   int echoed = 0;
   int received = 0;
@@ -135,10 +139,6 @@ TEST_CASE("a paused watcher reads nothing until resumed, then everything") {
   uv_loop_t loop;
   uv_loop_init(&loop);
   EchoPair pair;
-  pair.router.set(zmq::sockopt::linger, 0);
-  pair.dealer.set(zmq::sockopt::linger, 0);
-  pair.router.bind("tcp://127.0.0.1:*");
-  pair.dealer.connect(pair.router.get(zmq::sockopt::last_endpoint));
   int read = 0;
   medic::uv::ZmqWatcher watcher(loop, pair.router, [&] {
     zmq::message_t peer;
