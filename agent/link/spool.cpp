@@ -99,8 +99,8 @@ Result<Spool> Spool::open(const std::filesystem::path& path, SpoolLimits limits,
   if (auto loaded = spool.load_state(); !loaded) {
     return fail(std::move(loaded).error().context(where));
   }
-  const bool never_used = spool.m_next_seq == 1 && spool.m_stats.batches == 0 &&
-                          spool.m_stats.dropped_batches == 0;
+  const bool never_used =
+      spool.m_next_seq == 1 && spool.m_stats.batches == 0 && spool.m_stats.dropped_batches == 0;
   if (never_used && first_seq > 1) {
     if (first_seq > k_max_seq) {
       return fail(ErrorCode::invalid_argument, where + ": first_seq out of range");

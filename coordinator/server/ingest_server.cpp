@@ -71,6 +71,7 @@ Result<void> IngestServer::open_socket() {
                 "cannot listen for agents on " + m_settings.listen + ": " + e.what() + hint);
   }
   m_watcher = std::make_unique<uv::ZmqWatcher>(m_loop, *m_socket, [this] { on_readable(); });
+  m_watcher->set_on_drained([this] { flush_pending(); });
   m_receiving = true;
   return m_watcher->start();
 }
@@ -84,6 +85,7 @@ void IngestServer::cut_off(const std::string& agent_id) noexcept {
     return;
   }
   ++m_counters.cut_offs;
+  flush_pending();
   m_peers.erase(agent_id);
   spdlog::info("cutting off agent {}: reopening {} so every agent authenticates again", agent_id,
                m_endpoint);
@@ -115,7 +117,7 @@ void IngestServer::on_rebind_timer(uv_timer_t* timer) noexcept {
 void IngestServer::on_readable() {
   // Storage is full: stop reading so ZeroMQ's queues and then TCP push back on the agents,
   // rather than decoding batches only to refuse them. Resumed as the writer catches up.
-  if (m_storage_worker.queued() >= m_storage_worker.capacity()) {
+  if (m_batches_in_storage + m_pending.size() >= m_storage_worker.capacity()) {
     ++m_counters.paused;
     m_watcher->pause();
     return;
@@ -199,6 +201,7 @@ void IngestServer::handle_hello(const std::string& peer, protocol::Message messa
   spdlog::info("HELLO from agent {} (host {}, version {})", message.envelope.agent_id, hello.host,
                hello.agent_version);
   m_greeted.insert(message.envelope.agent_id);
+  flush_pending(); // batches that arrived before this HELLO are stored before it
   const std::int64_t received_ms = m_clock.now_unix_ms();
   const bool queued = m_storage_worker.try_submit(
       [this, message = std::move(message), received_ms]() -> uv::Worker::Completion {
@@ -224,20 +227,43 @@ void IngestServer::handle_batch(const std::string& peer, protocol::Message messa
     reply_error(peer, message.envelope.agent_id, message.envelope.seq, "hello-required",
                 "send HELLO again");
   }
-  const std::int64_t received_ms = m_clock.now_unix_ms();
-  const bool queued = m_storage_worker.try_submit(
-      [this, peer, message = std::move(message), received_ms]() -> uv::Worker::Completion {
-        const auto& batch = std::get<protocol::Batch>(message.body);
-        auto outcome = m_store.record_batch(message.envelope, batch, received_ms);
-        return [this, peer, agent_id = message.envelope.agent_id, seq = message.envelope.seq,
-                samples = batch.samples.size(), outcome = std::move(outcome)]() mutable {
-          on_batch_stored(peer, agent_id, seq, samples, std::move(outcome));
-        };
-      });
-  if (!queued) {
-    ++m_counters.refused_busy;
-    complain("storage busy", peer, "batch not stored and not acked; the agent will resend it");
+  m_pending.push_back({peer, std::move(message), m_clock.now_unix_ms()});
+  if (m_pending.size() >= uv::ZmqWatcher::k_budget) {
+    flush_pending();
   }
+}
+
+void IngestServer::flush_pending() noexcept {
+  if (m_pending.empty()) {
+    return;
+  }
+  const std::size_t count = m_pending.size();
+  auto job = [this, pending = std::make_shared<std::vector<PendingBatch>>(
+                        std::move(m_pending))]() -> uv::Worker::Completion {
+    auto outcomes = std::make_shared<std::vector<Result<storage::BatchOutcome>>>();
+    outcomes->reserve(pending->size());
+    for (const auto& item : *pending) {
+      outcomes->push_back(m_store.record_batch(
+          item.message.envelope, std::get<protocol::Batch>(item.message.body), item.received_ms));
+    }
+    return [this, pending, outcomes] {
+      m_batches_in_storage -= std::min(m_batches_in_storage, pending->size());
+      for (std::size_t i = 0; i < pending->size(); ++i) {
+        const auto& item = (*pending)[i];
+        on_batch_stored(item.peer, item.message.envelope.agent_id, item.message.envelope.seq,
+                        std::get<protocol::Batch>(item.message.body).samples.size(),
+                        std::move((*outcomes)[i]));
+      }
+    };
+  };
+  m_pending.clear();
+  if (m_storage_worker.try_submit(std::move(job))) {
+    m_batches_in_storage += count;
+    return;
+  }
+  m_counters.refused_busy += count;
+  complain("storage busy", "",
+           std::to_string(count) + " batches not stored and not acked; agents will resend them");
 }
 
 void IngestServer::handle_heartbeat(const std::string& peer, const protocol::Message& message) {
@@ -280,7 +306,7 @@ void IngestServer::on_batch_stored(const std::string& peer, const std::string& a
 
 void IngestServer::maybe_resume() noexcept {
   if (m_watcher && m_watcher->paused() && m_receiving &&
-      m_storage_worker.queued() <= m_storage_worker.capacity() / 2) {
+      m_batches_in_storage <= m_storage_worker.capacity() / 2) {
     m_watcher->resume();
   }
 }
@@ -334,6 +360,7 @@ void IngestServer::complain(std::string_view what, const std::string& peer,
 }
 
 void IngestServer::stop_receiving() noexcept {
+  flush_pending(); // the storage worker drains next, and acks these too
   m_receiving = false;
   uv::close_handle(m_rebind_timer);
   if (m_watcher) {

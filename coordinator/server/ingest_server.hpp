@@ -11,6 +11,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include <uv.h>
 #include <zmq.hpp>
@@ -94,6 +95,9 @@ private:
   void handle_batch(const std::string& peer, protocol::Message message);
   void handle_heartbeat(const std::string& peer, const protocol::Message& message);
   void handle_result(const protocol::Message& message);
+  // Batches decoded in one drain go to the storage worker as one job: one wake-up of each
+  // thread per drain instead of per batch.
+  void flush_pending() noexcept;
   void on_batch_stored(const std::string& peer, const std::string& agent_id, std::uint64_t seq,
                        std::size_t samples, Result<storage::BatchOutcome> outcome);
   // Reading stops while the storage queue is full; this restarts it once half of it drained.
@@ -124,6 +128,13 @@ private:
   // HELLO gets "hello-required". Bounded by the enrolled keys, which ZAP enforces.
   std::unordered_map<std::string, Peer> m_peers;
   std::unordered_set<std::string> m_greeted;
+  struct PendingBatch {
+    std::string peer;
+    protocol::Message message;
+    std::int64_t received_ms;
+  };
+  std::vector<PendingBatch> m_pending;  // decoded, not yet handed to storage
+  std::size_t m_batches_in_storage = 0; // handed over, not yet stored
   IngestCounters m_counters;
   log::RateLimiter m_log_limit{10, 10'000};
 };

@@ -44,8 +44,9 @@ int daemon_main(int argc, char** argv, const DaemonProgram<Config>& program) noe
     if (options->help) {
       std::string usage = daemon_usage(program.name, program.summary, program.default_config);
       if (program.print_public_key) {
-        usage += "\n--print-public-key prints this program's CURVE public key (creating the key\n"
-                 "pair at security.key_file if missing), for medicctl keys add.\n";
+        usage +=
+            "\n--print-public-key prints this program's CURVE public key (creating the key\n"
+            "pair at security.key_file if missing), for medicctl keys add.\n";
       }
       std::fputs(usage.c_str(), stdout);
       return k_exit_ok;

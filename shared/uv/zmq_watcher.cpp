@@ -60,6 +60,7 @@ void ZmqWatcher::drain() noexcept {
   if (!m_started) {
     return;
   }
+  bool handled_any = false;
   for (int handled = 0; handled < k_budget; ++handled) {
     int events = 0;
     try {
@@ -73,6 +74,7 @@ void ZmqWatcher::drain() noexcept {
     const bool readable = (events & ZMQ_POLLIN) != 0 && !m_paused;
     if (!readable && !writable_wanted) {
       uv_idle_stop(&m_idle);
+      drained(handled_any);
       return;
     }
     try {
@@ -83,15 +85,32 @@ void ZmqWatcher::drain() noexcept {
         }
       }
       if (readable) {
+        handled_any = true;
         m_on_readable();
       }
     } catch (const std::exception& e) {
       ++m_handler_failures;
       spdlog::error("ZeroMQ message handler failed: {}", e.what());
     }
+    if (!m_started) {
+      return; // the handler closed or disposed of this watcher
+    }
   }
   // Budget spent with work left: continue on the next loop turn.
   uv_idle_start(&m_idle, &ZmqWatcher::on_idle);
+  drained(handled_any);
+}
+
+void ZmqWatcher::drained(bool handled_any) noexcept {
+  if (!handled_any || !m_on_drained) {
+    return;
+  }
+  try {
+    m_on_drained();
+  } catch (const std::exception& e) {
+    ++m_handler_failures;
+    spdlog::error("ZeroMQ drain handler failed: {}", e.what());
+  }
 }
 
 void ZmqWatcher::dispose(std::unique_ptr<ZmqWatcher> watcher) noexcept {

@@ -46,6 +46,9 @@ public:
     kick();
   }
   [[nodiscard]] bool paused() const noexcept { return m_paused; }
+  // Called once at the end of every drain that read something: the place to hand over work
+  // gathered message by message as one piece.
+  void set_on_drained(std::function<void()> on_drained) { m_on_drained = std::move(on_drained); }
   void close() noexcept;
   // Closes the handles and deletes the watcher once libuv is done with them, for a watcher
   // replaced while the loop runs (its socket was recreated).
@@ -57,11 +60,13 @@ private:
   static void on_poll(uv_poll_t* handle, int status, int events) noexcept;
   static void on_idle(uv_idle_t* handle) noexcept;
   void drain() noexcept;
+  void drained(bool handled_any) noexcept;
 
   uv_loop_t& m_loop;
   zmq::socket_ref m_socket;
   ReadHandler m_on_readable;
   WriteHandler m_on_writable;
+  std::function<void()> m_on_drained;
   uv_poll_t m_poll{};
   uv_idle_t m_idle{};
   bool m_started = false;

@@ -128,8 +128,7 @@ TEST_CASE("a 60 s partition loses nothing, keeps agent memory flat, and drains a
   Fleet fleet;
   fleet.start_coordinator();
   auto& agent = fleet.start_agent("e2e-partition");
-  REQUIRE(
-      medic::test::wait_until([&] { return stored(fleet, "e2e-partition").count >= 5; }, 15s));
+  REQUIRE(medic::test::wait_until([&] { return stored(fleet, "e2e-partition").count >= 5; }, 15s));
 
   // SIGSTOP freezes the coordinator with its connections open: a silent peer, as in a partition.
   fleet.coordinator().signal(SIGSTOP);
