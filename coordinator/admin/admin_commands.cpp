@@ -98,7 +98,7 @@ void AdminCommands::status(const Respond& respond) const {
            {"connected_agents", m_ingest.peers().size()},
            {"enrolled_keys", m_zap.allowed()},
            {"storage_queue",
-            {{"queued", m_storage_worker.queued()}, {"capacity", m_storage_worker.capacity()}}},
+            {{"queued", m_ingest.batches_waiting()}, {"capacity", m_ingest.batches_bound()}}},
            {"auth", {{"admitted", z.admitted}, {"refused", z.refused}}},
            {"ingest",
             {{"frames", c.frames},

@@ -117,7 +117,7 @@ void IngestServer::on_rebind_timer(uv_timer_t* timer) noexcept {
 void IngestServer::on_readable() {
   // Storage is full: stop reading so ZeroMQ's queues and then TCP push back on the agents,
   // rather than decoding batches only to refuse them. Resumed as the writer catches up.
-  if (m_batches_in_storage + m_pending.size() >= m_storage_worker.capacity()) {
+  if (m_batches_in_storage + m_pending.size() >= m_settings.storage_queue) {
     ++m_counters.paused;
     m_watcher->pause();
     return;
@@ -306,7 +306,7 @@ void IngestServer::on_batch_stored(const std::string& peer, const std::string& a
 
 void IngestServer::maybe_resume() noexcept {
   if (m_watcher && m_watcher->paused() && m_receiving &&
-      m_batches_in_storage <= m_storage_worker.capacity() / 2) {
+      m_batches_in_storage <= m_settings.storage_queue / 2) {
     m_watcher->resume();
   }
 }

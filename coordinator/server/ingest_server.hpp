@@ -30,7 +30,8 @@ namespace medic::coordinator::server {
 struct IngestSettings {
   std::string listen;
   int receive_queue = 10'000;
-  std::string secret_key; // the coordinator's CURVE secret key, Z85
+  std::string secret_key;           // the coordinator's CURVE secret key, Z85
+  std::size_t storage_queue = 1024; // batches handed to storage and not yet stored, at most
 };
 
 struct IngestCounters {
@@ -72,6 +73,9 @@ public:
   // The bound endpoint, with the real port when the config asked for tcp://host:*.
   [[nodiscard]] const std::string& endpoint() const noexcept { return m_endpoint; }
   [[nodiscard]] const IngestCounters& counters() const noexcept { return m_counters; }
+  // Batches handed to storage and not yet stored, and the bound at which reading pauses.
+  [[nodiscard]] std::size_t batches_waiting() const noexcept { return m_batches_in_storage; }
+  [[nodiscard]] std::size_t batches_bound() const noexcept { return m_settings.storage_queue; }
   [[nodiscard]] const std::unordered_map<std::string, Peer>& peers() const noexcept {
     return m_peers;
   }

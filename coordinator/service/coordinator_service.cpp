@@ -22,15 +22,20 @@ namespace medic::coordinator::service {
 
 namespace {
 
+constexpr std::size_t k_control_jobs = 256;
+
 class Coordinator {
 public:
   Coordinator(uv_loop_t& loop, const config::CoordinatorConfig& config, storage::Store& store,
               gid_t admin_group, const security::CurveKeyPair& keys)
       : m_config(config),
-        m_storage_worker(loop, "medic-storage", config.storage_queue),
+        // Batch jobs stay within storage.queue (ingest pauses there); the rest is room for
+        // HELLOs and admin queries, so a batch job is never refused for want of a slot.
+        m_storage_worker(loop, "medic-storage", config.storage_queue + k_control_jobs),
         m_zap(loop, m_zmq, m_clock),
         m_ingest(loop, m_zmq, m_clock, m_zap, m_storage_worker, store,
-                 {config.listen, static_cast<int>(config.receive_queue), keys.secret_key}),
+                 {config.listen, static_cast<int>(config.receive_queue), keys.secret_key,
+                  config.storage_queue}),
         m_commands(m_clock, m_ingest, m_zap, m_storage_worker, store,
                    {config.stale_after, config.lost_after}),
         m_admin(loop, {config.admin_socket, admin_group},
