@@ -57,8 +57,8 @@ medic::config::Schema make_schema(CoordinatorConfig& config) {
   schema.add_string("storage.url", config.storage, "Where state lives: sqlite:///path/to/medic.db",
                     check_storage);
   schema.add_integer<std::uint32_t>("storage.queue", config.storage_queue, 1, 1'000'000,
-                                    "Batches waiting for the database writer before new ones "
-                                    "are refused");
+                                    "Batches waiting for the database writer before ingest "
+                                    "stops reading and agents are pushed back");
   schema.add_string("admin.socket", config.admin_socket, "Unix socket medicctl talks to",
                     check_socket_path);
   schema.add_string("admin.group", config.admin_group,
