@@ -10,10 +10,13 @@ packages=(
   # libraries (see cmake/MedicDependencies.cmake)
   libuv1-dev libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libsqlite3-dev libpqxx-dev
   libspdlog-dev libyaml-cpp-dev libexpected-dev nlohmann-json3-dev libsystemd-dev
+  libre2-dev libhyperscan-dev
   # tests and tooling
   catch2 sqlite3 python3 clang-format clang-tidy clang libclang-rt-14-dev
   # the interop test client (Debian's python3, not any other on PATH)
   python3-zmq python3-msgpack
+  # peers the agent benchmarks compare against (started by the benchmarks, never as services)
+  collectd-core prometheus-node-exporter monit
 )
 
 missing=()
@@ -34,5 +37,16 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Packages such as monit and collectd would start their daemons from postinst; medic's benchmarks
+# start them by themselves, so a policy-rc.d refuses every service start during the install.
+policy=/usr/sbin/policy-rc.d
+own_policy=""
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+  $sudo chmod 755 "$policy"
+  own_policy="yes"
+fi
+remove_policy() { if [ -n "$own_policy" ]; then $sudo rm -f "$policy"; fi; }
+trap remove_policy EXIT
 $sudo apt-get update -q
 $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
