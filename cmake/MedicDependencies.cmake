@@ -12,3 +12,6 @@ find_package(yaml-cpp REQUIRED)
 find_package(tl-expected REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(Threads REQUIRED)
+# Log matching and process command-line patterns (agent/detect, agent/sample, agent/tail).
+pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
+pkg_check_modules(HYPERSCAN REQUIRED IMPORTED_TARGET libhs>=5.4)
