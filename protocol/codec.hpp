@@ -17,6 +17,7 @@ namespace medic::protocol {
 void encode_hello(std::string& out, const Envelope& envelope, const Hello& hello);
 void encode_batch(std::string& out, const Envelope& envelope, std::span<const SampleView> samples,
                   const DropCounts& dropped = {});
+void encode_batch(std::string& out, const Envelope& envelope, const BatchView& batch);
 void encode_batch(std::string& out, const Envelope& envelope, const Batch& batch);
 void encode_ack(std::string& out, const Envelope& envelope, const Ack& ack);
 void encode_heartbeat(std::string& out, const Envelope& envelope, const Heartbeat& heartbeat);

@@ -130,14 +130,81 @@ public:
     }
   }
 
-  template <class SampleRange>
-  void batch(const Envelope& envelope, const SampleRange& samples, const DropCounts& dropped) {
+  template <class SignalLike>
+  void signal(const SignalLike& signal) {
+    const bool has_labels = !std::empty(signal.labels);
+    const bool has_message = !std::empty(signal.message);
+    m_packer.pack_map(7 + (has_labels ? 1 : 0) + (has_message ? 1 : 0));
+    key_str("rule", signal.rule);
+    key_str("state", to_string(signal.state));
+    key_str("severity", to_string(signal.severity));
+    key_str("category", to_string(signal.category));
+    key_str("fingerprint", signal.fingerprint);
+    str("value");
+    float64(signal.value);
+    key_int("time_ms", signal.time_ms);
+    if (has_labels) {
+      str("labels");
+      pairs(signal.labels);
+    }
+    if (has_message) {
+      key_str("message", std::string_view(signal.message).substr(0, Limits::k_max_text_bytes));
+    }
+  }
+
+  template <class LogEventLike>
+  void log_event(const LogEventLike& event) {
+    const bool gap = event.kind == LogEventKind::gap;
+    const bool has_rule = !std::empty(event.rule);
+    const bool has_labels = !std::empty(event.labels);
+    m_packer.pack_map(6 + (gap ? 1 : 0) + (has_rule ? 1 : 0) + (event.template_id ? 1 : 0) +
+                      (has_labels ? 1 : 0));
+    key_str("kind", gap ? "gap" : "line");
+    key_str("source", event.source);
+    key_str("path", std::string_view(event.path).substr(0, Limits::k_max_path_bytes));
+    key_int("time_ms", event.time_ms);
+    key_uint("offset", event.offset);
+    key_str("text", std::string_view(event.text).substr(0, Limits::k_max_log_text_bytes));
+    if (gap) {
+      key_uint("bytes", event.gap_bytes);
+    }
+    if (has_rule) {
+      key_str("rule", event.rule);
+    }
+    if (event.template_id) {
+      key_uint("template", *event.template_id);
+    }
+    if (has_labels) {
+      str("labels");
+      pairs(event.labels);
+    }
+  }
+
+  template <class Items, class WriteOne>
+  void items(std::string_view key, const Items& items, WriteOne write_one) {
+    str(key);
+    m_packer.pack_array(static_cast<std::uint32_t>(std::size(items)));
+    for (const auto& item : items) {
+      write_one(item);
+    }
+  }
+
+  // Signals and logs are written only when there are some, so a samples-only batch is
+  // byte-for-byte what an agent that predates them sends.
+  template <class Samples, class Signals, class Logs>
+  void batch(const Envelope& envelope, const Samples& samples, const Signals& signals,
+             const Logs& logs, const DropCounts& dropped) {
     const bool has_drops = dropped != DropCounts{};
-    this->envelope(envelope, MessageType::batch, has_drops ? 2 : 1);
-    str("samples");
-    m_packer.pack_array(static_cast<std::uint32_t>(std::size(samples)));
-    for (const auto& item : samples) {
-      sample(item);
+    const bool has_signals = !std::empty(signals);
+    const bool has_logs = !std::empty(logs);
+    this->envelope(envelope, MessageType::batch,
+                   1 + (has_drops ? 1 : 0) + (has_signals ? 1 : 0) + (has_logs ? 1 : 0));
+    items("samples", samples, [this](const auto& item) { sample(item); });
+    if (has_signals) {
+      items("signals", signals, [this](const auto& item) { signal(item); });
+    }
+    if (has_logs) {
+      items("logs", logs, [this](const auto& item) { log_event(item); });
     }
     if (has_drops) {
       str("dropped");
@@ -168,11 +235,16 @@ void encode_hello(std::string& out, const Envelope& envelope, const Hello& hello
 
 void encode_batch(std::string& out, const Envelope& envelope, std::span<const SampleView> samples,
                   const DropCounts& dropped) {
-  Writer(out).batch(envelope, samples, dropped);
+  Writer(out).batch(envelope, samples, std::span<const SignalView>{},
+                    std::span<const LogEventView>{}, dropped);
+}
+
+void encode_batch(std::string& out, const Envelope& envelope, const BatchView& batch) {
+  Writer(out).batch(envelope, batch.samples, batch.signals, batch.logs, batch.dropped);
 }
 
 void encode_batch(std::string& out, const Envelope& envelope, const Batch& batch) {
-  Writer(out).batch(envelope, batch.samples, batch.dropped);
+  Writer(out).batch(envelope, batch.samples, batch.signals, batch.logs, batch.dropped);
 }
 
 void encode_ack(std::string& out, const Envelope& envelope, const Ack& ack) {

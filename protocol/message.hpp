@@ -43,6 +43,10 @@ struct Limits {
   static constexpr std::size_t k_max_output_bytes = 4096;
   static constexpr std::size_t k_max_actions = 256;
   static constexpr std::size_t k_max_enum_values = 64;
+  static constexpr std::size_t k_max_signals = 1'000;
+  static constexpr std::size_t k_max_log_events = 1'000;
+  static constexpr std::size_t k_max_log_text_bytes = 4096;
+  static constexpr std::size_t k_max_path_bytes = 1024;
 };
 
 struct Envelope {
@@ -104,8 +108,66 @@ struct DropCounts {
   friend bool operator==(const DropCounts&, const DropCounts&) = default;
 };
 
+// The seeds' taxonomy: what a signal is about, and how bad it is.
+enum class Category : std::uint8_t {
+  authentication,
+  database,
+  api,
+  performance,
+  integration,
+  resource,
+  configuration,
+  network,
+};
+enum class Severity : std::uint8_t { critical, high, medium, low, info };
+enum class SignalState : std::uint8_t { firing, cleared };
+
+[[nodiscard]] std::string_view to_string(Category category) noexcept;
+[[nodiscard]] std::string_view to_string(Severity severity) noexcept;
+[[nodiscard]] std::string_view to_string(SignalState state) noexcept;
+// nullopt for a word that is not one of the enumerators' to_string() forms.
+[[nodiscard]] std::optional<Category> parse_category(std::string_view text) noexcept;
+[[nodiscard]] std::optional<Severity> parse_severity(std::string_view text) noexcept;
+[[nodiscard]] std::optional<SignalState> parse_signal_state(std::string_view text) noexcept;
+
+// A detector's verdict changed on the agent: a rule started or stopped firing. The
+// fingerprint (rule plus the labels that tell instances apart) pairs a clear with its fire.
+struct Signal {
+  std::string rule;
+  SignalState state = SignalState::firing;
+  Severity severity = Severity::medium;
+  Category category = Category::resource;
+  std::string fingerprint;
+  double value = 0;
+  std::int64_t time_ms = 0;
+  std::vector<Label> labels;
+  std::string message; // for people: what was seen, e.g. the first matching log line
+  friend bool operator==(const Signal&, const Signal&) = default;
+};
+
+enum class LogEventKind : std::uint8_t {
+  line, // a log record that matched a rule or opened a new error template
+  gap,  // bytes of a log file the agent could not read (truncated or rotated away first)
+};
+
+struct LogEvent {
+  LogEventKind kind = LogEventKind::line;
+  std::string source; // the configured log source's name
+  std::string path;
+  std::int64_t time_ms = 0;
+  std::uint64_t offset = 0; // of the record's (or the gap's) first byte in the file
+  std::string text;         // the record, or for a gap the reason ("truncated", ...)
+  std::string rule;         // the log rule it matched; empty when none
+  std::optional<std::uint32_t> template_id;
+  std::uint64_t gap_bytes = 0;
+  std::vector<Label> labels; // fields the rule extracted
+  friend bool operator==(const LogEvent&, const LogEvent&) = default;
+};
+
 struct Batch {
   std::vector<Sample> samples;
+  std::vector<Signal> signals;
+  std::vector<LogEvent> logs;
   DropCounts dropped;
   friend bool operator==(const Batch&, const Batch&) = default;
 };
@@ -178,6 +240,39 @@ struct SampleView {
   double value = 0;
   std::int64_t time_ms = 0;
   std::span<const LabelView> labels;
+};
+
+struct SignalView {
+  std::string_view rule;
+  SignalState state = SignalState::firing;
+  Severity severity = Severity::medium;
+  Category category = Category::resource;
+  std::string_view fingerprint;
+  double value = 0;
+  std::int64_t time_ms = 0;
+  std::span<const LabelView> labels;
+  std::string_view message;
+};
+
+struct LogEventView {
+  LogEventKind kind = LogEventKind::line;
+  std::string_view source;
+  std::string_view path;
+  std::int64_t time_ms = 0;
+  std::uint64_t offset = 0;
+  std::string_view text;
+  std::string_view rule;
+  std::optional<std::uint32_t> template_id;
+  std::uint64_t gap_bytes = 0;
+  std::span<const LabelView> labels;
+};
+
+// Everything one BATCH carries, as views (the agent's buffers own the bytes).
+struct BatchView {
+  std::span<const SampleView> samples;
+  std::span<const SignalView> signals;
+  std::span<const LogEventView> logs;
+  DropCounts dropped;
 };
 
 } // namespace medic::protocol

@@ -46,7 +46,7 @@ protocol::Sample sample(std::string name, double value, std::int64_t time_ms,
 BatchOutcome record(storage::Store& store, const std::string& agent_id, std::uint64_t seq,
                     std::vector<protocol::Sample> samples, std::int64_t received_ms = 1000) {
   auto outcome = store.record_batch(envelope(agent_id, seq),
-                                    protocol::Batch{std::move(samples), {}}, received_ms);
+                                    protocol::Batch{std::move(samples), {}, {}, {}}, received_ms);
   if (!outcome) {
     FAIL("record_batch: " << outcome.error().message());
   }
@@ -339,7 +339,7 @@ TEST_CASE("sqlite store: a failed batch leaves nothing behind and can be retried
                  " WHEN NEW.name = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END"));
   }
   const std::vector<protocol::Sample> samples{sample("cpu", 2, 200), sample("poison", 1, 200)};
-  auto failed = store->record_batch(envelope("web-1", 17), protocol::Batch{samples, {}}, 2000);
+  auto failed = store->record_batch(envelope("web-1", 17), protocol::Batch{samples, {}, {}, {}}, 2000);
   REQUIRE_FALSE(failed);
   CHECK(failed.error().code() == medic::ErrorCode::storage);
   CHECK_THAT(failed.error().message(), Catch::StartsWith("recording batch 17 from agent web-1: "));
