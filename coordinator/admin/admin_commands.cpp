@@ -61,9 +61,14 @@ void AdminCommands::handle(const nlohmann::json& request, const Respond& respond
     keys_list(respond);
   } else if (name == "keys.revoke") {
     keys_revoke(request, respond);
+  } else if (name == "signals") {
+    signals(request, respond);
+  } else if (name == "logs") {
+    log_events(request, respond);
   } else {
-    respond(failure("unknown-command", "unknown command '" + name +
-                                           "' (status, agents, keys.add, keys.list, keys.revoke)"));
+    respond(failure("unknown-command",
+                    "unknown command '" + name +
+                        "' (status, agents, signals, logs, keys.add, keys.list, keys.revoke)"));
   }
 }
 
@@ -204,6 +209,40 @@ void AdminCommands::keys_revoke(const nlohmann::json& request, const Respond& re
         }
         m_ingest.cut_off(revoked.front().agent_id);
         respond({{"ok", true}, {"revoked", std::move(list)}});
+      });
+}
+
+void AdminCommands::signals(const nlohmann::json& request, const Respond& respond) {
+  auto query = event_query(request);
+  if (!query) {
+    respond(failure("bad-request", query.error().message()));
+    return;
+  }
+  on_storage(
+      respond, [query = *query](storage::Store& store) { return store.recent_signals(query); },
+      [respond](std::vector<storage::SignalRecord> records) {
+        nlohmann::json list = nlohmann::json::array();
+        for (const auto& record : records) {
+          list.push_back(signal_json(record));
+        }
+        respond({{"ok", true}, {"signals", std::move(list)}});
+      });
+}
+
+void AdminCommands::log_events(const nlohmann::json& request, const Respond& respond) {
+  auto query = event_query(request);
+  if (!query) {
+    respond(failure("bad-request", query.error().message()));
+    return;
+  }
+  on_storage(
+      respond, [query = *query](storage::Store& store) { return store.recent_log_events(query); },
+      [respond](std::vector<storage::LogEventRecord> records) {
+        nlohmann::json list = nlohmann::json::array();
+        for (const auto& record : records) {
+          list.push_back(log_event_json(record));
+        }
+        respond({{"ok", true}, {"logs", std::move(list)}});
       });
 }
 

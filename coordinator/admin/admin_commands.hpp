@@ -38,6 +38,8 @@ private:
   void keys_add(const nlohmann::json& request, const Respond& respond);
   void keys_list(const Respond& respond);
   void keys_revoke(const nlohmann::json& request, const Respond& respond);
+  void signals(const nlohmann::json& request, const Respond& respond);
+  void log_events(const nlohmann::json& request, const Respond& respond);
   // Runs `query` on the storage worker and `answer` with its result back on the loop.
   template <class Query, class Answer>
   void on_storage(const Respond& respond, Query query, Answer answer);
@@ -55,5 +57,10 @@ private:
 
 // The JSON form of one agent, shared by the admin answer and medicctl's --json output.
 [[nodiscard]] nlohmann::json agent_json(const storage::AgentRecord& agent);
+// event_json.cpp
+[[nodiscard]] nlohmann::json signal_json(const storage::SignalRecord& record);
+[[nodiscard]] nlohmann::json log_event_json(const storage::LogEventRecord& record);
+// Reads {"agent", "since_ms", "limit"} of a signals/logs request; an error text when bad.
+[[nodiscard]] Result<storage::EventQuery> event_query(const nlohmann::json& request);
 
 } // namespace medic::coordinator::admin

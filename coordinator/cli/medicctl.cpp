@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -31,6 +32,8 @@ constexpr const char* k_usage =
     "Commands:\n"
     "  status    the coordinator's version, listen address and ingest counters\n"
     "  agents    every agent with its state, last contact and latest CPU and memory\n"
+    "  signals [AGENT]                the newest detector signals (fire and clear)\n"
+    "  logs [AGENT]                   the newest log events agents shipped (lines and gaps)\n"
     "  keys list                      enrolled agent keys, active and revoked\n"
     "  keys add AGENT_ID KEY|FILE     admit an agent's CURVE public key (or its agent.key.pub)\n"
     "  keys revoke AGENT_ID|KEY       refuse the key from now on and cut the agent off\n"
@@ -168,6 +171,13 @@ std::variant<json, std::string> build_request(const std::vector<std::string>& wo
   if ((verb == "status" || verb == "agents") && words.size() == 1) {
     return json{{"cmd", verb}};
   }
+  if ((verb == "signals" || verb == "logs") && words.size() <= 2) {
+    json request{{"cmd", verb}, {"limit", 50}};
+    if (words.size() == 2) {
+      request["agent"] = words[1];
+    }
+    return request;
+  }
   if (verb == "keys" && words.size() == 2 && words[1] == "list") {
     return json{{"cmd", "keys.list"}};
   }
@@ -187,6 +197,43 @@ std::variant<json, std::string> build_request(const std::vector<std::string>& wo
     line += (line.empty() ? "" : " ") + word;
   }
   return "unknown command '" + line + "' (try --help)";
+}
+
+std::string clock_time(std::int64_t unix_ms) {
+  const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm local{};
+  localtime_r(&seconds, &local);
+  char text[32];
+  std::strftime(text, sizeof(text), "%H:%M:%S", &local);
+  return text;
+}
+
+void print_signals(const json& answer) {
+  coordinator::cli::Table table(
+      {"TIME", "AGENT", "RULE", "STATE", "SEVERITY", "CATEGORY", "VALUE", "MESSAGE"});
+  for (const auto& signal : answer.value("signals", json::array())) {
+    char value[32];
+    std::snprintf(value, sizeof(value), "%.4g", signal.value("value", 0.0));
+    table.add_row({clock_time(signal.value("time_ms", std::int64_t{0})), signal.value("agent", ""),
+                   signal.value("rule", ""), signal.value("state", ""),
+                   signal.value("severity", ""), signal.value("category", ""), value,
+                   signal.value("message", "").substr(0, 60)});
+  }
+  std::fputs(table.render().c_str(), stdout);
+}
+
+void print_logs(const json& answer) {
+  coordinator::cli::Table table({"TIME", "AGENT", "SOURCE", "RULE", "TEXT"});
+  for (const auto& event : answer.value("logs", json::array())) {
+    std::string text = event.value("text", "");
+    if (event.value("kind", "") == "gap") {
+      text = "[gap: " + std::to_string(event.value("bytes", std::uint64_t{0})) + " bytes " + text +
+             " at offset " + std::to_string(event.value("offset", std::uint64_t{0})) + "]";
+    }
+    table.add_row({clock_time(event.value("time_ms", std::int64_t{0})), event.value("agent", ""),
+                   event.value("source", ""), event.value("rule", ""), text.substr(0, 80)});
+  }
+  std::fputs(table.render().c_str(), stdout);
 }
 
 void print_keys(const json& answer, const char* field) {
@@ -229,6 +276,10 @@ int run(int argc, char** argv) {
     std::puts(answer->dump(2, ' ', false, json::error_handler_t::replace).c_str());
   } else if (command == "agents") {
     print_agents(*answer);
+  } else if (command == "signals") {
+    print_signals(*answer);
+  } else if (command == "logs") {
+    print_logs(*answer);
   } else if (command == "keys.list") {
     print_keys(*answer, "keys");
   } else if (command == "keys.revoke") {

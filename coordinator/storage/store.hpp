@@ -49,6 +49,30 @@ struct AgentKey {
   friend bool operator==(const AgentKey&, const AgentKey&) = default;
 };
 
+// A signal as stored, with the agent that sent it.
+struct SignalRecord {
+  std::string agent_id;
+  std::uint64_t batch_seq = 0;
+  protocol::Signal signal; // labels come back sorted by name
+  std::int64_t received_ms = 0;
+  friend bool operator==(const SignalRecord&, const SignalRecord&) = default;
+};
+
+struct LogEventRecord {
+  std::string agent_id;
+  std::uint64_t batch_seq = 0;
+  protocol::LogEvent event; // labels come back sorted by name
+  std::int64_t received_ms = 0;
+  friend bool operator==(const LogEventRecord&, const LogEventRecord&) = default;
+};
+
+// Which stored events to read back: newest first, at most `limit`.
+struct EventQuery {
+  std::string agent_id; // '' for every agent
+  std::int64_t since_ms = 0;
+  std::size_t limit = 100;
+};
+
 enum class BatchOutcome {
   stored,    // first time this (agent, seq) was seen; its effects are now durable
   duplicate, // already stored earlier; nothing changed (ack it again)
@@ -71,12 +95,19 @@ public:
                                                   std::int64_t received_ms) = 0;
 
   // Stores a batch exactly once per (envelope.agent_id, envelope.seq), atomically: either all of
-  // its effects (agent counters, latest samples) are stored, or none and an error is returned,
-  // so a retry after a failure is safe. An agent that never sent HELLO is created with empty
-  // host and version. A sample older than the stored one for its series does not replace it.
+  // its effects (agent counters, latest samples, signals, log events) are stored, or none and an
+  // error is returned, so a retry after a failure is safe. An agent that never sent HELLO is
+  // created with empty host and version. A sample older than the stored one for its series does not
+  // replace it.
   [[nodiscard]] virtual Result<BatchOutcome> record_batch(const protocol::Envelope& envelope,
                                                           const protocol::Batch& batch,
                                                           std::int64_t received_ms) = 0;
+
+  // Signals and log events, newest first (by time_ms, then arrival).
+  [[nodiscard]] virtual Result<std::vector<SignalRecord>> recent_signals(
+      const EventQuery& query) = 0;
+  [[nodiscard]] virtual Result<std::vector<LogEventRecord>> recent_log_events(
+      const EventQuery& query) = 0;
 
   // Every agent ordered by id (bytewise), each with its latest samples.
   [[nodiscard]] virtual Result<std::vector<AgentRecord>> list_agents() = 0;

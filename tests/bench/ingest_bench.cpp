@@ -416,6 +416,13 @@ public:
               [](const auto& a, const auto& b) { return a.id < b.id; });
     return agents;
   }
+  Result<std::vector<storage::SignalRecord>> recent_signals(const storage::EventQuery&) override {
+    return std::vector<storage::SignalRecord>{};
+  }
+  Result<std::vector<storage::LogEventRecord>>
+  recent_log_events(const storage::EventQuery&) override {
+    return std::vector<storage::LogEventRecord>{};
+  }
   Result<void> add_key(const storage::AgentKey&) override { return {}; }
   Result<std::vector<storage::AgentKey>> revoke_keys(std::string_view, std::int64_t) override {
     return std::vector<storage::AgentKey>{};

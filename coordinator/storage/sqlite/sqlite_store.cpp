@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "coordinator/storage/labels_json.hpp"
 #include "migrations/migrations.hpp"
 
 namespace medic::coordinator::storage {
@@ -51,16 +52,6 @@ constexpr std::string_view k_select_agents_sql =
     " a.dropped_items"
     " FROM agents a LEFT JOIN latest_samples s ON s.agent_id = a.id"
     " ORDER BY a.id, s.name, s.labels";
-
-// Duplicate names keep the last value. Invalid UTF-8 is replaced rather than thrown on: labels
-// come from the network and must not be able to make storing a HELLO throw.
-std::string labels_to_json(const std::vector<protocol::Label>& labels) {
-  nlohmann::json object = nlohmann::json::object();
-  for (const auto& label : labels) {
-    object[label.name] = label.value;
-  }
-  return object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
 
 // The columns are signed 64-bit; a seq beyond that cannot be stored faithfully.
 Result<std::int64_t> checked_sender(const protocol::Envelope& envelope) {
@@ -116,13 +107,18 @@ Result<SqliteStore::Statements> SqliteStore::prepare_statements(sqlite::Database
   auto count = db.prepare(k_count_batch_sql);
   auto latest = db.prepare(k_upsert_latest_sql);
   auto select = db.prepare(k_select_agents_sql);
+  auto events = prepare_event_statements(db);
   for (auto* prepared : {&claim, &hello, &count, &latest, &select}) {
     if (!*prepared) {
       return fail(std::move(*prepared).error());
     }
   }
-  return Statements{std::move(*claim), std::move(*hello), std::move(*count), std::move(*latest),
-                    std::move(*select)};
+  if (!events) {
+    return fail(std::move(events).error());
+  }
+  return Statements{std::move(*claim),        std::move(*hello),  std::move(*count),
+                    std::move(*latest),       std::move(*select), std::move(events->first),
+                    std::move(events->second)};
 }
 
 Result<void> SqliteStore::record_hello(const protocol::Envelope& envelope,
@@ -184,6 +180,9 @@ Result<BatchOutcome> SqliteStore::store_batch(const protocol::Envelope& envelope
     if (auto upserted = upsert_latest(envelope.agent_id, sample); !upserted) {
       return fail(std::move(upserted).error());
     }
+  }
+  if (auto inserted = insert_events(envelope.agent_id, *seq, batch, received_ms); !inserted) {
+    return fail(std::move(inserted).error());
   }
   if (auto committed = tx->commit(); !committed) {
     return fail(std::move(committed).error());

@@ -29,6 +29,9 @@ public:
                                                   const protocol::Batch& batch,
                                                   std::int64_t received_ms) override;
   [[nodiscard]] Result<std::vector<AgentRecord>> list_agents() override;
+  [[nodiscard]] Result<std::vector<SignalRecord>> recent_signals(const EventQuery& query) override;
+  [[nodiscard]] Result<std::vector<LogEventRecord>> recent_log_events(
+      const EventQuery& query) override;
   [[nodiscard]] Result<void> add_key(const AgentKey& key) override;
   [[nodiscard]] Result<std::vector<AgentKey>> revoke_keys(std::string_view agent_or_key,
                                                           std::int64_t now_ms) override;
@@ -43,6 +46,8 @@ private:
     sqlite::Statement count_batch;
     sqlite::Statement upsert_latest;
     sqlite::Statement select_agents;
+    sqlite::Statement insert_signal;
+    sqlite::Statement insert_log_event;
   };
 
   SqliteStore(sqlite::Database db, Statements statements)
@@ -59,6 +64,11 @@ private:
                                          const protocol::DropCounts& dropped);
   [[nodiscard]] Result<void> upsert_latest(std::string_view agent_id,
                                            const protocol::Sample& sample);
+  // sqlite_store_events.cpp
+  [[nodiscard]] static Result<std::pair<sqlite::Statement, sqlite::Statement>>
+  prepare_event_statements(sqlite::Database& db);
+  [[nodiscard]] Result<void> insert_events(std::string_view agent_id, std::int64_t seq,
+                                           const protocol::Batch& batch, std::int64_t received_ms);
 
   // Declared before the statements so that they are finalized before the connection closes.
   sqlite::Database m_db;
