@@ -111,13 +111,20 @@ void CoordinatorLink::send_hello() noexcept {
 }
 
 void CoordinatorLink::send_batch(std::span<const protocol::SampleView> samples) noexcept {
+  send_batch(protocol::BatchView{samples, {}, {}, {}});
+}
+
+void CoordinatorLink::send_batch(const protocol::BatchView& batch, SpoolWrite also) noexcept {
   const std::uint64_t seq = m_delivery.take_seq();
   const auto& spool = m_delivery.spool_stats();
+  protocol::BatchView view = batch;
+  view.dropped = {spool.dropped_batches, spool.dropped_items, spool.dropped_bytes};
   m_frame.clear();
-  protocol::encode_batch(m_frame, envelope(seq), samples,
-                         {spool.dropped_batches, spool.dropped_items, spool.dropped_bytes});
-  m_delivery.submit(seq, SpoolClass::samples, static_cast<std::uint32_t>(samples.size()),
-                    std::string(m_frame));
+  protocol::encode_batch(m_frame, envelope(seq), view);
+  const bool events = !batch.signals.empty() || !batch.logs.empty();
+  const auto items = batch.samples.size() + batch.signals.size() + batch.logs.size();
+  m_delivery.submit(seq, events ? SpoolClass::events : SpoolClass::samples,
+                    static_cast<std::uint32_t>(items), std::string(m_frame), std::move(also));
 }
 
 void CoordinatorLink::on_readable() {

@@ -55,6 +55,14 @@ public:
   [[nodiscard]] Result<void> start();
   // Encodes one batch with the next sequence number and hands it to the spool. Never blocks.
   void send_batch(std::span<const protocol::SampleView> samples) noexcept;
+  // Any batch: samples are spooled as SpoolClass::samples, a batch with signals or log events
+  // as SpoolClass::events (kept longest when the spool is full). `also` commits with it.
+  void send_batch(const protocol::BatchView& batch, SpoolWrite also = {}) noexcept;
+  // State to commit to the spool database in order after the batches sent before (see
+  // Delivery::save_state).
+  [[nodiscard]] bool save_state(SpoolWrite write) {
+    return m_delivery.save_state(std::move(write));
+  }
   // Whether the coordinator answered within dead_after. Later: the fallback healer's switch.
   [[nodiscard]] bool coordinator_alive() const noexcept { return m_alive; }
   // Stops heartbeats, lets the spool worker write what it holds, closes the socket.

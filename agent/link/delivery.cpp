@@ -24,21 +24,34 @@ Delivery::Delivery(uv_loop_t& loop, const Clock& clock, Spool spool, DeliverySet
       m_stats(m_spool.stats()),
       m_next_seq(m_spool.next_seq()) {}
 
-void Delivery::submit(std::uint64_t seq, SpoolClass kind, std::uint32_t items, std::string frame) {
+void Delivery::submit(std::uint64_t seq, SpoolClass kind, std::uint32_t items, std::string frame,
+                      SpoolWrite also) {
   ++m_counters.submitted;
   const std::int64_t now_ms = m_clock.now_unix_ms();
-  const bool queued = m_worker.try_submit(
-      [this, seq, kind, items, now_ms, frame = std::move(frame)]() -> uv::Worker::Completion {
-        auto stats = m_spool.append(seq, kind, items, now_ms, frame);
-        return [this, stats = std::move(stats)] {
-          update(stats, "spooling a batch");
-          pump();
-        };
-      });
+  const bool queued = m_worker.try_submit([this, seq, kind, items, now_ms, frame = std::move(frame),
+                                           also = std::move(also)]() -> uv::Worker::Completion {
+    auto stats = m_spool.append(seq, kind, items, now_ms, frame, also);
+    return [this, stats = std::move(stats)] {
+      update(stats, "spooling a batch");
+      pump();
+    };
+  });
   if (!queued) {
     ++m_counters.lost_queue_full;
     spdlog::error("spool worker is {} jobs behind: batch {} is lost", m_worker.queued(), seq);
   }
+}
+
+bool Delivery::save_state(SpoolWrite write) {
+  return m_worker.try_submit([this, write = std::move(write)]() -> uv::Worker::Completion {
+    auto written = m_spool.write_state(write);
+    return [this, written = std::move(written)] {
+      if (!written) {
+        ++m_counters.spool_errors;
+        spdlog::error("{}", written.error().message());
+      }
+    };
+  });
 }
 
 void Delivery::update(const Result<SpoolStats>& stats, std::string_view what) {

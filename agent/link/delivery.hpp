@@ -48,7 +48,12 @@ public:
 
   // The seq the next batch must carry; never reused, across restarts too.
   [[nodiscard]] std::uint64_t take_seq() noexcept { return m_next_seq++; }
-  void submit(std::uint64_t seq, SpoolClass kind, std::uint32_t items, std::string frame);
+  // Spools the frame (with `also` in the same transaction, see SpoolWrite), then sends it.
+  void submit(std::uint64_t seq, SpoolClass kind, std::uint32_t items, std::string frame,
+              SpoolWrite also = {});
+  // Commits `write` to the spool database after everything submitted before it. False when
+  // the spool worker's queue is full (nothing is written; the caller tries again later).
+  [[nodiscard]] bool save_state(SpoolWrite write);
   void on_ack(std::uint64_t seq);
   // The coordinator answered again: resend everything unacked, oldest first.
   void on_link_up();

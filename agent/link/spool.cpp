@@ -179,7 +179,8 @@ Result<SpoolStats> Spool::transact(std::string_view what, Change change) {
 }
 
 Result<SpoolStats> Spool::append(std::uint64_t seq, SpoolClass kind, std::uint32_t items,
-                                 std::int64_t created_ms, std::string_view frame) {
+                                 std::int64_t created_ms, std::string_view frame,
+                                 const SpoolWrite& also) {
   const std::string what = "appending batch " + std::to_string(seq);
   if (seq < m_next_seq || seq > k_max_seq) {
     return fail(located(Error(ErrorCode::invalid_argument,
@@ -191,11 +192,16 @@ Result<SpoolStats> Spool::append(std::uint64_t seq, SpoolClass kind, std::uint32
     return fail(located(Error(ErrorCode::invalid_argument, "unknown batch class"), what));
   }
   if (frame.size() > m_limits.max_bytes) {
-    return refuse(seq, items, frame.size(), what);
+    return refuse(seq, items, frame.size(), what, also);
   }
   auto stats = transact(what, [&](SpoolStats& next) -> Result<bool> {
     if (auto stored = store(seq, kind, items, created_ms, frame); !stored) {
       return fail(std::move(stored).error());
+    }
+    if (also) {
+      if (auto written = also(m_db); !written) {
+        return fail(std::move(written).error());
+      }
     }
     next.batches += 1;
     next.bytes += frame.size();
@@ -236,7 +242,7 @@ Result<void> Spool::store(std::uint64_t seq, SpoolClass kind, std::uint32_t item
 // The batch is never stored, but its number is used up and the loss is on record before the
 // caller hears of it.
 Result<SpoolStats> Spool::refuse(std::uint64_t seq, std::uint32_t items, std::size_t size,
-                                 std::string_view what) {
+                                 std::string_view what, const SpoolWrite& also) {
   auto stats = transact(what, [&](SpoolStats& next) -> Result<bool> {
     next.dropped_batches += 1;
     next.dropped_items += items;
@@ -244,6 +250,9 @@ Result<SpoolStats> Spool::refuse(std::uint64_t seq, std::uint32_t items, std::si
     auto written = write_next_seq(seq + 1);
     if (written) {
       written = write_drops(next);
+    }
+    if (written && also) {
+      written = also(m_db);
     }
     return written.map([] { return true; });
   });
@@ -256,6 +265,20 @@ Result<SpoolStats> Spool::refuse(std::uint64_t seq, std::uint32_t items, std::si
                                          " bytes exceeds the spool's limit of " +
                                          std::to_string(m_limits.max_bytes) + " bytes; dropped"),
               what));
+}
+
+Result<void> Spool::write_state(const SpoolWrite& write) {
+  auto tx = sqlite::Transaction::begin(m_db);
+  if (!tx) {
+    return fail(located(std::move(tx).error(), "writing agent state"));
+  }
+  if (auto written = write(m_db); !written) {
+    return fail(located(std::move(written).error(), "writing agent state"));
+  }
+  if (auto committed = tx->commit(); !committed) {
+    return fail(located(std::move(committed).error(), "writing agent state"));
+  }
+  return {};
 }
 
 // Oldest sample batches go first. Events (signals, action reports) go only to make room for

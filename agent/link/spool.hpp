@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,11 @@ struct SpoolLimits {
   std::uint64_t max_bytes = 64ULL << 20;                     // sum of frame sizes held
   std::chrono::milliseconds max_age{7LL * 24 * 3600 * 1000}; // enforced by expire()
 };
+
+// More writes to commit atomically with a spool change (e.g. the log tailer's cursors, so that a
+// batch of log events and the file offsets it reached are durable together). Runs on the spool
+// worker thread inside the spool's open transaction; an error rolls the whole change back.
+using SpoolWrite = std::function<Result<void>(sqlite::Database&)>;
 
 struct SpooledBatch {
   std::uint64_t seq = 0;
@@ -77,8 +83,17 @@ public:
   // max_bytes, drops the oldest sample batches, then the oldest event batches, never the batch
   // just appended. A frame larger than max_bytes on its own is refused with ErrorCode::busy and
   // counted as dropped (its seq is used up all the same). Age is left to expire().
+  // `also`, when given, commits in the same transaction; when the frame is refused it still
+  // commits (with the drop), so state that moved past the refused batch is not replayed.
   [[nodiscard]] Result<SpoolStats> append(std::uint64_t seq, SpoolClass kind, std::uint32_t items,
-                                          std::int64_t created_ms, std::string_view frame);
+                                          std::int64_t created_ms, std::string_view frame,
+                                          const SpoolWrite& also = {});
+
+  // Runs `write` in a transaction of its own (state that moved without a batch to carry it).
+  [[nodiscard]] Result<void> write_state(const SpoolWrite& write);
+
+  // The connection, for reading state at start-up before the spool is handed to its worker.
+  [[nodiscard]] sqlite::Database& database() noexcept { return m_db; }
 
   // The coordinator acked `seq`: removes that batch if held. An unknown seq is not an error
   // (acks repeat after a resend).
@@ -125,7 +140,7 @@ private:
   [[nodiscard]] Result<void> store(std::uint64_t seq, SpoolClass kind, std::uint32_t items,
                                    std::int64_t created_ms, std::string_view frame);
   [[nodiscard]] Result<SpoolStats> refuse(std::uint64_t seq, std::uint32_t items, std::size_t size,
-                                          std::string_view what);
+                                          std::string_view what, const SpoolWrite& also);
   [[nodiscard]] Result<Removed> drop_over_limit(std::uint64_t keep_seq, SpoolClass incoming,
                                                 std::uint64_t bytes);
   [[nodiscard]] Result<Removed> drop_oldest(SpoolClass kind, std::uint64_t keep_seq);
