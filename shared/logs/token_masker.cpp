@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "shared/logs/token_masker.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace medic::logs {
+
+namespace {
+
+// Bytes of a line that are looked at; longer lines are mined on their head only, which keeps
+// the offsets in 32 bits and the scratch buffer bounded.
+constexpr std::size_t k_max_line_bytes = std::size_t{64} * 1024;
+constexpr std::size_t k_min_hex_length = 5;
+
+enum CharClass : std::uint8_t {
+  k_space = 1,      // whitespace and configured delimiters
+  k_digit = 2,      // 0-9
+  k_hex_alpha = 4,  // a-f A-F
+  k_alpha = 8,      // letters
+  k_separator = 16, // splits a token into segments that are masked one by one
+  k_sign = 32,      // may lead a number: - + < > ~
+};
+
+constexpr std::string_view k_separators = "=:,/@#()[]{}|;\"'";
+constexpr std::string_view k_signs = "-+<>~";
+
+// Unit words that may follow a number, lower case. No single letters but "s": "3 b" or "2 d"
+// are as likely to be words as units.
+constexpr std::array<std::string_view, 29> k_units = {
+    "kb",   "mb",     "gb",      "tb", "pb",  "kib",  "mib",   "gib",    "tib",     "bytes",
+    "byte", "ms",     "us",      "ns", "s",   "sec",  "secs",  "second", "seconds", "min",
+    "mins", "minute", "minutes", "hr", "hrs", "hour", "hours", "days",   "%"};
+
+char lower(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool is_unit(std::string_view word) noexcept {
+  if (word.empty() || word.size() > 7) {
+    return false;
+  }
+  std::array<char, 8> folded{};
+  for (std::size_t i = 0; i < word.size(); ++i) {
+    folded[i] = lower(word[i]);
+  }
+  const std::string_view key(folded.data(), word.size());
+  return std::find(k_units.begin(), k_units.end(), key) != k_units.end();
+}
+
+std::uint64_t mix(std::uint64_t x) noexcept {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+using Classes = std::array<std::uint8_t, 256>;
+
+std::uint8_t class_of(const Classes& classes, char c) noexcept {
+  return classes[static_cast<unsigned char>(c)];
+}
+
+// 0x1f, or at least k_min_hex_length of hex digits and dashes with one decimal digit or more:
+// hashes, addresses, UUIDs, dates like 2016-09-28.
+bool is_hex_like(const Classes& classes, std::string_view seg) noexcept {
+  if (seg.size() > 2 && seg[0] == '0' && (seg[1] == 'x' || seg[1] == 'X')) {
+    return std::all_of(seg.begin() + 2, seg.end(), [&](char c) {
+      return (class_of(classes, c) & (k_digit | k_hex_alpha)) != 0;
+    });
+  }
+  if (seg.size() < k_min_hex_length) {
+    return false;
+  }
+  bool digit = false;
+  for (const char c : seg) {
+    const std::uint8_t flags = class_of(classes, c);
+    digit = digit || (flags & k_digit) != 0;
+    if ((flags & (k_digit | k_hex_alpha)) == 0 && c != '-') {
+      return false;
+    }
+  }
+  return digit;
+}
+
+// 200ms, 1.5s, 10MB, -3%: a number whose suffix is a unit word.
+bool is_number_with_unit(const Classes& classes, std::string_view seg) noexcept {
+  std::size_t i = (!seg.empty() && (class_of(classes, seg[0]) & k_sign) != 0) ? 1 : 0;
+  const std::size_t digits_from = i;
+  while (i < seg.size() && ((class_of(classes, seg[i]) & k_digit) != 0 || seg[i] == '.')) {
+    ++i;
+  }
+  if (i == digits_from || i == seg.size() || (class_of(classes, seg[digits_from]) & k_digit) == 0) {
+    return false;
+  }
+  return is_unit(seg.substr(i));
+}
+
+// Replaces every run of digits (with inner dots and a leading sign that does not follow a
+// letter or digit) by <*>. Returns whether a letter or digit was kept literally.
+bool mask_digit_runs(const Classes& classes, std::string_view seg, std::string& out) {
+  bool literal = false;
+  std::size_t k = 0;
+  const auto digit_at = [&](std::size_t at) {
+    return at < seg.size() && (class_of(classes, seg[at]) & k_digit) != 0;
+  };
+  while (k < seg.size()) {
+    const std::uint8_t flags = class_of(classes, seg[k]);
+    const bool after_word = k > 0 && (class_of(classes, seg[k - 1]) & (k_alpha | k_digit)) != 0;
+    const bool run =
+        (flags & k_digit) != 0 || ((flags & k_sign) != 0 && !after_word && digit_at(k + 1));
+    if (!run) {
+      literal = literal || (flags & k_alpha) != 0;
+      out.push_back(seg[k++]);
+      continue;
+    }
+    ++k;
+    while (digit_at(k) || (k + 1 < seg.size() && seg[k] == '.' && digit_at(k + 1))) {
+      ++k;
+    }
+    out.append(k_wildcard);
+  }
+  return literal;
+}
+
+} // namespace
+
+// One multiply per 8 bytes and a final mix: tokens are short, and this runs for every token of
+// every line. Not meant to resist crafted collisions; see template_miner.hpp.
+std::uint64_t hash_token(std::string_view text) noexcept {
+  constexpr std::uint64_t k_multiplier = 0x9fb21c651e98df25ULL;
+  std::uint64_t h = 0x9e3779b97f4a7c15ULL * (text.size() + 1);
+  const char* p = text.data();
+  std::size_t left = text.size();
+  while (left >= 8) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, p, 8);
+    h = (h ^ word) * k_multiplier;
+    h ^= h >> 29;
+    p += 8;
+    left -= 8;
+  }
+  // The tail is read with fixed-size loads (overlapping the words above when there were
+  // some), so that no variable-length memcpy call lands on the hot path.
+  std::uint64_t word = 0;
+  if (left > 0 && text.size() >= 8) {
+    std::memcpy(&word, text.data() + text.size() - 8, 8);
+  } else if (left >= 4) {
+    std::uint32_t low = 0;
+    std::uint32_t high = 0;
+    std::memcpy(&low, p, 4);
+    std::memcpy(&high, p + left - 4, 4);
+    word = low | (std::uint64_t{high} << 32);
+  } else if (left > 0) {
+    word = static_cast<unsigned char>(p[0]) |
+           (std::uint64_t{static_cast<unsigned char>(p[left / 2])} << 8) |
+           (std::uint64_t{static_cast<unsigned char>(p[left - 1])} << 16);
+  }
+  return mix((h ^ word) * k_multiplier);
+}
+
+TokenMasker::TokenMasker(TokenMaskerOptions options) : m_options(std::move(options)) {
+  m_options.max_tokens = std::max<std::size_t>(m_options.max_tokens, 2);
+  for (unsigned c = 0; c < 256; ++c) {
+    std::uint8_t flags = 0;
+    if (c == ' ' || (c >= '\t' && c <= '\r')) {
+      flags |= k_space;
+    }
+    if (c >= '0' && c <= '9') {
+      flags |= k_digit;
+    }
+    if ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) {
+      flags |= k_hex_alpha;
+    }
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+      flags |= k_alpha;
+    }
+    m_classes[c] = flags;
+  }
+  for (const char c : k_separators) {
+    m_classes[static_cast<unsigned char>(c)] |= k_separator;
+  }
+  for (const char c : k_signs) {
+    m_classes[static_cast<unsigned char>(c)] |= k_sign;
+  }
+  for (const char c : m_options.extra_delimiters) {
+    m_classes[static_cast<unsigned char>(c)] = k_space;
+  }
+  m_pending.reserve(m_options.max_tokens + 1);
+  m_tokens.reserve(m_options.max_tokens + 1);
+}
+
+std::span<const MaskedToken> TokenMasker::tokenize(std::string_view line) {
+  line = line.substr(0, std::min(line.size(), k_max_line_bytes));
+  m_pending.clear();
+  m_scratch.clear();
+  std::size_t i = 0;
+  const std::size_t n = line.size();
+  while (i < n) {
+    while (i < n && (m_classes[static_cast<unsigned char>(line[i])] & k_space) != 0) {
+      ++i;
+    }
+    if (i == n) {
+      break;
+    }
+    if (m_pending.size() == m_options.max_tokens) {
+      // One more token than allowed: the last kept token stands for the whole rest.
+      m_pending.pop_back();
+      push_tail();
+      break;
+    }
+    const std::size_t begin = i;
+    std::uint8_t seen = 0;
+    while (i < n) {
+      const std::uint8_t flags = m_classes[static_cast<unsigned char>(line[i])];
+      if ((flags & k_space) != 0) {
+        break;
+      }
+      seen |= flags;
+      ++i;
+    }
+    push_token(line, begin, i, (seen & k_digit) != 0);
+  }
+  m_tokens.clear();
+  for (const Pending& p : m_pending) {
+    const std::string_view text = p.in_scratch
+                                      ? std::string_view(m_scratch).substr(p.offset, p.size)
+                                      : line.substr(p.offset, p.size);
+    m_tokens.push_back(MaskedToken{text, hash_token(text), p.has_variable, p.is_variable});
+  }
+  return m_tokens;
+}
+
+bool TokenMasker::absorbed_as_unit(std::string_view token) const noexcept {
+  if (m_pending.empty() || !m_pending.back().is_variable) {
+    return false;
+  }
+  std::size_t end = token.size();
+  while (end > 0 && (m_classes[static_cast<unsigned char>(token[end - 1])] & k_alpha) == 0 &&
+         token[end - 1] != '%') {
+    --end;
+  }
+  std::size_t begin = 0;
+  while (begin < end && token[begin] == '(') {
+    ++begin;
+  }
+  return is_unit(token.substr(begin, end - begin));
+}
+
+void TokenMasker::push_token(std::string_view line, std::size_t begin, std::size_t end,
+                             bool has_digit) {
+  const std::string_view token = line.substr(begin, end - begin);
+  if (!m_options.mask_variables || !has_digit) {
+    if (m_options.mask_variables && absorbed_as_unit(token)) {
+      return;
+    }
+    m_pending.push_back(Pending{static_cast<std::uint32_t>(begin),
+                                static_cast<std::uint32_t>(token.size()), false, false, false});
+    return;
+  }
+  push_masked(token);
+}
+
+void TokenMasker::push_tail() {
+  const auto offset = static_cast<std::uint32_t>(m_scratch.size());
+  m_scratch.append(k_wildcard);
+  m_pending.push_back(
+      Pending{offset, static_cast<std::uint32_t>(k_wildcard.size()), true, true, true});
+}
+
+void TokenMasker::push_masked(std::string_view token) {
+  const auto offset = static_cast<std::uint32_t>(m_scratch.size());
+  bool literal = false;
+  std::size_t i = 0;
+  if (std::all_of(token.begin(), token.end(),
+                  [&](char c) { return (class_of(m_classes, c) & k_digit) != 0; })) {
+    m_scratch.append(k_wildcard); // the common case: a plain number
+    i = token.size();
+  }
+  while (i < token.size()) {
+    if ((class_of(m_classes, token[i]) & k_separator) != 0) {
+      m_scratch.push_back(token[i++]);
+      continue;
+    }
+    std::size_t j = i;
+    while (j < token.size() && (class_of(m_classes, token[j]) & k_separator) == 0) {
+      ++j;
+    }
+    const std::string_view seg = token.substr(i, j - i);
+    if (is_hex_like(m_classes, seg) || is_number_with_unit(m_classes, seg)) {
+      m_scratch.append(k_wildcard);
+    } else {
+      literal = mask_digit_runs(m_classes, seg, m_scratch) || literal;
+    }
+    i = j;
+  }
+  if (literal) {
+    const auto size = static_cast<std::uint32_t>(m_scratch.size() - offset);
+    m_pending.push_back(Pending{offset, size, true, true, false});
+    return;
+  }
+  // Nothing but variables and punctuation: the token is one variable, and it joins the variable
+  // before it if there is one.
+  m_scratch.resize(offset);
+  if (!m_pending.empty() && m_pending.back().is_variable) {
+    return;
+  }
+  push_tail();
+}
+
+} // namespace medic::logs

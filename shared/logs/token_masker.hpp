@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+// Splits a log message into tokens and masks the parts that vary between lines of one event
+// (numbers, hex ids, IPs, UUIDs, dates, times, sizes and durations with their units), so that
+// the template miner compares shapes rather than values. Written for the agent's line path: a
+// line costs one pass over its bytes plus a hash per token, and nothing is allocated once the
+// scratch buffers have grown to the longest line seen.
+//
+// Masking rules, applied per whitespace-separated token:
+// - a token without a digit is kept as is;
+// - inside a token, segments between separators (= : , / @ # ( ) [ ] { } | ; " ') that are
+//   hex-like (0x..., or >= 5 hex digits/dashes with at least one decimal digit: hashes, UUIDs,
+//   dates) or a number with a unit suffix (200ms, 1.5s, 10MB) become `<*>`;
+// - any other run of digits (with inner dots and a leading sign) becomes `<*>`:
+//   node-17 -> node-<*>, v1.2.3 -> v<*>, blk_-42 -> blk_<*>;
+// - a token that is then nothing but `<*>` and punctuation becomes one plain `<*>` (a
+//   variable: 10.0.0.1:22, 04:30:30,123, [42]); a unit word after a variable (bytes, KB, ms,
+//   sec, ...) is dropped, and consecutive variables collapse into one, so "1190 bytes (1.16 KB)"
+//   and "0 bytes" both read `<*>`.
+//
+// Not thread-safe: one masker per thread (the agent's loop).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace medic::logs {
+
+// The text a masked variable becomes, in token texts and rendered templates.
+inline constexpr std::string_view k_wildcard = "<*>";
+
+struct MaskedToken {
+  std::string_view text; // masked text; valid until the next tokenize() call
+  std::uint64_t hash = 0;
+  bool has_variable = false; // contains `<*>` (came from a token with digits)
+  bool is_variable = false;  // the token is exactly `<*>`
+};
+
+struct TokenMaskerOptions {
+  std::size_t max_tokens = 64;  // tokens past this are folded into one final `<*>`
+  std::string extra_delimiters; // characters split on like whitespace, e.g. ",;"
+  bool mask_variables = true;   // false: tokens are kept verbatim (for tests and comparisons)
+};
+
+class TokenMasker {
+public:
+  // max_tokens is clamped to at least 2 so that the folded tail token always has a place.
+  explicit TokenMasker(TokenMaskerOptions options = {});
+
+  // Tokenizes and masks one message. The returned tokens (and their texts) stay valid until
+  // the next call, a move, or destruction.
+  [[nodiscard]] std::span<const MaskedToken> tokenize(std::string_view line);
+
+  [[nodiscard]] const TokenMaskerOptions& options() const noexcept { return m_options; }
+
+private:
+  struct Pending {
+    std::uint32_t offset = 0; // into the line (in_scratch false) or m_scratch
+    std::uint32_t size = 0;
+    bool in_scratch = false;
+    bool has_variable = false;
+    bool is_variable = false;
+  };
+
+  void push_token(std::string_view line, std::size_t begin, std::size_t end, bool has_digit);
+  void push_masked(std::string_view token);
+  void push_tail();
+  [[nodiscard]] bool absorbed_as_unit(std::string_view token) const noexcept;
+
+  TokenMaskerOptions m_options;
+  std::array<std::uint8_t, 256> m_classes{};
+  std::string m_scratch;
+  std::vector<Pending> m_pending;
+  std::vector<MaskedToken> m_tokens;
+};
+
+// 64-bit hash of a token's text; stable within a process run.
+[[nodiscard]] std::uint64_t hash_token(std::string_view text) noexcept;
+
+} // namespace medic::logs

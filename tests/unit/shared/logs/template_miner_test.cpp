@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <set>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "shared/logs/template_miner.hpp"
+
+using medic::logs::TemplateMiner;
+using medic::logs::TemplateMinerOptions;
+
+namespace {
+
+TemplateMinerOptions with(void (*set)(TemplateMinerOptions&)) {
+  TemplateMinerOptions options;
+  set(options);
+  return options;
+}
+
+TemplateMiner make(TemplateMinerOptions options = {}) {
+  auto miner = TemplateMiner::create(std::move(options));
+  REQUIRE(miner);
+  return std::move(*miner);
+}
+
+} // namespace
+
+TEST_CASE("lines of the same shape share a template id", "[logs]") {
+  TemplateMiner miner = make();
+  const auto a = miner.add("Accepted password for root from 10.0.0.1 port 52144 ssh2");
+  const auto b = miner.add("Accepted password for root from 192.168.7.9 port 22 ssh2");
+  const auto c = miner.add("Accepted password for admin from 10.0.0.3 port 4000 ssh2");
+  CHECK(a.template_id == b.template_id);
+  CHECK(a.template_id == c.template_id);
+  CHECK(miner.template_text(a.template_id) == "Accepted password for <*> from <*> port <*> ssh<*>");
+  CHECK(miner.template_size(a.template_id) == 3);
+  CHECK(miner.template_count() == 1);
+}
+
+TEST_CASE("variables are masked before the tree", "[logs]") {
+  TemplateMiner miner = make();
+  const auto first = miner.add("request 8f14e45f-ceea-467f-a0e6-3b2b1a1e9f0c took 12ms");
+  CHECK(first.is_new_template);
+  CHECK(miner.template_text(first.template_id) == "request <*> took <*>");
+  // Every position already holds a variable, so any values give the same template unchanged.
+  const auto second = miner.add("request 0b2d9c6e-1111-4a5a-9c3d-aaaaaaaaaaaa took 3.5s");
+  CHECK(second.template_id == first.template_id);
+  CHECK_FALSE(second.is_new_template);
+  CHECK(miner.template_text(first.template_id) == "request <*> took <*>");
+}
+
+TEST_CASE("a new template is flagged once", "[logs]") {
+  TemplateMiner miner = make();
+  const auto first = miner.add("disk /dev/sda1 is full");
+  CHECK(first.is_new_template);
+  for (int i = 0; i < 10; ++i) {
+    const auto again = miner.add("disk /dev/sda1 is full");
+    CHECK(again.template_id == first.template_id);
+    CHECK_FALSE(again.is_new_template);
+  }
+  const auto other = miner.add("fan speed is low");
+  CHECK(other.is_new_template);
+  CHECK(other.template_id != first.template_id);
+}
+
+TEST_CASE("lines that differ in too many constants get their own templates", "[logs]") {
+  TemplateMiner miner = make();
+  const auto started = miner.add("Starting the installer service now");
+  const auto user = miner.add("Starting the session manager now");
+  CHECK(started.template_id != user.template_id); // 3 of 5 equal: below 0.7
+  // Different token counts never share a template.
+  const auto shorter = miner.add("Starting the installer service");
+  CHECK(shorter.template_id != started.template_id);
+}
+
+TEST_CASE("one differing constant out of many generalises to <*>", "[logs]") {
+  TemplateMiner miner = make();
+  const auto alice = miner.add("session opened for user alice by sshd on tty1");
+  const auto bob = miner.add("session opened for user bob by sshd on tty1");
+  CHECK(alice.template_id == bob.template_id);
+  CHECK(miner.template_text(alice.template_id) == "session opened for user <*> by sshd on tty<*>");
+}
+
+TEST_CASE("eviction keeps at most max_clusters templates and never reuses ids", "[logs]") {
+  TemplateMiner miner = make(with([](TemplateMinerOptions& o) {
+    o.max_clusters = 8;
+    o.max_tokens = 128;
+  }));
+  std::set<std::uint32_t> ids;
+  std::uint32_t first_id = 0;
+  const char* words[] = {"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf"};
+  for (int i = 0; i < 100; ++i) {
+    // Lines of i+1 words: every one is a new shape.
+    std::string line;
+    for (int w = 0; w <= i; ++w) {
+      line += words[(w + i) % 7];
+      line += ' ';
+    }
+    const auto r = miner.add(line);
+    CHECK(r.is_new_template);
+    ids.insert(r.template_id);
+    first_id = first_id == 0 ? r.template_id : first_id;
+    CHECK(miner.template_count() <= 8);
+  }
+  CHECK(ids.size() == 100);
+  CHECK(miner.template_count() == 8);
+  CHECK(miner.evicted_count() == 92);
+  std::string text;
+  CHECK_FALSE(miner.template_text(first_id, text));
+  CHECK(text.empty());
+  // The most recently used survive; touching one keeps it alive through further evictions.
+  const auto kept = miner.add("kept line");
+  for (int i = 0; i < 20; ++i) {
+    (void)miner.add("kept line");
+    (void)miner.add("filler number " + std::string(static_cast<std::size_t>(i + 1), 'x'));
+  }
+  CHECK(miner.template_text(kept.template_id) == "kept line");
+}
+
+TEST_CASE("eviction frees tree nodes so the same shapes can come back", "[logs]") {
+  TemplateMiner miner = make(with([](TemplateMinerOptions& o) { o.max_clusters = 2; }));
+  for (int round = 0; round < 50; ++round) {
+    const auto a = miner.add("service alpha started");
+    const auto b = miner.add("service beta stopped cleanly");
+    const auto c = miner.add("kernel gamma panic here now");
+    CHECK(a.is_new_template);
+    CHECK(b.is_new_template);
+    CHECK(c.is_new_template);
+  }
+  CHECK(miner.template_count() == 2);
+}
+
+TEST_CASE("odd input is mined without failing", "[logs]") {
+  TemplateMiner miner = make(with([](TemplateMinerOptions& o) { o.max_tokens = 8; }));
+  const auto empty = miner.add("");
+  CHECK(miner.add("   ").template_id == empty.template_id);
+  CHECK(miner.template_text(empty.template_id).empty());
+  const std::string binary("\0\xff\xfe \x80\x81 ok", 9);
+  const auto b = miner.add(binary);
+  CHECK(miner.add(binary).template_id == b.template_id);
+  const auto long_a = miner.add("a b c d e f g h i j k l m n o p");
+  const auto long_b = miner.add("a b c d e f g h i j k l m n o p q r s t u v");
+  CHECK(long_a.template_id == long_b.template_id);
+  CHECK(miner.template_text(long_a.template_id) == "a b c d e f g <*>");
+  (void)miner.add(std::string(1 << 20, 'x'));
+}
+
+TEST_CASE("options out of range are refused with their name", "[logs]") {
+  const auto refused = [](TemplateMinerOptions options, const char* name) {
+    auto miner = TemplateMiner::create(std::move(options));
+    REQUIRE_FALSE(miner);
+    CHECK_THAT(miner.error().message(), Catch::Contains(name));
+  };
+  refused(with([](TemplateMinerOptions& o) { o.similarity_threshold = 0.0; }),
+          "similarity_threshold");
+  refused(with([](TemplateMinerOptions& o) { o.similarity_threshold = 1.5; }),
+          "similarity_threshold");
+  refused(with([](TemplateMinerOptions& o) { o.prefix_depth = 17; }), "prefix_depth");
+  refused(with([](TemplateMinerOptions& o) { o.max_children = 1; }), "max_children");
+  refused(with([](TemplateMinerOptions& o) { o.max_clusters = 0; }), "max_clusters");
+  refused(with([](TemplateMinerOptions& o) { o.max_tokens = 1; }), "max_tokens");
+}
+
+TEST_CASE("a full tree node sends new tokens to the <*> child", "[logs]") {
+  TemplateMiner miner = make(with([](TemplateMinerOptions& o) {
+    o.prefix_depth = 1;
+    o.max_children = 3;
+  }));
+  std::set<std::uint32_t> ids;
+  for (const char* word : {"apple", "banana", "cherry", "damson", "elder"}) {
+    ids.insert(miner.add(std::string(word) + " tree fell down today").template_id);
+  }
+  // Two token children fit; the rest share the <*> child, where similarity merges them.
+  CHECK(ids.size() == 3);
+}

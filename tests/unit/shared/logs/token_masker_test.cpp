@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "shared/logs/token_masker.hpp"
+
+using medic::logs::TokenMasker;
+using medic::logs::TokenMaskerOptions;
+
+namespace {
+
+TokenMaskerOptions with(void (*set)(TokenMaskerOptions&)) {
+  TokenMaskerOptions options;
+  set(options);
+  return options;
+}
+
+std::string masked(TokenMasker& masker, std::string_view line) {
+  std::string out;
+  for (const auto& token : masker.tokenize(line)) {
+    if (!out.empty()) {
+      out += ' ';
+    }
+    out += token.text;
+  }
+  return out;
+}
+
+std::string masked(std::string_view line) {
+  TokenMasker masker;
+  return masked(masker, line);
+}
+
+} // namespace
+
+TEST_CASE("the masker splits on whitespace and keeps tokens without digits", "[logs]") {
+  CHECK(masked("  Connection   refused\tby peer \r\n") == "Connection refused by peer");
+  CHECK(masked("").empty());
+  CHECK(masked(" \t \n").empty());
+}
+
+TEST_CASE("the masker masks numbers, hex, addresses, ids, dates and times", "[logs]") {
+  CHECK(masked("took 42 tries") == "took <*> tries");
+  CHECK(masked("value -17 and +3.25") == "value <*> and <*>");
+  CHECK(masked("at 0xdeadBEEF now") == "at <*> now");
+  CHECK(masked("commit 9f4ef63 built") == "commit <*> built");
+  CHECK(masked("from 192.168.1.20:5432 ok") == "from <*> ok");
+  CHECK(masked("id 123e4567-e89b-12d3-a456-426614174000 done") == "id <*> done");
+  CHECK(masked("on 2016-09-28 at 04:30:30,123") == "on <*> at <*>");
+  CHECK(masked("block blk_-6952295868487656571 from node-17") == "block blk_<*> from node-<*>");
+  CHECK(masked("uid=1000, pid=1702)") == "uid=<*>, pid=<*>)");
+  CHECK(masked("app appattempt_1445_0020_000001") == "app appattempt_<*>_<*>_<*>");
+}
+
+TEST_CASE("the masker folds units and consecutive variables into one variable", "[logs]") {
+  CHECK(masked("done in 200ms") == "done in <*>");
+  CHECK(masked("done in 1.5s") == "done in <*>");
+  CHECK(masked("done in 5 sec") == "done in <*>");
+  CHECK(masked("wrote 10MB") == "wrote <*>");
+  CHECK(masked("close, 1190 bytes (1.16 KB) sent") == "close, <*> sent");
+  CHECK(masked("close, 0 bytes sent") == "close, <*> sent");
+  CHECK(masked("lifetime <1 sec") == "lifetime <*>");
+  CHECK(masked("lifetime 00:02") == "lifetime <*>");
+  CHECK(masked("stack @0x7fed806eb5d @0x7fef9fb9b6d @0xff83e97c)") == "stack <*>");
+  // A unit word only folds after a variable.
+  CHECK(masked("bytes sent") == "bytes sent");
+}
+
+TEST_CASE("identifiers with digits keep their letters", "[logs]") {
+  CHECK(masked("interface alt0 and ee0") == "interface alt<*> and ee<*>");
+  CHECK(masked("jk2_init() Found child") == "jk<*>_init() Found child");
+  CHECK(masked("v6.1.7601 ready") == "v<*> ready");
+}
+
+TEST_CASE("tokens past max_tokens fold into one variable", "[logs]") {
+  TokenMasker masker(with([](TokenMaskerOptions& o) { o.max_tokens = 4; }));
+  CHECK(masked(masker, "a b c d") == "a b c d");
+  CHECK(masked(masker, "a b c d e") == "a b c <*>");
+  CHECK(masked(masker, "a b c d e f g h") == "a b c <*>");
+}
+
+TEST_CASE("extra delimiters split tokens and masking can be turned off", "[logs]") {
+  TokenMasker split(with([](TokenMaskerOptions& o) { o.extra_delimiters = ",="; }));
+  CHECK(masked(split, "a=1,b=x") == "a <*> b x");
+  TokenMasker verbatim(with([](TokenMaskerOptions& o) { o.mask_variables = false; }));
+  CHECK(masked(verbatim, "took 42 ms") == "took 42 ms");
+}
+
+TEST_CASE("the masker takes any bytes", "[logs]") {
+  TokenMasker masker;
+  const std::string nul("a\0b 12\0 \xff\xfe\x80 z", 13);
+  const auto tokens = masker.tokenize(nul);
+  REQUIRE(tokens.size() == 4);
+  CHECK(tokens[0].text == std::string_view("a\0b", 3));
+  CHECK(tokens[1].is_variable);
+  CHECK(tokens[2].text == "\xff\xfe\x80");
+  const std::string huge(200'000, '7');
+  CHECK(masked(masker, huge) == "<*>");
+}
+
+TEST_CASE("equal token texts hash equally and different ones differently", "[logs]") {
+  using medic::logs::hash_token;
+  CHECK(hash_token("connection") == hash_token(std::string("connection")));
+  CHECK(hash_token("connection") != hash_token("connectioN"));
+  CHECK(hash_token("") != hash_token("a"));
+  CHECK(hash_token("abcdefgh") != hash_token("abcdefghi"));
+  CHECK(hash_token("abc") != hash_token("acc"));
+}
