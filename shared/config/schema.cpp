@@ -182,6 +182,24 @@ void Schema::add_string_list(std::string key, std::vector<std::string>& target, 
                       }});
 }
 
+void Schema::add_records(std::string key, std::vector<RecordField> fields, std::string doc,
+                         std::function<Result<void>(const std::vector<Record>&)> apply) {
+  std::string full_doc = doc + "\n      fields:\n" + describe_fields(fields);
+  while (!full_doc.empty() && full_doc.back() == '\n') {
+    full_doc.pop_back();
+  }
+  m_fields.push_back({key, "list of records", "(shipped set, see the packaged config)",
+                      std::move(full_doc),
+                      [key, fields = std::move(fields),
+                       apply = std::move(apply)](const YAML::Node& node) -> Result<void> {
+                        auto records = read_records(node, key, fields);
+                        if (!records) {
+                          return fail(std::move(records).error());
+                        }
+                        return apply(*records);
+                      }});
+}
+
 void Schema::add_string_map(std::string key, std::map<std::string, std::string>& target,
                             std::string doc) {
   m_fields.push_back({std::move(key), "mapping of strings", "{}", std::move(doc),

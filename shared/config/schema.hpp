@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "shared/config/records.hpp"
 #include "shared/error.hpp"
 
 namespace YAML {
@@ -48,6 +49,11 @@ public:
   void add_bool(std::string key, bool& target, std::string doc);
   void add_string_list(std::string key, std::vector<std::string>& target, std::string doc);
   void add_string_map(std::string key, std::map<std::string, std::string>& target, std::string doc);
+  // A list of records (see records.hpp). `apply` receives every record of the list as given
+  // (a later source replaces the whole list) and turns them into the program's structs; its
+  // errors should come from Record::error so they say which record is wrong.
+  void add_records(std::string key, std::vector<RecordField> fields, std::string doc,
+                   std::function<Result<void>(const std::vector<Record>&)> apply);
 
   template <class Integer>
   void add_integer(std::string key, Integer& target, Integer min, Integer max, std::string doc) {
