@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: Apache-2.0
+// Globs (on the threadpool), the path slots they yield, and the inotify watches on their
+// directories.
+#include "agent/tail/tailer_core.hpp"
+
+#include <algorithm>
+#include <filesystem>
+
+namespace medic::agent::tail {
+
+namespace {
+
+constexpr std::size_t k_glob_hits_per_file = 4;
+
+void glob_work(uv_work_t* req) {
+  auto* job = static_cast<GlobJob*>(req->data);
+  job->scan = scan_globs(job->patterns, job->limit);
+}
+
+void glob_after(uv_work_t* req, int /*status*/) {
+  auto* job = static_cast<GlobJob*>(req->data);
+  if (job->core != nullptr) {
+    job->core->glob_done(std::move(job->scan.hits), job->scan.excess);
+  }
+  delete job;
+}
+
+void on_dir_event(uv_fs_event_t* handle, const char* name, int events, int status) {
+  auto* watch = static_cast<DirWatch*>(handle->data);
+  if (status == 0 && watch->core != nullptr) {
+    watch->core->dir_event(*watch, name, events);
+  }
+}
+
+void delete_watch(uv_handle_t* handle) {
+  delete static_cast<DirWatch*>(handle->data);
+}
+
+} // namespace
+
+void TailerCore::start_glob() {
+  auto job = std::make_unique<GlobJob>();
+  job->core = this;
+  job->req.data = job.get();
+  job->limit = k_glob_hits_per_file * m_options.max_files;
+  for (std::size_t i = 0; i < m_sources.size(); ++i) {
+    for (const std::string& glob : m_sources[i].source->globs) {
+      job->patterns.push_back(GlobPattern{glob, i});
+    }
+  }
+  m_glob_requested = false;
+  m_last_glob_ms = now_ms();
+  const int rc = uv_queue_work(&m_loop, &job->req, glob_work, glob_after);
+  if (rc < 0) {
+    warn(std::string("tail: cannot queue a glob: ") + uv_strerror(rc));
+    return;
+  }
+  m_glob_job = job.release();
+}
+
+void TailerCore::glob_done(std::vector<GlobHit> hits, std::size_t excess) noexcept {
+  m_glob_job = nullptr;
+  if (m_stopping) {
+    return;
+  }
+  try {
+    const bool first = !m_first_glob_done;
+    m_first_glob_done = true;
+    for (auto& slot : m_slots) {
+      slot->seen = false;
+      slot->alias = false; // try aliased paths again once per glob
+    }
+    std::size_t skipped = excess;
+    for (const GlobHit& hit : hits) {
+      const auto known = std::find_if(m_slots.begin(), m_slots.end(),
+                                      [&](const auto& slot) { return slot->path == hit.path; });
+      if (known != m_slots.end()) {
+        (*known)->seen = true;
+      } else if (m_slots.size() < m_options.max_files) {
+        add_slot(hit, first);
+      } else {
+        ++skipped;
+      }
+    }
+    sweep_slots();
+    report_skipped(skipped);
+    if (first) {
+      resolve_restored(hits);
+    }
+  } catch (const std::exception& e) {
+    warn(std::string("tail: after a glob: ") + e.what());
+  }
+  reap();
+  pump();
+}
+
+void TailerCore::add_slot(const GlobHit& hit, bool initial) {
+  auto slot = std::make_unique<PathSlot>();
+  const std::filesystem::path path(hit.path);
+  slot->path = hit.path;
+  slot->name = path.filename().string();
+  slot->source = hit.source;
+  slot->initial = initial;
+  if (m_options.change_watch == ChangeWatch::inotify_and_poll) {
+    slot->watch = watch_dir(path.parent_path().string());
+  }
+  m_slots.push_back(std::move(slot));
+  open_slot(*m_slots.back());
+}
+
+void TailerCore::sweep_slots() {
+  std::erase_if(m_slots, [&](const std::unique_ptr<PathSlot>& slot) {
+    const bool gone = !slot->seen && slot->current == nullptr && slot->predecessor == nullptr;
+    if (gone) {
+      unwatch(slot->watch);
+    }
+    return gone;
+  });
+}
+
+void TailerCore::open_slot(PathSlot& slot) {
+  if (m_stopping || slot.current != nullptr || slot.alias ||
+      m_files.size() >= 2 * m_options.max_files) {
+    return;
+  }
+  m_files.push_back(std::make_unique<TailedFile>(*this, slot));
+  slot.current = m_files.back().get();
+  wake(*slot.current);
+}
+
+void TailerCore::report_skipped(std::size_t skipped) {
+  m_stats.files_skipped = skipped;
+  if (skipped > 0 && skipped != m_reported_skipped) {
+    warn("tail: " + std::to_string(skipped) + " more files match the globs than max_files=" +
+         std::to_string(m_options.max_files) + " allows; they are not tailed");
+  }
+  m_reported_skipped = skipped;
+}
+
+DirWatch* TailerCore::watch_dir(const std::string& dir) {
+  for (DirWatch* watch : m_watches) {
+    if (watch->dir == dir) {
+      ++watch->users;
+      return watch;
+    }
+  }
+  auto* watch = new DirWatch{};
+  watch->core = this;
+  watch->dir = dir;
+  watch->users = 1;
+  watch->handle.data = watch;
+  uv_fs_event_init(&m_loop, &watch->handle);
+  const int rc = uv_fs_event_start(&watch->handle, on_dir_event, dir.c_str(), 0);
+  if (rc < 0) {
+    // inotify limits reached, or an odd file system: the poll timer still sees everything.
+    warn("tail: cannot watch " + dir + " (" + uv_strerror(rc) + "); polling it only");
+    watch->core = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(&watch->handle), delete_watch);
+    return nullptr;
+  }
+  m_watches.push_back(watch);
+  return watch;
+}
+
+void TailerCore::unwatch(DirWatch* watch) noexcept {
+  if (watch == nullptr || --watch->users > 0) {
+    return;
+  }
+  std::erase(m_watches, watch);
+  unwatch_now(watch);
+}
+
+void TailerCore::unwatch_now(DirWatch* watch) noexcept {
+  watch->core = nullptr;
+  uv_fs_event_stop(&watch->handle);
+  uv_close(reinterpret_cast<uv_handle_t*>(&watch->handle), delete_watch);
+}
+
+void TailerCore::dir_event(DirWatch& watch, const char* name, int events) noexcept {
+  if (m_stopping) {
+    return;
+  }
+  try {
+    bool matched = false;
+    for (std::size_t i = 0; i < m_slots.size() && !m_stopping; ++i) {
+      PathSlot& slot = *m_slots[i];
+      if (slot.watch != &watch || (name != nullptr && slot.name != name)) {
+        continue;
+      }
+      matched = true;
+      if (slot.current == nullptr) {
+        open_slot(slot); // created (again)
+        continue;
+      }
+      // A write only needs fstat; a rename, create or delete may have moved the path.
+      slot.current->want_fstat = true;
+      slot.current->want_stat =
+          slot.current->want_stat || name == nullptr || (events & UV_RENAME) != 0;
+      wake(*slot.current);
+    }
+    if (!matched && name != nullptr && (events & UV_RENAME) != 0 &&
+        source_of(watch.dir + "/" + name)) {
+      m_glob_requested = true; // a new matching file: the next tick globs
+    }
+  } catch (const std::exception& e) {
+    warn(std::string("tail: on an inotify event: ") + e.what());
+  }
+  reap();
+  pump();
+}
+
+std::optional<std::size_t> TailerCore::source_of(std::string_view path) const {
+  for (std::size_t i = 0; i < m_sources.size(); ++i) {
+    for (const std::string& glob : m_sources[i].source->globs) {
+      if (glob_matches(glob, path)) {
+        return i;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+} // namespace medic::agent::tail
