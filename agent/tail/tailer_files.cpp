@@ -28,6 +28,9 @@ void TailerCore::opened(TailedFile& file, ssize_t result) {
     ++m_stats.open_errors;
     warn("tail: cannot open " + file.path + ": " + uv_error_text(result));
   }
+  if (file.slot != nullptr) {
+    file.slot->initial = false; // whatever shows up there later is new
+  }
   unlink(file);
   file.phase = Phase::closed;
 }

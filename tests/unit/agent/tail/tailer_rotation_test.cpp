@@ -12,6 +12,7 @@
 #include "tests/unit/agent/tail/tail_harness.hpp"
 
 using namespace medic::test::tail;
+using medic::agent::tail::ChangeWatch;
 using medic::agent::tail::GapReason;
 using medic::test::TempDir;
 
@@ -19,9 +20,13 @@ TEST_CASE("rename rotation while the writer keeps writing loses and repeats no l
   const TempDir dir;
   const fs::path log = dir / "app.log";
   constexpr int k_lines = 6000;
+  const auto watch = GENERATE(ChangeWatch::inotify_and_poll, ChangeWatch::poll_only);
   Writer writer(log);
   Harness harness;
-  harness.start(test_options(log.string()));
+  auto options = test_options(log.string());
+  options.change_watch = watch;
+  options.read_chunk_bytes = 4096;
+  harness.start(options);
 
   // logrotate `create`: rename, the writer goes on in the old file for a while, then reopens.
   std::atomic<bool> done{false};
@@ -36,7 +41,7 @@ TEST_CASE("rename rotation while the writer keeps writing loses and repeats no l
         i += 20;
         writer.reopen(log);
       }
-      if (i % 100 == 0) {
+      if (i % 20 == 0) {
         std::this_thread::sleep_for(1ms);
       }
     }
