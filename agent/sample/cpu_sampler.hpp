@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
-// Whole-machine CPU usage from the aggregate `cpu` line of /proc/stat, as percentages of the
-// time that passed between two samples. Called from the loop once a second, so a sample reads
-// into a buffer allocated at open() and parses without allocating.
+// Whole-machine and per-CPU usage from the `cpu` and `cpuN` lines of /proc/stat, as percentages
+// of the time that passed between two samples. Called from the loop once a second, so a sample
+// reads into a buffer allocated at open() and parses without allocating.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent/sample/proc_file.hpp"
+#include "agent/sample/sample_sink.hpp"
 #include "shared/error.hpp"
 
 namespace medic::agent::sample {
@@ -42,6 +45,11 @@ struct CpuTimes {
 // past the eighth are ignored. Errors name the line and the column that is wrong.
 [[nodiscard]] Result<CpuTimes> parse_cpu_total(std::string_view proc_stat);
 
+// The numbers after the name on one `cpu`/`cpuN` line, with the rules of parse_cpu_total;
+// `line_name` ("cpu", "cpu3") names the line in errors.
+[[nodiscard]] Result<CpuTimes> parse_cpu_columns(std::string_view line_name,
+                                                 std::string_view columns);
+
 // Percentages of the elapsed ticks; user_pct + system_pct + iowait_pct + steal_pct + idle_pct
 // is 100 (give or take rounding) unless no tick elapsed, in which case every field is 0.
 struct CpuUsage {
@@ -58,9 +66,18 @@ struct CpuUsage {
 // offline. No elapsed tick at all (sampled twice within one tick) gives all zeros.
 [[nodiscard]] CpuUsage cpu_usage(const CpuTimes& before, const CpuTimes& after) noexcept;
 
+struct CpuConfig {
+  // Also report cpu.core.* for every CPU (label cpu="N").
+  bool per_core = true;
+  // CPUs with a higher number are not reported (bounds samples per tick on huge machines).
+  std::size_t max_cores = 1024;
+
+  [[nodiscard]] Result<void> validate() const;
+};
+
 class CpuSampler {
 public:
-  explicit CpuSampler(std::filesystem::path proc_root = "/proc");
+  explicit CpuSampler(std::filesystem::path proc_root = "/proc", CpuConfig config = {});
 
   // Opens <proc_root>/stat and checks it parses, so that a wrong root or an unreadable file
   // fails at start-up rather than on the first tick. Resets the previous sample.
@@ -71,12 +88,31 @@ public:
   // next success reports usage over the longer interval.
   [[nodiscard]] Result<std::optional<CpuUsage>> sample();
 
+  // Loop thread. Adds cpu.* (and cpu.core.* with per_core) to `sink`, nothing on the first call
+  // after open(). A CPU that went offline is skipped and starts over when it comes back; a CPU
+  // numbered beyond those seen at open() (hot-plugged) is reported after the next open(). A bad
+  // per-CPU line is skipped and its error returned after the other samples were added.
+  [[nodiscard]] Result<void> sample(SampleSink& sink, std::int64_t now_ms);
+
 private:
+  struct Core {
+    std::string label; // "0", "1", ...: label values point here
+    CpuTimes previous;
+    bool has_previous = false;
+    bool seen = false;
+  };
+
   [[nodiscard]] Result<CpuTimes> read_times();
+  void size_cores(std::string_view text);
+  [[nodiscard]] Result<void> sample_cores(SampleSink& sink, std::int64_t now_ms,
+                                          std::string_view text);
 
   std::filesystem::path m_proc_root;
+  CpuConfig m_config;
   ProcFile m_file;
   std::optional<CpuTimes> m_previous;
+  std::vector<Core> m_cores;
+  std::string_view m_text; // last read, into m_file's buffer
 };
 
 } // namespace medic::agent::sample

@@ -189,4 +189,16 @@ Result<MemoryInfo> MemorySampler::sample() {
   return info;
 }
 
+Result<void> MemorySampler::sample(SampleSink& sink, std::int64_t now_ms) {
+  auto info = sample();
+  if (!info) {
+    return fail(std::move(info).error());
+  }
+  sink.add("mem.used_pct", info->used_pct(), now_ms, {});
+  sink.add("mem.total_bytes", static_cast<double>(info->total_bytes), now_ms, {});
+  sink.add("mem.available_bytes", static_cast<double>(info->available_bytes), now_ms, {});
+  sink.add("swap.used_pct", info->swap_used_pct(), now_ms, {});
+  return {};
+}
+
 } // namespace medic::agent::sample

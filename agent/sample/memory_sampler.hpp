@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "agent/sample/proc_file.hpp"
+#include "agent/sample/sample_sink.hpp"
 #include "shared/error.hpp"
 
 namespace medic::agent::sample {
@@ -46,6 +47,9 @@ public:
 
   // Loop thread. Errors name the file.
   [[nodiscard]] Result<MemoryInfo> sample();
+
+  // Loop thread. Adds mem.used_pct, mem.total_bytes, mem.available_bytes and swap.used_pct.
+  [[nodiscard]] Result<void> sample(SampleSink& sink, std::int64_t now_ms);
 
 private:
   std::filesystem::path m_proc_root;

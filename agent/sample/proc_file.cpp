@@ -15,7 +15,8 @@ namespace {
 ErrorCode code_for_errno(int error_number) noexcept {
   switch (error_number) {
   case ENOENT:
-  case ENOTDIR: return ErrorCode::not_found;
+  case ENOTDIR:
+  case ESRCH: return ErrorCode::not_found;
   case EACCES:
   case EPERM: return ErrorCode::permission;
   default: return ErrorCode::io;
@@ -46,10 +47,45 @@ Result<ProcFile> ProcFile::open(std::filesystem::path path, std::size_t capacity
   return ProcFile(fd, std::move(path), capacity, std::move(buffer));
 }
 
+Result<ProcFile> ProcFile::open_fitting(std::filesystem::path path, std::size_t min_capacity,
+                                        std::size_t max_capacity) {
+  if (max_capacity < min_capacity) {
+    max_capacity = min_capacity;
+  }
+  auto file = open(std::move(path), min_capacity);
+  if (!file) {
+    return file;
+  }
+  for (;;) {
+    auto text = file->read();
+    if (!text) {
+      return fail(std::move(text).error());
+    }
+    const std::size_t wanted = text->size() * 2;
+    if (!file->filled() || file->m_capacity >= max_capacity) {
+      if (wanted > file->m_capacity) {
+        file->grow(wanted < max_capacity ? wanted : max_capacity);
+      }
+      return file;
+    }
+    file->grow(file->m_capacity * 2 < max_capacity ? file->m_capacity * 2 : max_capacity);
+  }
+}
+
+void ProcFile::grow(std::size_t capacity) {
+  if (capacity == 0 || capacity == m_capacity) {
+    return;
+  }
+  m_buffer = std::make_unique_for_overwrite<char[]>(capacity);
+  m_capacity = capacity;
+  m_length = 0;
+}
+
 ProcFile::ProcFile(ProcFile&& other) noexcept
     : m_fd(std::exchange(other.m_fd, -1)),
       m_path(std::move(other.m_path)),
       m_capacity(std::exchange(other.m_capacity, 0)),
+      m_length(std::exchange(other.m_length, 0)),
       m_buffer(std::move(other.m_buffer)) {}
 
 ProcFile& ProcFile::operator=(ProcFile&& other) noexcept {
@@ -58,6 +94,7 @@ ProcFile& ProcFile::operator=(ProcFile&& other) noexcept {
     m_fd = std::exchange(other.m_fd, -1);
     m_path = std::move(other.m_path);
     m_capacity = std::exchange(other.m_capacity, 0);
+    m_length = std::exchange(other.m_length, 0);
     m_buffer = std::move(other.m_buffer);
   }
   return *this;
@@ -91,13 +128,16 @@ Result<std::string_view> ProcFile::read() {
         continue;
       }
       const int error_number = errno;
-      return fail(ErrorCode::io, errno_text("reading " + m_path.string(), error_number));
+      // ESRCH (the process of a kept /proc/<pid>/stat fd is gone) reads as not_found.
+      return fail(code_for_errno(error_number),
+                  errno_text("reading " + m_path.string(), error_number));
     }
     if (got == 0) {
       break;
     }
     length += static_cast<std::size_t>(got);
   }
+  m_length = length;
   return std::string_view(m_buffer.get(), length);
 }
 

@@ -33,6 +33,13 @@ public:
   // with invalid_argument when capacity is 0.
   [[nodiscard]] static Result<ProcFile> open(std::filesystem::path path, std::size_t capacity);
 
+  // Opens `path` and sizes the buffer from the file as it is now: twice its length (room for
+  // growth: more mounts, devices, processes), at least `min_capacity`, at most `max_capacity`.
+  // Reads the file once or a few times to measure it; allocates only here.
+  [[nodiscard]] static Result<ProcFile> open_fitting(std::filesystem::path path,
+                                                     std::size_t min_capacity,
+                                                     std::size_t max_capacity);
+
   ProcFile(ProcFile&& other) noexcept;
   ProcFile& operator=(ProcFile&& other) noexcept;
   ProcFile(const ProcFile&) = delete;
@@ -47,6 +54,13 @@ public:
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return m_path; }
   [[nodiscard]] std::size_t capacity() const noexcept { return m_capacity; }
 
+  // True when the last read() filled the whole buffer: the file may have been cut. Callers that
+  // need the whole file grow() (an allocation, so only when the file outgrew the buffer).
+  [[nodiscard]] bool filled() const noexcept { return m_length == m_capacity && m_capacity > 0; }
+
+  // Replaces the buffer with one of `capacity` bytes (> 0); the next read() uses it.
+  void grow(std::size_t capacity);
+
 private:
   ProcFile(int fd, std::filesystem::path path, std::size_t capacity,
            std::unique_ptr<char[]> buffer);
@@ -55,6 +69,7 @@ private:
   int m_fd = -1;
   std::filesystem::path m_path;
   std::size_t m_capacity = 0;
+  std::size_t m_length = 0;
   std::unique_ptr<char[]> m_buffer;
 };
 
