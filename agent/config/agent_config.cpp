@@ -83,6 +83,7 @@ medic::config::Schema make_schema(AgentConfig& config) {
   schema.add_choice("log.level", config.log_level,
                     {"trace", "debug", "info", "warn", "error", "critical", "off"},
                     "Least severe level written to the log");
+  add_sensing_keys(schema, config.sensing);
   return schema;
 }
 
@@ -100,7 +101,7 @@ Result<void> finish(AgentConfig& config) {
       return fail(std::move(ok).error().context("agent.id (taken from the host name)"));
     }
   }
-  return {};
+  return finish_sensing(config.sensing);
 }
 
 } // namespace medic::agent::config

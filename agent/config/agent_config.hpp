@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "agent/config/sensing_config.hpp"
 #include "shared/config/schema.hpp"
 #include "shared/error.hpp"
 
@@ -40,6 +41,7 @@ struct AgentConfig {
   std::uint32_t max_batch = 1000; // samples per batch
 
   std::string log_level = "info";
+  SensingConfig sensing; // samplers, log sources, rules
 };
 
 // Binds every key of the table to `config`; `config` must outlive the schema.
