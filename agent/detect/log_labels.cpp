@@ -39,8 +39,9 @@ Result<LogLabelExtractor> LogLabelExtractor::create(std::string_view pattern, bo
   LogLabelExtractor extractor;
   extractor.m_re = std::make_unique<RE2>(re2::StringPiece(pattern.data(), pattern.size()), options);
   if (!extractor.m_re->ok()) {
-    return fail(ErrorCode::invalid_argument,
-                "'" + std::string(pattern) + "': " + extractor.m_re->error());
+    std::string message = "'";
+    message.append(pattern).append("': ").append(extractor.m_re->error());
+    return fail(ErrorCode::invalid_argument, std::move(message));
   }
   std::vector<std::pair<int, std::string>> named;
   for (const auto& [name, group] : extractor.m_re->NamedCapturingGroups()) {

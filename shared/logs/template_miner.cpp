@@ -75,8 +75,7 @@ MineResult TemplateMiner::add(std::string_view message) {
 }
 
 std::uint32_t TemplateMiner::child(std::uint32_t node, std::uint64_t key) const {
-  const auto it = m_edges.find(edge_key(node, key));
-  return it == m_edges.end() ? k_none : it->second;
+  return m_edges.find(edge_key(node, key));
 }
 
 std::uint32_t TemplateMiner::add_child(std::uint32_t node, std::uint64_t key) {
@@ -94,7 +93,7 @@ std::uint32_t TemplateMiner::add_child(std::uint32_t node, std::uint64_t key) {
   created.edge = key;
   created.children = 0;
   created.has_wildcard_child = false;
-  m_edges.emplace(edge_key(node, key), index);
+  m_edges.insert(edge_key(node, key), index);
   Node& parent = m_nodes[node];
   ++parent.children;
   if (node != 0 && key == m_wildcard_hash) {
@@ -216,7 +215,7 @@ std::uint32_t TemplateMiner::create_cluster(std::span<const MaskedToken> tokens)
   }
   cluster.leaf = insert_leaf(tokens);
   m_nodes[cluster.leaf].clusters.push_back(slot);
-  m_slot_of[cluster.id] = slot;
+  m_slot_of.insert(cluster.id, slot);
   lru_push_front(slot);
   ++m_live_clusters;
   return slot;
@@ -287,8 +286,8 @@ void TemplateMiner::lru_push_front(std::uint32_t slot) noexcept {
 }
 
 const TemplateMiner::Cluster* TemplateMiner::find(std::uint32_t template_id) const {
-  const auto it = m_slot_of.find(template_id);
-  return it == m_slot_of.end() ? nullptr : &m_clusters[it->second];
+  const std::uint32_t slot = m_slot_of.find(template_id);
+  return slot == FlatIndex::k_absent ? nullptr : &m_clusters[slot];
 }
 
 bool TemplateMiner::template_text(std::uint32_t template_id, std::string& out) const {

@@ -27,10 +27,10 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "shared/error.hpp"
+#include "shared/logs/flat_index.hpp"
 #include "shared/logs/token_masker.hpp"
 
 namespace medic::logs {
@@ -115,10 +115,10 @@ private:
   std::uint64_t m_wildcard_hash;
   std::vector<Node> m_nodes; // [0] is the root
   std::vector<std::uint32_t> m_free_nodes;
-  std::unordered_map<std::uint64_t, std::uint32_t> m_edges; // (parent, key) -> node
+  FlatIndex m_edges; // edge_key(parent, key) -> node
   std::vector<Cluster> m_clusters;
   std::vector<std::uint32_t> m_free_slots;
-  std::unordered_map<std::uint32_t, std::uint32_t> m_slot_of; // template id -> slot
+  FlatIndex m_slot_of; // template id -> slot
   std::uint32_t m_lru_head = k_none;
   std::uint32_t m_lru_tail = k_none;
   std::uint32_t m_next_id = 1;

@@ -20,6 +20,7 @@ enum CharClass : std::uint8_t {
   k_alpha = 8,      // letters
   k_separator = 16, // splits a token into segments that are masked one by one
   k_sign = 32,      // may lead a number: - + < > ~
+  k_non_hex = 64,   // letters g-z G-Z
 };
 
 constexpr std::string_view k_separators = "=:,/@#()[]{}|;\"'";
@@ -32,20 +33,31 @@ constexpr std::array<std::string_view, 29> k_units = {
     "byte", "ms",     "us",      "ns", "s",   "sec",  "secs",  "second", "seconds", "min",
     "mins", "minute", "minutes", "hr", "hrs", "hour", "hours", "days",   "%"};
 
-char lower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+// Up to 8 bytes, lower-cased, packed little-endian into a word: unit words compare as integers.
+constexpr std::uint64_t pack_lower(std::string_view word) noexcept {
+  std::uint64_t packed = 0;
+  for (std::size_t i = 0; i < word.size() && i < 8; ++i) {
+    const char c = word[i];
+    const char folded = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    packed |= std::uint64_t{static_cast<unsigned char>(folded)} << (8 * i);
+  }
+  return packed;
 }
+
+constexpr auto k_packed_units = [] {
+  std::array<std::uint64_t, k_units.size()> packed{};
+  for (std::size_t i = 0; i < k_units.size(); ++i) {
+    packed[i] = pack_lower(k_units[i]);
+  }
+  return packed;
+}();
 
 bool is_unit(std::string_view word) noexcept {
   if (word.empty() || word.size() > 7) {
     return false;
   }
-  std::array<char, 8> folded{};
-  for (std::size_t i = 0; i < word.size(); ++i) {
-    folded[i] = lower(word[i]);
-  }
-  const std::string_view key(folded.data(), word.size());
-  return std::find(k_units.begin(), k_units.end(), key) != k_units.end();
+  const std::uint64_t key = pack_lower(word);
+  return std::find(k_packed_units.begin(), k_packed_units.end(), key) != k_packed_units.end();
 }
 
 std::uint64_t mix(std::uint64_t x) noexcept {
@@ -64,65 +76,62 @@ std::uint8_t class_of(const Classes& classes, char c) noexcept {
 }
 
 // 0x1f, or at least k_min_hex_length of hex digits and dashes with one decimal digit or more:
-// hashes, addresses, UUIDs, dates like 2016-09-28.
-bool is_hex_like(const Classes& classes, std::string_view seg) noexcept {
+// hashes, addresses, UUIDs, dates like 2016-09-28. `seen` is the OR of the segment's classes.
+bool is_hex_like(const Classes& classes, std::string_view seg, std::uint8_t seen) noexcept {
   if (seg.size() > 2 && seg[0] == '0' && (seg[1] == 'x' || seg[1] == 'X')) {
     return std::all_of(seg.begin() + 2, seg.end(), [&](char c) {
       return (class_of(classes, c) & (k_digit | k_hex_alpha)) != 0;
     });
   }
-  if (seg.size() < k_min_hex_length) {
+  if (seg.size() < k_min_hex_length || (seen & k_digit) == 0 || (seen & k_non_hex) != 0) {
     return false;
   }
-  bool digit = false;
-  for (const char c : seg) {
-    const std::uint8_t flags = class_of(classes, c);
-    digit = digit || (flags & k_digit) != 0;
-    if ((flags & (k_digit | k_hex_alpha)) == 0 && c != '-') {
-      return false;
-    }
-  }
-  return digit;
+  return std::all_of(seg.begin(), seg.end(), [&](char c) {
+    return (class_of(classes, c) & (k_digit | k_hex_alpha)) != 0 || c == '-';
+  });
 }
 
 // 200ms, 1.5s, 10MB, -3%: a number whose suffix is a unit word.
 bool is_number_with_unit(const Classes& classes, std::string_view seg) noexcept {
-  std::size_t i = (!seg.empty() && (class_of(classes, seg[0]) & k_sign) != 0) ? 1 : 0;
+  const char last = seg.back();
+  if ((class_of(classes, last) & k_alpha) == 0 && last != '%') {
+    return false;
+  }
+  std::size_t i = (class_of(classes, seg[0]) & k_sign) != 0 ? 1 : 0;
   const std::size_t digits_from = i;
   while (i < seg.size() && ((class_of(classes, seg[i]) & k_digit) != 0 || seg[i] == '.')) {
     ++i;
   }
-  if (i == digits_from || i == seg.size() || (class_of(classes, seg[digits_from]) & k_digit) == 0) {
+  if (i == digits_from || (class_of(classes, seg[digits_from]) & k_digit) == 0) {
     return false;
   }
   return is_unit(seg.substr(i));
 }
 
-// Replaces every run of digits (with inner dots and a leading sign that does not follow a
-// letter or digit) by <*>. Returns whether a letter or digit was kept literally.
-bool mask_digit_runs(const Classes& classes, std::string_view seg, std::string& out) {
-  bool literal = false;
-  std::size_t k = 0;
+// Replaces every run of digits (with inner dots, and a leading sign that does not follow a
+// letter or digit) by <*>; the bytes between runs are copied as they are.
+void mask_digit_runs(const Classes& classes, std::string_view seg, std::string& out) {
   const auto digit_at = [&](std::size_t at) {
     return at < seg.size() && (class_of(classes, seg[at]) & k_digit) != 0;
   };
+  std::size_t copied = 0;
+  std::size_t k = 0;
   while (k < seg.size()) {
     const std::uint8_t flags = class_of(classes, seg[k]);
     const bool after_word = k > 0 && (class_of(classes, seg[k - 1]) & (k_alpha | k_digit)) != 0;
-    const bool run =
-        (flags & k_digit) != 0 || ((flags & k_sign) != 0 && !after_word && digit_at(k + 1));
-    if (!run) {
-      literal = literal || (flags & k_alpha) != 0;
-      out.push_back(seg[k++]);
+    if ((flags & k_digit) == 0 && ((flags & k_sign) == 0 || after_word || !digit_at(k + 1))) {
+      ++k;
       continue;
     }
+    out.append(seg.substr(copied, k - copied));
     ++k;
     while (digit_at(k) || (k + 1 < seg.size() && seg[k] == '.' && digit_at(k + 1))) {
       ++k;
     }
     out.append(k_wildcard);
+    copied = k;
   }
-  return literal;
+  out.append(seg.substr(copied));
 }
 
 } // namespace
@@ -176,6 +185,7 @@ TokenMasker::TokenMasker(TokenMaskerOptions options) : m_options(std::move(optio
     }
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
       flags |= k_alpha;
+      flags |= (flags & k_hex_alpha) == 0 ? k_non_hex : 0;
     }
     m_classes[c] = flags;
   }
@@ -221,7 +231,7 @@ std::span<const MaskedToken> TokenMasker::tokenize(std::string_view line) {
       seen |= flags;
       ++i;
     }
-    push_token(line, begin, i, (seen & k_digit) != 0);
+    push_token(line, begin, i, seen);
   }
   m_tokens.clear();
   for (const Pending& p : m_pending) {
@@ -250,7 +260,8 @@ bool TokenMasker::absorbed_as_unit(std::string_view token) const noexcept {
 }
 
 void TokenMasker::push_token(std::string_view line, std::size_t begin, std::size_t end,
-                             bool has_digit) {
+                             std::uint8_t seen) {
+  const bool has_digit = (seen & k_digit) != 0;
   const std::string_view token = line.substr(begin, end - begin);
   if (!m_options.mask_variables || !has_digit) {
     if (m_options.mask_variables && absorbed_as_unit(token)) {
@@ -258,6 +269,13 @@ void TokenMasker::push_token(std::string_view line, std::size_t begin, std::size
     }
     m_pending.push_back(Pending{static_cast<std::uint32_t>(begin),
                                 static_cast<std::uint32_t>(token.size()), false, false, false});
+    return;
+  }
+  if (seen == k_digit) {
+    // A plain number, the most common variable: one `<*>`, joining a variable just before.
+    if (m_pending.empty() || !m_pending.back().is_variable) {
+      push_tail();
+    }
     return;
   }
   push_masked(token);
@@ -274,27 +292,34 @@ void TokenMasker::push_masked(std::string_view token) {
   const auto offset = static_cast<std::uint32_t>(m_scratch.size());
   bool literal = false;
   std::size_t i = 0;
-  if (std::all_of(token.begin(), token.end(),
-                  [&](char c) { return (class_of(m_classes, c) & k_digit) != 0; })) {
-    m_scratch.append(k_wildcard); // the common case: a plain number
-    i = token.size();
-  }
   while (i < token.size()) {
     if ((class_of(m_classes, token[i]) & k_separator) != 0) {
       m_scratch.push_back(token[i++]);
       continue;
     }
+    std::uint8_t seen = 0;
     std::size_t j = i;
-    while (j < token.size() && (class_of(m_classes, token[j]) & k_separator) == 0) {
-      ++j;
+    for (; j < token.size(); ++j) {
+      const std::uint8_t flags = class_of(m_classes, token[j]);
+      if ((flags & k_separator) != 0) {
+        break;
+      }
+      seen |= flags;
     }
     const std::string_view seg = token.substr(i, j - i);
-    if (is_hex_like(m_classes, seg) || is_number_with_unit(m_classes, seg)) {
-      m_scratch.append(k_wildcard);
-    } else {
-      literal = mask_digit_runs(m_classes, seg, m_scratch) || literal;
-    }
     i = j;
+    // Digits only ever end up inside `<*>`, so letters are what keeps a segment literal.
+    if ((seen & k_digit) != 0 &&
+        (is_hex_like(m_classes, seg, seen) || is_number_with_unit(m_classes, seg))) {
+      m_scratch.append(k_wildcard);
+      continue;
+    }
+    literal = literal || (seen & k_alpha) != 0;
+    if ((seen & k_digit) == 0) {
+      m_scratch.append(seg);
+    } else {
+      mask_digit_runs(m_classes, seg, m_scratch);
+    }
   }
   if (literal) {
     const auto size = static_cast<std::uint32_t>(m_scratch.size() - offset);

@@ -66,9 +66,9 @@ private:
     bool is_variable = false;
   };
 
-  void push_token(std::string_view line, std::size_t begin, std::size_t end, bool has_digit);
+  void push_token(std::string_view line, std::size_t begin, std::size_t end, std::uint8_t seen);
   void push_masked(std::string_view token);
-  void push_tail();
+  void push_tail(); // a plain `<*>` variable token
   [[nodiscard]] bool absorbed_as_unit(std::string_view token) const noexcept;
 
   TokenMaskerOptions m_options;
