@@ -38,7 +38,8 @@ struct AgentConfig {
   std::string proc_root = "/proc";
 
   std::chrono::milliseconds flush_interval{5000};
-  std::uint32_t max_batch = 1000; // samples per batch
+  std::uint32_t max_batch = 1000;             // samples per batch
+  std::chrono::milliseconds event_delay{100}; // signals and log events wait at most this
 
   std::string log_level = "info";
   SensingConfig sensing; // samplers, log sources, rules

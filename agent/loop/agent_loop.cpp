@@ -5,14 +5,13 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
 #include "agent/link/coordinator_link.hpp"
-#include "agent/link/sample_buffer.hpp"
-#include "agent/sample/cpu_sampler.hpp"
-#include "agent/sample/memory_sampler.hpp"
+#include "agent/loop/agent.hpp"
 #include "shared/build_info.hpp"
 #include "shared/clock.hpp"
 #include "shared/security/curve_keys.hpp"
@@ -20,135 +19,6 @@
 #include "shared/uv/signal_watch.hpp"
 
 namespace medic::agent::loop {
-
-namespace {
-
-// Everything the loop owns. Handles are members, so the object outlives their close callbacks
-// (close_loop runs them before this goes out of scope).
-class Agent {
-public:
-  Agent(uv_loop_t& loop, const config::AgentConfig& config, link::Spool spool,
-        link::LinkSettings settings)
-      : m_loop(loop),
-        m_config(config),
-        m_cpu(config.proc_root),
-        m_memory(config.proc_root),
-        m_buffer(config.max_batch),
-        m_link(loop, m_zmq, m_clock, std::move(spool), std::move(settings)),
-        m_signals(
-            loop, [this](int signum) { stop(signum); },
-            [] { spdlog::info("SIGHUP: nothing to reload yet; the config is read at start"); }) {}
-
-  Result<void> start() {
-    if (auto opened = m_cpu.open(); !opened) {
-      return opened;
-    }
-    if (auto opened = m_memory.open(); !opened) {
-      return opened;
-    }
-    if (auto linked = m_link.start(); !linked) {
-      return linked;
-    }
-    uv_timer_init(&m_loop, &m_sample_timer);
-    m_sample_timer.data = this;
-    uv_timer_init(&m_loop, &m_flush_timer);
-    m_flush_timer.data = this;
-    const auto interval = static_cast<std::uint64_t>(m_config.interval.count());
-    const auto flush = static_cast<std::uint64_t>(m_config.flush_interval.count());
-    // Sample at once: the first CPU reading only primes the delta.
-    uv_timer_start(&m_sample_timer, &Agent::on_sample_timer, 0, interval);
-    uv_timer_start(&m_flush_timer, &Agent::on_flush_timer, flush, flush);
-    spdlog::info("medic-agent {} started: id {}, coordinator {}, every {} ms",
-                 build_info::k_version, m_config.id, m_config.coordinator_endpoint, interval);
-    return {};
-  }
-
-private:
-  static void on_sample_timer(uv_timer_t* timer) noexcept {
-    static_cast<Agent*>(timer->data)->sample();
-  }
-
-  static void on_flush_timer(uv_timer_t* timer) noexcept {
-    static_cast<Agent*>(timer->data)->flush();
-  }
-
-  void add(std::string_view name, double value, std::int64_t now_ms) noexcept {
-    if (!m_buffer.append(name, value, now_ms)) {
-      flush();
-      (void)m_buffer.append(name, value, now_ms);
-    }
-  }
-
-  void sample() noexcept {
-    const std::int64_t now_ms = m_clock.now_unix_ms();
-    if (auto cpu = m_cpu.sample(); !cpu) {
-      report_sampler_error("cpu", cpu.error());
-    } else if (cpu->has_value()) {
-      const sample::CpuUsage& usage = **cpu;
-      add("cpu.usage_pct", usage.busy_pct, now_ms);
-      add("cpu.user_pct", usage.user_pct, now_ms);
-      add("cpu.system_pct", usage.system_pct, now_ms);
-      add("cpu.iowait_pct", usage.iowait_pct, now_ms);
-      add("cpu.steal_pct", usage.steal_pct, now_ms);
-      add("cpu.idle_pct", usage.idle_pct, now_ms);
-    }
-    if (auto memory = m_memory.sample(); !memory) {
-      report_sampler_error("memory", memory.error());
-    } else {
-      add("mem.used_pct", memory->used_pct(), now_ms);
-      add("mem.total_bytes", static_cast<double>(memory->total_bytes), now_ms);
-      add("mem.available_bytes", static_cast<double>(memory->available_bytes), now_ms);
-      add("swap.used_pct", memory->swap_used_pct(), now_ms);
-    }
-  }
-
-  void report_sampler_error(std::string_view sampler, const Error& error) noexcept {
-    std::uint64_t suppressed = 0;
-    if (m_sampler_log_limit.allow(m_clock.monotonic_ms(), suppressed)) {
-      spdlog::warn("{} sampler: {}", sampler, error.message());
-    }
-  }
-
-  void flush() noexcept {
-    if (m_buffer.empty()) {
-      return;
-    }
-    m_link.send_batch(m_buffer.samples());
-    m_buffer.clear();
-  }
-
-  void stop(int signum) noexcept {
-    if (m_stopping) {
-      return;
-    }
-    m_stopping = true;
-    const auto& delivery = m_link.delivery().counters();
-    spdlog::info("signal {}: stopping ({} batches spooled, {} sent, {} acked, {} held)", signum,
-                 delivery.submitted, delivery.sent, delivery.acked,
-                 m_link.delivery().spool_stats().batches);
-    flush();
-    uv::close_handle(m_sample_timer);
-    uv::close_handle(m_flush_timer);
-    m_signals.close();
-    m_link.close();
-  }
-
-  uv_loop_t& m_loop;
-  const config::AgentConfig& m_config;
-  SystemClock m_clock;
-  zmq::context_t m_zmq{1};
-  sample::CpuSampler m_cpu;
-  sample::MemorySampler m_memory;
-  link::SampleBuffer m_buffer;
-  link::CoordinatorLink m_link;
-  uv::SignalWatch m_signals;
-  uv_timer_t m_sample_timer{};
-  uv_timer_t m_flush_timer{};
-  log::RateLimiter m_sampler_log_limit{3, 60'000};
-  bool m_stopping = false;
-};
-
-} // namespace
 
 namespace {
 
@@ -194,12 +64,21 @@ Result<void> run_agent(const config::AgentConfig& config) {
   if (!spool) {
     return fail(std::move(spool).error().context("spool.path"));
   }
+  auto cursors = LogPipeline::load_cursors(spool->database());
+  if (!cursors) {
+    return fail(std::move(cursors).error().context("reading log positions from the spool"));
+  }
+  // libuv's threadpool does the agent's file I/O (log reads, statvfs, file checks). Two threads
+  // keep one slow file system from stalling the rest, and cost far less than the default four.
+  // Read once, at the pool's first use, so it must be set before anything is queued.
+  setenv("UV_THREADPOOL_SIZE", "2", 0);
   uv_loop_t loop;
   uv_loop_init(&loop);
   Result<void> outcome;
   {
-    Agent agent(loop, config, std::move(*spool), std::move(*settings));
-    outcome = agent.start();
+    auto agent =
+        Agent::create(loop, config, std::move(*spool), std::move(*settings), std::move(*cursors));
+    outcome = agent ? (*agent)->start() : fail(std::move(agent).error());
     if (outcome) {
       uv_run(&loop, UV_RUN_DEFAULT);
     }

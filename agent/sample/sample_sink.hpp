@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Where samplers put what they measured. The agent loop implements it over its SampleBuffer;
+// Where samplers put what they measured. The agent loop implements it over its BatchBuilder;
 // tests implement it with a recorder. Loop thread only: async samplers call add() from libuv
 // completion callbacks, which run on the loop.
 //

@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "agent/loop/agent.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "agent/tail/cursor_store.hpp"
+#include "shared/build_info.hpp"
+#include "shared/uv/handle.hpp"
+
+namespace medic::agent::loop {
+
+namespace {
+
+constexpr std::uint64_t k_tick_ms = 1000;
+constexpr std::uint64_t k_footprint_every_ticks = 10;
+
+link::BatchLimits batch_limits(const config::AgentConfig& config) {
+  link::BatchLimits limits;
+  limits.max_samples = config.max_batch;
+  limits.sample_arena_bytes = std::max<std::size_t>(16 * 1024, config.max_batch * 48);
+  return limits;
+}
+
+template <class Self, void (Self::*Method)()>
+void on_timer(uv_timer_t* timer) noexcept {
+  (static_cast<Self*>(timer->data)->*Method)();
+}
+
+} // namespace
+
+Result<std::unique_ptr<Agent>> Agent::create(uv_loop_t& loop, const config::AgentConfig& config,
+                                             link::Spool spool, link::LinkSettings settings,
+                                             std::vector<tail::TailCursor> cursors) {
+  auto rules = detect::MetricRules::create(config.sensing.rules);
+  if (!rules) {
+    return fail(std::move(rules).error().context("rules"));
+  }
+  std::unique_ptr<Agent> agent(
+      new Agent(loop, config, std::move(spool), std::move(settings), std::move(*rules)));
+  LogOutput output;
+  Agent* self = agent.get();
+  output.signal = [self](const protocol::SignalView& signal) { self->add_signal(signal); };
+  output.event = [self](const protocol::LogEventView& event) { self->add_log_event(event); };
+  auto logs = LogPipeline::create(loop, config.sensing, agent->m_clock, std::move(output));
+  if (!logs) {
+    return fail(std::move(logs).error());
+  }
+  agent->m_logs = std::move(*logs);
+  if (auto restored = agent->m_logs->restore(cursors); !restored) {
+    return fail(std::move(restored).error().context("resuming log files"));
+  }
+  return agent;
+}
+
+Agent::Agent(uv_loop_t& loop, const config::AgentConfig& config, link::Spool spool,
+             link::LinkSettings settings, detect::MetricRules rules)
+    : m_loop(loop),
+      m_config(config),
+      m_sensors(config),
+      m_rules(std::move(rules)),
+      m_batch(batch_limits(config)),
+      m_link(loop, m_zmq, m_clock, std::move(spool), std::move(settings)),
+      m_footprint(config.proc_root),
+      m_signals(
+          loop, [this](int signum) { stop(signum); },
+          [] { spdlog::info("SIGHUP: nothing to reload yet; the config is read at start"); }),
+      m_signal_out([this](const protocol::SignalView& signal) { add_signal(signal); }) {}
+
+Agent::~Agent() = default;
+
+Result<void> Agent::start() {
+  if (auto opened = m_sensors.open(m_loop); !opened) {
+    return opened;
+  }
+  if (auto opened = m_footprint.open(); !opened) {
+    return fail(std::move(opened).error().context("reading the agent's own footprint"));
+  }
+  if (auto linked = m_link.start(); !linked) {
+    return linked;
+  }
+  if (auto followed = m_logs->start(); !followed) {
+    return fail(std::move(followed).error().context("logs.sources"));
+  }
+  for (uv_timer_t* timer : {&m_sample_timer, &m_flush_timer, &m_event_timer, &m_tick_timer}) {
+    uv_timer_init(&m_loop, timer);
+    timer->data = this;
+  }
+  const auto interval = static_cast<std::uint64_t>(m_config.interval.count());
+  const auto flush = static_cast<std::uint64_t>(m_config.flush_interval.count());
+  // Sample at once: the first CPU reading only primes the delta.
+  uv_timer_start(&m_sample_timer, &on_timer<Agent, &Agent::sample_round>, 0, interval);
+  // Also saves the log positions of lines that matched nothing, so a restart does not read them
+  // again.
+  uv_timer_start(
+      &m_flush_timer,
+      [](uv_timer_t* t) noexcept {
+        auto* agent = static_cast<Agent*>(t->data);
+        agent->flush_samples();
+        agent->flush_events(true);
+      },
+      flush, flush);
+  uv_timer_start(&m_tick_timer, &on_timer<Agent, &Agent::report_footprint>, k_tick_ms, k_tick_ms);
+  spdlog::info(
+      "medic-agent {} started: id {}, coordinator {}, every {} ms, {} metric rules, {} "
+      "log rules, {} log sources",
+      build_info::k_version, m_config.id, m_config.coordinator_endpoint, interval,
+      m_rules.rule_count(), m_config.sensing.log_rules.size(),
+      m_config.sensing.tail.sources.size());
+  return {};
+}
+
+void Agent::add(std::string_view name, double value, std::int64_t time_ms,
+                std::span<const protocol::LabelView> labels) noexcept {
+  m_rules.observe(name, value, time_ms, m_clock.monotonic_ms(), labels, m_signal_out);
+  if (!m_ship_round) {
+    return;
+  }
+  if (!m_batch.add_sample(name, value, time_ms, labels)) {
+    flush_samples();
+    (void)m_batch.add_sample(name, value, time_ms, labels);
+  }
+}
+
+void Agent::error(std::string_view source, const Error& error) noexcept {
+  std::uint64_t suppressed = 0;
+  if (m_error_log_limit.allow(m_clock.monotonic_ms(), suppressed)) {
+    spdlog::warn("{} sampler: {}", source, error.message());
+  }
+}
+
+void Agent::add_signal(const protocol::SignalView& signal) noexcept {
+  spdlog::info("signal {} {} ({}, {}): {}", signal.rule, protocol::to_string(signal.state),
+               protocol::to_string(signal.severity), protocol::to_string(signal.category),
+               signal.message);
+  if (!m_batch.add_signal(signal)) {
+    flush_events(false);
+    (void)m_batch.add_signal(signal);
+  }
+  events_waiting();
+}
+
+void Agent::add_log_event(const protocol::LogEventView& event) noexcept {
+  if (!m_batch.add_log(event)) {
+    flush_events(false);
+    (void)m_batch.add_log(event);
+  }
+  events_waiting();
+}
+
+// Events leave within event_delay of the first one, so bursts share a batch.
+void Agent::events_waiting() noexcept {
+  if (m_stopping || uv_is_active(reinterpret_cast<uv_handle_t*>(&m_event_timer)) != 0) {
+    return;
+  }
+  uv_timer_start(
+      &m_event_timer,
+      [](uv_timer_t* t) noexcept { static_cast<Agent*>(t->data)->flush_events(true); },
+      static_cast<std::uint64_t>(m_config.event_delay.count()), 0);
+}
+
+void Agent::sample_round() noexcept {
+  m_ship_round = m_round % m_config.sensing.ship_every == 0;
+  ++m_round;
+  m_sensors.sample(*this, m_clock.now_unix_ms());
+}
+
+void Agent::report_footprint() noexcept {
+  m_logs->tick();
+  if (++m_ticks % k_footprint_every_ticks != 0) {
+    return;
+  }
+  auto reading = m_footprint.read();
+  if (!reading) {
+    error("footprint", reading.error());
+    return;
+  }
+  const std::int64_t now_ms = m_clock.now_unix_ms();
+  const auto& spool = m_link.delivery().spool_stats();
+  const auto put = [&](std::string_view name, double value) { add(name, value, now_ms, {}); };
+  const bool ship = m_ship_round;
+  m_ship_round = true; // the footprint always ships, whatever sample.ship_every says
+  put("agent.rss_bytes", static_cast<double>(reading->rss_bytes));
+  put("agent.peak_rss_bytes", static_cast<double>(reading->peak_rss_bytes));
+  put("agent.cpu_seconds", reading->cpu_seconds);
+  put("agent.spool_bytes", static_cast<double>(spool.bytes));
+  put("agent.spool_batches", static_cast<double>(spool.batches));
+  put("agent.dropped_items", static_cast<double>(spool.dropped_items));
+  put("agent.watched_series", static_cast<double>(m_rules.series_count()));
+  if (const auto* tail = m_logs->tail_stats()) {
+    put("agent.log_lines", static_cast<double>(tail->lines));
+    put("agent.log_gaps", static_cast<double>(tail->gaps));
+    put("agent.log_files", static_cast<double>(tail->files_open));
+  }
+  put("agent.log_events_suppressed", static_cast<double>(m_logs->counters().events_suppressed));
+  m_ship_round = ship;
+}
+
+void Agent::flush_samples() noexcept {
+  if (m_batch.samples_empty()) {
+    return;
+  }
+  m_link.send_batch(m_batch.samples_batch());
+  m_batch.clear_samples();
+}
+
+void Agent::flush_events(bool with_cursors) noexcept {
+  link::SpoolWrite also;
+  if (with_cursors) {
+    if (auto cursors = m_logs->cursors_if_moved()) {
+      also = [saved = std::move(*cursors)](sqlite::Database& db) {
+        return tail::cursor_store::save(db, saved);
+      };
+    }
+  }
+  if (!m_batch.events_empty()) {
+    m_link.send_batch(m_batch.events_batch(), std::move(also));
+    m_batch.clear_events();
+  } else if (also && !m_link.save_state(std::move(also))) {
+    spdlog::warn("spool busy: log positions will be saved with the next batch");
+  }
+  m_logs->new_flush_window();
+}
+
+void Agent::stop(int signum) noexcept {
+  if (m_stopping) {
+    return;
+  }
+  m_stopping = true;
+  const auto& delivery = m_link.delivery().counters();
+  spdlog::info("signal {}: stopping ({} batches spooled, {} sent, {} acked, {} held)", signum,
+               delivery.submitted, delivery.sent, delivery.acked,
+               m_link.delivery().spool_stats().batches);
+  m_logs->stop();
+  flush_samples();
+  flush_events(true);
+  m_sensors.close();
+  for (uv_timer_t* timer : {&m_sample_timer, &m_flush_timer, &m_event_timer, &m_tick_timer}) {
+    uv::close_handle(*timer);
+  }
+  m_signals.close();
+  m_link.close();
+}
+
+} // namespace medic::agent::loop

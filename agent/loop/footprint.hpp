@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+// The agent's own cost, shipped as `agent.*` samples: resident memory (VmRSS and its peak),
+// CPU seconds used, and what the spool and the log pipeline hold or dropped. Reading it costs
+// one pread of /proc/self/status and one getrusage. Loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "agent/sample/proc_file.hpp"
+#include "agent/sample/sample_sink.hpp"
+#include "shared/error.hpp"
+
+namespace medic::agent::loop {
+
+struct FootprintReading {
+  std::uint64_t rss_bytes = 0;
+  std::uint64_t peak_rss_bytes = 0;
+  double cpu_seconds = 0; // user + system since start
+};
+
+class Footprint {
+public:
+  explicit Footprint(std::string proc_root = "/proc") : m_proc_root(std::move(proc_root)) {}
+  [[nodiscard]] Result<void> open();
+  [[nodiscard]] Result<FootprintReading> read();
+
+private:
+  std::string m_proc_root;
+  sample::ProcFile m_status;
+};
+
+// "VmRSS:  9588 kB" and "VmHWM:" from /proc/<pid>/status text, in bytes.
+[[nodiscard]] Result<FootprintReading> parse_status_memory(std::string_view status);
+
+} // namespace medic::agent::loop

@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "agent/loop/log_pipeline.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include <spdlog/spdlog.h>
+
+#include "agent/detect/metric_rules.hpp"
+#include "agent/tail/cursor_store.hpp"
+
+namespace medic::agent::loop {
+
+namespace {
+
+constexpr std::string_view k_new_template_rule = "new-error-template";
+constexpr std::size_t k_max_labels = 12;
+
+bool digit(char c) {
+  return std::isdigit(static_cast<unsigned char>(c)) != 0;
+}
+
+// "Nov 23 01:02:03 " (15 characters and a space) or "2026-11-23T01:02:03..." up to a space.
+std::size_t timestamp_end(std::string_view line) noexcept {
+  if (line.size() > 16 && std::isupper(static_cast<unsigned char>(line[0])) != 0 &&
+      line[3] == ' ' && line[9] == ':' && line[12] == ':' && line[15] == ' ') {
+    return 16;
+  }
+  if (line.size() > 20 && digit(line[0]) && digit(line[3]) && line[4] == '-' && line[7] == '-' &&
+      (line[10] == 'T' || line[10] == ' ')) {
+    const auto space = line.find(' ', 11);
+    return space == std::string_view::npos ? 0 : space + 1;
+  }
+  return 0;
+}
+
+} // namespace
+
+std::string_view log_message(std::string_view line) noexcept {
+  const std::size_t start = timestamp_end(line);
+  if (start == 0) {
+    return line;
+  }
+  // After the stamp: "host tag[pid]: message". The tag ends at the first ": " within 64 bytes.
+  const std::string_view rest = line.substr(start);
+  const auto host_end = rest.find(' ');
+  if (host_end == std::string_view::npos) {
+    return rest;
+  }
+  const std::string_view tagged = rest.substr(host_end + 1);
+  const auto colon = tagged.substr(0, 64).find(": ");
+  return colon == std::string_view::npos ? tagged : tagged.substr(colon + 2);
+}
+
+Result<std::unique_ptr<LogPipeline>> LogPipeline::create(uv_loop_t& loop,
+                                                         const config::SensingConfig& config,
+                                                         const Clock& clock, LogOutput output) {
+  std::vector<detect::LogRule> rules;
+  for (std::size_t i = 0; i < config.log_rules.size(); ++i) {
+    const auto& rule = config.log_rules[i];
+    rules.push_back({static_cast<std::uint32_t>(i + 1), rule.pattern, rule.ignore_case,
+                     rule.sources, rule.count, rule.window.count(), rule.quiet.count()});
+  }
+  detect::LogRulesOptions options;
+  options.mine_templates = config.mine_templates;
+  options.new_error_templates = config.mine_templates && config.new_error_templates;
+  auto compiled = detect::LogRules::create(std::move(rules), options);
+  if (!compiled) {
+    // LogRules names rules by number; say which configured rule that is.
+    return fail(std::move(compiled).error().context("log_rules"));
+  }
+  std::unique_ptr<LogPipeline> pipeline(
+      new LogPipeline(config, clock, std::move(output), std::move(*compiled)));
+  if (config.tail.sources.empty()) {
+    return pipeline; // nothing to follow: rules stay idle
+  }
+  tail::TailCallbacks callbacks;
+  LogPipeline* self = pipeline.get();
+  callbacks.on_record = [self](const tail::TailRecord& record) { self->on_record(record); };
+  callbacks.on_gap = [self](const tail::TailGap& gap) { self->on_gap(gap); };
+  auto tailer = tail::Tailer::create(loop, config.tail, std::move(callbacks));
+  if (!tailer) {
+    return fail(std::move(tailer).error().context("logs.sources"));
+  }
+  pipeline->m_tailer = std::move(*tailer);
+  return pipeline;
+}
+
+LogPipeline::LogPipeline(const config::SensingConfig& config, const Clock& clock, LogOutput output,
+                         detect::LogRules rules)
+    : m_rule_configs(config.log_rules),
+      m_max_events(config.max_log_events_per_flush),
+      m_clock(clock),
+      m_output(std::move(output)),
+      m_rules(std::move(rules)) {}
+
+LogPipeline::~LogPipeline() {
+  stop();
+}
+
+Result<std::vector<tail::TailCursor>> LogPipeline::load_cursors(sqlite::Database& db) {
+  if (auto made = tail::cursor_store::ensure_schema(db); !made) {
+    return fail(std::move(made).error());
+  }
+  return tail::cursor_store::load(db);
+}
+
+Result<void> LogPipeline::restore(std::span<const tail::TailCursor> cursors) {
+  return m_tailer ? m_tailer->restore(cursors) : Result<void>{};
+}
+
+Result<void> LogPipeline::start() {
+  return m_tailer ? m_tailer->start() : Result<void>{};
+}
+
+void LogPipeline::stop() noexcept {
+  if (m_tailer) {
+    m_tailer->stop();
+  }
+}
+
+void LogPipeline::tick() noexcept {
+  m_rules.tick(m_clock.monotonic_ms(), *this);
+}
+
+const tail::TailStats* LogPipeline::tail_stats() const noexcept {
+  return m_tailer ? &m_tailer->stats() : nullptr;
+}
+
+const detect::LogRuleCounters& LogPipeline::rule_counters() const noexcept {
+  return m_rules.counters();
+}
+
+std::optional<std::vector<tail::TailCursor>> LogPipeline::cursors_if_moved() {
+  if (!m_tailer) {
+    return std::nullopt;
+  }
+  const auto& stats = m_tailer->stats();
+  const std::uint64_t moves = stats.rotations + stats.truncations;
+  if (stats.records == m_records_at_last_cursors && stats.gaps + moves == m_gaps_at_last_cursors) {
+    return std::nullopt;
+  }
+  m_records_at_last_cursors = stats.records;
+  m_gaps_at_last_cursors = stats.gaps + moves;
+  return m_tailer->cursors();
+}
+
+void LogPipeline::on_record(const tail::TailRecord& record) noexcept {
+  m_record = &record;
+  detect::LogLine line;
+  line.source = record.source_name;
+  line.text = record.text;
+  line.message = log_message(record.text);
+  line.t_ms = m_clock.monotonic_ms();
+  m_rules.process(line, *this);
+  m_record = nullptr;
+}
+
+void LogPipeline::on_gap(const tail::TailGap& gap) noexcept {
+  ++m_counters.gaps;
+  protocol::LogEventView event;
+  event.kind = protocol::LogEventKind::gap;
+  event.source = gap.source_name;
+  event.path = gap.path;
+  event.time_ms = m_clock.now_unix_ms();
+  event.offset = gap.offset;
+  event.text = tail::to_string(gap.reason);
+  event.gap_bytes = gap.bytes;
+  spdlog::warn("log {}: {} bytes at offset {} could not be read ({})", gap.path, gap.bytes,
+               gap.offset, tail::to_string(gap.reason));
+  m_output.event(event);
+}
+
+void LogPipeline::on_signal(const detect::LogSignal& signal) noexcept {
+  ++m_counters.signals;
+  const bool new_template = signal.kind == detect::LogSignalKind::new_error_template;
+  const config::LogRuleConfig* rule =
+      new_template || signal.rule_id == 0 || signal.rule_id > m_rule_configs.size()
+          ? nullptr
+          : &m_rule_configs[signal.rule_id - 1];
+  if (!new_template && rule == nullptr) {
+    return;
+  }
+  std::array<protocol::LabelView, k_max_labels> labels{};
+  std::size_t count = 0;
+  labels[count++] = {"source", signal.source};
+  const std::string template_text = std::to_string(signal.template_id);
+  if (new_template) {
+    labels[count++] = {"template", template_text};
+  }
+  // The fingerprint pairs a clear with its fire: rule and source (and the template) only.
+  const std::string fingerprint =
+      detect::fingerprint(new_template ? k_new_template_rule : std::string_view(rule->id),
+                          std::span<const protocol::LabelView>(labels.data(), count));
+  for (const auto& label : signal.labels) {
+    if (count < labels.size()) {
+      labels[count++] = {label.name, label.value};
+    }
+  }
+  protocol::SignalView view;
+  view.rule = new_template ? k_new_template_rule : std::string_view(rule->id);
+  view.state = signal.kind == detect::LogSignalKind::clear ? protocol::SignalState::cleared
+                                                           : protocol::SignalState::firing;
+  view.severity = new_template ? protocol::Severity::medium : rule->severity;
+  view.category = new_template ? protocol::Category::integration : rule->category;
+  view.fingerprint = fingerprint;
+  view.value = signal.count_in_window;
+  view.time_ms = m_clock.now_unix_ms();
+  view.labels = std::span<const protocol::LabelView>(labels.data(), count);
+  view.message = signal.line;
+  m_output.signal(view);
+  if (new_template) {
+    // The state is a one-off: clear it at once so the coordinator sees a complete episode.
+    view.state = protocol::SignalState::cleared;
+    m_output.signal(view);
+  }
+}
+
+void LogPipeline::on_event(const detect::LogEvent& event) noexcept {
+  if (m_events_this_flush >= m_max_events || event.rule_id == 0 ||
+      event.rule_id > m_rule_configs.size()) {
+    ++m_counters.events_suppressed;
+    return;
+  }
+  ++m_events_this_flush;
+  ++m_counters.events;
+  std::array<protocol::LabelView, k_max_labels> labels{};
+  std::size_t count = 0;
+  for (const auto& label : event.labels) {
+    if (count < labels.size()) {
+      labels[count++] = {label.name, label.value};
+    }
+  }
+  protocol::LogEventView view;
+  view.source = event.source;
+  view.path = m_record != nullptr ? m_record->path : std::string_view();
+  view.time_ms = m_clock.now_unix_ms();
+  view.offset = m_record != nullptr ? m_record->offset : 0;
+  view.text = event.line;
+  view.rule = m_rule_configs[event.rule_id - 1].id;
+  if (event.template_id != 0) {
+    view.template_id = event.template_id;
+  }
+  view.labels = std::span<const protocol::LabelView>(labels.data(), count);
+  m_output.event(view);
+}
+
+} // namespace medic::agent::loop

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+// Followed log files to signals and log events: the tailer hands each record to the log rules
+// (one multi-pattern match and one template-mining step per record); what they report is
+// turned into protocol views for the batch. Gaps the tailer reports become gap events.
+//
+// Exactly-once across restarts: records are handed out only once; the tail cursors are saved
+// in the spool database in the same transaction as the events batch carrying the records they
+// passed (see Agent::flush_events), so after a crash either both are there or neither is.
+// Loop thread only.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/config/sensing_config.hpp"
+#include "agent/detect/log_rules.hpp"
+#include "agent/tail/tailer.hpp"
+#include "protocol/message.hpp"
+#include "shared/clock.hpp"
+#include "shared/sqlite/database.hpp"
+
+namespace medic::agent::loop {
+
+struct LogOutput {
+  std::function<void(const protocol::SignalView&)> signal;
+  std::function<void(const protocol::LogEventView&)> event;
+};
+
+struct LogPipelineCounters {
+  std::uint64_t events = 0;
+  std::uint64_t events_suppressed = 0; // over max_log_events_per_flush
+  std::uint64_t signals = 0;
+  std::uint64_t gaps = 0;
+};
+
+class LogPipeline final : private detect::LogSink {
+public:
+  // Compiles the log rules (errors name the rule) and creates the tailer.
+  [[nodiscard]] static Result<std::unique_ptr<LogPipeline>> create(
+      uv_loop_t& loop, const config::SensingConfig& config, const Clock& clock, LogOutput output);
+  ~LogPipeline() override;
+
+  // At start-up, on the thread that owns `db` (before the spool worker runs): where each file
+  // stopped last time.
+  [[nodiscard]] static Result<std::vector<tail::TailCursor>> load_cursors(sqlite::Database& db);
+  // Before start().
+  [[nodiscard]] Result<void> restore(std::span<const tail::TailCursor> cursors);
+  [[nodiscard]] Result<void> start();
+  void stop() noexcept;
+  // Lets time pass for the log rules' windows; call about once a second.
+  void tick() noexcept;
+  // A new flush window: the per-flush event budget starts again.
+  void new_flush_window() noexcept { m_events_this_flush = 0; }
+
+  // The cursors as they stand, when they moved since the last call (else nullopt).
+  [[nodiscard]] std::optional<std::vector<tail::TailCursor>> cursors_if_moved();
+
+  [[nodiscard]] bool active() const noexcept { return m_tailer != nullptr; }
+  [[nodiscard]] const tail::TailStats* tail_stats() const noexcept;
+  [[nodiscard]] const detect::LogRuleCounters& rule_counters() const noexcept;
+  [[nodiscard]] const LogPipelineCounters& counters() const noexcept { return m_counters; }
+
+private:
+  LogPipeline(const config::SensingConfig& config, const Clock& clock, LogOutput output,
+              detect::LogRules rules);
+  void on_record(const tail::TailRecord& record) noexcept;
+  void on_gap(const tail::TailGap& gap) noexcept;
+  void on_signal(const detect::LogSignal& signal) noexcept override;
+  void on_event(const detect::LogEvent& event) noexcept override;
+
+  std::vector<config::LogRuleConfig> m_rule_configs; // LogRule id N is index N - 1
+  std::uint32_t m_max_events;
+  const Clock& m_clock;
+  LogOutput m_output;
+  detect::LogRules m_rules;
+  std::unique_ptr<tail::Tailer> m_tailer;
+  const tail::TailRecord* m_record = nullptr; // during on_record only
+  std::uint64_t m_records_at_last_cursors = ~0ULL;
+  std::uint64_t m_gaps_at_last_cursors = ~0ULL;
+  std::uint32_t m_events_this_flush = 0;
+  LogPipelineCounters m_counters;
+};
+
+// The message part of a syslog-style line ("Nov 23 01:02:03 host prog[42]: message"), or of
+// an ISO-8601-stamped one ("2026-11-23T01:02:03Z host prog: message"); the whole line when it
+// has neither shape. What the template miner should see.
+[[nodiscard]] std::string_view log_message(std::string_view line) noexcept;
+
+} // namespace medic::agent::loop
