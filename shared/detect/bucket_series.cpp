@@ -32,6 +32,8 @@ double median_in_place(std::span<double> values) noexcept {
 BucketSeries::BucketSeries(std::size_t capacity, std::int64_t bucket_ms)
     : m_buckets(capacity),
       m_scratch(m_buckets.capacity() * (m_buckets.capacity() - 1) / 2 + 1),
+      m_times(m_buckets.capacity()),
+      m_values(m_buckets.capacity()),
       m_bucket_ms(std::max<std::int64_t>(bucket_ms, 1)) {}
 
 bool BucketSeries::add(double value, std::int64_t t_ms) noexcept {
@@ -49,6 +51,7 @@ bool BucketSeries::add(double value, std::int64_t t_ms) noexcept {
     return false;
   }
   m_buckets.push_back(Bucket{t_ms, t_ms, t, value, 1});
+  ++m_opened_since_slope;
   return true;
 }
 
@@ -69,15 +72,33 @@ double BucketSeries::seconds(std::int64_t t_ms) const noexcept {
   return static_cast<double>(t_ms - m_origin_ms.value_or(t_ms)) / k_ms_per_second;
 }
 
-std::optional<double> BucketSeries::slope() noexcept {
+std::optional<double> BucketSeries::slope(std::size_t every) noexcept {
   const std::size_t n = m_buckets.size();
+  if (n < 2) {
+    m_slope.reset();
+    return std::nullopt;
+  }
+  if (m_slope && m_opened_since_slope < every) {
+    return m_slope;
+  }
+  m_opened_since_slope = 0;
+  m_slope = fit_slope();
+  return m_slope;
+}
+
+std::optional<double> BucketSeries::fit_slope() noexcept {
+  // Copy the points out of the ring first: the pair loop then indexes plain arrays.
+  const std::size_t n = m_buckets.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    m_times[i] = m_buckets[i].t;
+    m_values[i] = m_buckets[i].value;
+  }
   std::size_t count = 0;
   for (std::size_t i = 0; i + 1 < n; ++i) {
-    const Bucket& a = m_buckets[i];
     for (std::size_t j = i + 1; j < n; ++j) {
-      const Bucket& b = m_buckets[j];
-      if (b.t > a.t) {
-        m_scratch[count++] = (b.value - a.value) / (b.t - a.t);
+      const double dt = m_times[j] - m_times[i];
+      if (dt > 0) {
+        m_scratch[count++] = (m_values[j] - m_values[i]) / dt;
       }
     }
   }

@@ -36,14 +36,17 @@ public:
     std::uint32_t count = 0;
   };
 
-  // Allocates the ring and the fit's scratch (capacity * (capacity - 1) / 2 doubles).
+  // Allocates the ring and the fit's scratch (capacity * (capacity + 3) / 2 doubles).
   BucketSeries(std::size_t capacity, std::int64_t bucket_ms);
 
   // Returns true when the sample opened a new bucket.
   bool add(double value, std::int64_t t_ms) noexcept;
   // Drops the buckets whose last sample is before `oldest_ms`.
   void expire(std::int64_t oldest_ms) noexcept;
-  void clear() noexcept { m_buckets.clear(); }
+  void clear() noexcept {
+    m_buckets.clear();
+    m_slope.reset();
+  }
 
   [[nodiscard]] std::size_t size() const noexcept { return m_buckets.size(); }
   [[nodiscard]] const Bucket& operator[](std::size_t index) const noexcept {
@@ -55,8 +58,10 @@ public:
   [[nodiscard]] double seconds(std::int64_t t_ms) const noexcept;
 
   // Theil–Sen slope (value per second) through the buckets; nullopt with fewer than two
-  // distinct bucket times.
-  [[nodiscard]] std::optional<double> slope() noexcept;
+  // distinct bucket times. Recomputed only when at least `every` buckets were opened since the
+  // last computation (or none is kept, or after clear()), so the O(n²) fit is spread over
+  // `every` buckets; otherwise the kept slope is returned.
+  [[nodiscard]] std::optional<double> slope(std::size_t every = 1) noexcept;
   // The line's level at time `t` (seconds): the median of value_i + slope * (t - t_i) over
   // `count` buckets from index `first` (fewer when the series ends sooner). A robust intercept
   // that follows the level of those buckets: the newest for the current level.
@@ -64,10 +69,16 @@ public:
                                 std::size_t count) noexcept;
 
 private:
+  [[nodiscard]] std::optional<double> fit_slope() noexcept;
+
   FixedRing<Bucket> m_buckets;
-  std::vector<double> m_scratch;
+  std::vector<double> m_scratch; // pair slopes, or the projections of level_at()
+  std::vector<double> m_times;   // the buckets copied out of the ring for the pair loop
+  std::vector<double> m_values;
   std::int64_t m_bucket_ms;
   std::optional<std::int64_t> m_origin_ms;
+  std::optional<double> m_slope;
+  std::size_t m_opened_since_slope = 0;
 };
 
 // Median of `values`, reordering them; NaN when empty.

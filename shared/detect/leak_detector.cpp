@@ -14,6 +14,7 @@ constexpr std::size_t k_min_capacity = 4;
 constexpr std::size_t k_max_capacity = 128;
 constexpr std::size_t k_min_points = 3;
 constexpr std::size_t k_level_buckets = 5;
+constexpr std::size_t k_slope_every = 4; // buckets between two Theil–Sen fits
 constexpr double k_max_percent = 10'000;
 constexpr double k_min_restart_drop = 0.01;
 constexpr double k_percent = 100;
@@ -98,7 +99,7 @@ bool LeakDetector::restarted(double value) const noexcept {
 void LeakDetector::evaluate() noexcept {
   const std::size_t n = m_series.size();
   const bool credible = n >= m_spec.min_points && m_series.span_ms() >= m_spec.min_span.count();
-  const std::optional<double> slope = credible ? m_series.slope() : std::nullopt;
+  const std::optional<double> slope = credible ? m_series.slope(k_slope_every) : std::nullopt;
   if (!slope) {
     m_evidence.reset();
     return;

@@ -4,8 +4,8 @@
 //
 // Samples are averaged into `capacity` time buckets of window / capacity each (see
 // bucket_series.hpp); buckets whose last sample is older than `window` are dropped. Every time a
-// sample opens a new bucket the evidence is recomputed over the buckets (the O(capacity²) fit):
-//   - slope: Theil–Sen slope, value per second;
+// sample opens a new bucket the evidence is recomputed over the buckets:
+//   - slope: Theil–Sen slope, value per second (the O(capacity²) fit, redone every 4th bucket);
 //   - growth: slope * (time from the oldest to the newest bucket);
 //   - floor growth: the lowest bucket of the newest third minus the lowest of the oldest third;
 //   - start level: the median of the 5 oldest buckets projected along the slope to the oldest;

@@ -15,6 +15,7 @@ constexpr std::size_t k_min_capacity = 4;
 constexpr std::size_t k_max_capacity = 128;
 constexpr std::size_t k_min_points = 3;
 constexpr std::size_t k_level_buckets = 5;
+constexpr std::size_t k_slope_every = 4; // buckets between two Theil–Sen fits
 constexpr double k_max_clear_factor = 1000;
 
 std::int64_t bucket_ms(const TrendSpec& spec) {
@@ -86,7 +87,7 @@ std::optional<double> TrendDetector::level() const noexcept {
 }
 
 void TrendDetector::refit(double t) noexcept {
-  const std::optional<double> slope = m_series.slope();
+  const std::optional<double> slope = m_series.slope(k_slope_every);
   if (!slope) {
     m_fit.reset();
     return;

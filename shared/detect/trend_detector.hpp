@@ -5,10 +5,10 @@
 //
 // Fit: samples are averaged into `capacity` time buckets of window / capacity each (see
 // bucket_series.hpp); buckets whose last sample is older than `window` are dropped. When a
-// sample opens a new bucket, the Theil–Sen slope is fitted through the buckets and the current
-// level is taken as the median of the 5 newest buckets projected along that slope to now, so a
-// sudden drop (files deleted) shows within a few buckets instead of being averaged over the
-// window. Between fits the level moves along the fitted slope.
+// sample opens a new bucket, the current level is taken as the median of the 5 newest buckets
+// projected along the slope to now, so a sudden drop (files deleted) shows within a few buckets
+// instead of being averaged over the window; the Theil–Sen slope through all the buckets is
+// refitted every 4th new bucket. Between buckets the level moves along the slope.
 //
 // Prediction, for approach = rising (falling is the mirror image, limit below the value):
 // seconds until the level reaches `limit` = (limit - level) / slope when slope > 0; 0 when the
@@ -19,8 +19,9 @@
 // Firing: fires when the prediction is below `horizon`; clears when there is no prediction any
 // more (fit not credible, slope flat or away) or it is above horizon * clear_factor.
 //
-// Cost: the O(capacity²) fit runs at most once per bucket (once per sample when samples come
-// less often than window / capacity); other samples cost a few comparisons.
+// Cost: the O(capacity²) fit runs once per 4 buckets (once per 4 samples when samples come less
+// often than window / capacity), the level once per bucket; other samples cost a few
+// comparisons.
 //
 // Defaults: limit 100, rising, horizon 4h, window 6h, min_span 1h, min_points 6, capacity 32
 // (11m15s buckets), clear_factor 1.5.
