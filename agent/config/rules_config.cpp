@@ -258,9 +258,17 @@ Result<void> finish_sensing(SensingConfig& config) {
       }
     }
   }
-  return tail::validate(config.tail).map_error([](Error e) {
-    return std::move(e).context("logs.sources");
-  });
+  const std::pair<std::string_view, Result<void>> checks[] = {
+      {"disk", config.disk.validate()},       {"disk_io", config.disk_io.validate()},
+      {"network", config.network.validate()}, {"processes", config.processes.validate()},
+      {"files", config.files.validate()},     {"logs.sources", tail::validate(config.tail)},
+  };
+  for (const auto& [key, check] : checks) {
+    if (!check) {
+      return fail(Error(check.error()).context(std::string(key)));
+    }
+  }
+  return {};
 }
 
 } // namespace medic::agent::config

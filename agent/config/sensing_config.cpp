@@ -111,6 +111,8 @@ void add_file_keys(medic::config::Schema& schema, SensingConfig& config) {
       {"name", FieldKind::text, true, "the `file` label", {}},
       {"path", FieldKind::text, true, "absolute path", {}},
   };
+  schema.add_integer<std::int64_t>("sample.file_check_ms", config.files.interval_ms, 1000,
+                                   3'600'000, "Milliseconds between file checks");
   schema.add_records("files", fields, "Files checked: exists, age, size, growth",
                      [&config](const std::vector<Record>& records) -> Result<void> {
                        config.files.files.clear();

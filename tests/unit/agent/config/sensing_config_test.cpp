@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "agent/config/agent_config.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace medic::agent::config;
 namespace protocol = medic::protocol;
@@ -132,4 +133,20 @@ TEST_CASE("bad sensing config is refused with where and what", "[config]") {
   CHECK(load_error("rules:\n  - {id: a, metric: m, kind: anomaly}\n  - {id: a, metric: n, "
                    "kind: anomaly}\n")
             .find("rule id 'a' is used twice") != std::string::npos);
+}
+
+TEST_CASE("docs/rules.md lists every built-in rule", "[config]") {
+  const std::string doc =
+      medic::test::read_file(std::string(MEDIC_FIXTURES_DIR) + "/../../docs/rules.md");
+  REQUIRE_FALSE(doc.empty());
+  AgentConfig config;
+  REQUIRE(load(config, ""));
+  for (const auto& rule : config.sensing.rules) {
+    INFO(rule.id);
+    CHECK(doc.find("`" + rule.id + "`") != std::string::npos);
+  }
+  for (const auto& rule : config.sensing.log_rules) {
+    INFO(rule.id);
+    CHECK(doc.find("`" + rule.id + "`") != std::string::npos);
+  }
 }
