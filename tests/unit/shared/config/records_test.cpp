@@ -95,7 +95,7 @@ TEST_CASE("record errors say which record, where, and what", "[config]") {
   CHECK(load_error(fixture, "probes:\n  - {kind: tcp}\n").rfind("agent.yaml:2:", 0) == 0);
 }
 
-TEST_CASE("--set replaces the whole list and --help-config lists the fields", "[config]") {
+TEST_CASE("an override replaces the whole list and --help-config lists the fields", "[config]") {
   Fixture fixture;
   REQUIRE(fixture.schema.load_text("probes: [{name: a, kind: tcp}, {name: b, kind: tcp}]\n",
                                    "agent.yaml"));
