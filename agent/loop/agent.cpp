@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/loop/agent.hpp"
 
+#include <malloc.h>
+
 #include <spdlog/spdlog.h>
 
 #include "agent/tail/cursor_store.hpp"
@@ -100,6 +102,11 @@ Result<void> Agent::start() {
       },
       flush, flush);
   uv_timer_start(&m_tick_timer, &on_timer<Agent, &Agent::report_footprint>, k_tick_ms, k_tick_ms);
+  // Start-up (config parsing, pattern compilation) freed more than the steady state will use,
+  // and ran code the steady state never runs again: give both back.
+  malloc_trim(0);
+  const std::size_t released = release_startup_code();
+  spdlog::debug("released the start-up pages of {} code mappings", released);
   spdlog::info(
       "medic-agent {} started: id {}, coordinator {}, every {} ms, {} metric rules, {} "
       "log rules, {} log sources",

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/loop/footprint.hpp"
 
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 #include <charconv>
+#include <cstdio>
+#include <cstring>
 
 namespace medic::agent::loop {
 
@@ -28,6 +31,32 @@ Result<std::uint64_t> kilobytes(std::string_view status, std::string_view key) {
 }
 
 } // namespace
+
+std::size_t release_startup_code() noexcept {
+  std::FILE* maps = std::fopen("/proc/self/maps", "re");
+  if (maps == nullptr) {
+    return 0;
+  }
+  std::size_t released = 0;
+  char line[512];
+  while (std::fgets(line, sizeof(line), maps) != nullptr) {
+    unsigned long start = 0;
+    unsigned long end = 0;
+    char perms[5] = {};
+    if (std::sscanf(line, "%lx-%lx %4s", &start, &end, perms) != 3 ||
+        std::strcmp(perms, "r-xp") != 0 || std::strchr(line, '/') == nullptr) {
+      continue; // only executable, private, file-backed mappings ([vdso] has no path)
+    }
+    void* address = reinterpret_cast<void*>(start);
+    const std::size_t length = end - start;
+    if (madvise(address, length, MADV_RANDOM) == 0 &&
+        madvise(address, length, MADV_DONTNEED) == 0) {
+      ++released;
+    }
+  }
+  std::fclose(maps);
+  return released;
+}
 
 Result<FootprintReading> parse_status_memory(std::string_view status) {
   auto rss = kilobytes(status, "\nVmRSS:");

@@ -30,6 +30,15 @@ private:
   sample::ProcFile m_status;
 };
 
+// Once start-up is over: unmaps the pages of executable code (r-xp file mappings: the program and
+// its libraries) from this process and turns off the kernel's fault-around for them, so that
+// only the code the steady state runs comes back in, one page at a time. Start-up code (config
+// parsing, pattern compilers) and the unused parts of big libraries then stop counting in RSS.
+// Safe: code pages are never written, so dropping them loses nothing (they are re-read from
+// the page cache on use). Writable and read-only data mappings are left alone (relocated data
+// lives there). Returns the number of mappings released.
+std::size_t release_startup_code() noexcept;
+
 // "VmRSS:  9588 kB" and "VmHWM:" from /proc/<pid>/status text, in bytes.
 [[nodiscard]] Result<FootprintReading> parse_status_memory(std::string_view status);
 

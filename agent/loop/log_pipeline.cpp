@@ -57,13 +57,16 @@ Result<std::unique_ptr<LogPipeline>> LogPipeline::create(uv_loop_t& loop,
                                                          const config::SensingConfig& config,
                                                          const Clock& clock, LogOutput output) {
   std::vector<detect::LogRule> rules;
-  for (std::size_t i = 0; i < config.log_rules.size(); ++i) {
+  // Without log sources the rules could never see a line: compiling them would only cost
+  // memory (the multi-pattern compiler alone touches megabytes).
+  const std::size_t rule_count = config.tail.sources.empty() ? 0 : config.log_rules.size();
+  for (std::size_t i = 0; i < rule_count; ++i) {
     const auto& rule = config.log_rules[i];
     rules.push_back({static_cast<std::uint32_t>(i + 1), rule.pattern, rule.ignore_case,
                      rule.sources, rule.count, rule.window.count(), rule.quiet.count()});
   }
   detect::LogRulesOptions options;
-  options.mine_templates = config.mine_templates;
+  options.mine_templates = config.mine_templates && !config.tail.sources.empty();
   options.new_error_templates = config.mine_templates && config.new_error_templates;
   auto compiled = detect::LogRules::create(std::move(rules), options);
   if (!compiled) {
