@@ -125,9 +125,7 @@ void TailerCore::stop() noexcept {
   if (m_stopping) {
     return;
   }
-  if (m_started) {
-    m_final_cursors = cursors();
-  }
+  m_final_cursors = cursors(); // what cursors() answers from now on
   m_stopping = true;
   if (m_timer != nullptr) {
     uv_timer_stop(m_timer);

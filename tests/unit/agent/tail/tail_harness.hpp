@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -138,6 +139,9 @@ public:
         {[this](const agent::tail::TailRecord& r) {
            records.push_back(SeenRecord{std::string(r.source_name), std::string(r.path),
                                         std::string(r.text), r.offset, r.end_offset, r.truncated});
+           if (after_record) {
+             after_record();
+           }
          },
          [this](const agent::tail::TailGap& g) {
            gaps.push_back(
@@ -201,6 +205,7 @@ public:
 
   std::vector<SeenRecord> records;
   std::vector<SeenGap> gaps;
+  std::function<void()> after_record; // runs inside on_record
 
 private:
   uv_loop_t m_loop{};

@@ -136,6 +136,24 @@ TEST_CASE("start at end begins after the last complete line", "[tail]") {
   CHECK(harness.records.front().text == "line 000051 being written");
 }
 
+TEST_CASE("a large file does not hold back a small one", "[tail]") {
+  const TempDir dir;
+  {
+    Writer big(dir / "a.log");
+    big.write(std::string(20u << 20, 'x') + "\n"); // one 20 MiB line: cut, read chunk by chunk
+    Writer small(dir / "b.log");
+    small.lines(1, 1);
+  }
+  Harness harness;
+  auto options = test_options((dir / "*.log").string());
+  options.read_chunk_bytes = 64 * 1024;
+  harness.start(options);
+  REQUIRE(harness.run_until_line(1));
+  // The small file's line came while most of the large one was still unread.
+  CHECK(harness.tailer().stats().bytes < (10u << 20));
+  REQUIRE(harness.run_until([&] { return harness.records.size() == 2; }));
+}
+
 TEST_CASE("files beyond max_files are counted and not opened", "[tail]") {
   const TempDir dir;
   for (const char* name : {"a.log", "b.log", "c.log"}) {

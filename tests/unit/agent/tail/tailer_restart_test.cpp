@@ -173,3 +173,30 @@ TEST_CASE("a new file of a source with saved cursors is read from its beginning"
   REQUIRE(second.run_until_line(20));
   CHECK(second.numbers() == range(11, 20));
 }
+
+TEST_CASE("stopping inside a callback keeps the cursor after the record handed out", "[tail]") {
+  const TempDir dir;
+  const fs::path log = dir / "app.log";
+  Writer writer(log);
+  writer.lines(1, 100);
+  std::vector<TailCursor> cursors;
+  {
+    Harness first;
+    first.after_record = [&] {
+      if (first.records.size() == 10) {
+        first.tailer().stop();
+      }
+    };
+    first.start(test_options(log.string()));
+    REQUIRE(first.run_until([&] { return first.tailer().is_stopped(); }));
+    first.run_for(100ms);
+    REQUIRE(first.numbers() == range(1, 10));
+    cursors = first.stop();
+    REQUIRE(cursors.size() == 1);
+    CHECK(cursors.front().offset == first.records.back().end_offset);
+  }
+  Harness second;
+  second.start(test_options(log.string()), cursors);
+  REQUIRE(second.run_until_line(100));
+  CHECK(second.numbers() == range(11, 100));
+}
