@@ -99,12 +99,13 @@ struct LogRules::Impl {
   void emit(RuleState& state, LogSignalKind kind, std::int64_t t_ms, LogSink& sink) const;
 };
 
-Result<LogRules> LogRules::create(std::vector<LogRule> rules, LogRulesOptions options) {
-  if (auto checked = check_options(options); !checked) {
-    return fail(std::move(checked.error()));
-  }
-  auto impl = std::make_unique<Impl>();
-  impl->rules.reserve(rules.size()); // StoredLine views must never move
+namespace {
+
+// Checks every rule and builds its state; returns the patterns for the matcher, in rule order.
+Result<std::vector<LogPattern>> add_rules(std::vector<RuleState>& states,
+                                          std::vector<LogRule> rules,
+                                          const LogRulesOptions& options) {
+  states.reserve(rules.size()); // StoredLine views must never move
   std::vector<LogPattern> patterns;
   for (LogRule& rule : rules) {
     if (auto checked = check_rule(rule); !checked) {
@@ -117,12 +118,42 @@ Result<LogRules> LogRules::create(std::vector<LogRule> rules, LogRulesOptions op
     }
     patterns.push_back(LogPattern{rule.id, rule.pattern, rule.case_insensitive});
     LogCountWindow window(rule.count, rule.window_ms, rule.quiet_ms);
-    impl->rules.push_back(
+    states.push_back(
         RuleState{std::move(rule), std::move(window), std::move(*extractor),
                   StoredLine(options.max_line_bytes, options.max_labels, options.max_label_bytes)});
   }
-  if (!patterns.empty()) {
-    auto matcher = LogMatcher::compile(patterns, options.engine);
+  return patterns;
+}
+
+// Null when new-error-template signals are off or the pattern is empty.
+Result<std::unique_ptr<RE2>> compile_error_level(const LogRulesOptions& options) {
+  if (!options.new_error_templates || options.error_level_pattern.empty()) {
+    return std::unique_ptr<RE2>{};
+  }
+  RE2::Options re_options;
+  re_options.set_encoding(RE2::Options::EncodingLatin1);
+  re_options.set_log_errors(false);
+  auto re = std::make_unique<RE2>(options.error_level_pattern, re_options);
+  if (!re->ok()) {
+    return fail(ErrorCode::invalid_argument, "log rules: error_level_pattern '" +
+                                                 options.error_level_pattern + "': " + re->error());
+  }
+  return re;
+}
+
+} // namespace
+
+Result<LogRules> LogRules::create(std::vector<LogRule> rules, LogRulesOptions options) {
+  if (auto checked = check_options(options); !checked) {
+    return fail(std::move(checked.error()));
+  }
+  auto impl = std::make_unique<Impl>();
+  auto patterns = add_rules(impl->rules, std::move(rules), options);
+  if (!patterns) {
+    return fail(std::move(patterns.error()));
+  }
+  if (!patterns->empty()) {
+    auto matcher = LogMatcher::compile(*patterns, options.engine);
     if (!matcher) {
       return fail(std::move(matcher.error()).context("log rules"));
     }
@@ -136,17 +167,11 @@ Result<LogRules> LogRules::create(std::vector<LogRule> rules, LogRulesOptions op
     }
     impl->miner.emplace(std::move(*miner));
   }
-  if (options.new_error_templates && !options.error_level_pattern.empty()) {
-    RE2::Options re_options;
-    re_options.set_encoding(RE2::Options::EncodingLatin1);
-    re_options.set_log_errors(false);
-    impl->error_level = std::make_unique<RE2>(options.error_level_pattern, re_options);
-    if (!impl->error_level->ok()) {
-      return fail(ErrorCode::invalid_argument, "log rules: error_level_pattern '" +
-                                                   options.error_level_pattern +
-                                                   "': " + impl->error_level->error());
-    }
+  auto error_level = compile_error_level(options);
+  if (!error_level) {
+    return fail(std::move(error_level.error()));
   }
+  impl->error_level = std::move(*error_level);
   impl->options = std::move(options);
   return LogRules(std::move(impl));
 }

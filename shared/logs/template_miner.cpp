@@ -52,8 +52,9 @@ TemplateMiner::TemplateMiner(TemplateMinerOptions options)
                                   m_options.mask_variables}),
       m_wildcard_hash(hash_token(k_wildcard)) {
   m_nodes.emplace_back(); // the root
-  m_slot_of.reserve(std::min<std::size_t>(m_options.max_clusters, 4096));
-  m_edges.reserve(std::min<std::size_t>(m_options.max_clusters * 2, 8192));
+  // Small to start with (the agent stays tiny); both grow only when templates are created.
+  m_slot_of.reserve(std::min<std::size_t>(m_options.max_clusters, 256));
+  m_edges.reserve(std::min<std::size_t>(m_options.max_clusters * 2, 512));
 }
 
 MineResult TemplateMiner::add(std::string_view message) {

@@ -288,8 +288,9 @@ void TokenMasker::push_tail() {
       Pending{offset, static_cast<std::uint32_t>(k_wildcard.size()), true, true, true});
 }
 
-void TokenMasker::push_masked(std::string_view token) {
-  const auto offset = static_cast<std::uint32_t>(m_scratch.size());
+// Appends the masked token to m_scratch; returns whether a letter was kept (the token is then
+// not a plain variable).
+bool TokenMasker::append_masked(std::string_view token) {
   bool literal = false;
   std::size_t i = 0;
   while (i < token.size()) {
@@ -299,12 +300,8 @@ void TokenMasker::push_masked(std::string_view token) {
     }
     std::uint8_t seen = 0;
     std::size_t j = i;
-    for (; j < token.size(); ++j) {
-      const std::uint8_t flags = class_of(m_classes, token[j]);
-      if ((flags & k_separator) != 0) {
-        break;
-      }
-      seen |= flags;
+    for (; j < token.size() && (class_of(m_classes, token[j]) & k_separator) == 0; ++j) {
+      seen |= class_of(m_classes, token[j]);
     }
     const std::string_view seg = token.substr(i, j - i);
     i = j;
@@ -321,6 +318,12 @@ void TokenMasker::push_masked(std::string_view token) {
       mask_digit_runs(m_classes, seg, m_scratch);
     }
   }
+  return literal;
+}
+
+void TokenMasker::push_masked(std::string_view token) {
+  const auto offset = static_cast<std::uint32_t>(m_scratch.size());
+  const bool literal = append_masked(token);
   if (literal) {
     const auto size = static_cast<std::uint32_t>(m_scratch.size() - offset);
     m_pending.push_back(Pending{offset, size, true, true, false});

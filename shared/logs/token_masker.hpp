@@ -68,6 +68,7 @@ private:
 
   void push_token(std::string_view line, std::size_t begin, std::size_t end, std::uint8_t seen);
   void push_masked(std::string_view token);
+  bool append_masked(std::string_view token);
   void push_tail(); // a plain `<*>` variable token
   [[nodiscard]] bool absorbed_as_unit(std::string_view token) const noexcept;
 

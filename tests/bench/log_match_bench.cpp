@@ -14,6 +14,7 @@
 // are counted by replacing operator new in this program. Prints Markdown to stdout.
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -85,7 +86,6 @@ struct Corpus {
   std::vector<std::string> owned;         // Loghub: raw lines and messages
   std::vector<std::string_view> lines;    // matched
   std::vector<std::string_view> messages; // mined
-  std::size_t bytes = 0;
 };
 
 double cpu_seconds() {
@@ -127,136 +127,75 @@ std::uint64_t next(std::uint64_t& state) {
   return state >> 33;
 }
 
-// One syslog line: "<Mon> <day> <hh:mm:ss> <host> <prog>[<pid>]: <message>". About 5% match a
-// rule, as on a healthy host.
-void synthetic_line(std::uint64_t& s, std::string& out, std::size_t& message_at) {
-  static const char* const months[] = {"Jan", "Feb", "Mar", "Nov", "Dec"};
-  static const char* const users[] = {"root", "admin", "deploy", "alice", "bob", "postgres"};
-  char head[96];
-  const int n =
-      std::snprintf(head, sizeof head, "%s %2u %02u:%02u:%02u web-%02u ", months[next(s) % 5],
-                    unsigned(next(s) % 28 + 1), unsigned(next(s) % 24), unsigned(next(s) % 60),
-                    unsigned(next(s) % 60), unsigned(next(s) % 40));
-  out.assign(head, static_cast<std::size_t>(n));
-  char msg[320];
-  const unsigned pid = unsigned(next(s) % 60000 + 100);
-  const unsigned a = unsigned(next(s) % 256);
-  const unsigned b = unsigned(next(s) % 256);
-  const unsigned port = unsigned(next(s) % 60000 + 1024);
-  const char* user = users[next(s) % 6];
-  int m = 0;
-  switch (next(s) % 20) {
-  case 0:
-    m = std::snprintf(msg, sizeof msg,
-                      "sshd[%u]: Failed password for %s from 10.0.%u.%u port %u ssh2", pid, user, a,
-                      b, port);
-    break;
-  case 1:
-    m = std::snprintf(
-        msg, sizeof msg,
-        "kernel: [%u.%06u] EXT4-fs (sda%u): mounted filesystem with ordered data mode", pid, port,
-        a % 4);
-    break;
-  case 2:
-    m = std::snprintf(
-        msg, sizeof msg,
-        "nginx[%u]: 10.1.%u.%u - - \"GET /api/v1/items/%u HTTP/1.1\" %s %u \"-\" \"curl/7.88\"",
-        pid, a, b, port, next(s) % 50 == 0 ? "502" : "200", port * 3);
-    break;
-  case 3:
-    m = std::snprintf(msg, sizeof msg,
-                      "CRON[%u]: (%s) CMD (/usr/local/bin/backup.sh --incremental %u)", pid, user,
-                      a);
-    break;
-  case 4:
-    m = std::snprintf(msg, sizeof msg, "systemd[1]: Started Session %u of user %s.", port, user);
-    break;
-  case 5:
-    m = std::snprintf(
-        msg, sizeof msg,
-        "sshd[%u]: Accepted publickey for %s from 10.0.%u.%u port %u ssh2: RSA SHA256:%08x%08x",
-        pid, user, a, b, port, unsigned(next(s)), unsigned(next(s)));
-    break;
-  case 6:
-    m = std::snprintf(msg, sizeof msg,
-                      "app[%u]: INFO request id=%08x-%04x path=/orders/%u took %ums status=200",
-                      pid, unsigned(next(s)), a * b, port, a + b);
-    break;
-  case 7:
-    m = std::snprintf(msg, sizeof msg,
-                      "app[%u]: %s connect to db-%u:5432: Connection refused (attempt %u)", pid,
-                      next(s) % 4 == 0 ? "ERROR" : "WARN", a % 3, b % 5);
-    break;
-  case 8:
-    m = std::snprintf(
-        msg, sizeof msg,
-        "kernel: [%u.%06u] IPv4: martian source 10.2.%u.%u from 10.2.%u.1, on dev eth%u", pid, port,
-        a, b, a, b % 2);
-    break;
-  case 9:
-    m = std::snprintf(msg, sizeof msg,
-                      "dockerd[%u]: time=\"2024-11-23T01:%02u:%02u.%09uZ\" level=info "
-                      "msg=\"container %08x%08x health status healthy\"",
-                      pid, a % 60, b % 60, port * 7, unsigned(next(s)), unsigned(next(s)));
-    break;
-  case 10:
-    m = std::snprintf(msg, sizeof msg,
-                      "postgres[%u]: [%u-1] LOG:  checkpoint complete: wrote %u buffers (%u.%u%%); "
-                      "0 WAL file(s) added",
-                      pid, a, port, a % 100, b % 10);
-    break;
-  case 11:
-    m = std::snprintf(
-        msg, sizeof msg,
-        "kernel: [%u.%06u] %s invoked oom-killer: gfp_mask=0x%x, order=0, oom_score_adj=0", pid,
-        port, next(s) % 2 ? "java" : "python3", a * 4096);
-    break;
-  case 12:
-    m = std::snprintf(msg, sizeof msg,
-                      "systemd-resolved[%u]: Using degraded feature set UDP instead of UDP+EDNS0 "
-                      "for DNS server 10.0.0.%u.",
-                      pid, a);
-    break;
-  case 13:
-    m = std::snprintf(msg, sizeof msg,
-                      "app[%u]: WARN slow query on table orders_%u: %u rows in %u.%03us", pid,
-                      a % 12, port, a % 9, b);
-    break;
-  case 14:
-    m = std::snprintf(msg, sizeof msg,
-                      "kubelet[%u]: I1123 01:%02u:%02u.%06u %u pod_workers.go:%u] \"SyncPod\" "
-                      "pod=\"default/web-%x\"",
-                      pid, a % 60, b % 60, port, pid, a + 100, unsigned(next(s)));
-    break;
-  case 15:
-    m = std::snprintf(msg, sizeof msg,
-                      "sshd[%u]: pam_unix(sshd:session): session closed for user %s", pid, user);
-    break;
-  case 16:
-    m = std::snprintf(msg, sizeof msg,
-                      "app[%u]: java.lang.IllegalStateException: order %u already shipped", pid,
-                      port);
-    break;
-  case 17:
-    m = std::snprintf(msg, sizeof msg, "ntpd[%u]: adjusting local clock by %d.%06us", pid,
-                      int(a) - 128, port);
-    break;
-  case 18:
-    m = std::snprintf(msg, sizeof msg,
-                      "kernel: [%u.%06u] e1000e: eth%u NIC Link is Up 1000 Mbps Full Duplex", pid,
-                      port, a % 2);
-    break;
-  default:
-    m = std::snprintf(msg, sizeof msg,
-                      "rsyslogd[%u]: imjournal: %u messages lost due to rate-limiting (%u allowed "
-                      "within %u seconds)",
-                      pid, port, a * 100, b % 30 + 1);
-    break;
+// Messages of a busy host, one drawn per line. Placeholders: {p} pid, {u} user, {a} {b} 0-255,
+// {n} 0-59999, {x} 8 hex digits, {l} ERROR one time in four else WARN, {s} 502 one time in
+// fifty else 200. About 5% of the lines match a rule, as on a healthy host.
+constexpr std::array<std::string_view, 20> k_messages = {
+    "sshd[{p}]: Failed password for {u} from 10.0.{a}.{b} port {n} ssh2",
+    "kernel: [{p}.{n}] EXT4-fs (sda{a}): mounted filesystem with ordered data mode",
+    "nginx[{p}]: 10.1.{a}.{b} - - \"GET /api/v1/items/{n} HTTP/1.1\" {s} {n} \"-\" \"curl/7.88\"",
+    "CRON[{p}]: ({u}) CMD (/usr/local/bin/backup.sh --incremental {a})",
+    "systemd[1]: Started Session {n} of user {u}.",
+    "sshd[{p}]: Accepted publickey for {u} from 10.0.{a}.{b} port {n} ssh2: RSA SHA256:{x}{x}",
+    "app[{p}]: INFO request id={x}-{a} path=/orders/{n} took {a}ms status=200",
+    "app[{p}]: {l} connect to db-{a}:5432: Connection refused (attempt {b})",
+    "kernel: [{p}.{n}] IPv4: martian source 10.2.{a}.{b} from 10.2.{a}.1, on dev eth{b}",
+    "dockerd[{p}]: time=\"2024-11-23T01:{a}:{b}.{n}Z\" level=info msg=\"container {x}{x} healthy\"",
+    "postgres[{p}]: [{a}-1] LOG:  checkpoint complete: wrote {n} buffers ({a}.{b}%); 0 WAL added",
+    "kernel: [{p}.{n}] java invoked oom-killer: gfp_mask=0x{x}, order=0, oom_score_adj=0",
+    "systemd-resolved[{p}]: Using degraded feature set UDP instead of UDP+EDNS0 for 10.0.0.{a}.",
+    "app[{p}]: WARN slow query on table orders_{a}: {n} rows in {a}.{b}s",
+    "kubelet[{p}]: I1123 01:{a}:{b}.{n} {p} pod_workers.go:{a}] \"SyncPod\" "
+    "pod=\"default/web-{x}\"",
+    "sshd[{p}]: pam_unix(sshd:session): session closed for user {u}",
+    "app[{p}]: java.lang.IllegalStateException: order {n} already shipped",
+    "ntpd[{p}]: adjusting local clock by -{a}.{n}s",
+    "kernel: [{p}.{n}] e1000e: eth{a} NIC Link is Up 1000 Mbps Full Duplex",
+    "rsyslogd[{p}]: imjournal: {n} messages lost due to rate-limiting ({a} allowed within {b} s)",
+};
+
+void expand(std::uint64_t& s, std::string_view pattern, std::string& out) {
+  static constexpr std::array<std::string_view, 6> users = {"root",  "admin", "deploy",
+                                                            "alice", "bob",   "postgres"};
+  char number[24];
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != '{' || i + 2 >= pattern.size() || pattern[i + 2] != '}') {
+      out.push_back(pattern[i]);
+      continue;
+    }
+    const char key = pattern[i + 1];
+    i += 2;
+    const std::uint64_t r = next(s);
+    int n = 0;
+    switch (key) {
+    case 'p': n = std::snprintf(number, sizeof number, "%u", unsigned(r % 60000 + 100)); break;
+    case 'a':
+    case 'b': n = std::snprintf(number, sizeof number, "%u", unsigned(r % 256)); break;
+    case 'n': n = std::snprintf(number, sizeof number, "%u", unsigned(r % 60000)); break;
+    case 'x': n = std::snprintf(number, sizeof number, "%08x", unsigned(r)); break;
+    case 'u': out.append(users[r % users.size()]); continue;
+    case 'l': out.append(r % 4 == 0 ? "ERROR" : "WARN"); continue;
+    case 's': out.append(r % 50 == 0 ? "502" : "200"); continue;
+    default: continue;
+    }
+    out.append(number, static_cast<std::size_t>(n));
   }
-  const std::string_view text(msg, static_cast<std::size_t>(m));
-  const std::size_t colon = text.find(": ");
-  message_at = out.size() + (colon == std::string_view::npos ? 0 : colon + 2);
-  out.append(text);
+}
+
+// One syslog line: "<Mon> <day> <hh:mm:ss> <host> <prog>[<pid>]: <message>"; message_at is
+// where the message starts (after the program's ": ").
+void synthetic_line(std::uint64_t& s, std::string& out, std::size_t& message_at) {
+  static constexpr std::array<std::string_view, 5> months = {"Jan", "Feb", "Mar", "Nov", "Dec"};
+  char head[64];
+  const int n = std::snprintf(head, sizeof head, "%s %2u %02u:%02u:%02u web-%02u ",
+                              months[next(s) % months.size()].data(), unsigned(next(s) % 28 + 1),
+                              unsigned(next(s) % 24), unsigned(next(s) % 60),
+                              unsigned(next(s) % 60), unsigned(next(s) % 40));
+  out.assign(head, static_cast<std::size_t>(n));
+  const std::size_t program_at = out.size();
+  expand(s, k_messages[next(s) % k_messages.size()], out);
+  const std::size_t colon = out.find(": ", program_at);
+  message_at = colon == std::string::npos ? program_at : colon + 2;
 }
 
 Corpus synthetic(std::size_t lines) {
@@ -275,7 +214,7 @@ Corpus synthetic(std::size_t lines) {
     c.buffer += '\n';
   }
   const std::string_view all(c.buffer);
-  for (std::size_t r = 0; c.lines.size() < lines; ++r) {
+  while (c.lines.size() < lines) {
     for (std::size_t i = 0; i < spans.size() && c.lines.size() < lines; ++i) {
       const std::size_t end = i + 1 < spans.size() ? spans[i + 1].first - 1 : all.size() - 1;
       const std::string_view l = all.substr(spans[i].first, end - spans[i].first);
