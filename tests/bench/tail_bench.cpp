@@ -144,8 +144,8 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "wrote %llu bytes, %llu lines\n", static_cast<unsigned long long>(size),
                static_cast<unsigned long long>(lines));
 
-  std::printf("| read chunk | continuation | MB/s | lines/s | CPU s | records |\n");
-  std::printf("|---:|---|---:|---:|---:|---:|\n");
+  std::printf("| read chunk | continuation | MB/s | lines/s | CPU s | MB per CPU s | records |\n");
+  std::printf("|---:|---|---:|---:|---:|---:|---:|\n");
   struct Config {
     std::size_t chunk;
     const char* continuation;
@@ -153,10 +153,10 @@ int main(int argc, char** argv) {
   for (const Config config : {Config{64 * 1024, ""}, Config{128 * 1024, ""}, Config{256 * 1024, ""},
                               Config{128 * 1024, "^\\s"}}) {
     const Figures f = run(log, size, config.chunk, config.continuation);
-    std::printf("| %zu KiB | %s | %.0f | %.0f | %.2f | %llu |\n", config.chunk / 1024,
-                *config.continuation != '\0' ? "`^\\s`" : "none",
-                static_cast<double>(f.bytes) / 1e6 / f.seconds,
-                static_cast<double>(f.records) / f.seconds, f.cpu,
+    const double megabytes = static_cast<double>(f.bytes) / 1e6;
+    std::printf("| %zu KiB | %s | %.0f | %.0f | %.2f | %.0f | %llu |\n", config.chunk / 1024,
+                *config.continuation != '\0' ? "`^\\s`" : "none", megabytes / f.seconds,
+                static_cast<double>(f.records) / f.seconds, f.cpu, megabytes / f.cpu,
                 static_cast<unsigned long long>(f.records));
     std::fflush(stdout);
   }
