@@ -16,7 +16,7 @@ using medic::detect::test::Noise;
 namespace {
 
 constexpr std::int64_t k_minute_ms = 60'000;
-constexpr std::int64_t k_day_minutes = 24 * 60;
+constexpr std::int64_t k_day_minutes = std::int64_t{24} * 60;
 constexpr double k_pi = 3.141592653589793;
 
 struct Alarms {

@@ -14,6 +14,9 @@ using medic::detect::test::Noise;
 
 namespace {
 
+constexpr std::int64_t k_minute_s = 60;
+constexpr std::int64_t k_hour_s = 3600;
+
 constexpr double k_mib = 1024.0 * 1024.0;
 constexpr std::int64_t k_step_s = 10;
 
@@ -57,8 +60,8 @@ TEST_CASE("leak fires on steady growth once the window is credible", "[detect]")
   });
   CHECK(run.fires == 1);
   CHECK(run.clears == 0);
-  CHECK(run.first_fire_s >= 20 * 60); // min_span
-  CHECK(run.first_fire_s <= 22 * 60);
+  CHECK(run.first_fire_s >= 20 * k_minute_s); // min_span
+  CHECK(run.first_fire_s <= 22 * k_minute_s);
   REQUIRE(detector.slope_per_second());
   CHECK(*detector.slope_per_second() / k_mib == Approx(2.0 / 60).epsilon(0.1));
   CHECK(*detector.growth() / k_mib == Approx(60.0).epsilon(0.1)); // over ~30 min
@@ -69,7 +72,7 @@ TEST_CASE("leak does not fire on a garbage collector's sawtooth", "[detect]") {
     CAPTURE(period_s);
     Noise noise(5);
     LeakDetector detector(LeakSpec{});
-    const Run run = feed(detector, 4 * 3600, [&](std::int64_t t) {
+    const Run run = feed(detector, 4 * k_hour_s, [&](std::int64_t t) {
       return sawtooth(t, period_s, 300) + noise.normal(0.5) * k_mib;
     });
     CHECK(run.fires == 0);
@@ -79,7 +82,7 @@ TEST_CASE("leak does not fire on a garbage collector's sawtooth", "[detect]") {
 TEST_CASE("leak fires on a sawtooth whose floor climbs", "[detect]") {
   LeakDetector detector(LeakSpec{});
   // The floor climbs 4 MiB per minute under a 100 MiB sawtooth of 4 minutes.
-  const Run run = feed(detector, 2 * 3600, [&](std::int64_t t) {
+  const Run run = feed(detector, 2 * k_hour_s, [&](std::int64_t t) {
     return sawtooth(t, 240, 300.0 + 4.0 * static_cast<double>(t) / 60.0);
   });
   CHECK(run.fires == 1);
@@ -88,8 +91,8 @@ TEST_CASE("leak fires on a sawtooth whose floor climbs", "[detect]") {
 TEST_CASE("leak ignores a flat noisy process", "[detect]") {
   Noise noise(9);
   LeakDetector detector(LeakSpec{});
-  const Run run =
-      feed(detector, 6 * 3600, [&](std::int64_t) { return (500.0 + noise.normal(5.0)) * k_mib; });
+  const Run run = feed(detector, 6 * k_hour_s,
+                       [&](std::int64_t) { return (500.0 + noise.normal(5.0)) * k_mib; });
   CHECK(run.fires == 0);
 }
 
@@ -119,13 +122,13 @@ TEST_CASE("leak: a restart clears at once and the growth must be seen again", "[
   CHECK(detector.restarts() == 1);
   CHECK_FALSE(detector.evidence());
   const Run after = feed(detector, 3600, leaking, 10'010);
-  CHECK(after.first_fire_s >= 10'000 + 20 * 60);
+  CHECK(after.first_fire_s >= 10'000 + 20 * k_minute_s);
   CHECK(after.fires == 1);
 }
 
 TEST_CASE("leak clears when the growth stops for a window", "[detect]") {
   LeakDetector detector(LeakSpec{});
-  const Run run = feed(detector, 4 * 3600, [](std::int64_t t) {
+  const Run run = feed(detector, 4 * k_hour_s, [](std::int64_t t) {
     return (200.0 + 3.0 * static_cast<double>(std::min<std::int64_t>(t, 3600)) / 60.0) * k_mib;
   });
   CHECK(run.fires == 1);

@@ -13,6 +13,8 @@ using medic::detect::test::Noise;
 
 namespace {
 
+constexpr std::int64_t k_hour_s = 3600;
+
 // A disk growing 1% per 10 minutes from 50%: 100% at t = 30000 s.
 double disk(std::int64_t t_s) {
   return 50.0 + static_cast<double>(t_s) / 600.0;
@@ -43,11 +45,11 @@ TEST_CASE("trend predicts within 10% on a noisy linear series", "[detect]") {
   Noise noise(7);
   TrendDetector detector(TrendSpec{});
   // 40% growing 1% per 10 min, noise sd 0.5%, a sample a minute, three hours.
-  for (std::int64_t t = 0; t <= 3 * 3600; t += 60) {
+  for (std::int64_t t = 0; t <= 3 * k_hour_s; t += 60) {
     const double value = 40.0 + static_cast<double>(t) / 600.0 + noise.normal(0.5);
     detector.update(value, t * 1000);
   }
-  const double truth = (100.0 - (40.0 + 3.0 * 3600 / 600.0)) * 600.0; // 25200 s
+  const double truth = (100.0 - (40.0 + 3.0 * k_hour_s / 600.0)) * 600.0; // 25200 s
   REQUIRE(detector.predicted_seconds());
   CHECK(*detector.predicted_seconds() == Approx(truth).epsilon(0.10));
   CHECK_FALSE(detector.firing()); // 7 h away, horizon 4 h
@@ -56,7 +58,7 @@ TEST_CASE("trend predicts within 10% on a noisy linear series", "[detect]") {
 TEST_CASE("trend ignores spikes that a least-squares fit would follow", "[detect]") {
   Noise noise(11);
   TrendDetector detector(TrendSpec{});
-  for (std::int64_t t = 0; t <= 3 * 3600; t += 60) {
+  for (std::int64_t t = 0; t <= 3 * k_hour_s; t += 60) {
     double value = 40.0 + static_cast<double>(t) / 600.0 + noise.normal(0.2);
     if (t >= 9000 && t < 9600) {
       value = 95; // a temporary file for ten minutes
@@ -80,11 +82,11 @@ TEST_CASE("trend needs a credible fit before predicting", "[detect]") {
 
 TEST_CASE("trend clears with hysteresis once the growth stops", "[detect]") {
   TrendDetector detector(TrendSpec{});
-  const double horizon_s = 4 * 3600;
+  const double horizon_s = 4 * k_hour_s;
   bool fired = false;
   bool held_in_band = false;
   std::int64_t cleared_at = -1;
-  for (std::int64_t t = 0; t <= 24 * 3600 && cleared_at < 0; t += 60) {
+  for (std::int64_t t = 0; t <= 24 * k_hour_s && cleared_at < 0; t += 60) {
     // Grows until t = 16000 s (predicted 14000 s < 4 h), then stays flat at 76.7%.
     const Transition transition =
         detector.update(disk(std::min<std::int64_t>(t, 16'000)), t * 1000);
@@ -146,7 +148,7 @@ TEST_CASE("trend past the limit predicts zero and a flat series predicts nothing
   spec.min_span = 10min;
   TrendDetector flat(spec);
   TrendDetector full(spec);
-  for (std::int64_t t = 0; t <= 4 * 3600; t += 60) {
+  for (std::int64_t t = 0; t <= 4 * k_hour_s; t += 60) {
     flat.update(60, t * 1000);
     full.update(100.5, t * 1000);
   }
