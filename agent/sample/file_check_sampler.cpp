@@ -17,6 +17,14 @@ constexpr std::int64_t k_min_interval_ms = 1000;
 constexpr std::size_t k_max_files = 256;
 constexpr std::size_t k_max_path_bytes = 4096;
 
+Result<void> check_path(const std::string& where, const std::string& path) {
+  if (path.empty() || path.front() != '/' || path.size() > k_max_path_bytes ||
+      path.find('\0') != std::string::npos) {
+    return fail(ErrorCode::config, where + ".path: '" + path + "' is not an absolute path");
+  }
+  return {};
+}
+
 } // namespace
 
 Result<void> FileChecksConfig::validate() const {
@@ -33,10 +41,8 @@ Result<void> FileChecksConfig::validate() const {
     if (auto ok = check_label_name(where + ".name", files[i].name); !ok) {
       return ok;
     }
-    const std::string& path = files[i].path;
-    if (path.empty() || path.front() != '/' || path.size() > k_max_path_bytes ||
-        path.find('\0') != std::string::npos) {
-      return fail(ErrorCode::config, where + ".path: '" + path + "' is not an absolute path");
+    if (auto ok = check_path(where, files[i].path); !ok) {
+      return ok;
     }
     for (std::size_t j = 0; j < i; ++j) {
       if (files[j].name == files[i].name) {

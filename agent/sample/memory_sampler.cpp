@@ -29,22 +29,30 @@ struct MeminfoFields {
 };
 
 std::optional<std::uint64_t>* field_for(MeminfoFields& fields, std::string_view key) noexcept {
-  if (key == "MemTotal")
+  if (key == "MemTotal") {
     return &fields.total;
-  if (key == "MemFree")
+  }
+  if (key == "MemFree") {
     return &fields.free;
-  if (key == "MemAvailable")
+  }
+  if (key == "MemAvailable") {
     return &fields.available;
-  if (key == "Buffers")
+  }
+  if (key == "Buffers") {
     return &fields.buffers;
-  if (key == "Cached")
+  }
+  if (key == "Cached") {
     return &fields.cached;
-  if (key == "SReclaimable")
+  }
+  if (key == "SReclaimable") {
     return &fields.reclaimable_slab;
-  if (key == "SwapTotal")
+  }
+  if (key == "SwapTotal") {
     return &fields.swap_total;
-  if (key == "SwapFree")
+  }
+  if (key == "SwapFree") {
     return &fields.swap_free;
+  }
   return nullptr;
 }
 

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "agent/sample/text_scan.hpp"
@@ -13,7 +14,7 @@ namespace {
 
 constexpr std::size_t k_max_path_bytes = 1024;
 constexpr std::size_t k_min_response_bytes = 64;
-constexpr std::size_t k_max_response_bytes = 64 * 1024;
+constexpr std::size_t k_max_response_bytes = std::size_t{64} * 1024;
 constexpr std::int64_t k_min_timeout_ms = 10;
 constexpr std::int64_t k_max_timeout_ms = 60'000;
 constexpr std::int64_t k_min_interval_ms = 1000;
@@ -23,13 +24,14 @@ Result<void> check_path(const std::string& where, const std::string& path) {
     return fail(ErrorCode::config,
                 where + ".path: '" + path + "' must start with '/' and be at most 1024 bytes");
   }
-  for (const char c : path) {
+  const auto unsafe = [](char c) {
     const auto byte = static_cast<unsigned char>(c);
-    if (byte <= 0x20U || byte >= 0x7FU) {
-      return fail(ErrorCode::config,
-                  where + ".path: '" + path +
-                      "' has a space, control or non-ASCII byte (percent-encode it)");
-    }
+    return byte <= 0x20U || byte >= 0x7FU;
+  };
+  if (std::any_of(path.begin(), path.end(), unsafe)) {
+    return fail(
+        ErrorCode::config,
+        where + ".path: '" + path + "' has a space, control or non-ASCII byte (percent-encode it)");
   }
   return {};
 }

@@ -121,15 +121,12 @@ private:
     const bool full = self->m_length >= self->m_config.max_response_bytes;
     int status = 0;
     const HttpStatusParse parsed = parse_http_status(response, status);
-    if (parsed == HttpStatusParse::malformed) {
-      self->finish(false);
-    } else if (parsed == HttpStatusParse::ok &&
-               (ended || full || http_headers_complete(response))) {
+    if (parsed == HttpStatusParse::ok && (ended || full || http_headers_complete(response))) {
       // The status line is all that decides; headers are waited for so that the latency covers
       // the server's whole answer (up to the body), and a long header block is not an error.
       self->m_status = status;
       self->finish(self->status_is_up(status));
-    } else if (ended || full) {
+    } else if (parsed == HttpStatusParse::malformed || ended || full) {
       self->finish(false);
     }
   }

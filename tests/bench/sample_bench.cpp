@@ -118,15 +118,7 @@ std::size_t count_processes() {
   return count;
 }
 
-} // namespace
-
-int main(int argc, char** argv) {
-  const int cycles = argc > 1 ? std::atoi(argv[1]) : 2000;
-  const std::string tag = "3600." + std::to_string(::getpid());
-  const pid_t child = spawn_sleep(tag);
-  CountingSink sink;
-  std::vector<Row> rows;
-
+void sync_rows(int cycles, const std::string& tag, CountingSink& sink, std::vector<Row>& rows) {
   CpuSampler cpu;
   MemorySampler memory;
   LoadSampler load;
@@ -137,38 +129,42 @@ int main(int argc, char** argv) {
   check(load.open(), "load");
   check(disk_io.open(), "diskio");
   check(network.open(), "net");
-  ProcessMatchConfig by_name{"sleep", "sleep", "", "", 32};
-  ProcessMatchConfig by_cmdline{"sleeper", "", "", "sleep " + tag, 32};
+  const ProcessMatchConfig by_name{"sleep", "sleep", "", "", 32};
+  const ProcessMatchConfig by_cmdline{"sleeper", "", "", "sleep " + tag, 32};
   ProcessSampler processes(ProcessConfig{{by_name, by_cmdline}, 10'000});
   check(processes.open(), "process");
 
   const clockid_t thread = CLOCK_THREAD_CPUTIME_ID;
-  rows.push_back(measure(
-      "cpu (total + per core)", cycles, thread,
-      [&](std::int64_t i) { check(cpu.sample(sink, i * 1000), "cpu"); }, sink));
-  rows.push_back(measure(
-      "memory", cycles, thread,
-      [&](std::int64_t i) { check(memory.sample(sink, i * 1000), "mem"); }, sink));
-  rows.push_back(measure(
-      "load", cycles, thread, [&](std::int64_t i) { check(load.sample(sink, i * 1000), "load"); },
-      sink));
-  rows.push_back(measure(
-      "disk io (diskstats)", cycles, thread,
-      [&](std::int64_t i) { check(disk_io.sample(sink, i * 1000), "io"); }, sink));
-  rows.push_back(measure(
-      "network (net/dev)", cycles, thread,
-      [&](std::int64_t i) { check(network.sample(sink, i * 1000), "net"); }, sink));
+  const auto every_second = [&](const char* name, auto& sampler) {
+    rows.push_back(measure(
+        name, cycles, thread, [&](std::int64_t i) { check(sampler.sample(sink, i * 1000), name); },
+        sink));
+  };
+  every_second("cpu (total + per core)", cpu);
+  every_second("memory", memory);
+  every_second("load", load);
+  every_second("disk io (diskstats)", disk_io);
+  every_second("network (net/dev)", network);
   // 1 ms apart: the whole run stays inside one discovery interval.
   rows.push_back(measure(
       "process (2 matchers, tick)", cycles, thread,
       [&](std::int64_t i) { check(processes.sample(sink, 100 + i), "proc"); }, sink));
   ProcessSampler scanning(ProcessConfig{{by_name, by_cmdline}, 1000});
   check(scanning.open(), "process");
-  const Row scan = measure(
+  rows.push_back(measure(
       "process discovery (/proc scan)", cycles / 10, thread,
-      [&](std::int64_t i) { check(scanning.sample(sink, i * 1000), "scan"); }, sink);
-  rows.push_back(scan);
+      [&](std::int64_t i) { check(scanning.sample(sink, i * 1000), "scan"); }, sink));
+}
 
+void drain(int listening) {
+  // The kernel queues the probes' connections on the listening socket; accept and drop them.
+  for (int fd = ::accept4(listening, nullptr, nullptr, SOCK_CLOEXEC); fd >= 0;
+       fd = ::accept4(listening, nullptr, nullptr, SOCK_CLOEXEC)) {
+    ::close(fd);
+  }
+}
+
+void async_rows(int cycles, CountingSink& sink, std::vector<Row>& rows) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   std::uint16_t port = 0;
@@ -182,60 +178,61 @@ int main(int argc, char** argv) {
   check(disk.open(loop), "disk");
   check(files.open(loop), "files");
   check(probes.open(loop), "probe");
-  const clockid_t process = CLOCK_PROCESS_CPUTIME_ID;
-  rows.push_back(measure(
-      "disk space (1 round, threadpool)", cycles, process,
-      [&](std::int64_t i) {
-        check(disk.sample(sink, i * 10'000), "disk");
-        uv_run(&loop, UV_RUN_DEFAULT);
-      },
-      sink));
-  rows.push_back(measure(
-      "file check (1 file, threadpool)", cycles, process,
-      [&](std::int64_t i) {
-        check(files.sample(sink, i * 10'000), "files");
-        uv_run(&loop, UV_RUN_DEFAULT);
-      },
-      sink));
-  rows.push_back(measure(
-      "tcp probe (connect + close)", cycles, process,
-      [&](std::int64_t i) {
-        check(probes.sample(sink, i * 10'000), "probe");
-        uv_run(&loop, UV_RUN_DEFAULT);
-        // The kernel queues the connections on the listening socket; accept and drop them.
-        while (true) {
-          const int fd = ::accept4(listening, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-          if (fd < 0)
-            break;
-          ::close(fd);
-        }
-      },
-      sink));
+  const auto round = [&](const char* name, auto& sampler) {
+    rows.push_back(measure(
+        name, cycles, CLOCK_PROCESS_CPUTIME_ID,
+        [&](std::int64_t i) {
+          check(sampler.sample(sink, i * 10'000), name);
+          uv_run(&loop, UV_RUN_DEFAULT);
+          drain(listening);
+        },
+        sink));
+  };
+  round("disk space (1 round, threadpool)", disk);
+  round("file check (1 file, threadpool)", files);
+  round("tcp probe (connect + close)", probes);
   disk.close();
   files.close();
   probes.close();
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
   ::close(listening);
+}
 
+void print(const std::vector<Row>& rows, int cycles) {
   std::printf("## Host samplers: CPU per call (%d calls, %zu processes, %ld CPUs)\n\n", cycles,
               count_processes(), sysconf(_SC_NPROCESSORS_ONLN));
   std::printf("| sampler | us CPU per call | samples per call |\n|---|---:|---:|\n");
-  double every_second = 0;
   for (const Row& row : rows) {
     std::printf("| %s | %.1f | %.1f |\n", row.name.c_str(), row.us_per_call, row.samples_per_call);
   }
-  // Every second: cpu, memory, load, disk io, network, process tick; plus the discovery every
-  // 10 s and the disk space, file and probe rounds every 10 s (their default intervals).
+  // Every second: rows 0-5 (cpu, memory, load, disk io, network, process tick). Every 10 s (the
+  // default intervals): row 6 (discovery) and rows 7-9 (disk space, file check, probe).
+  double every_second = 0;
   for (std::size_t i = 0; i < 6; ++i) {
     every_second += rows[i].us_per_call;
   }
-  const double amortised = scan.us_per_call / 10 +
-                           (rows[7].us_per_call + rows[8].us_per_call + rows[9].us_per_call) / 10;
+  double every_ten = 0;
+  for (std::size_t i = 6; i < 10; ++i) {
+    every_ten += rows[i].us_per_call;
+  }
   std::printf(
       "\nEvery-second samplers: %.1f us per cycle; with discovery and the 10 s rounds "
       "amortised: %.1f us per 1 s cycle.\n",
-      every_second, every_second + amortised);
+      every_second, every_second + every_ten / 10);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  const int cycles = argc > 1 ? std::atoi(argv[1]) : 2000;
+  const std::string tag = "3600." + std::to_string(::getpid());
+  const pid_t child = spawn_sleep(tag);
+  CountingSink sink;
+  std::vector<Row> rows;
+  sync_rows(cycles, tag, sink, rows);
+  async_rows(cycles, sink, rows);
+  print(rows, cycles);
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
   return 0;

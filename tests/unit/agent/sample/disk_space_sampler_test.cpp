@@ -29,6 +29,7 @@ std::vector<std::string> selected_points(const std::vector<MountEntry>& mounts,
   std::vector<std::size_t> indexes;
   select_mounts(mounts, filter, limit, indexes);
   std::vector<std::string> points;
+  points.reserve(indexes.size());
   for (const std::size_t index : indexes) {
     points.push_back(mounts[index].mount_point);
   }

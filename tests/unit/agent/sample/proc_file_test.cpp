@@ -50,11 +50,11 @@ int fd_for(const fs::path& target) {
 
 TEST_CASE("ProcFile reads a whole file that fits its buffer", "[agent][sample][proc_file]") {
   const fs::path path = k_fixtures / "meminfo";
-  auto file = ProcFile::open(path, 8 * 1024);
+  auto file = ProcFile::open(path, std::size_t{8} * 1024);
   REQUIRE(file);
   CHECK(file->is_open());
   CHECK(file->path() == path);
-  CHECK(file->capacity() == 8 * 1024);
+  CHECK(file->capacity() == std::size_t{8} * 1024);
 
   const auto text = file->read();
   REQUIRE(text);
@@ -103,14 +103,14 @@ TEST_CASE("ProcFile re-reads from offset 0 into the same buffer", "[agent][sampl
 }
 
 TEST_CASE("ProcFile reads the real /proc/stat and /proc/meminfo", "[agent][sample][proc_file]") {
-  auto stat = ProcFile::open("/proc/stat", 16 * 1024);
+  auto stat = ProcFile::open("/proc/stat", std::size_t{16} * 1024);
   REQUIRE(stat);
   const auto stat_text = stat->read();
   REQUIRE(stat_text);
   CHECK(stat_text->starts_with("cpu "));
   CHECK(stat_text->find("\nctxt ") != std::string_view::npos);
 
-  auto meminfo = ProcFile::open("/proc/meminfo", 8 * 1024);
+  auto meminfo = ProcFile::open("/proc/meminfo", std::size_t{8} * 1024);
   REQUIRE(meminfo);
   const auto meminfo_text = meminfo->read();
   REQUIRE(meminfo_text);

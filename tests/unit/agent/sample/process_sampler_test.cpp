@@ -75,7 +75,7 @@ ProcessMatchConfig by_pid_file(std::string name, std::string path) {
 
 // A copy of /bin/sleep under a name no other process on the machine has.
 fs::path unique_sleep(const TempDir& dir, const std::string& prefix) {
-  const fs::path path = dir / (prefix + std::to_string(::getpid()));
+  fs::path path = dir / (prefix + std::to_string(::getpid()));
   fs::copy_file("/bin/sleep", path);
   return path;
 }

@@ -142,7 +142,7 @@ TEST_CASE("sync samplers do not allocate in the steady state", "[sample][alloc][
   CHECK(ok);
   CHECK(allocations == 0);
   CHECK(processes.scans() == scans_before);
-  CHECK(sink.samples > 50U * 20U);
+  CHECK(sink.samples > std::size_t{50} * 20);
 }
 
 TEST_CASE("async samplers do not allocate per round", "[sample][alloc][real]") {
@@ -197,7 +197,7 @@ TEST_CASE("async samplers do not allocate per round", "[sample][alloc][real]") {
       allocations = count.count();
     }
     CHECK(ok);
-    CHECK(sink.samples > 20U * 5U);
+    CHECK(sink.samples > std::size_t{20} * 5);
     disk.close();
     files.close();
     probes.close();
