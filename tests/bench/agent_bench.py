@@ -1,0 +1,687 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""medic agent benchmarks (issue 4), side by side with Debian's own tools.
+
+  footprint   medic-agent (1 s sampling, default rules, a watched process, an HTTP probe, 10
+              tailed files) next to collectd, prometheus-node-exporter (scraped every 1 s) and
+              monit, all at once, for --seconds after --warmup: VmRSS/VmHWM at the end, CPU
+              (utime+stime, and the per-thread schedstat run time) per second. The agent's
+              coordinator runs too; its cost is not counted.
+  throughput  a file of --lines syslog-like lines appended as fast as possible (newline-aligned
+              1 MiB writes, the writer on CPU 0) while one follower on CPU 1 matches 20 patterns:
+              medic's LogPipeline (medic-log-pipeline-bench, mining off and on),
+              `tail -F | grep -E -f` and collectd's tail plugin; also medic and grep on the file
+              already written.
+  latency     a real agent with defaults: an appended line matching a count-1 log rule, and the
+              kill of a watched process (built-in rule process-down); time from the write / kill
+              to the signal's arrival at the coordinator (received_ms) and to its creation in
+              the agent (time_ms).
+
+Every process is started in a temp dir, in its own session, and stopped (also on failure).
+Prints Markdown to stdout, progress to stderr. Standard library only:
+  /usr/bin/python3 tests/bench/agent_bench.py --build build/h5 [--only footprint] [--runs 3]
+"""
+import argparse
+import http.server
+import json
+import os
+import random
+import select
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+CLK = os.sysconf("SC_CLK_TCK")
+ERROR_REGEX = "ERROR|Connection refused|segfault at|Out of memory|No space left on device"
+
+
+def log(*words):
+    print(time.strftime("%H:%M:%S"), *words, file=sys.stderr, flush=True)
+
+
+class Procs:
+    """Every process the bench started; each in its own session, stopped by its own id."""
+
+    def __init__(self):
+        self.live = []
+
+    def start(self, argv, out=None, cpu=None, **kw):
+        sink = open(out, "ab") if out else subprocess.DEVNULL
+        pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
+        kw.setdefault("stdout", sink)
+        kw.setdefault("stderr", sink)
+        kw.setdefault("stdin", subprocess.DEVNULL)
+        p = subprocess.Popen([str(a) for a in argv], start_new_session=True, preexec_fn=pin, **kw)
+        self.live.append(p)
+        return p
+
+    def stop(self, p, sig=signal.SIGTERM):
+        if p.poll() is None:  # not reaped, so the pid (and its group id) are still ours
+            try:
+                os.killpg(p.pid, sig)
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(10)
+            except ProcessLookupError:
+                pass
+        if p in self.live:
+            self.live.remove(p)
+
+    def stop_all(self):
+        for p in reversed(list(self.live)):
+            self.stop(p)
+
+
+PROCS = Procs()
+
+
+def wait_until(cond, timeout, step=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(step)
+    raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    """utime+stime of every thread, dead ones included (clock ticks)."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    fields = text[text.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / CLK
+
+
+def sched(*pids):
+    """(CPU run time, time spent waiting for a CPU) of the live threads, in s (schedstat)."""
+    run = wait = 0
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                fields = (task / "schedstat").read_text().split()
+                run, wait = run + int(fields[0]), wait + int(fields[1])
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+    return run / 1e9, wait / 1e9
+
+
+def status_kib(pid, *keys):
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in keys:
+            values[name] = int(rest.split()[0])
+    return values
+
+
+def rchar(pid):
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    return 0
+
+
+def has_open(pid, path):
+    try:
+        return any(os.readlink(fd) == str(path) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def machine_busy():
+    """(busy, total) jiffies of the whole machine."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    return sum(fields) - fields[3] - fields[4], sum(fields)
+
+
+def smaps_breakdown(pid, top=12):
+    roll = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, _, rest = line.partition(":")
+        roll[name] = int(rest.split()[0])
+    maps, current = {}, None
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = line.split()
+        if "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+            path = head[5] if len(head) > 5 else "[anon]"
+            current = (os.path.basename(path), head[1])
+        elif head[0] == "Rss:" and current:
+            maps[current] = maps.get(current, 0) + int(head[1])
+    ranked = sorted(maps.items(), key=lambda kv: -kv[1])[:top]
+    return roll, [(f"{name} ({perms})", kib) for (name, perms), kib in ranked]
+
+
+def admin(sock_path, request):
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(str(sock_path))
+        s.sendall((json.dumps(request) + "\n").encode())
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                break
+            buf += chunk
+    return json.loads(buf)
+
+
+class Medic:
+    """A coordinator and one enrolled agent, as tests/e2e/e2e_fixture.cpp starts them."""
+
+    def __init__(self, build, work):
+        self.agent_bin = build / "agent/medic-agent"
+        self.coord_bin = build / "coordinator/medic-coordinator"
+        self.ctl_bin = build / "coordinator/medicctl"
+        self.dir = work
+        self.sock = work / "admin.sock"
+        self.agent = None
+
+    def start(self, agent_yaml):
+        (self.dir / "coordinator.yaml").write_text(
+            f"agents:\n  listen: tcp://127.0.0.1:*\nstorage:\n  url: sqlite://{self.dir}/medic.db\n"
+            f"admin:\n  socket: {self.sock}\nsecurity:\n  key_file: {self.dir}/coordinator.key\n")
+        PROCS.start([self.coord_bin, "--config", self.dir / "coordinator.yaml"],
+                    self.dir / "coordinator.log")
+        status = wait_until(lambda: self._try({"cmd": "status"}), 20, 0.1, "the coordinator")
+        config = self.dir / "agent.yaml"
+        config.write_text(
+            f"agent:\n  id: bench\ncoordinator:\n  endpoint: {status['listen']}\n"
+            f"  public_key: {self.dir}/coordinator.key.pub\nsecurity:\n  key_file: {self.dir}/agent.key\n"
+            f"spool:\n  path: {self.dir}/agent-spool.db\n" + agent_yaml)
+        key = subprocess.run([self.agent_bin, "--config", config, "--print-public-key"],
+                             capture_output=True, text=True, timeout=30, check=True)
+        subprocess.run([self.ctl_bin, "--socket", self.sock, "keys", "add", "bench",
+                        key.stdout.split("\n")[0]], capture_output=True, timeout=30, check=True)
+        self.agent = PROCS.start([self.agent_bin, "--config", config], self.dir / "agent.log")
+        wait_until(lambda: self.batches() > 0, 30, 0.2, "the agent's first batch")
+        return self.agent
+
+    def _try(self, request):
+        try:
+            answer = admin(self.sock, request)
+            return answer if answer.get("ok") else None
+        except (OSError, ValueError):
+            return None
+
+    def batches(self):
+        answer = self._try({"cmd": "agents"}) or {}
+        return sum(a.get("batches", 0) for a in answer.get("agents", []) if a.get("id") == "bench")
+
+    def signals(self, since_ms, limit=200):
+        return (self._try({"cmd": "signals", "since_ms": since_ms, "limit": limit}) or {}).get(
+            "signals", [])
+
+
+class Background(threading.Thread):
+    """Runs fn(stop_event) in a daemon thread."""
+
+    def __init__(self, fn):
+        super().__init__(daemon=True)
+        self.halt = threading.Event()
+        self.fn = fn
+        self.start()
+
+    def run(self):
+        self.fn(self.halt)
+
+
+def write_lines_steadily(files, per_second, halt):
+    """Appends a syslog-like line to each file per_second times a second; 1 in 20 is an error."""
+    handles = [open(f, "a", buffering=1) for f in files]
+    n, next_t = 0, time.monotonic()
+    while not halt.is_set():
+        n += 1
+        stamp = time.strftime("%b %e %H:%M:%S")
+        for i, h in enumerate(handles):
+            if (n + i) % 20 == 0:
+                msg = f"app[{100 + i}]: ERROR connect to db-{n % 3}:5432: Connection refused"
+            else:
+                msg = f"app[{100 + i}]: INFO request id={n:08x} path=/orders/{n % 977} took {n % 90}ms"
+            h.write(f"{stamp} bench {msg}\n")
+        next_t += 1.0 / per_second
+        halt.wait(max(0.0, next_t - time.monotonic()))
+    for h in handles:
+        h.close()
+
+
+def peer_configs(work, files, udp_port, exporter_port):
+    """collectd.conf, monitrc (0600) and the node exporter's argv."""
+    tails = "".join(
+        f'  <File "{f}">\n    Instance "log{i}"\n    <Match>\n      Regex "{ERROR_REGEX}"\n'
+        f'      DSType "CounterInc"\n      Type "counter"\n      Instance "errors"\n    </Match>\n'
+        f"  </File>\n" for i, f in enumerate(files))
+    (work / "collectd.conf").write_text(
+        f'Hostname "bench"\nFQDNLookup false\nBaseDir "{work}"\nPIDFile "{work}/collectd.pid"\n'
+        f'TypesDB "/usr/share/collectd/types.db"\nInterval 1\nLoadPlugin logfile\n'
+        f'<Plugin logfile>\n  LogLevel "info"\n  File "{work}/collectd.log"\n</Plugin>\n'
+        "LoadPlugin cpu\nLoadPlugin memory\nLoadPlugin df\nLoadPlugin disk\nLoadPlugin interface\n"
+        f'LoadPlugin network\n<Plugin network>\n  Server "127.0.0.1" "{udp_port}"\n</Plugin>\n'
+        f"LoadPlugin tail\n<Plugin tail>\n{tails}</Plugin>\n")
+    checks = "".join(f'check file log{i} with path {f}\n  if content = "{ERROR_REGEX}" then alert\n'
+                     for i, f in enumerate(files))
+    monitrc = work / "monitrc"
+    monitrc.write_text(
+        f"set daemon 1\nset logfile {work}/monit.log\nset idfile {work}/monit.id\n"
+        f"set statefile {work}/monit.state\nset pidfile {work}/monit.pid\n"
+        "check system bench\n  if loadavg (1min) > 100 then alert\n"
+        "  if memory usage > 95% then alert\n  if cpu usage > 95% for 10 cycles then alert\n"
+        "check filesystem rootfs with path /\n  if space usage > 95% then alert\n" + checks)
+    monitrc.chmod(0o600)
+    (work / "textfile").mkdir()
+    return ["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{exporter_port}",
+            f"--collector.textfile.directory={work}/textfile"]
+
+
+def footprint_run(build, work, seconds, warmup):
+    files = [work / "logs" / f"app{i}.log" for i in range(10)]
+    files[0].parent.mkdir()
+    for f in files:
+        f.touch()
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    udp.settimeout(0.2)
+    got = {"udp": 0, "scrapes": 0, "scrape_bytes": 0}
+
+    def drain(halt):
+        while not halt.is_set():
+            try:
+                got["udp"] += len(udp.recv(65536))
+            except socket.timeout:
+                pass
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok\n")
+
+        def log_message(self, *a):
+            pass
+
+    probe = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    threads = [Background(drain), Background(lambda halt: probe.serve_forever(0.2))]
+    watched = PROCS.start(["sleep", "3600"])
+    (work / "watched.pid").write_text(f"{watched.pid}\n")
+    exporter_port = free_port()
+    exporter_argv = peer_configs(work, files, udp.getsockname()[1], exporter_port)
+    medic = Medic(build, work)
+    try:
+        agent = medic.start(
+            f"sample:\n  interval: 1s\nprocesses:\n  - {{name: watched, pid_file: {work}/watched.pid}}\n"
+            f"probes:\n  - {{name: health, kind: http, port: {probe.server_address[1]}, path: /health}}\n"
+            f"logs:\n  sources:\n    - {{name: app, paths: ['{work}/logs/*.log']}}\n")
+        tools = {
+            "medic-agent": agent,
+            "collectd": PROCS.start(["collectd", "-f", "-C", work / "collectd.conf"],
+                                    work / "collectd.out"),
+            "node-exporter": PROCS.start(exporter_argv, work / "exporter.log"),
+            "monit": PROCS.start(["monit", "-I", "-c", work / "monitrc"], work / "monit.out"),
+        }
+        url = f"http://127.0.0.1:{exporter_port}/metrics"
+
+        def scrape(halt):
+            while not halt.wait(1.0):
+                try:
+                    with urllib.request.urlopen(url, timeout=2) as r:
+                        got["scrape_bytes"] += len(r.read())
+                        got["scrapes"] += 1
+                except OSError:
+                    pass
+
+        threads += [Background(lambda h: write_lines_steadily(files, 5, h)), Background(scrape)]
+        time.sleep(warmup)
+        for name, p in tools.items():
+            if p.poll() is not None:
+                raise RuntimeError(f"{name} exited early ({p.returncode}); see {work}")
+        start = {n: (cpu_seconds(p.pid), sched(p.pid)[0]) for n, p in tools.items()}
+        m0, t0 = machine_busy(), time.monotonic()
+        batches0, udp0, scrapes0 = medic.batches(), got["udp"], got["scrapes"]
+        time.sleep(seconds)
+        wall, m1 = time.monotonic() - t0, machine_busy()
+        out = {}
+        for name, p in tools.items():
+            cpu = cpu_seconds(p.pid) - start[name][0]
+            mem = status_kib(p.pid, "VmRSS", "VmHWM")
+            out[name] = {"cpu_s": cpu, "run_s": sched(p.pid)[0] - start[name][1],
+                         "wall": wall, "rss_kib": mem["VmRSS"], "hwm_kib": mem["VmHWM"],
+                         "threads": len(list(Path(f"/proc/{p.pid}/task").iterdir()))}
+        roll, top = smaps_breakdown(agent.pid)
+        ours = sum(o["cpu_s"] for o in out.values())
+        machine = {"busy_pct": 100.0 * (m1[0] - m0[0]) / CLK / wall - 100.0 * ours / wall}
+        checks = {"agent batches acked in window": medic.batches() - batches0,
+                  "collectd bytes to UDP": got["udp"] - udp0,
+                  "node-exporter scrapes": got["scrapes"] - scrapes0,
+                  "scrape KiB each": got["scrape_bytes"] / max(1, got["scrapes"]) / 1024,
+                  "agent signals": len(medic.signals(0, 1000))}
+        return {"tools": out, "smaps_rollup": roll, "smaps_top": top, "machine": machine,
+                "checks": checks}
+    finally:
+        for t in threads:
+            t.halt.set()
+        probe.shutdown()
+        PROCS.stop_all()
+        udp.close()
+
+
+def newline_chunks(data, size=1 << 20):
+    cuts, at = [], 0
+    while at < len(data):
+        end = min(len(data), at + size)
+        if end < len(data):
+            end = data.rindex(b"\n", at, end) + 1
+        cuts.append((at, end))
+        at = end
+    return cuts
+
+
+def append_all(path, data, cuts):
+    view = memoryview(data)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        for a, b in cuts:
+            while a < b:
+                a += os.write(fd, view[a:b])
+    finally:
+        os.close(fd)
+
+
+def follow_once(tool, bench, work, corpus, lines, patterns, grow, timeout):
+    """One follower over one file; returns wall s (first write to last line seen), CPU s."""
+    data, cuts = corpus
+    target = work / "follow.log"
+    target.unlink(missing_ok=True)
+    target.touch()
+    if not grow:
+        append_all(target, data, cuts)
+    pin = 1 if os.cpu_count() > 1 else None
+    procs, extra, start_tail = [], {}, None
+    if tool.startswith("medic"):
+        p = PROCS.start([bench, f"--file={target}", f"--lines={lines}", f"--timeout={timeout}",
+                         "--mining=" + ("on" if "on" in tool else "off")], work / "medic.err",
+                        cpu=pin, stdout=subprocess.PIPE)
+        procs, watch = [p], p
+        if not select.select([p.stdout], [], [], 30)[0] or p.stdout.readline().strip() != b"ready":
+            raise RuntimeError("medic-log-pipeline-bench did not start")
+    elif tool.startswith("tail"):
+        # grep first, so that its read count before tail starts is the baseline
+        r, w = os.pipe()
+        grep = PROCS.start(["grep", "-E", "-f", patterns], cpu=pin, stdin=r,
+                           stdout=open(work / "grep.out", "wb"), env={**os.environ, "LC_ALL": "C"})
+        os.close(r)
+        procs, watch = [grep], grep
+        time.sleep(0.3)
+
+        def start_tail():
+            tail = PROCS.start(["tail", "-n", "+1", "-F", target], work / "tail.err", cpu=pin,
+                               stdout=w)
+            os.close(w)
+            procs.insert(0, tail)
+            return tail
+        if grow:
+            tail = start_tail()
+            wait_until(lambda: has_open(tail.pid, target), 10, 0.01, "tail to open the file")
+            time.sleep(0.2)
+            start_tail = None
+    else:
+        pats = "".join(
+            f'    <Match>\n      Regex "{p}"\n      DSType "CounterInc"\n      Type "counter"\n'
+            f'      Instance "p{i}"\n    </Match>\n'
+            for i, p in enumerate(patterns.read_text().replace("\\", "\\\\").replace('"', '\\"')
+                                  .splitlines()))
+        (work / "tp.conf").write_text(
+            f'Hostname "bench"\nFQDNLookup false\nBaseDir "{work}"\nPIDFile "{work}/tp.pid"\n'
+            f'TypesDB "/usr/share/collectd/types.db"\nInterval 0.1\nLoadPlugin csv\n'
+            f'<Plugin csv>\n  DataDir "{work}/csv"\n</Plugin>\nLoadPlugin tail\n<Plugin tail>\n'
+            f'  <File "{target}">\n    Instance "bench"\n{pats}    <Match>\n      Regex "."\n'
+            '      DSType "CounterInc"\n      Type "counter"\n      Instance "lines"\n'
+            "    </Match>\n  </File>\n</Plugin>\n")
+        c = PROCS.start(["collectd", "-f", "-C", work / "tp.conf"], work / "tp.out", cpu=pin)
+        procs, watch = [c], c
+        wait_until(lambda: has_open(c.pid, target), 20, 0.01, "collectd to open the file")
+        time.sleep(0.3)
+    base = rchar(watch.pid)
+    s0 = sched(*[p.pid for p in procs])
+    t0 = time.time_ns()
+    if start_tail:
+        start_tail()
+    if grow:
+        append_all(target, data, cuts)
+    written = (time.time_ns() - t0) / 1e9
+    if tool.startswith("medic"):
+        ready, _, _ = select.select([watch.stdout], [], [], timeout + 5)
+        result = json.loads(watch.stdout.readline()) if ready else {"complete": False}
+        t1 = result.get("done_unix_ns", time.time_ns())
+        cpu, waited = result.get("cpu_s", 0.0), result.get("wait_s", 0.0)
+        extra = {k: result.get(k) for k in ("matches", "signals", "events", "complete")}
+    else:
+        wait_until(lambda: rchar(watch.pid) - base >= len(data), timeout, 0.002, f"{tool} to read")
+        t1 = time.time_ns()
+        s1 = sched(*[p.pid for p in procs])
+        cpu, waited = s1[0] - s0[0], s1[1] - s0[1]
+    if tool.startswith("tail"):
+        PROCS.stop(procs[0])
+        procs[1].wait(30)
+        extra["matched_lines"] = sum(1 for _ in open(work / "grep.out", "rb"))
+    if tool.startswith("collectd"):
+        extra["counted_lines"] = wait_until(lambda: csv_count(work / "csv", lines), 10, 0.1,
+                                            "collectd's line counter")
+    for p in procs:
+        PROCS.stop(p)
+    target.unlink()
+    return {"wall_s": (t1 - t0) / 1e9, "cpu_s": cpu, "wait_s": waited, "writer_s": written,
+            **extra}
+
+
+def csv_count(root, want):
+    for f in root.glob("*/tail-bench/counter-lines-*"):
+        rows = f.read_text().strip().splitlines()
+        if rows and rows[-1][0].isdigit() and float(rows[-1].split(",")[1]) >= want:
+            return int(float(rows[-1].split(",")[1]))
+    return None
+
+
+def latency_run(build, work, trials, rng):
+    victims = []
+    for i in range(trials):
+        p = PROCS.start(["sleep", "3600"])
+        (work / f"victim{i}.pid").write_text(f"{p.pid}\n")
+        victims.append(p)
+    logfile = work / "latency.log"
+    logfile.touch()
+    procs_yaml = "".join(f"  - {{name: victim-{i}, pid_file: {work}/victim{i}.pid}}\n"
+                         for i in range(trials))
+    medic = Medic(build, work)
+    try:
+        medic.start(f"processes:\n{procs_yaml}logs:\n  sources:\n    - {{name: lat, paths: ['{logfile}']}}\n"
+                    "log_rules:\n  - {id: bench-latency, pattern: 'benchlatency trial=', count: 1,"
+                    " window: 1ms, quiet: 0s, severity: high, category: integration}\n")
+        time.sleep(5)  # the first discovery and a few sampling rounds
+        results = {"log": [], "metric": []}
+        fd = os.open(logfile, os.O_WRONLY | os.O_APPEND)
+        for i in range(trials):
+            for kind in ("log", "metric"):
+                since = int(time.time() * 1000) - 1000
+                t = time.time_ns()
+                if kind == "log":
+                    os.write(fd, f"{time.strftime('%b %e %H:%M:%S')} bench app[1]: "
+                                 f"benchlatency trial={i} written_ns={t}\n".encode())
+                    match = lambda s: (s["rule"] == "bench-latency" and s["state"] == "firing"
+                                       and f"trial={i} " in s["message"])
+                else:
+                    victims[i].kill()
+                    victims[i].wait()
+                    match = lambda s: (s["rule"] == "process-down" and s["state"] == "firing"
+                                       and s["labels"].get("process") == f"victim-{i}")
+                found = wait_until(lambda: [s for s in medic.signals(since) if match(s)], 15, 0.25,
+                                   f"{kind} trial {i}")[0]
+                results[kind].append({"detect_ms": found["time_ms"] - t / 1e6,
+                                      "leave_ms": found["received_ms"] - t / 1e6})
+                if kind == "log":  # the rule clears at the agent's next 1 s tick
+                    wait_until(lambda: [s for s in medic.signals(since) if s["rule"] == "bench-latency"
+                                        and s["state"] == "cleared"], 15, 0.25, "the clear")
+                time.sleep(rng.uniform(0.2, 0.9))
+        os.close(fd)
+        return results
+    finally:
+        PROCS.stop_all()
+
+
+def pct(values, q):
+    s = sorted(values)
+    k = (len(s) - 1) * q
+    lo = int(k)
+    return s[lo] + (s[min(lo + 1, len(s) - 1)] - s[lo]) * (k - lo)
+
+
+def med(values):
+    return f"{statistics.median(values):,.{dec(values)}f} ({min(values):,.{dec(values)}f}–{max(values):,.{dec(values)}f})"
+
+
+def dec(values):
+    top = max(abs(v) for v in values)
+    return 0 if top >= 100 else 1 if top >= 10 else 2 if top >= 1 else 3
+
+
+def report_footprint(runs):
+    print("| tool | RSS MiB | peak RSS (VmHWM) MiB | CPU % of one core | CPU ms per 1 s cycle "
+          "| schedstat ms per s | threads |\n|---|---:|---:|---:|---:|---:|---:|")
+    for name in runs[0]["tools"]:
+        rows = [r["tools"][name] for r in runs]
+        col = lambda f: med([f(x) for x in rows])
+        print(f"| {name} | {col(lambda x: x['rss_kib'] / 1024)} | {col(lambda x: x['hwm_kib'] / 1024)} "
+              f"| {col(lambda x: 100 * x['cpu_s'] / x['wall'])} | {col(lambda x: 1000 * x['cpu_s'] / x['wall'])} "
+              f"| {col(lambda x: 1000 * x['run_s'] / x['wall'])} | {rows[0]['threads']} |")
+    print("\nRatios, peer / medic (median of the per-run ratios):\n\n| peer | RSS | CPU (schedstat) |\n|---|---:|---:|")
+    for name in list(runs[0]["tools"])[1:]:
+        rss = [r["tools"][name]["rss_kib"] / r["tools"]["medic-agent"]["rss_kib"] for r in runs]
+        cpu = [r["tools"][name]["run_s"] / max(1e-9, r["tools"]["medic-agent"]["run_s"]) for r in runs]
+        print(f"| {name} | {med(rss)} | {med(cpu)} |")
+    print("\nOther load on the machine during each window (% of one core, all CPUs): "
+          + ", ".join(f"{r['machine']['busy_pct']:.0f}" for r in runs))
+    print("\nChecks per run: " + "; ".join(json.dumps(r["checks"]) for r in runs))
+    r = runs[len(runs) // 2]
+    print("\nmedic-agent smaps_rollup (run 2, KiB): " + ", ".join(
+        f"{k} {v}" for k, v in r["smaps_rollup"].items() if v))
+    print("\n| mapping (perms) | RSS KiB |\n|---|---:|")
+    for name, kib in r["smaps_top"]:
+        print(f"| {name} | {kib} |")
+
+
+def report_throughput(runs, lines, size):
+    print(f"{lines:,} lines, {size / 1e6:.1f} MB. Follower pinned to CPU 1, writer to CPU 0. "
+          "Per CPU-second: lines / CPU time of the follower (what one free core does); wall: "
+          "lines / (first write to last line consumed) on the shared machine.\n")
+    print("| follower | file | lines/s per CPU-s | MB/s per CPU-s | lines/s wall | MB/s wall "
+          "| CPU s | waited for a CPU s | wall s | writer s | notes (run 1) |\n"
+          "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for key in runs[0]:
+        rows = [r[key] for r in runs]
+        notes = {k: v for k, v in rows[0].items() if not k.endswith("_s")}
+        tool, mode = key.split("::")
+        col = lambda f: med([f(x) for x in rows])
+        print(f"| {tool} | {mode} | {col(lambda x: lines / x['cpu_s'])} "
+              f"| {col(lambda x: size / 1e6 / x['cpu_s'])} | {col(lambda x: lines / x['wall_s'])} "
+              f"| {col(lambda x: size / 1e6 / x['wall_s'])} | {col(lambda x: x['cpu_s'])} "
+              f"| {col(lambda x: x['wait_s'])} | {col(lambda x: x['wall_s'])} "
+              f"| {col(lambda x: x['writer_s'])} | {json.dumps(notes)} |")
+
+
+def report_latency(runs):
+    print("| trigger | measured to | p50 ms | p99 ms | max ms | trials |\n|---|---|---:|---:|---:|---:|")
+    for kind, label in (("log", "error line appended"), ("metric", "watched process killed")):
+        for field, to in (("detect_ms", "signal made in the agent (time_ms)"),
+                          ("leave_ms", "signal at the coordinator (received_ms)")):
+            per_run = [[t[field] for t in r[kind]] for r in runs]
+            pooled = [v for run in per_run for v in run]
+            print(f"| {label} | {to} | {med([pct(v, 0.5) for v in per_run])} | "
+                  f"{med([pct(v, 0.99) for v in per_run])} | {max(pooled):.0f} | {len(pooled)} |")
+            print(f"|  | pooled over all runs | {pct(pooled, 0.5):.0f} | {pct(pooled, 0.99):.0f} | | |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--build", type=Path, default=Path("build/bench"))
+    ap.add_argument("--only", default="footprint,throughput,latency")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--warmup", type=float, default=20)
+    ap.add_argument("--lines", type=int, default=2_000_000)
+    ap.add_argument("--trials", type=int, default=50)
+    ap.add_argument("--timeout", type=float, default=400)
+    ap.add_argument("--raw", type=Path, help="also write every measurement as JSON here")
+    args = ap.parse_args()
+    build = args.build.resolve()
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
+    raw = {"machine": {"cpus": os.cpu_count(), "load_at_start": os.getloadavg()}}
+    try:
+        with tempfile.TemporaryDirectory(prefix="medic-agent-bench-") as tmp:
+            tmp = Path(tmp)
+            if "footprint" in args.only:
+                raw["footprint"] = []
+                for run in range(args.runs):
+                    log(f"footprint run {run + 1}/{args.runs}")
+                    (tmp / f"fp{run}").mkdir()
+                    raw["footprint"].append(footprint_run(build, tmp / f"fp{run}", args.seconds, args.warmup))
+                print("### Footprint\n")
+                report_footprint(raw["footprint"])
+            if "throughput" in args.only:
+                follow_dir = Path("/dev/shm") if Path("/dev/shm").is_dir() else tmp
+                with tempfile.TemporaryDirectory(prefix="medic-follow-", dir=follow_dir) as fdir:
+                    fdir = Path(fdir)
+                    bench = build / "tests/bench/medic-log-pipeline-bench"
+                    patterns = fdir / "patterns.txt"
+                    patterns.write_bytes(subprocess.run([bench, "--print-patterns"], check=True,
+                                                        capture_output=True).stdout)
+                    subprocess.run([bench, f"--write={fdir}/corpus", f"--lines={args.lines}"],
+                                   check=True, capture_output=True)
+                    data = (fdir / "corpus").read_bytes()
+                    (fdir / "corpus").unlink()
+                    corpus = (data, newline_chunks(data))
+                    if os.cpu_count() > 1:
+                        os.sched_setaffinity(0, {0})
+                    raw["throughput"] = []
+                    for run in range(args.runs):
+                        res = {}
+                        for tool, grow in (("medic, mining off", True), ("medic, mining on", True),
+                                           ("tail -F \\| grep -E", True), ("collectd tail", True),
+                                           ("medic, mining off", False), ("medic, mining on", False),
+                                           ("tail -F \\| grep -E", False)):
+                            log(f"throughput run {run + 1}/{args.runs}: {tool} ({'growing' if grow else 'written'})")
+                            res[f"{tool}::{'growing' if grow else 'already written'}"] = follow_once(
+                                tool, bench, fdir, corpus, args.lines, patterns, grow, args.timeout)
+                        raw["throughput"].append(res)
+                    os.sched_setaffinity(0, set(range(os.cpu_count())))
+                print("\n### Log throughput\n")
+                report_throughput(raw["throughput"], args.lines, len(data))
+            if "latency" in args.only:
+                raw["latency"] = []
+                rng = random.Random(4)
+                for run in range(args.runs):
+                    log(f"latency run {run + 1}/{args.runs}")
+                    (tmp / f"lat{run}").mkdir()
+                    raw["latency"].append(latency_run(build, tmp / f"lat{run}", args.trials, rng))
+                print("\n### Detection latency\n")
+                report_latency(raw["latency"])
+    finally:
+        PROCS.stop_all()
+        raw["machine"]["load_at_end"] = os.getloadavg()
+        if args.raw:
+            args.raw.write_text(json.dumps(raw, indent=1))
+
+
+if __name__ == "__main__":
+    main()
