@@ -22,6 +22,12 @@
 //    gone gets a TailGap{rotated_away or deleted, bytes 0 = unknown}. Rotated files are not
 //    searched for under other names (a file renamed while the agent was stopped is found again
 //    only when a glob matches its new name).
+//  - globs that also match rotated names (app.log*): a rotated file still open is followed
+//    under its new name rather than read twice, and one closed earlier in this run is resumed
+//    where it ended; after a restart, a rotated file closed before the stop is read again from
+//    its start (only open files have cursors). Prefer globs that match live names only.
+// Records: text is valid UTF-8 (invalid sequences → U+FFFD, NUL bytes dropped, a trailing '\r'
+// dropped); empty lines are skipped; see record_reader.hpp for multi-line and length rules.
 //
 // Loop thread only. Callbacks run on the loop thread, must not throw, and may call cursors(),
 // stats() and stop(), but must not destroy the tailer.

@@ -206,6 +206,8 @@ private:
   [[nodiscard]] DirWatch* watch_dir(const std::string& dir);
   void unwatch(DirWatch* watch) noexcept;
   void unwatch_now(DirWatch* watch) noexcept;
+  // Renamed-away files are not at a watched name: an unknown name changing may be one of them.
+  void wake_rotated();
   void report_skipped(std::size_t skipped);
 
   friend struct TailedFile;

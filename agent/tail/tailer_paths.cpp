@@ -198,15 +198,27 @@ void TailerCore::dir_event(DirWatch& watch, const char* name, int events) noexce
           slot.current->want_stat || name == nullptr || (events & UV_RENAME) != 0;
       wake(*slot.current);
     }
-    if (!matched && name != nullptr && (events & UV_RENAME) != 0 &&
-        source_of(watch.dir + "/" + name)) {
-      m_glob_requested = true; // a new matching file: the next tick globs
+    if (!matched && name != nullptr && (events & UV_RENAME) != 0) {
+      wake_rotated(); // maybe one of them was deleted: do not keep it open until the poll
+      if (source_of(watch.dir + "/" + name)) {
+        m_glob_requested = true; // a new matching file: the next tick globs
+      }
     }
   } catch (const std::exception& e) {
     warn(std::string("tail: on an inotify event: ") + e.what());
   }
   reap();
   pump();
+}
+
+void TailerCore::wake_rotated() {
+  for (std::size_t i = 0; i < m_files.size() && !m_stopping; ++i) {
+    TailedFile& file = *m_files[i];
+    if (file.rotated && file.phase == Phase::following && !file.want_close) {
+      file.want_fstat = true;
+      wake(file);
+    }
+  }
 }
 
 std::optional<std::size_t> TailerCore::source_of(std::string_view path) const {

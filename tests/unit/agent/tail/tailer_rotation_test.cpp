@@ -190,3 +190,32 @@ TEST_CASE("a renamed file's partial last line is handed out when it is done", "[
   CHECK(harness.records[5].text == "line 000006 cut short");
   CHECK(harness.records[5].path == log.string());
 }
+
+TEST_CASE("a rotated file kept open for late writers is closed as soon as it is deleted",
+          "[tail]") {
+  const TempDir dir;
+  const fs::path log = dir / "app.log";
+  Writer writer(log);
+  writer.lines(1, 10);
+  Harness harness;
+  auto options = test_options(log.string());
+  options.rotate_wait = 60s;
+  options.poll_interval = 30s; // only inotify can be this quick
+  harness.start(options);
+  REQUIRE(harness.run_until_line(10));
+
+  fs::rename(log, dir / "app.log.1");
+  writer.reopen(log);
+  writer.lines(11, 20);
+  REQUIRE(harness.run_until_line(20));
+  REQUIRE(harness.tailer().stats().files_open == 2); // the old one waits for late writers
+
+  writer.close();
+  fs::remove(dir / "app.log.1");
+  CHECK(harness.run_until(
+      [&] {
+        return deleted_handles(dir.path()).empty() && harness.tailer().stats().files_open == 1;
+      },
+      5s));
+  CHECK(harness.numbers() == range(1, 20));
+}
