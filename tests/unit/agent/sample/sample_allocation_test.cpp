@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The samplers run every second on the agent's loop and must not allocate in the steady state.
-// This file replaces the global operator new/delete (weakly, so that another test file's
-// replacement would win without a link error) with malloc/free plus a per-thread counter.
+// Allocations are counted with tests/support/allocation_counter.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -25,63 +24,20 @@
 #include "agent/sample/network_sampler.hpp"
 #include "agent/sample/probe_sampler.hpp"
 #include "agent/sample/process_sampler.hpp"
+#include "tests/support/allocation_counter.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/unit/agent/sample/recording_sink.hpp"
 
+using medic::test::AllocationCount;
+
 namespace {
 
-thread_local bool t_counting = false;
-thread_local std::size_t t_allocations = 0;
-
-// Counts the allocations made on this thread while alive.
-class AllocationCount {
-public:
-  AllocationCount() {
-    t_allocations = 0;
-    t_counting = true;
-  }
-  AllocationCount(const AllocationCount&) = delete;
-  AllocationCount& operator=(const AllocationCount&) = delete;
-  ~AllocationCount() { t_counting = false; }
-  [[nodiscard]] std::size_t count() const noexcept { return t_allocations; }
-};
-
-// False when another replacement of operator new won the link: the counts would mean nothing.
 bool counter_works() {
-  const AllocationCount count;
-  auto probe = std::make_unique<int>(1);
-  return count.count() == 1 && *probe == 1;
+  return medic::test::allocation_counting_works();
 }
 
 } // namespace
-
-// NOLINTBEGIN(misc-new-delete-overloads)
-__attribute__((weak)) void* operator new(std::size_t size) {
-  if (t_counting) {
-    ++t_allocations;
-  }
-  if (void* memory = std::malloc(size == 0 ? 1 : size)) {
-    return memory;
-  }
-  throw std::bad_alloc();
-}
-__attribute__((weak)) void* operator new[](std::size_t size) {
-  return ::operator new(size);
-}
-__attribute__((weak)) void operator delete(void* memory) noexcept {
-  std::free(memory);
-}
-__attribute__((weak)) void operator delete[](void* memory) noexcept {
-  std::free(memory);
-}
-__attribute__((weak)) void operator delete(void* memory, std::size_t) noexcept {
-  std::free(memory);
-}
-__attribute__((weak)) void operator delete[](void* memory, std::size_t) noexcept {
-  std::free(memory);
-}
-// NOLINTEND(misc-new-delete-overloads)
 
 using namespace medic::agent::sample;
 using medic::test::CountingSink;
