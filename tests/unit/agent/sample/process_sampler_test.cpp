@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <thread>
+
 #include <catch2/catch.hpp>
 
 #include "tests/support/process.hpp"
@@ -238,6 +240,14 @@ TEST_CASE("ProcessSampler follows real processes by name and restart", "[sample]
   REQUIRE(sampler.sample(sink, 1000));
   CHECK(sink.value("proc.up", process("sleeper")) == 1);
   CHECK(sink.value("proc.count", process("sleeper")) == 1);
+  // A child sampled right after its exec may not have mapped its pages yet (seen under ASan on
+  // a loaded machine): give it a bounded moment.
+  for (int tries = 0; tries < 20 && !(sink.value("proc.rss_bytes", process("sleeper")) > 0);
+       ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    sink.clear();
+    REQUIRE(sampler.sample(sink, 1000 + tries + 1));
+  }
   CHECK(sink.value("proc.rss_bytes", process("sleeper")) > 0);
   CHECK(sink.value("proc.open_fds", process("sleeper")) >= 3);
 
