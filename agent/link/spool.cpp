@@ -88,6 +88,12 @@ Result<Spool> Spool::open(const std::filesystem::path& path, SpoolLimits limits,
   if (auto durable = db->exec("PRAGMA synchronous=FULL"); !durable) {
     return fail(std::move(durable).error().context(where));
   }
+  // The spool appends at one end and reads and deletes at the other: a small page cache serves
+  // that as well as SQLite's default 2 MiB, which a partition would otherwise fill, page by page,
+  // in the agent's resident memory.
+  if (auto cache = db->exec("PRAGMA cache_size=-256"); !cache) {
+    return fail(std::move(cache).error().context(where));
+  }
   if (auto migrated = db->migrate({{1, "spool", k_schema_v1}}); !migrated) {
     return fail(std::move(migrated).error().context(where));
   }
