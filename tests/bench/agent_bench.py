@@ -239,7 +239,7 @@ class Background(threading.Thread):
         self.fn(self.halt)
 
 
-def write_lines_steadily(files, per_second, halt):
+def write_lines_steadily(files, per_second, halt, errors=True):
     """Appends a syslog-like line to each file per_second times a second; 1 in 20 is an error."""
     handles = [open(f, "a", buffering=1) for f in files]
     n, next_t = 0, time.monotonic()
@@ -247,7 +247,7 @@ def write_lines_steadily(files, per_second, halt):
         n += 1
         stamp = time.strftime("%b %e %H:%M:%S")
         for i, h in enumerate(handles):
-            if (n + i) % 20 == 0:
+            if errors and (n + i) % 20 == 0:
                 msg = f"app[{100 + i}]: ERROR connect to db-{n % 3}:5432: Connection refused"
             else:
                 msg = f"app[{100 + i}]: INFO request id={n:08x} path=/orders/{n % 977} took {n % 90}ms"
@@ -286,7 +286,71 @@ def peer_configs(work, files, udp_port, exporter_port):
             f"--collector.textfile.directory={work}/textfile"]
 
 
-def footprint_run(build, work, seconds, warmup):
+def threads_of(pid):
+    """{tid: (name, CPU s, context switches)} of the live threads."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            status = (task / "status").read_text().splitlines()
+            switches = sum(int(l.split()[1]) for l in status if "ctxt_switches" in l)
+            out[task.name] = ((task / "comm").read_text().strip(), cpu_seconds(f"{pid}/task/{task.name}"), switches)
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return out
+
+
+def syscall_window(pid, work, seconds):
+    """Per thread: CPU and wake-ups per second; then the syscalls of all threads (strace -c)."""
+    t0, before = time.monotonic(), threads_of(pid)
+    time.sleep(seconds / 2)
+    wall, after = time.monotonic() - t0, threads_of(pid)
+    rows = [(name, 1000 * (cpu - before[tid][1]) / wall, (sw - before[tid][2]) / wall)
+            for tid, (name, cpu, sw) in after.items() if tid in before]
+    trace = subprocess.run(["timeout", "-s", "INT", str(seconds / 2), "strace", "-c", "-f", "-p",
+                            str(pid)], capture_output=True, text=True, timeout=seconds + 60).stderr
+    table = [" ".join(l.split()) for l in trace.splitlines() if l.strip() and "---" not in l][:16]
+    return {"threads": rows, "strace_seconds": seconds / 2, "strace": table}
+
+
+def heap_probe(pid, work):
+    """RSS per file; malloc_stats() and RSS before/after malloc_trim(0), called through gdb."""
+    per_file = {}
+    for name_perms, kib in smaps_breakdown(pid, top=1000)[1]:
+        name = name_perms.rsplit(" (", 1)[0]
+        per_file[name] = per_file.get(name, 0) + kib
+    before = status_kib(pid, "VmRSS", "RssAnon", "RssFile")
+    logged = (work / "agent.log").stat().st_size
+    subprocess.run(["gdb", "-p", str(pid), "-batch", "-nx", "-ex", "call (void) malloc_stats()",
+                    "-ex", "call (int) malloc_trim(0)", "-ex", "detach"],
+                   capture_output=True, timeout=120)
+    after = status_kib(pid, "VmRSS", "RssAnon", "RssFile")
+    with open(work / "agent.log", "rb") as f:
+        f.seek(logged)
+        stats = [" ".join(l.split()) for l in f.read().decode(errors="replace").splitlines()
+                 if "bytes" in l or l.startswith("Arena")]
+    return {"rss_per_file_kib": sorted(per_file.items(), key=lambda kv: -kv[1]),
+            "before_trim_kib": before, "after_trim_kib": after, "malloc_stats": stats}
+
+
+# Agent variants for --only ablation: (label, peers, writer: None/"info"/"errors", agent YAML).
+FULL_AGENT = ("sample:\n  interval: 1s\n{extra}processes:\n  - {{name: watched, pid_file: {w}/watched.pid}}\n"
+              "probes:\n  - {{name: health, kind: http, port: {port}, path: /health}}\n"
+              "logs:\n  sources:\n    - {{name: app, paths: ['{w}/logs/*.log']}}\n{logs}")
+ABLATION = [
+    ("as in the footprint table", False, "errors", FULL_AGENT),
+    ("logs.mine_templates: false", False, "errors", FULL_AGENT.replace("{logs}", "  mine_templates: false\n")),
+    ("batch.event_delay: 1s", False, "errors", FULL_AGENT.replace("{extra}", "batch:\n  event_delay: 1s\n")),
+    ("INFO lines only (no line matches a rule)", False, "info", FULL_AGENT),
+    ("no lines written (10 idle files)", False, None, FULL_AGENT),
+    ("no log sources, process or probe", False, None, "sample:\n  interval: 1s\n"),
+]
+
+
+FOOTPRINT = (True, "errors", FULL_AGENT)  # the peers run too
+
+
+def footprint_run(build, work, seconds, warmup, diagnose=False, variant=FOOTPRINT):
+    peers, writer, agent_yaml = variant
     files = [work / "logs" / f"app{i}.log" for i in range(10)]
     files[0].parent.mkdir()
     for f in files:
@@ -320,17 +384,15 @@ def footprint_run(build, work, seconds, warmup):
     exporter_argv = peer_configs(work, files, udp.getsockname()[1], exporter_port)
     medic = Medic(build, work)
     try:
-        agent = medic.start(
-            f"sample:\n  interval: 1s\nprocesses:\n  - {{name: watched, pid_file: {work}/watched.pid}}\n"
-            f"probes:\n  - {{name: health, kind: http, port: {probe.server_address[1]}, path: /health}}\n"
-            f"logs:\n  sources:\n    - {{name: app, paths: ['{work}/logs/*.log']}}\n")
-        tools = {
-            "medic-agent": agent,
+        agent = medic.start(agent_yaml.replace("{extra}", "").replace("{logs}", "").format(
+            w=work, port=probe.server_address[1]))
+        tools = {"medic-agent": agent}
+        tools.update(peers and {
             "collectd": PROCS.start(["collectd", "-f", "-C", work / "collectd.conf"],
                                     work / "collectd.out"),
             "node-exporter": PROCS.start(exporter_argv, work / "exporter.log"),
             "monit": PROCS.start(["monit", "-I", "-c", work / "monitrc"], work / "monit.out"),
-        }
+        } or {})
         url = f"http://127.0.0.1:{exporter_port}/metrics"
 
         def scrape(halt):
@@ -342,7 +404,9 @@ def footprint_run(build, work, seconds, warmup):
                 except OSError:
                     pass
 
-        threads += [Background(lambda h: write_lines_steadily(files, 5, h)), Background(scrape)]
+        threads.append(Background(scrape))
+        if writer:
+            threads.append(Background(lambda h: write_lines_steadily(files, 5, h, writer == "errors")))
         time.sleep(warmup)
         for name, p in tools.items():
             if p.poll() is not None:
@@ -350,7 +414,7 @@ def footprint_run(build, work, seconds, warmup):
         start = {n: (cpu_seconds(p.pid), sched(p.pid)[0]) for n, p in tools.items()}
         m0, t0 = machine_busy(), time.monotonic()
         batches0, udp0, scrapes0 = medic.batches(), got["udp"], got["scrapes"]
-        time.sleep(seconds)
+        profile = syscall_window(agent.pid, work, seconds) if diagnose else time.sleep(seconds)
         wall, m1 = time.monotonic() - t0, machine_busy()
         out = {}
         for name, p in tools.items():
@@ -367,8 +431,11 @@ def footprint_run(build, work, seconds, warmup):
                   "node-exporter scrapes": got["scrapes"] - scrapes0,
                   "scrape KiB each": got["scrape_bytes"] / max(1, got["scrapes"]) / 1024,
                   "agent signals": len(medic.signals(0, 1000))}
-        return {"tools": out, "smaps_rollup": roll, "smaps_top": top, "machine": machine,
-                "checks": checks}
+        result = {"tools": out, "smaps_rollup": roll, "smaps_top": top, "machine": machine,
+                  "checks": checks}
+        if diagnose:
+            result.update(profile=profile, heap=heap_probe(agent.pid, work))
+        return result
     finally:
         for t in threads:
             t.halt.set()
@@ -600,6 +667,20 @@ def report_throughput(runs, lines, size):
               f"| {col(lambda x: x['writer_s'])} | {json.dumps(notes)} |")
 
 
+def report_diagnosis(run):
+    heap = run["heap"]
+    print(f"RSS KiB before / after malloc_trim(0): {heap['before_trim_kib']} / "
+          f"{heap['after_trim_kib']}\n\nmalloc_stats(): " + "; ".join(heap["malloc_stats"]))
+    print("\n| file | RSS KiB (all its mappings) |\n|---|---:|")
+    for name, kib in heap["rss_per_file_kib"][:20]:
+        print(f"| {name} | {kib} |")
+    print("\n| agent thread | CPU ms per s | context switches per s |\n|---|---:|---:|")
+    for name, cpu, switches in run["profile"]["threads"]:
+        print(f"| {name} | {cpu:.2f} | {switches:.1f} |")
+    print(f"\nstrace -c -f over {run['profile']['strace_seconds']:.0f} s (all threads):\n\n```")
+    print("\n".join(run["profile"]["strace"]) + "\n```")
+
+
 def report_latency(runs):
     print("| trigger | measured to | p50 ms | p99 ms | max ms | trials |\n|---|---|---:|---:|---:|---:|")
     for kind, label in (("log", "error line appended"), ("metric", "watched process killed")):
@@ -615,7 +696,8 @@ def report_latency(runs):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--build", type=Path, default=Path("build/bench"))
-    ap.add_argument("--only", default="footprint,throughput,latency")
+    ap.add_argument("--only", default="footprint,throughput,latency",
+                    help="any of footprint,throughput,latency,diagnose,ablation")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--warmup", type=float, default=20)
@@ -638,6 +720,27 @@ def main():
                     raw["footprint"].append(footprint_run(build, tmp / f"fp{run}", args.seconds, args.warmup))
                 print("### Footprint\n")
                 report_footprint(raw["footprint"])
+            if "diagnose" in args.only:
+                log("agent diagnosis: one footprint run with strace, then gdb")
+                (tmp / "diag").mkdir()
+                raw["diagnose"] = footprint_run(build, tmp / "diag", args.seconds, args.warmup, True)
+                print("\n### Agent diagnosis (one run)\n")
+                report_diagnosis(raw["diagnose"])
+            if "ablation" in args.only:
+                raw["ablation"] = {label: [] for label, *_ in ABLATION}
+                for run in range(args.runs):  # variants interleaved, so drifting load hits all
+                    for i, (label, *variant) in enumerate(ABLATION):
+                        log(f"agent alone, run {run + 1}/{args.runs}: {label}")
+                        (tmp / f"ab{run}-{i}").mkdir()
+                        raw["ablation"][label].append(footprint_run(
+                            build, tmp / f"ab{run}-{i}", args.seconds, args.warmup,
+                            variant=variant)["tools"]["medic-agent"])
+                print("\n### Agent alone, by configuration\n\n| configuration | RSS MiB | peak MiB "
+                      "| CPU ms per 1 s cycle (schedstat) |\n|---|---:|---:|---:|")
+                for label, rows in raw["ablation"].items():
+                    print(f"| {label} | {med([a['rss_kib'] / 1024 for a in rows])} | "
+                          f"{med([a['hwm_kib'] / 1024 for a in rows])} | "
+                          f"{med([1000 * a['run_s'] / a['wall'] for a in rows])} |")
             if "throughput" in args.only:
                 follow_dir = Path("/dev/shm") if Path("/dev/shm").is_dir() else tmp
                 with tempfile.TemporaryDirectory(prefix="medic-follow-", dir=follow_dir) as fdir:

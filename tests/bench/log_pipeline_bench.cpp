@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // medic-log-pipeline-bench: the agent's whole log path following one file (issue 4). It runs
 // agent::loop::LogPipeline as agent/loop/agent.cpp wires it: Tailer (reads in libuv's
-// threadpool, UV_THREADPOOL_SIZE=1 as the agent runs) -> LogRules (20 rule patterns in one
+// threadpool, 2 threads as agent_loop.cpp sets) -> LogRules (20 rule patterns in one
 // Hyperscan matcher, the template miner off or on) -> protocol views -> a BatchBuilder that is
 // emptied every 100 ms (batch.event_delay) with a new per-flush event budget. Encoding and
 // spooling of the batches are not included.
@@ -353,7 +353,7 @@ Args parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   const Args args = parse(argc, argv);
-  ::setenv("UV_THREADPOOL_SIZE", "1", 1); // as the agent runs; read at the first uv_queue_work
+  ::setenv("UV_THREADPOOL_SIZE", "2", 0); // as agent/loop/agent_loop.cpp; read at the first use
   if (args.print_patterns) {
     for (const auto& pattern : patterns()) {
       std::printf("%s\n", pattern.c_str());
