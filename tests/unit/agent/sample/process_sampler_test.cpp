@@ -82,6 +82,27 @@ fs::path unique_sleep(const TempDir& dir, const std::string& prefix) {
   return path;
 }
 
+// True once /proc/PID/cmdline ends with `tail`: the child has exec'd and its argv is visible.
+// posix_spawn's parent resumes when the exec swaps the address space, which is before the kernel
+// has set up the new argv: for a moment comm is new and cmdline is empty.
+bool shows_command_line(pid_t pid, const std::string& tail) {
+  return medic::test::wait_until(
+      [&] {
+        std::string text;
+        try {
+          text = read_file(fs::path("/proc") / std::to_string(pid) / "cmdline");
+        } catch (const std::exception&) {
+          return false;
+        }
+        while (!text.empty() && text.back() == '\0') {
+          text.pop_back();
+        }
+        return text.size() >= tail.size() &&
+               text.compare(text.size() - tail.size(), tail.size(), tail) == 0;
+      },
+      std::chrono::seconds(5));
+}
+
 double page_bytes() {
   return static_cast<double>(::sysconf(_SC_PAGESIZE));
 }
@@ -288,6 +309,8 @@ TEST_CASE("ProcessSampler matches a long executable name, a command line, a pid 
                       by_pid_file("pidfile", (dir / "service.pid").string())};
   auto a = std::make_unique<Process>(std::vector<std::string>{sleeper.string(), tag}, dir / "log");
   const Process b({sleeper.string(), tag}, dir / "log");
+  REQUIRE(shows_command_line(a->pid(), tag));
+  REQUIRE(shows_command_line(b.pid(), tag));
   write_file(dir / "service.pid", std::to_string(a->pid()) + "\n");
   ProcessSampler sampler(config);
   REQUIRE(sampler.open());
@@ -302,6 +325,7 @@ TEST_CASE("ProcessSampler matches a long executable name, a command line, a pid 
   a->signal(SIGKILL);
   REQUIRE(a->wait_for(std::chrono::seconds(5)));
   const Process c({sleeper.string(), "1000"}, dir / "log");
+  REQUIRE(shows_command_line(c.pid(), "1000"));
   write_file(dir / "service.pid", std::to_string(c.pid()) + "\n");
   sink.clear();
   REQUIRE(sampler.sample(sink, 2000));
