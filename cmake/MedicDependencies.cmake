@@ -15,3 +15,4 @@ find_package(Threads REQUIRED)
 # Log matching and process command-line patterns (agent/detect, agent/sample, agent/tail).
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 pkg_check_modules(HYPERSCAN REQUIRED IMPORTED_TARGET libhs>=5.4)
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)

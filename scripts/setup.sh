@@ -10,7 +10,7 @@ packages=(
   # libraries (see cmake/MedicDependencies.cmake)
   libuv1-dev libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libsqlite3-dev libpqxx-dev
   libspdlog-dev libyaml-cpp-dev libexpected-dev nlohmann-json3-dev libsystemd-dev
-  libre2-dev libhyperscan-dev
+  libre2-dev libhyperscan-dev libsodium-dev
   # tests and tooling
   catch2 sqlite3 python3 clang-format clang-tidy clang libclang-rt-14-dev
   # the interop test client (Debian's python3, not any other on PATH)
