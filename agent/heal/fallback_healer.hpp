@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+// The fallback healing engine: turns the detectors' signals and the link's state into decisions
+// (run this action on this target, or why not). A heal rule applies to a signal whose rule is
+// its on_rule and whose labels include every `match` pair; it acts when the coordinator has
+// been unreachable for at least fallback_after, or at any time when the rule says `always`.
+// Every attempt is held to the HealBudget. Pure logic: no I/O, no clock (time comes in as Unix
+// ms); the caller runs the decisions (act/runner.hpp), audits them (audit_log.hpp) and reports
+// each run's end through on_action_done(). Not thread-safe: the loop thread owns it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "agent/heal/heal_budget.hpp"
+#include "agent/heal/heal_config.hpp"
+#include "protocol/message.hpp"
+
+namespace medic::agent::heal {
+
+struct LinkState {
+  bool connected = false;
+  std::int64_t disconnected_since_ms = 0; // when !connected: since when (agent start if never)
+};
+
+struct HealDecision {
+  enum class Kind : std::uint8_t {
+    run,          // run `action` with `params` now; call on_action_done when it ends
+    needs_person, // the budget is spent: the agent stopped acting on this target
+    flapping,     // the target fires and clears too often: no action
+    skipped,      // not run: cooling down, or a parameter could not be filled in (see reason)
+  };
+  Kind kind = Kind::run;
+  std::string rule_id;     // the heal rule
+  std::string signal_rule; // the detector rule that fired
+  std::string action;
+  std::string target;                  // the signal's fingerprint
+  std::vector<protocol::Label> params; // with {label:NAME} filled in; not yet bound to the schema
+  std::string reason;                  // for people
+  std::uint32_t attempt = 0;    // run: the attempt's number since the target was last healthy
+  std::int64_t retry_at_ms = 0; // skipped while cooling down: when the backoff ends
+  bool dry_run = false;         // heal.dry_run: decide and record, do not execute
+};
+[[nodiscard]] std::string_view to_string(HealDecision::Kind kind) noexcept;
+
+class FallbackHealer {
+public:
+  // `seed` drives the backoff jitter; `max_targets` bounds the firing signals followed and the
+  // budget's keys (past it the idlest cleared target is forgotten).
+  FallbackHealer(HealConfig config, std::uint64_t seed, std::size_t max_targets = 1024);
+
+  // A signal fired or cleared. Returns what to do about it now (often nothing). A signal no
+  // heal rule applies to is ignored and costs nothing.
+  [[nodiscard]] std::vector<HealDecision> on_signal(const protocol::Signal& signal, LinkState link,
+                                                    std::int64_t now_ms);
+  // Call periodically (e.g. every second): re-considers targets still firing, so a target that
+  // stays down is retried when its backoff ends, and one that fired before the link went down is
+  // acted on once fallback_after has passed. Refusals are reported once per change, not per tick.
+  [[nodiscard]] std::vector<HealDecision> tick(LinkState link, std::int64_t now_ms);
+  // A `run` decision ended. Never resets the budget (`succeeded` is not evidence of health:
+  // only the signal staying cleared for healthy_for is); the next backoff counts from now.
+  // Must be called exactly once per run decision, also when the run could not start.
+  void on_action_done(const std::string& target, const std::string& action, bool succeeded,
+                      std::int64_t now_ms);
+  // The coordinator is back: targets needing a person or flapping may be acted on again after
+  // a later disconnection (their audit has reached the coordinator by then).
+  void reconnected();
+
+  [[nodiscard]] HealBudget& budget() noexcept { return m_budget; }
+  [[nodiscard]] const HealConfig& config() const noexcept { return m_config; }
+  [[nodiscard]] std::size_t tracked() const noexcept { return m_tracked.size(); }
+
+private:
+  enum class Reported : std::uint8_t { none, ran, cooling_down, exhausted, flapping, skipped };
+  struct Slot {
+    std::size_t rule = 0; // index into m_config.rules
+    Reported reported = Reported::none;
+  };
+  struct Tracked {
+    std::string signal_rule;
+    std::vector<protocol::Label> labels;
+    bool firing = false;
+    std::int64_t last_event_ms = 0;
+    std::vector<Slot> slots; // the heal rules that apply to this signal
+  };
+  using TrackedMap = std::map<std::string, Tracked, std::less<>>;
+  enum class Trigger : std::uint8_t { signal, tick };
+
+  [[nodiscard]] bool applies(const HealRule& rule, const protocol::Signal& signal) const;
+  [[nodiscard]] bool acting(const HealRule& rule, LinkState link, std::int64_t now_ms) const;
+  Tracked* track(const protocol::Signal& signal, const std::string& target, std::int64_t now_ms);
+  void consider(const std::string& target, Tracked& tracked, LinkState link, std::int64_t now_ms,
+                Trigger trigger, std::vector<HealDecision>& out);
+  void consider_slot(const std::string& target, Tracked& tracked, Slot& slot, LinkState link,
+                     std::int64_t now_ms, Trigger trigger, std::vector<HealDecision>& out);
+  [[nodiscard]] HealDecision decision(HealDecision::Kind kind, const std::string& target,
+                                      const Tracked& tracked, const HealRule& rule) const;
+  void evict_one();
+
+  HealConfig m_config;
+  HealBudget m_budget;
+  std::size_t m_max_targets;
+  TrackedMap m_tracked;
+};
+
+} // namespace medic::agent::heal
