@@ -148,47 +148,33 @@ void FallbackHealer::consider_slot(const std::string& target, Tracked& tracked, 
   const bool ran_now = std::any_of(out.begin(), out.end(), [&](const HealDecision& d) {
     return d.kind == HealDecision::Kind::run && d.target == target && d.action == rule.action;
   });
-  if (ran_now) {
-    return; // two rules, one action: one budget, one run
+  if (ran_now || slot.reported == Reported::skipped) {
+    return; // two rules, one action: one budget, one run; or parameters that cannot be filled
   }
   const Verdict verdict = m_budget.check(key, now_ms, rule.max_attempts);
-  const auto report_once = [&](Reported what, HealDecision::Kind kind, std::string reason) {
-    if (slot.reported != what) {
-      slot.reported = what;
-      out.push_back(decision(kind, target, tracked, rule));
-      out.back().reason = std::move(reason);
-    }
-  };
-  switch (verdict.gate) {
-  case Gate::flapping:
-    report_once(Reported::flapping, HealDecision::Kind::flapping,
-                "fired and cleared more than " + std::to_string(m_config.budget.flap_cycles) +
-                    " times within " + seconds_text(m_config.budget.flap_window.count()) +
-                    "; not acting until the coordinator is back");
-    return;
-  case Gate::exhausted:
+  if (verdict.gate == Gate::exhausted) {
     m_budget.mark_needs_person(key);
-    report_once(Reported::exhausted, HealDecision::Kind::needs_person,
-                std::to_string(verdict.attempts) + " attempts did not make it healthy for " +
-                    seconds_text(m_config.budget.healthy_for.count()) +
-                    "; stopped until the coordinator is back");
-    return;
-  case Gate::cooling_down:
-    if (trigger == Trigger::signal && slot.reported != Reported::cooling_down) {
-      report_once(Reported::cooling_down, HealDecision::Kind::skipped,
-                  "cooling down after attempt " + std::to_string(verdict.attempts) + " for " +
-                      seconds_text(verdict.retry_at_ms - now_ms));
-      out.back().retry_at_ms = verdict.retry_at_ms;
+  }
+  // Refusals are reported once per change; the check above each tick allocates nothing.
+  const Reported now_reported = verdict.gate == Gate::flapping    ? Reported::flapping
+                                : verdict.gate == Gate::exhausted ? Reported::exhausted
+                                                                  : Reported::cooling_down;
+  if (verdict.gate != Gate::allowed) {
+    const bool news = slot.reported != now_reported &&
+                      (verdict.gate != Gate::cooling_down || trigger == Trigger::signal);
+    if (news) {
+      slot.reported = now_reported;
+      out.push_back(refusal(target, tracked, rule, verdict, now_ms));
     }
     return;
-  case Gate::allowed: break;
   }
   HealDecision run = decision(HealDecision::Kind::run, target, tracked, rule);
   for (const auto& [name, templ] : rule.params) {
     auto value = expand_label_template(templ, tracked.labels);
     if (!value) {
-      report_once(Reported::skipped, HealDecision::Kind::skipped,
-                  "params." + name + ": " + value.error().message());
+      slot.reported = Reported::skipped;
+      out.push_back(decision(HealDecision::Kind::skipped, target, tracked, rule));
+      out.back().reason = "params." + name + ": " + value.error().message();
       return;
     }
     run.params.push_back({name, std::move(*value)});
@@ -201,6 +187,33 @@ void FallbackHealer::consider_slot(const std::string& target, Tracked& tracked, 
                                      seconds_text(now_ms - link.disconnected_since_ms));
   slot.reported = Reported::ran;
   out.push_back(std::move(run));
+}
+
+HealDecision FallbackHealer::refusal(const std::string& target, const Tracked& tracked,
+                                     const HealRule& rule, const Verdict& verdict,
+                                     std::int64_t now_ms) const {
+  const BudgetSettings& b = m_config.budget;
+  switch (verdict.gate) {
+  case Gate::flapping: {
+    HealDecision d = decision(HealDecision::Kind::flapping, target, tracked, rule);
+    d.reason = "fired and cleared more than " + std::to_string(b.flap_cycles) + " times within " +
+               seconds_text(b.flap_window.count()) + "; not acting until the coordinator is back";
+    return d;
+  }
+  case Gate::exhausted: {
+    HealDecision d = decision(HealDecision::Kind::needs_person, target, tracked, rule);
+    d.reason = std::to_string(verdict.attempts) + " attempts did not make it healthy for " +
+               seconds_text(b.healthy_for.count()) + "; stopped until the coordinator is back";
+    return d;
+  }
+  case Gate::allowed:
+  case Gate::cooling_down: break;
+  }
+  HealDecision d = decision(HealDecision::Kind::skipped, target, tracked, rule);
+  d.retry_at_ms = verdict.retry_at_ms;
+  d.reason = "cooling down after attempt " + std::to_string(verdict.attempts) + " for " +
+             seconds_text(std::max<std::int64_t>(verdict.retry_at_ms - now_ms, 0));
+  return d;
 }
 
 HealDecision FallbackHealer::decision(HealDecision::Kind kind, const std::string& target,

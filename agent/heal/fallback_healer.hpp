@@ -95,6 +95,9 @@ private:
                 Trigger trigger, std::vector<HealDecision>& out);
   void consider_slot(const std::string& target, Tracked& tracked, Slot& slot, LinkState link,
                      std::int64_t now_ms, Trigger trigger, std::vector<HealDecision>& out);
+  [[nodiscard]] HealDecision refusal(const std::string& target, const Tracked& tracked,
+                                     const HealRule& rule, const Verdict& verdict,
+                                     std::int64_t now_ms) const;
   [[nodiscard]] HealDecision decision(HealDecision::Kind kind, const std::string& target,
                                       const Tracked& tracked, const HealRule& rule) const;
   void evict_one();

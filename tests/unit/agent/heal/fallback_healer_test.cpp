@@ -8,6 +8,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/allocation_counter.hpp"
+
 using namespace medic::agent::heal;
 using namespace std::chrono_literals;
 namespace protocol = medic::protocol;
@@ -238,4 +240,29 @@ TEST_CASE("the engine follows at most max_targets signals", "[heal][heal-engine]
     CHECK(healer.tracked() <= 8);
     CHECK(healer.budget().targets() <= 8);
   }
+}
+
+TEST_CASE("a tick over waiting and spent targets allocates nothing", "[heal][heal-engine]") {
+  if (!medic::test::allocation_counting_works()) {
+    WARN("operator new is replaced elsewhere in this executable: allocation counts skipped");
+    return;
+  }
+  HealRule rule = restart_web();
+  rule.match.clear();
+  rule.max_attempts = 1;
+  FallbackHealer healer(config_with({rule}), k_seed);
+  for (int i = 0; i < 20; ++i) {
+    const auto s =
+        signal(protocol::SignalState::firing, "fp" + std::to_string(i), "p" + std::to_string(i));
+    REQUIRE(healer.on_signal(s, k_down_since_0, 10'000 + i * 1000).size() == 1);
+    healer.on_action_done(s.fingerprint, "restart-service", false, 10'000 + i * 1000);
+  }
+  // Now: the first targets are spent (reported once here), the last ones still cooling down.
+  REQUIRE_FALSE(healer.tick(k_down_since_0, 20'000).empty());
+  const std::size_t allocations = medic::test::allocations_in([&] {
+    for (std::int64_t now = 20'001; now < 21'000; ++now) {
+      CHECK(healer.tick(k_down_since_0, now).empty());
+    }
+  });
+  CHECK(allocations == 0);
 }
