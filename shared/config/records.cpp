@@ -24,6 +24,8 @@ std::string_view kind_name(FieldKind kind) {
   case FieldKind::choice: return "choice";
   case FieldKind::text_list: return "list of strings";
   case FieldKind::text_map: return "mapping of strings";
+  case FieldKind::record: return "record";
+  case FieldKind::record_list: return "list of records";
   }
   return "value";
 }
@@ -119,6 +121,48 @@ Result<FieldValue> read_scalar_value(const YAML::Node& node, const RecordField& 
   }
 }
 
+Result<Record> read_record(const YAML::Node& node, const std::string& path,
+                           const std::vector<RecordField>& fields);
+
+std::string with_position(const std::string& path, const YAML::Mark& mark) {
+  std::string where = path;
+  if (mark.line >= 0) {
+    where += " (line " + std::to_string(mark.line + 1) + ", column " +
+             std::to_string(mark.column + 1) + ")";
+  }
+  return where;
+}
+
+// `path` names the field's value, e.g. "actions[3].params".
+Result<FieldValue> read_nested(const YAML::Node& node, const RecordField& field,
+                               const std::string& path) {
+  std::vector<Record> records;
+  if (field.kind == FieldKind::record) {
+    auto record = read_record(node, path, field.fields);
+    if (!record) {
+      return fail(std::move(record).error());
+    }
+    records.push_back(std::move(*record));
+    return FieldValue(std::move(records));
+  }
+  if (node.IsNull()) {
+    return FieldValue(std::move(records)); // "params:" with nothing under it
+  }
+  if (!node.IsSequence()) {
+    return fail(ErrorCode::config,
+                with_position(path, node.Mark()) + ": expected a list of mappings");
+  }
+  std::size_t index = 0;
+  for (const auto& item : node) {
+    auto record = read_record(item, path + "[" + std::to_string(index++) + "]", field.fields);
+    if (!record) {
+      return fail(std::move(record).error());
+    }
+    records.push_back(std::move(*record));
+  }
+  return FieldValue(std::move(records));
+}
+
 Result<FieldValue> read_value(const YAML::Node& node, const RecordField& field) {
   if (field.kind == FieldKind::text_list) {
     auto list = read_list(node);
@@ -131,15 +175,6 @@ Result<FieldValue> read_value(const YAML::Node& node, const RecordField& field) 
   return read_scalar_value(node, field);
 }
 
-std::string record_where(std::string_view key, std::size_t index, const YAML::Mark& mark) {
-  std::string where = std::string(key) + "[" + std::to_string(index) + "]";
-  if (mark.line >= 0) {
-    where += " (line " + std::to_string(mark.line + 1) + ", column " +
-             std::to_string(mark.column + 1) + ")";
-  }
-  return where;
-}
-
 std::string nearest_field(std::string_view name, const std::vector<RecordField>& fields) {
   for (const auto& field : fields) {
     const auto common = std::min(name.size(), field.name.size());
@@ -150,8 +185,9 @@ std::string nearest_field(std::string_view name, const std::vector<RecordField>&
   return "";
 }
 
-Result<Record> read_record(const YAML::Node& node, std::string where,
+Result<Record> read_record(const YAML::Node& node, const std::string& path,
                            const std::vector<RecordField>& fields) {
+  std::string where = with_position(path, node.Mark());
   if (!node.IsMap()) {
     return fail(ErrorCode::config, where + ": expected a mapping of fields");
   }
@@ -164,7 +200,13 @@ Result<Record> read_record(const YAML::Node& node, std::string where,
       return fail(ErrorCode::config,
                   where + ": unknown field '" + name + "'" + nearest_field(name, fields));
     }
-    auto value = read_value(entry.second, *field);
+    // Nested errors name their own place ("actions[0].params[1] (line 4, column 9)").
+    const bool nested = field->kind == FieldKind::record || field->kind == FieldKind::record_list;
+    auto value = nested ? read_nested(entry.second, *field, path + "." + name)
+                        : read_value(entry.second, *field);
+    if (!value && nested) {
+      return fail(std::move(value).error());
+    }
     if (!value) {
       return fail(std::move(value).error().context(where + ": field '" + name + "'"));
     }
@@ -228,6 +270,25 @@ std::map<std::string, std::string> Record::text_map(std::string_view field) cons
   return value_or(find(field), std::map<std::string, std::string>{});
 }
 
+std::optional<Record> Record::record(std::string_view field) const {
+  auto list = value_or(find(field), std::vector<Record>{});
+  if (list.empty()) {
+    return std::nullopt;
+  }
+  return std::move(list.front());
+}
+std::vector<Record> Record::records(std::string_view field) const {
+  return value_or(find(field), std::vector<Record>{});
+}
+std::vector<std::string> Record::given() const {
+  std::vector<std::string> names;
+  names.reserve(m_values.size());
+  for (const auto& entry : m_values) {
+    names.push_back(entry.first);
+  }
+  return names;
+}
+
 Error Record::error(std::string_view message) const {
   return Error(ErrorCode::config, m_where + ": " + std::string(message));
 }
@@ -243,7 +304,7 @@ Result<std::vector<Record>> read_records(const YAML::Node& node, std::string_vie
   }
   std::size_t index = 0;
   for (const auto& item : node) {
-    auto record = read_record(item, record_where(key, index++, item.Mark()), fields);
+    auto record = read_record(item, std::string(key) + "[" + std::to_string(index++) + "]", fields);
     if (!record) {
       return fail(std::move(record).error());
     }
@@ -252,16 +313,11 @@ Result<std::vector<Record>> read_records(const YAML::Node& node, std::string_vie
   return records;
 }
 
-std::string describe_fields(const std::vector<RecordField>& fields) {
-  std::string text;
+namespace {
+
+void describe_at(const std::vector<RecordField>& fields, std::size_t indent, std::string& text) {
   for (const auto& field : fields) {
-    if (fields.size() == 1 && field.kind == FieldKind::choice) {
-      for (const auto& choice : field.choices) {
-        text += (text.empty() ? "" : ", ") + choice;
-      }
-      return text;
-    }
-    text += "        " + field.name + " (" + std::string(kind_name(field.kind)) +
+    text += std::string(indent, ' ') + field.name + " (" + std::string(kind_name(field.kind)) +
             (field.required ? ", required" : "") + "): " + field.doc;
     if (field.kind == FieldKind::choice) {
       text += " [";
@@ -271,7 +327,21 @@ std::string describe_fields(const std::vector<RecordField>& fields) {
       text += "]";
     }
     text += "\n";
+    describe_at(field.fields, indent + 2, text);
   }
+}
+
+} // namespace
+
+std::string describe_fields(const std::vector<RecordField>& fields) {
+  std::string text;
+  if (fields.size() == 1 && fields.front().kind == FieldKind::choice) {
+    for (const auto& choice : fields.front().choices) {
+      text += (text.empty() ? "" : ", ") + choice;
+    }
+    return text;
+  }
+  describe_at(fields, 8, text);
   return text;
 }
 

@@ -24,15 +24,17 @@ class Node;
 namespace medic::config {
 
 enum class FieldKind : std::uint8_t {
-  text,      // a string
-  number,    // a finite decimal
-  integer,   // a whole number
-  duration,  // "500ms", "30s", "4h" (see units.hpp)
-  size,      // "64MiB"
-  boolean,   // true / false
-  choice,    // one of RecordField::choices
-  text_list, // [a, b]
-  text_map,  // {k: v}
+  text,        // a string
+  number,      // a finite decimal
+  integer,     // a whole number
+  duration,    // "500ms", "30s", "4h" (see units.hpp)
+  size,        // "64MiB"
+  boolean,     // true / false
+  choice,      // one of RecordField::choices
+  text_list,   // [a, b]
+  text_map,    // {k: v}
+  record,      // a mapping read against RecordField::fields (e.g. a post-condition)
+  record_list, // a list of such mappings (e.g. an action's parameters)
 };
 
 struct RecordField {
@@ -40,12 +42,16 @@ struct RecordField {
   FieldKind kind = FieldKind::text;
   bool required = false;
   std::string doc;
-  std::vector<std::string> choices; // for FieldKind::choice
+  std::vector<std::string> choices;     // for FieldKind::choice
+  std::vector<RecordField> fields = {}; // for FieldKind::record and record_list
 };
 
+class Record;
+
+// A record / record_list value is held as a list of records (one element for `record`).
 using FieldValue =
     std::variant<std::string, double, std::int64_t, std::chrono::milliseconds, std::uint64_t, bool,
-                 std::vector<std::string>, std::map<std::string, std::string>>;
+                 std::vector<std::string>, std::map<std::string, std::string>, std::vector<Record>>;
 
 // One record as read: only the fields the file gave. Accessors take the default to use when the
 // field is absent; asking for a field with the wrong kind is a programming error (asserts).
@@ -68,6 +74,11 @@ public:
   [[nodiscard]] bool boolean(std::string_view field, bool fallback = false) const;
   [[nodiscard]] std::vector<std::string> text_list(std::string_view field) const;
   [[nodiscard]] std::map<std::string, std::string> text_map(std::string_view field) const;
+  // Nested records; their where() reads "actions[3].params[1] (line 17, column 9)".
+  [[nodiscard]] std::optional<Record> record(std::string_view field) const;
+  [[nodiscard]] std::vector<Record> records(std::string_view field) const;
+  // The names of the fields the file gave, sorted.
+  [[nodiscard]] std::vector<std::string> given() const;
 
   // An error about this record: "processes[2] (line 14, column 5): <message>".
   [[nodiscard]] Error error(std::string_view message) const;

@@ -106,3 +106,74 @@ TEST_CASE("an override replaces the whole list and --help-config lists the field
   CHECK(help.find("timeout (duration): give up after") != std::string::npos);
   CHECK(help.find("kind (choice, required): how to probe [tcp, http]") != std::string::npos);
 }
+
+TEST_CASE("records nest: a record field and a list of records", "[config]") {
+  const std::vector<RecordField> fields = {
+      {"name", FieldKind::text, true, "the job", {}},
+      {"check",
+       FieldKind::record,
+       false,
+       "after it ran",
+       {},
+       {
+           {"target", FieldKind::text, true, "what to check", {}},
+           {"within", FieldKind::duration, false, "how long to wait", {}},
+       }},
+      {"args",
+       FieldKind::record_list,
+       false,
+       "its arguments",
+       {},
+       {
+           {"name", FieldKind::text, true, "argument name", {}},
+           {"kind", FieldKind::choice, false, "argument kind", {"int", "text"}},
+       }},
+  };
+  std::vector<Record> read;
+  Schema schema("MEDIC_TEST_");
+  schema.add_records("jobs", fields, "jobs",
+                     [&read](const std::vector<Record>& records) -> medic::Result<void> {
+                       read = records;
+                       return {};
+                     });
+  REQUIRE(
+      schema.load_text("jobs:\n"
+                       "  - name: a\n"
+                       "    check: {target: web, within: 5s}\n"
+                       "    args:\n"
+                       "      - {name: x, kind: int}\n"
+                       "      - {name: y}\n"
+                       "  - {name: b}\n",
+                       "agent.yaml"));
+  REQUIRE(read.size() == 2);
+  const auto check = read[0].record("check");
+  REQUIRE(check);
+  CHECK(check->text("target") == "web");
+  CHECK(check->duration("within") == 5s);
+  const auto args = read[0].records("args");
+  REQUIRE(args.size() == 2);
+  CHECK(args[0].text("kind") == "int");
+  CHECK(args[1].text("kind", "text") == "text");
+  CHECK(args[1].where() == "jobs[0].args[1] (line 6, column 9)");
+  CHECK(args[1].error("bad").message() == "jobs[0].args[1] (line 6, column 9): bad");
+  CHECK(read[0].given() == std::vector<std::string>{"args", "check", "name"});
+  CHECK_FALSE(read[1].record("check"));
+  CHECK(read[1].records("args").empty());
+
+  auto bad = schema.load_text("jobs:\n  - name: a\n    args:\n      - {name: x, knd: int}\n",
+                              "agent.yaml");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message().find("jobs[0].args[0] (line 4, column 9): unknown field 'knd'") !=
+        std::string::npos);
+  bad = schema.load_text("jobs:\n  - {name: a, check: {within: 5s}}\n", "agent.yaml");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message().find("jobs[0].check (line 2, column 22): field 'target' is "
+                                   "required") != std::string::npos);
+  bad = schema.load_text("jobs:\n  - {name: a, args: {name: x}}\n", "agent.yaml");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message().find("jobs[0].args (line 2, column 21): expected a list of "
+                                   "mappings") != std::string::npos);
+  const std::string help = schema.describe();
+  CHECK(help.find("args (list of records): its arguments\n          name (string, required)") !=
+        std::string::npos);
+}
