@@ -7,12 +7,17 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
+
+namespace re2 {
+class RE2;
+}
 
 namespace medic::agent::act {
 
@@ -40,6 +45,9 @@ struct ParamSpec {
   std::optional<std::int64_t> max;
   std::size_t max_length = 256;             // bytes, any type
   std::string base_dir;                     // path: the value must name something under it
+  // Set by Catalog::build (prepare_action): the string type's pattern, declared or default,
+  // compiled once and shared by copies; RE2 matching is thread-safe.
+  std::shared_ptr<const re2::RE2> compiled_pattern = {};
 };
 
 // What must be healthy within `within` after the action for it to count as a success.
