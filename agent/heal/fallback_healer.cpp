@@ -196,12 +196,14 @@ HealDecision FallbackHealer::refusal(const std::string& target, const Tracked& t
   switch (verdict.gate) {
   case Gate::flapping: {
     HealDecision d = decision(HealDecision::Kind::flapping, target, tracked, rule);
+    d.attempt = verdict.attempts;
     d.reason = "fired and cleared more than " + std::to_string(b.flap_cycles) + " times within " +
                seconds_text(b.flap_window.count()) + "; not acting until the coordinator is back";
     return d;
   }
   case Gate::exhausted: {
     HealDecision d = decision(HealDecision::Kind::needs_person, target, tracked, rule);
+    d.attempt = verdict.attempts;
     d.reason = std::to_string(verdict.attempts) + " attempts did not make it healthy for " +
                seconds_text(b.healthy_for.count()) + "; stopped until the coordinator is back";
     return d;
@@ -210,6 +212,7 @@ HealDecision FallbackHealer::refusal(const std::string& target, const Tracked& t
   case Gate::cooling_down: break;
   }
   HealDecision d = decision(HealDecision::Kind::skipped, target, tracked, rule);
+  d.attempt = verdict.attempts;
   d.retry_at_ms = verdict.retry_at_ms;
   d.reason = "cooling down after attempt " + std::to_string(verdict.attempts) + " for " +
              seconds_text(std::max<std::int64_t>(verdict.retry_at_ms - now_ms, 0));

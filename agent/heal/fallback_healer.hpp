@@ -39,7 +39,8 @@ struct HealDecision {
   std::string target;                  // the signal's fingerprint
   std::vector<protocol::Label> params; // with {label:NAME} filled in; not yet bound to the schema
   std::string reason;                  // for people
-  std::uint32_t attempt = 0;    // run: the attempt's number since the target was last healthy
+  // run: this attempt's number since the target was last proven healthy; else attempts so far
+  std::uint32_t attempt = 0;
   std::int64_t retry_at_ms = 0; // skipped while cooling down: when the backoff ends
   bool dry_run = false;         // heal.dry_run: decide and record, do not execute
 };

@@ -134,6 +134,7 @@ TEST_CASE("a target that stays down is retried after each backoff, then needs a 
   auto spent = healer.tick(k_down_since_0, 45'500);
   REQUIRE(kinds(spent) == std::vector<Kind>{Kind::needs_person});
   CHECK_THAT(spent[0].reason, Catch::StartsWith("3 attempts"));
+  CHECK(spent[0].attempt == 3);
   CHECK(healer.tick(k_down_since_0, 46'000).empty());
   CHECK(healer.tick(k_down_since_0, 1'000'000).empty());
   // A clear and a re-fire does not un-latch it, nor report it again.
