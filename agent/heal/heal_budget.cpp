@@ -193,10 +193,10 @@ std::vector<BudgetEntry> HealBudget::entries() const {
   return out;
 }
 
-void HealBudget::restore(std::vector<BudgetEntry> entries, std::int64_t now_ms) {
+void HealBudget::restore(const std::vector<BudgetEntry>& entries, std::int64_t now_ms) {
   m_targets.clear();
   m_keys = 0;
-  for (auto& e : entries) {
+  for (const auto& e : entries) {
     if (m_keys >= m_capacity && m_targets.find(e.target) == m_targets.end()) {
       continue; // a smaller capacity than the saved state: the rest is dropped
     }

@@ -89,7 +89,7 @@ public:
   // Replaces the whole state (at start-up, from the spool). A target that was firing or unknown
   // counts as healthy from `now_ms`: after a restart its detector fires again if it is still
   // bad, and a target that recovered meanwhile must not keep its attempts forever.
-  void restore(std::vector<BudgetEntry> entries, std::int64_t now_ms);
+  void restore(const std::vector<BudgetEntry>& entries, std::int64_t now_ms);
 
   [[nodiscard]] std::size_t targets() const noexcept { return m_targets.size(); }
   [[nodiscard]] std::size_t keys() const noexcept { return m_keys; }
