@@ -106,8 +106,11 @@ void HttpCall::on_connect(uv_connect_t* request, int status) noexcept {
   std::string& bytes = const_cast<HttpTarget*>(self->m_target)->request;
   uv_buf_t buffer = uv_buf_init(bytes.data(), static_cast<unsigned>(bytes.size()));
   self->m_write.data = self;
-  const int rc = uv_write(&self->m_write, stream, &buffer, 1, &on_write);
-  if (rc != 0 || uv_read_start(stream, &on_alloc, &on_read) != 0) {
+  int rc = uv_write(&self->m_write, stream, &buffer, 1, &on_write);
+  if (rc == 0) {
+    rc = uv_read_start(stream, &on_alloc, &on_read);
+  }
+  if (rc != 0) {
     self->finish(HttpEnding::failed, std::string("sending: ") + uv_strerror(rc));
   }
 }
