@@ -5,6 +5,8 @@
 
 #include <csignal>
 
+#include "agent/act/params.hpp"
+
 using namespace medic::agent::act;
 using namespace std::chrono_literals;
 
@@ -199,6 +201,16 @@ TEST_CASE("the shipped catalog builds and merges under the file's actions",
   CHECK(restart.risk == Risk::low);
   CHECK_FALSE(restart.post_condition);
   CHECK(catalog->schemas().size() == catalog->actions().size());
+  // The shipped patterns are whole matches (the alternation too) and reject injection.
+  using Given = std::vector<medic::protocol::Label>;
+  CHECK(bind_params(restart, Given{{"unit", "nginx.service"}}));
+  CHECK(bind_params(restart, Given{{"unit", "getty@tty1"}}));
+  CHECK_FALSE(bind_params(restart, Given{{"unit", "nginx.service; rm -rf /"}}));
+  CHECK_FALSE(bind_params(restart, Given{{"unit", "$(id)"}}));
+  CHECK_FALSE(bind_params(restart, Given{{"unit", "-H"}}));
+  CHECK_FALSE(bind_params(kill, Given{{"pid", "1"}}));
+  CHECK_FALSE(bind_params(kill, Given{{"pid", "-1"}}));
+  CHECK(bind_params(kill, Given{{"pid", "4242"}}));
 
   // The file's action of the same name wins and comes first; finishing again changes nothing.
   Loaded custom;
@@ -216,6 +228,10 @@ TEST_CASE("the shipped catalog builds and merges under the file's actions",
   Loaded none;
   REQUIRE(none.schema.load_text("default_actions: false\n", "agent.yaml"));
   CHECK(finish_actions(none.config)->actions().empty());
+  const std::string help = none.schema.describe();
+  CHECK(contains(help, "params (list of records): its parameters"));
+  CHECK(contains(help, "post_condition (record): must be healthy after it"));
+  CHECK(contains(help, "kind (choice, required): what is checked [probe, rule, process]"));
 }
 
 TEST_CASE("catalog cross-reference errors come out of finish_actions", "[act][catalog_config]") {
