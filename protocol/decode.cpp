@@ -89,17 +89,6 @@ Result<bool> actions_into(MsgpackReader& reader, std::vector<ActionSchema>& acti
   return true;
 }
 
-Result<ResultStatus> parse_status(std::string_view text) {
-  for (const auto status :
-       {ResultStatus::succeeded, ResultStatus::failed, ResultStatus::rejected,
-        ResultStatus::expired, ResultStatus::duplicate, ResultStatus::timed_out}) {
-    if (text == to_string(status)) {
-      return status;
-    }
-  }
-  return fail(ErrorCode::protocol, "unknown status '" + std::string(text.substr(0, 32)) + "'");
-}
-
 Result<Body> read_body_of(MsgpackReader& reader, MessageType type) {
   using Keys0 = std::array<std::string_view, 0>;
   const std::string_view name = to_string(type);
@@ -183,38 +172,7 @@ Result<Body> read_body_of(MsgpackReader& reader, MessageType type) {
   }
   case MessageType::result: {
     CommandResult result;
-    auto read = read_body(reader, name, std::array<std::string_view, 2>{"id", "status"},
-                          [&](std::string_view key) -> Result<bool> {
-                            if (key == "id") {
-                              return name_into(reader, result.command_id, Limits::k_max_id_bytes);
-                            }
-                            if (key == "status") {
-                              auto text = reader.read_string(Limits::k_max_name_bytes);
-                              auto status =
-                                  text ? parse_status(*text) : fail(std::move(text).error());
-                              if (!status) {
-                                return fail(std::move(status).error());
-                              }
-                              result.status = *status;
-                              return true;
-                            }
-                            if (key == "reason") {
-                              return text_into(reader, result.reason, Limits::k_max_text_bytes);
-                            }
-                            if (key == "exit_code") {
-                              return int_into(reader, result.exit_code);
-                            }
-                            if (key == "started_ms") {
-                              return int_into(reader, result.started_ms);
-                            }
-                            if (key == "finished_ms") {
-                              return int_into(reader, result.finished_ms);
-                            }
-                            if (key == "output") {
-                              return text_into(reader, result.output, Limits::k_max_output_bytes);
-                            }
-                            return false;
-                          });
+    auto read = read_result(reader, name, result);
     return finish(std::move(read), std::move(result));
   }
   case MessageType::error: {

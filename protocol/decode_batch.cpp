@@ -197,23 +197,32 @@ Result<bool> items_into(MsgpackReader& reader, std::vector<Item>& items, std::si
 
 Result<Batch> read_batch_body(MsgpackReader& reader) {
   Batch batch;
-  auto read =
-      read_body(reader, "BATCH", std::array<std::string_view, 1>{"samples"},
-                [&](std::string_view key) -> Result<bool> {
-                  if (key == "samples") {
-                    return samples_into(reader, batch.samples);
-                  }
-                  if (key == "signals") {
-                    return items_into(reader, batch.signals, Limits::k_max_signals, signal_into);
-                  }
-                  if (key == "logs") {
-                    return items_into(reader, batch.logs, Limits::k_max_log_events, log_event_into);
-                  }
-                  if (key == "dropped") {
-                    return drops_into(reader, batch.dropped);
-                  }
-                  return false;
-                });
+  auto read = read_body(
+      reader, "BATCH", std::array<std::string_view, 1>{"samples"},
+      [&](std::string_view key) -> Result<bool> {
+        if (key == "samples") {
+          return samples_into(reader, batch.samples);
+        }
+        if (key == "signals") {
+          return items_into(reader, batch.signals, Limits::k_max_signals, signal_into);
+        }
+        if (key == "logs") {
+          return items_into(reader, batch.logs, Limits::k_max_log_events, log_event_into);
+        }
+        if (key == "results") {
+          return items_into(reader, batch.results, Limits::k_max_results, result_into);
+        }
+        if (key == "budgets") {
+          return items_into(reader, batch.budgets, Limits::k_max_budgets, budget_into);
+        }
+        if (key == "evidence") {
+          return items_into(reader, batch.evidence, Limits::k_max_evidence, evidence_into);
+        }
+        if (key == "dropped") {
+          return drops_into(reader, batch.dropped);
+        }
+        return false;
+      });
   if (!read) {
     return fail(std::move(read).error());
   }

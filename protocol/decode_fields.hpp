@@ -95,6 +95,14 @@ template <std::size_t N, class OnKey>
   return {};
 }
 
+// Action outcomes (decode_result.cpp): a RESULT body or one entry of BATCH `results`, and the
+// entries of BATCH `budgets` and `evidence`.
+[[nodiscard]] Result<void> read_result(MsgpackReader& reader, std::string_view where,
+                                       CommandResult& result);
+[[nodiscard]] Result<bool> result_into(MsgpackReader& reader, CommandResult& result);
+[[nodiscard]] Result<bool> budget_into(MsgpackReader& reader, BudgetReport& budget);
+[[nodiscard]] Result<bool> evidence_into(MsgpackReader& reader, Evidence& evidence);
+
 // The BATCH body (decode_batch.cpp).
 [[nodiscard]] Result<Batch> read_batch_body(MsgpackReader& reader);
 

@@ -180,6 +180,71 @@ public:
     }
   }
 
+  static std::uint32_t result_keys(const CommandResult& r) {
+    return 7 + (r.origin.empty() ? 0 : 1) + (r.action.empty() ? 0 : 1) + (r.rule.empty() ? 0 : 1) +
+           (r.target.empty() ? 0 : 1) + (r.params.empty() ? 0 : 1) +
+           (r.post_check.empty() ? 0 : 1) + (r.rollback.empty() ? 0 : 1) +
+           (r.rollback_status.empty() ? 0 : 1) + (r.plan.empty() ? 0 : 1) +
+           (r.audit_seq == 0 ? 0 : 1);
+  }
+
+  // The keys of a result (the caller wrote the map header with result_keys).
+  void result_fields(const CommandResult& r) {
+    key_str("id", r.command_id);
+    key_str("status", to_string(r.status));
+    key_str("reason", std::string_view(r.reason).substr(0, Limits::k_max_text_bytes));
+    key_int("exit_code", r.exit_code);
+    key_int("started_ms", r.started_ms);
+    key_int("finished_ms", r.finished_ms);
+    key_str("output", std::string_view(r.output).substr(0, Limits::k_max_output_bytes));
+    optional_str("origin", r.origin);
+    optional_str("action", r.action);
+    optional_str("rule", r.rule);
+    optional_str("target", r.target);
+    if (!r.params.empty()) {
+      str("params");
+      pairs(r.params);
+    }
+    optional_str("post_check", r.post_check);
+    optional_str("rollback", r.rollback);
+    optional_str("rollback_status", r.rollback_status);
+    optional_str("plan", std::string_view(r.plan).substr(0, Limits::k_max_text_bytes));
+    if (r.audit_seq != 0) {
+      key_uint("audit_seq", r.audit_seq);
+    }
+  }
+
+  void optional_str(std::string_view key, std::string_view value) {
+    if (!value.empty()) {
+      key_str(key, value);
+    }
+  }
+
+  void budget(const BudgetReport& b) {
+    m_packer.pack_map(6);
+    key_str("target", b.target);
+    key_str("action", b.action);
+    key_uint("attempts", b.attempts);
+    key_int("window_start_ms", b.window_start_ms);
+    key_int("next_allowed_ms", b.next_allowed_ms);
+    str("needs_person");
+    if (b.needs_person) {
+      m_packer.pack_true();
+    } else {
+      m_packer.pack_false();
+    }
+  }
+
+  void evidence(const Evidence& e) {
+    m_packer.pack_map(6);
+    key_str("fingerprint", e.fingerprint);
+    key_str("rule", e.rule);
+    key_str("action", e.action);
+    key_int("time_ms", e.time_ms);
+    key_str("status", to_string(e.status));
+    key_str("output", std::string_view(e.output).substr(0, Limits::k_max_output_bytes));
+  }
+
   template <class Items, class WriteOne>
   void items(std::string_view key, const Items& items, WriteOne write_one) {
     str(key);
@@ -191,20 +256,37 @@ public:
 
   // Signals and logs are written only when there are some, so a samples-only batch is
   // byte-for-byte what an agent that predates them sends.
+  // Results, budgets and evidence likewise.
   template <class Samples, class Signals, class Logs>
   void batch(const Envelope& envelope, const Samples& samples, const Signals& signals,
-             const Logs& logs, const DropCounts& dropped) {
+             const Logs& logs, std::span<const CommandResult> results,
+             std::span<const BudgetReport> budgets, std::span<const Evidence> evidence,
+             const DropCounts& dropped) {
     const bool has_drops = dropped != DropCounts{};
     const bool has_signals = !std::empty(signals);
     const bool has_logs = !std::empty(logs);
     this->envelope(envelope, MessageType::batch,
-                   1 + (has_drops ? 1 : 0) + (has_signals ? 1 : 0) + (has_logs ? 1 : 0));
+                   1 + (has_drops ? 1 : 0) + (has_signals ? 1 : 0) + (has_logs ? 1 : 0) +
+                       (results.empty() ? 0 : 1) + (budgets.empty() ? 0 : 1) +
+                       (evidence.empty() ? 0 : 1));
     items("samples", samples, [this](const auto& item) { sample(item); });
     if (has_signals) {
       items("signals", signals, [this](const auto& item) { signal(item); });
     }
     if (has_logs) {
       items("logs", logs, [this](const auto& item) { log_event(item); });
+    }
+    if (!results.empty()) {
+      items("results", results, [this](const CommandResult& item) {
+        m_packer.pack_map(result_keys(item));
+        result_fields(item);
+      });
+    }
+    if (!budgets.empty()) {
+      items("budgets", budgets, [this](const BudgetReport& item) { budget(item); });
+    }
+    if (!evidence.empty()) {
+      items("evidence", evidence, [this](const Evidence& item) { this->evidence(item); });
     }
     if (has_drops) {
       str("dropped");
@@ -236,15 +318,17 @@ void encode_hello(std::string& out, const Envelope& envelope, const Hello& hello
 void encode_batch(std::string& out, const Envelope& envelope, std::span<const SampleView> samples,
                   const DropCounts& dropped) {
   Writer(out).batch(envelope, samples, std::span<const SignalView>{},
-                    std::span<const LogEventView>{}, dropped);
+                    std::span<const LogEventView>{}, {}, {}, {}, dropped);
 }
 
 void encode_batch(std::string& out, const Envelope& envelope, const BatchView& batch) {
-  Writer(out).batch(envelope, batch.samples, batch.signals, batch.logs, batch.dropped);
+  Writer(out).batch(envelope, batch.samples, batch.signals, batch.logs, batch.results,
+                    batch.budgets, batch.evidence, batch.dropped);
 }
 
 void encode_batch(std::string& out, const Envelope& envelope, const Batch& batch) {
-  Writer(out).batch(envelope, batch.samples, batch.signals, batch.logs, batch.dropped);
+  Writer(out).batch(envelope, batch.samples, batch.signals, batch.logs, batch.results,
+                    batch.budgets, batch.evidence, batch.dropped);
 }
 
 void encode_ack(std::string& out, const Envelope& envelope, const Ack& ack) {
@@ -279,14 +363,8 @@ void encode_command(std::string& out, const Envelope& envelope, const Command& c
 
 void encode_result(std::string& out, const Envelope& envelope, const CommandResult& result) {
   Writer writer(out);
-  writer.envelope(envelope, MessageType::result, 7);
-  writer.key_str("id", result.command_id);
-  writer.key_str("status", to_string(result.status));
-  writer.key_str("reason", std::string_view(result.reason).substr(0, Limits::k_max_text_bytes));
-  writer.key_int("exit_code", result.exit_code);
-  writer.key_int("started_ms", result.started_ms);
-  writer.key_int("finished_ms", result.finished_ms);
-  writer.key_str("output", std::string_view(result.output).substr(0, Limits::k_max_output_bytes));
+  writer.envelope(envelope, MessageType::result, Writer::result_keys(result));
+  writer.result_fields(result);
 }
 
 void encode_error(std::string& out, const Envelope& envelope, const ErrorReply& error) {

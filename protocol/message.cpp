@@ -23,6 +23,8 @@ std::string_view to_string(ResultStatus status) noexcept {
   case ResultStatus::succeeded: return "succeeded";
   case ResultStatus::failed: return "failed";
   case ResultStatus::rejected: return "rejected";
+  case ResultStatus::dry_run: return "dry-run";
+  case ResultStatus::needs_person: return "needs-person";
   case ResultStatus::expired: return "expired";
   case ResultStatus::duplicate: return "duplicate";
   case ResultStatus::timed_out: return "timed-out";
@@ -83,6 +85,13 @@ std::optional<Category> parse_category(std::string_view text) noexcept {
 std::optional<Severity> parse_severity(std::string_view text) noexcept {
   return parse_enum(text, std::array{Severity::critical, Severity::high, Severity::medium,
                                      Severity::low, Severity::info});
+}
+
+std::optional<ResultStatus> parse_result_status(std::string_view text) noexcept {
+  return parse_enum(
+      text, std::array{ResultStatus::succeeded, ResultStatus::failed, ResultStatus::rejected,
+                       ResultStatus::expired, ResultStatus::duplicate, ResultStatus::timed_out,
+                       ResultStatus::dry_run, ResultStatus::needs_person});
 }
 
 std::optional<SignalState> parse_signal_state(std::string_view text) noexcept {

@@ -47,6 +47,9 @@ struct Limits {
   static constexpr std::size_t k_max_log_events = 1'000;
   static constexpr std::size_t k_max_log_text_bytes = 4096;
   static constexpr std::size_t k_max_path_bytes = 1024;
+  static constexpr std::size_t k_max_results = 256;
+  static constexpr std::size_t k_max_budgets = 256;
+  static constexpr std::size_t k_max_evidence = 64;
 };
 
 struct Envelope {
@@ -164,21 +167,6 @@ struct LogEvent {
   friend bool operator==(const LogEvent&, const LogEvent&) = default;
 };
 
-struct Batch {
-  std::vector<Sample> samples;
-  std::vector<Signal> signals;
-  std::vector<LogEvent> logs;
-  DropCounts dropped;
-  friend bool operator==(const Batch&, const Batch&) = default;
-};
-
-// Liveness, both ways. The agent reports its spool; the coordinator's heartbeat is empty.
-struct Heartbeat {
-  std::uint64_t spool_batches = 0;
-  std::uint64_t spool_bytes = 0;
-  friend bool operator==(const Heartbeat&, const Heartbeat&) = default;
-};
-
 // The coordinator asks an agent to run one action of the agent's own catalog.
 struct Command {
   std::string id;               // unique; an agent never runs an id twice
@@ -190,24 +178,82 @@ struct Command {
 
 enum class ResultStatus : std::uint8_t {
   succeeded,
-  failed,    // ran, and the action or its post-condition failed
-  rejected,  // not run: unknown action or a parameter outside its schema
-  expired,   // not run: arrived after its deadline
-  duplicate, // not run again: this id was seen before (the first outcome is resent)
-  timed_out, // ran, and was killed at its timeout
+  failed,       // ran, and the action or its post-condition failed
+  rejected,     // not run: unknown action or a parameter outside its schema
+  expired,      // not run: arrived after its deadline
+  duplicate,    // not run again: this id was seen before (the first outcome is resent)
+  timed_out,    // ran, and was killed at its timeout
+  dry_run,      // decided and recorded, not executed: the agent runs in dry-run mode
+  needs_person, // not run: the target's remediation budget is spent or it flaps; a person must look
 };
 
 [[nodiscard]] std::string_view to_string(ResultStatus status) noexcept;
+[[nodiscard]] std::optional<ResultStatus> parse_result_status(std::string_view text) noexcept;
 
+// What became of an action: the answer to a COMMAND, or a report of what the agent did on its
+// own (origin "local", no command id). Agents send these inside BATCH `results`, so they travel
+// through the spool like everything else; a standalone RESULT message carries one.
 struct CommandResult {
-  std::string command_id;
+  std::string command_id; // empty for a local action
   ResultStatus status = ResultStatus::rejected;
   std::string reason;          // why, for people
   std::int64_t exit_code = -1; // -1 when it did not run or was killed
   std::int64_t started_ms = 0;
   std::int64_t finished_ms = 0;
   std::string output; // the first k_max_output_bytes of stdout and stderr
+  // Optional details (empty / 0 when not known):
+  std::string origin;          // "coordinator" or "local"
+  std::string action;          // the catalog action
+  std::string rule;            // local: the heal rule that decided it
+  std::string target;          // local: the fingerprint of the signal it answered
+  std::vector<Label> params;   // as bound
+  std::string post_check;      // "passed" or "failed" when a post-condition was checked
+  std::string rollback;        // the rollback action run after a failed post-condition
+  std::string rollback_status; // its ResultStatus word
+  std::string plan;            // what was (or in dry-run would have been) done
+  std::uint64_t audit_seq = 0; // the agent's local audit trail number: orders local actions
   friend bool operator==(const CommandResult&, const CommandResult&) = default;
+};
+
+// The agent's remediation budget for one (target, action): the state it healed under while it
+// was cut off, so the coordinator continues from it instead of starting over.
+struct BudgetReport {
+  std::string target;
+  std::string action;
+  std::uint64_t attempts = 0;
+  std::int64_t window_start_ms = 0;
+  std::int64_t next_allowed_ms = 0;
+  bool needs_person = false;
+  friend bool operator==(const BudgetReport&, const BudgetReport&) = default;
+};
+
+// Output of a diagnostic action run when a signal fired: the evidence beside the signal.
+struct Evidence {
+  std::string fingerprint; // of the signal it belongs to
+  std::string rule;
+  std::string action; // the diagnostic action
+  std::int64_t time_ms = 0;
+  ResultStatus status = ResultStatus::succeeded;
+  std::string output;
+  friend bool operator==(const Evidence&, const Evidence&) = default;
+};
+
+struct Batch {
+  std::vector<Sample> samples;
+  std::vector<Signal> signals;
+  std::vector<LogEvent> logs;
+  std::vector<CommandResult> results;
+  std::vector<BudgetReport> budgets;
+  std::vector<Evidence> evidence;
+  DropCounts dropped;
+  friend bool operator==(const Batch&, const Batch&) = default;
+};
+
+// Liveness, both ways. The agent reports its spool; the coordinator's heartbeat is empty.
+struct Heartbeat {
+  std::uint64_t spool_batches = 0;
+  std::uint64_t spool_bytes = 0;
+  friend bool operator==(const Heartbeat&, const Heartbeat&) = default;
 };
 
 struct Ack {
@@ -272,6 +318,9 @@ struct BatchView {
   std::span<const SampleView> samples;
   std::span<const SignalView> signals;
   std::span<const LogEventView> logs;
+  std::span<const CommandResult> results;
+  std::span<const BudgetReport> budgets;
+  std::span<const Evidence> evidence;
   DropCounts dropped;
 };
 

@@ -128,12 +128,44 @@ bool BatchBuilder::add_log(const protocol::LogEventView& event) noexcept {
   return true;
 }
 
+bool BatchBuilder::add_result(protocol::CommandResult result) {
+  if (m_results.size() >= protocol::Limits::k_max_results) {
+    return false;
+  }
+  m_results.push_back(std::move(result));
+  return true;
+}
+
+bool BatchBuilder::add_budget(protocol::BudgetReport budget) {
+  if (m_budgets.size() >= protocol::Limits::k_max_budgets) {
+    return false;
+  }
+  m_budgets.push_back(std::move(budget));
+  return true;
+}
+
+bool BatchBuilder::add_evidence(protocol::Evidence evidence) {
+  if (m_evidence.size() >= protocol::Limits::k_max_evidence) {
+    return false;
+  }
+  m_evidence.push_back(std::move(evidence));
+  return true;
+}
+
 protocol::BatchView BatchBuilder::samples_batch() const noexcept {
-  return protocol::BatchView{m_samples, {}, {}, {}};
+  protocol::BatchView view;
+  view.samples = m_samples;
+  return view;
 }
 
 protocol::BatchView BatchBuilder::events_batch() const noexcept {
-  return protocol::BatchView{{}, m_signals, m_logs, {}};
+  protocol::BatchView view;
+  view.signals = m_signals;
+  view.logs = m_logs;
+  view.results = m_results;
+  view.budgets = m_budgets;
+  view.evidence = m_evidence;
+  return view;
 }
 
 void BatchBuilder::clear_samples() noexcept {
@@ -147,6 +179,9 @@ void BatchBuilder::clear_events() noexcept {
   m_logs.clear();
   m_event_labels.clear();
   m_event_text.clear();
+  m_results.clear();
+  m_budgets.clear();
+  m_evidence.clear();
 }
 
 } // namespace medic::agent::link

@@ -54,10 +54,18 @@ public:
   [[nodiscard]] bool add_signal(const protocol::SignalView& signal) noexcept;
   [[nodiscard]] bool add_log(const protocol::LogEventView& event) noexcept;
 
+  // Action outcomes, budgets and diagnostic evidence travel with the events. They are rare
+  // (one per action), so they are owned values; false when the part is full (flush events).
+  [[nodiscard]] bool add_result(protocol::CommandResult result);
+  [[nodiscard]] bool add_budget(protocol::BudgetReport budget);
+  [[nodiscard]] bool add_evidence(protocol::Evidence evidence);
   [[nodiscard]] protocol::BatchView samples_batch() const noexcept;
   [[nodiscard]] protocol::BatchView events_batch() const noexcept;
   [[nodiscard]] bool samples_empty() const noexcept { return m_samples.empty(); }
-  [[nodiscard]] bool events_empty() const noexcept { return m_signals.empty() && m_logs.empty(); }
+  [[nodiscard]] bool events_empty() const noexcept {
+    return m_signals.empty() && m_logs.empty() && m_results.empty() && m_budgets.empty() &&
+           m_evidence.empty();
+  }
   [[nodiscard]] std::size_t sample_count() const noexcept { return m_samples.size(); }
   void clear_samples() noexcept;
   void clear_events() noexcept;
@@ -80,6 +88,9 @@ private:
   std::vector<protocol::SignalView> m_signals;
   std::vector<protocol::LogEventView> m_logs;
   std::vector<protocol::LabelView> m_event_labels;
+  std::vector<protocol::CommandResult> m_results;
+  std::vector<protocol::BudgetReport> m_budgets;
+  std::vector<protocol::Evidence> m_evidence;
   std::uint64_t m_labels_dropped = 0;
   std::uint64_t m_items_refused = 0;
 };

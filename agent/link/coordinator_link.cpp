@@ -111,7 +111,9 @@ void CoordinatorLink::send_hello() noexcept {
 }
 
 void CoordinatorLink::send_batch(std::span<const protocol::SampleView> samples) noexcept {
-  send_batch(protocol::BatchView{samples, {}, {}, {}});
+  protocol::BatchView view;
+  view.samples = samples;
+  send_batch(view);
 }
 
 void CoordinatorLink::send_batch(const protocol::BatchView& batch, SpoolWrite also) noexcept {
@@ -121,8 +123,10 @@ void CoordinatorLink::send_batch(const protocol::BatchView& batch, SpoolWrite al
   view.dropped = {spool.dropped_batches, spool.dropped_items, spool.dropped_bytes};
   m_frame.clear();
   protocol::encode_batch(m_frame, envelope(seq), view);
-  const bool events = !batch.signals.empty() || !batch.logs.empty();
-  const auto items = batch.samples.size() + batch.signals.size() + batch.logs.size();
+  const bool events = !batch.signals.empty() || !batch.logs.empty() || !batch.results.empty() ||
+                      !batch.budgets.empty() || !batch.evidence.empty();
+  const auto items = batch.samples.size() + batch.signals.size() + batch.logs.size() +
+                     batch.results.size() + batch.budgets.size() + batch.evidence.size();
   m_delivery.submit(seq, events ? SpoolClass::events : SpoolClass::samples,
                     static_cast<std::uint32_t>(items), std::string(m_frame), std::move(also));
 }

@@ -66,6 +66,31 @@ struct LogEventRecord {
   friend bool operator==(const LogEventRecord&, const LogEventRecord&) = default;
 };
 
+// An action outcome as stored: an answer to a COMMAND or an action the agent took on its own.
+struct ResultRecord {
+  std::string agent_id;
+  std::uint64_t batch_seq = 0;
+  protocol::CommandResult result; // params come back sorted by name
+  std::int64_t received_ms = 0;
+  friend bool operator==(const ResultRecord&, const ResultRecord&) = default;
+};
+
+// An agent's remediation budget for one (target, action), as it last reported it.
+struct BudgetRecord {
+  std::string agent_id;
+  protocol::BudgetReport budget;
+  std::int64_t updated_ms = 0;
+  friend bool operator==(const BudgetRecord&, const BudgetRecord&) = default;
+};
+
+struct EvidenceRecord {
+  std::string agent_id;
+  std::uint64_t batch_seq = 0;
+  protocol::Evidence evidence;
+  std::int64_t received_ms = 0;
+  friend bool operator==(const EvidenceRecord&, const EvidenceRecord&) = default;
+};
+
 // Which stored events to read back: newest first, at most `limit`.
 struct EventQuery {
   std::string agent_id; // '' for every agent
@@ -95,7 +120,8 @@ public:
                                                   std::int64_t received_ms) = 0;
 
   // Stores a batch exactly once per (envelope.agent_id, envelope.seq), atomically: either all of
-  // its effects (agent counters, latest samples, signals, log events) are stored, or none and an
+  // its effects (agent counters, latest samples, signals, log events, action results, budgets,
+  // evidence) are stored, or none and an
   // error is returned, so a retry after a failure is safe. An agent that never sent HELLO is
   // created with empty host and version. A sample older than the stored one for its series does not
   // replace it.
@@ -109,6 +135,15 @@ public:
   [[nodiscard]] virtual Result<std::vector<LogEventRecord>> recent_log_events(
       const EventQuery& query) = 0;
 
+  // Action outcomes, newest first (by started_ms, then arrival).
+  [[nodiscard]] virtual Result<std::vector<ResultRecord>> recent_results(
+      const EventQuery& query) = 0;
+  // Budgets as each agent last reported them ('' agent: all), by agent, target, action.
+  [[nodiscard]] virtual Result<std::vector<BudgetRecord>> list_budgets(
+      std::string_view agent_id) = 0;
+  // Diagnostic evidence, newest first.
+  [[nodiscard]] virtual Result<std::vector<EvidenceRecord>> recent_evidence(
+      const EventQuery& query) = 0;
   // Every agent ordered by id (bytewise), each with its latest samples.
   [[nodiscard]] virtual Result<std::vector<AgentRecord>> list_agents() = 0;
 

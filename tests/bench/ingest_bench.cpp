@@ -419,9 +419,19 @@ public:
   Result<std::vector<storage::SignalRecord>> recent_signals(const storage::EventQuery&) override {
     return std::vector<storage::SignalRecord>{};
   }
-  Result<std::vector<storage::LogEventRecord>>
-  recent_log_events(const storage::EventQuery&) override {
+  Result<std::vector<storage::LogEventRecord>> recent_log_events(
+      const storage::EventQuery&) override {
     return std::vector<storage::LogEventRecord>{};
+  }
+  Result<std::vector<storage::ResultRecord>> recent_results(const storage::EventQuery&) override {
+    return std::vector<storage::ResultRecord>{};
+  }
+  Result<std::vector<storage::BudgetRecord>> list_budgets(std::string_view) override {
+    return std::vector<storage::BudgetRecord>{};
+  }
+  Result<std::vector<storage::EvidenceRecord>> recent_evidence(
+      const storage::EventQuery&) override {
+    return std::vector<storage::EvidenceRecord>{};
   }
   Result<void> add_key(const storage::AgentKey&) override { return {}; }
   Result<std::vector<storage::AgentKey>> revoke_keys(std::string_view, std::int64_t) override {

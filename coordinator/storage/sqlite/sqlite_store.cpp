@@ -184,6 +184,9 @@ Result<BatchOutcome> SqliteStore::store_batch(const protocol::Envelope& envelope
   if (auto inserted = insert_events(envelope.agent_id, *seq, batch, received_ms); !inserted) {
     return fail(std::move(inserted).error());
   }
+  if (auto inserted = insert_actions(envelope.agent_id, *seq, batch, received_ms); !inserted) {
+    return fail(std::move(inserted).error());
+  }
   if (auto committed = tx->commit(); !committed) {
     return fail(std::move(committed).error());
   }

@@ -32,6 +32,10 @@ public:
   [[nodiscard]] Result<std::vector<SignalRecord>> recent_signals(const EventQuery& query) override;
   [[nodiscard]] Result<std::vector<LogEventRecord>> recent_log_events(
       const EventQuery& query) override;
+  [[nodiscard]] Result<std::vector<ResultRecord>> recent_results(const EventQuery& query) override;
+  [[nodiscard]] Result<std::vector<BudgetRecord>> list_budgets(std::string_view agent_id) override;
+  [[nodiscard]] Result<std::vector<EvidenceRecord>> recent_evidence(
+      const EventQuery& query) override;
   [[nodiscard]] Result<void> add_key(const AgentKey& key) override;
   [[nodiscard]] Result<std::vector<AgentKey>> revoke_keys(std::string_view agent_or_key,
                                                           std::int64_t now_ms) override;
@@ -70,6 +74,10 @@ private:
   [[nodiscard]] Result<void> insert_events(std::string_view agent_id, std::int64_t seq,
                                            const protocol::Batch& batch, std::int64_t received_ms);
 
+  // sqlite_store_actions.cpp: results, budgets and evidence (rare: prepared when present)
+  [[nodiscard]] Result<void> insert_actions(std::string_view agent_id, std::int64_t seq,
+                                            const protocol::Batch& batch,
+                                            std::int64_t received_ms);
   // Declared before the statements so that they are finalized before the connection closes.
   sqlite::Database m_db;
   Statements m_statements;

@@ -117,7 +117,11 @@ TEST_CASE("a batch encoded from views equals the one from owned values", "[proto
                                 4096,
                                 {}}};
   std::string from_views;
-  encode_batch(from_views, batch_envelope(), BatchView{samples, signals, logs, {}});
+  BatchView views;
+  views.samples = samples;
+  views.signals = signals;
+  views.logs = logs;
+  encode_batch(from_views, batch_envelope(), views);
   CHECK(from_views == encoded(batch));
 }
 

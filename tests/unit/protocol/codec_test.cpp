@@ -217,8 +217,13 @@ TEST_CASE("heartbeat, command, result and batch drop counts round-trip") {
   CHECK(decoded_command->envelope.type == MessageType::command);
   CHECK(std::get<Command>(decoded_command->body) == command);
 
-  const CommandResult result{"cmd-1f3a",        ResultStatus::timed_out, "killed after 30s", -1,
-                             1'700'000'000'000, 1'700'000'030'000,       "stopping nginx..."};
+  CommandResult result;
+  result.command_id = "cmd-1f3a";
+  result.status = ResultStatus::timed_out;
+  result.reason = "killed after 30s";
+  result.started_ms = 1'700'000'000'000;
+  result.finished_ms = 1'700'000'030'000;
+  result.output = "stopping nginx...";
   frame.clear();
   encode_result(frame, envelope_for(4), result);
   auto decoded_result = decode(frame);

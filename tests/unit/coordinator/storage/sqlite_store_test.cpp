@@ -43,10 +43,16 @@ protocol::Sample sample(std::string name, double value, std::int64_t time_ms,
   return protocol::Sample{std::move(name), value, time_ms, std::move(labels)};
 }
 
+protocol::Batch batch_of(std::vector<protocol::Sample> samples) {
+  protocol::Batch batch;
+  batch.samples = std::move(samples);
+  return batch;
+}
+
 BatchOutcome record(storage::Store& store, const std::string& agent_id, std::uint64_t seq,
                     std::vector<protocol::Sample> samples, std::int64_t received_ms = 1000) {
-  auto outcome = store.record_batch(envelope(agent_id, seq),
-                                    protocol::Batch{std::move(samples), {}, {}, {}}, received_ms);
+  auto outcome =
+      store.record_batch(envelope(agent_id, seq), batch_of(std::move(samples)), received_ms);
   if (!outcome) {
     FAIL("record_batch: " << outcome.error().message());
   }
@@ -339,7 +345,7 @@ TEST_CASE("sqlite store: a failed batch leaves nothing behind and can be retried
                  " WHEN NEW.name = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END"));
   }
   const std::vector<protocol::Sample> samples{sample("cpu", 2, 200), sample("poison", 1, 200)};
-  auto failed = store->record_batch(envelope("web-1", 17), protocol::Batch{samples, {}, {}, {}}, 2000);
+  auto failed = store->record_batch(envelope("web-1", 17), batch_of(samples), 2000);
   REQUIRE_FALSE(failed);
   CHECK(failed.error().code() == medic::ErrorCode::storage);
   CHECK_THAT(failed.error().message(), Catch::StartsWith("recording batch 17 from agent web-1: "));
