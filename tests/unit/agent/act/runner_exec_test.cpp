@@ -72,6 +72,19 @@ TEST_CASE("exec: output is bounded, the rest read and counted", "[act-runner][ex
   CHECK(std::chrono::steady_clock::now() - start < 5s);
 }
 
+TEST_CASE("exec: a background child holding the pipe does not hold the run", "[act-runner][exec]") {
+  RunnerHarness harness;
+  const auto start = std::chrono::steady_clock::now();
+  const RunOutcome outcome = harness.run(exec_action({"/bin/sh", "-c", "sleep 5 & echo $!"}));
+  CHECK(std::chrono::steady_clock::now() - start < 2s);
+  CHECK(outcome.status == RunStatus::succeeded);
+  REQUIRE(!outcome.output.empty());
+  const pid_t background = static_cast<pid_t>(std::stol(outcome.output));
+  // A normal exit leaves the group alone (an init script may start a daemon this way).
+  CHECK(::kill(background, 0) == 0);
+  ::kill(background, SIGKILL);
+}
+
 TEST_CASE("exec: a spawn failure and a relative argv[0]", "[act-runner][exec]") {
   RunnerHarness harness;
   const RunOutcome missing = harness.run(exec_action({"/nonexistent/medic-tool"}));
