@@ -222,6 +222,24 @@ std::string describe_rule(const CleanSpec& spec, const std::string& glob) {
   return rule;
 }
 
+std::string describe_outcome(const CleanSpec& spec, const std::string& directory,
+                             const std::string& glob, const Walk& walk, const Deleted& deleted,
+                             bool dry_run) {
+  std::string plan = "clean " + directory + (spec.recursive ? " (recursive)" : "") + ", " +
+                     describe_rule(spec, glob) + ": " + (dry_run ? "would delete " : "deleted ") +
+                     std::to_string(deleted.files) + " of " + std::to_string(walk.entries.size()) +
+                     " files, " + std::to_string(deleted.bytes) + " bytes; " +
+                     std::to_string(std::min(walk.scanned, k_max_clean_entries)) +
+                     " entries scanned";
+  if (walk.truncated) {
+    plan += " (stopped at the bound of " + std::to_string(k_max_clean_entries) + ")";
+  }
+  if (walk.too_deep) {
+    plan += " (directories below depth " + std::to_string(k_max_clean_depth) + " not entered)";
+  }
+  return plan;
+}
+
 } // namespace
 
 Prepared run_clean(const CleanSpec& spec, const BoundParams& params, const PrepareContext& ctx) {
@@ -250,18 +268,7 @@ Prepared run_clean(const CleanSpec& spec, const BoundParams& params, const Prepa
       delete_chosen(root_fd, walk, chosen, ctx.dry_run, prepared, ctx.max_output);
   ::close(root_fd);
 
-  prepared.plan = "clean " + directory + (spec.recursive ? " (recursive)" : "") + ", " +
-                  describe_rule(spec, glob) + ": " + (ctx.dry_run ? "would delete " : "deleted ") +
-                  std::to_string(deleted.files) + " of " + std::to_string(walk.entries.size()) +
-                  " files, " + std::to_string(deleted.bytes) + " bytes; " +
-                  std::to_string(std::min(walk.scanned, k_max_clean_entries)) + " entries scanned";
-  if (walk.truncated) {
-    prepared.plan += " (stopped at the bound of " + std::to_string(k_max_clean_entries) + ")";
-  }
-  if (walk.too_deep) {
-    prepared.plan +=
-        " (directories below depth " + std::to_string(k_max_clean_depth) + " not entered)";
-  }
+  prepared.plan = describe_outcome(spec, directory, glob, walk, deleted, ctx.dry_run);
   if (ctx.dry_run) {
     prepared.status = RunStatus::dry_run;
   } else if (deleted.failed > 0) {

@@ -18,8 +18,8 @@ namespace medic::agent::act {
 
 namespace {
 
-constexpr std::size_t k_first_nss_buffer = 16 * 1024;
-constexpr std::size_t k_max_nss_buffer = 1024 * 1024;
+constexpr std::size_t k_first_nss_buffer = std::size_t{16} * 1024;
+constexpr std::size_t k_max_nss_buffer = std::size_t{1024} * 1024;
 constexpr std::array<std::string_view, 4> k_operations = {"start", "stop", "restart", "reload"};
 
 // getpwnam_r / getgrnam_r with a buffer that grows on ERANGE (large groups), up to a bound.

@@ -172,7 +172,37 @@ std::vector<SignalTarget> pin_targets(int proc_fd, const std::vector<Candidate>&
   return targets;
 }
 
-// The matching processes and how they were chosen ("process_name \"nginx\"").
+// The single process a pid_file or pid selector names (none when it is not signallable).
+Result<std::vector<Candidate>> select_one(const SignalSpec& spec, const BoundParams& params,
+                                          const PrepareContext& ctx, int proc_fd, Buffers& buffers,
+                                          std::string& selector) {
+  Result<pid_t> pid = fail(ErrorCode::invalid_argument, "no process selector");
+  if (!spec.pid_file.empty()) {
+    const std::string path = expand_value(spec.pid_file, params);
+    selector = "pid_file " + quote_value(path);
+    pid = read_pid_file(path);
+  } else if (!spec.pid.empty()) {
+    const std::string text = expand_value(spec.pid, params);
+    selector = "pid " + quote_value(text);
+    const auto parsed = parse_pid(text);
+    pid = parsed ? Result<pid_t>(*parsed)
+                 : fail(ErrorCode::invalid_argument, quote_value(text) + " is not a pid");
+  }
+  if (!pid) {
+    return fail(std::move(pid).error());
+  }
+  if (*pid == 1 || *pid == ctx.self) {
+    return fail(ErrorCode::permission, "pid " + std::to_string(*pid) + " is never signalled (" +
+                                           (*pid == 1 ? "init" : "the agent itself") + ")");
+  }
+  std::vector<Candidate> found;
+  if (const auto stat = signallable(proc_fd, *pid, ctx.self, buffers)) {
+    found.push_back({*pid, stat->start_ticks});
+  }
+  return found;
+}
+
+// The matching processes, and how they were chosen in `selector` ("process_name \"nginx\"").
 Result<std::vector<Candidate>> select(const SignalSpec& spec, const BoundParams& params,
                                       const PrepareContext& ctx, int proc_fd, Buffers& buffers,
                                       std::string& selector) {
@@ -200,30 +230,7 @@ Result<std::vector<Candidate>> select(const SignalSpec& spec, const BoundParams&
       return cmdline_matches(proc_fd, pid, regex, buffers);
     });
   }
-  Result<pid_t> pid = fail(ErrorCode::invalid_argument, "no process selector");
-  if (!spec.pid_file.empty()) {
-    const std::string path = expand_value(spec.pid_file, params);
-    selector = "pid_file " + quote_value(path);
-    pid = read_pid_file(path);
-  } else if (!spec.pid.empty()) {
-    const std::string text = expand_value(spec.pid, params);
-    selector = "pid " + quote_value(text);
-    const auto parsed = parse_pid(text);
-    pid = parsed ? Result<pid_t>(*parsed)
-                 : fail(ErrorCode::invalid_argument, quote_value(text) + " is not a pid");
-  }
-  if (!pid) {
-    return fail(std::move(pid).error());
-  }
-  if (*pid == 1 || *pid == ctx.self) {
-    return fail(ErrorCode::permission, "pid " + std::to_string(*pid) + " is never signalled (" +
-                                           (*pid == 1 ? "init" : "the agent itself") + ")");
-  }
-  std::vector<Candidate> found;
-  if (const auto stat = signallable(proc_fd, *pid, ctx.self, buffers)) {
-    found.push_back({*pid, stat->start_ticks});
-  }
-  return found;
+  return select_one(spec, params, ctx, proc_fd, buffers, selector);
 }
 
 } // namespace

@@ -10,7 +10,7 @@ namespace medic::agent::act {
 
 namespace {
 
-constexpr std::size_t k_scratch_bytes = 64 * 1024;
+constexpr std::size_t k_scratch_bytes = std::size_t{64} * 1024;
 
 bool needs_quotes(const std::string& word) noexcept {
   if (word.empty()) {
@@ -68,25 +68,13 @@ void ChildRun::start(const SpawnRequest& request, SpawnLimits limits, Finished f
   m_process_open = m_pipe_open = false;
   m_open_handles = 0;
 
-  uv_file fds[2] = {-1, -1};
-  // Read end non-blocking for the loop, write end blocking for the child; both close-on-exec
-  // so that no other child inherits them.
-  int rc = uv_pipe(fds, UV_NONBLOCK_PIPE, 0);
+  uv_file write_fd = -1;
+  int rc = open_pipe(write_fd);
   if (rc == 0) {
-    uv_pipe_init(&m_loop, &m_pipe, 0);
-    m_pipe.data = this;
-    m_pipe_open = true;
-    ++m_open_handles;
-    rc = uv_pipe_open(&m_pipe, fds[0]);
-    if (rc != 0) {
-      ::close(fds[0]);
-    }
+    rc = spawn(request, write_fd);
   }
-  if (rc == 0) {
-    rc = spawn(request, fds[1]);
-  }
-  if (fds[1] >= 0) {
-    ::close(fds[1]); // the child holds its copies; end of file comes when they all close
+  if (write_fd >= 0) {
+    ::close(write_fd); // the child holds its copies; end of file comes when they all close
   }
   if (rc == 0) {
     rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&m_pipe), &on_alloc, &on_read);
@@ -101,6 +89,27 @@ void ChildRun::start(const SpawnRequest& request, SpawnLimits limits, Finished f
                     (request.argv.empty() ? std::string("(empty argv)") : request.argv.front()) +
                     ": " + uv_strerror(rc);
   finish();
+}
+
+// The output pipe: the read end goes to m_pipe (non-blocking, for the loop), the write end
+// (blocking, for the child) to `write_fd`. Both are close-on-exec, so no other child inherits
+// them; libuv dup2()s the write end onto the child's 1 and 2.
+int ChildRun::open_pipe(uv_file& write_fd) {
+  uv_file fds[2] = {-1, -1};
+  int rc = uv_pipe(fds, UV_NONBLOCK_PIPE, 0);
+  if (rc != 0) {
+    return rc;
+  }
+  write_fd = fds[1];
+  uv_pipe_init(&m_loop, &m_pipe, 0);
+  m_pipe.data = this;
+  m_pipe_open = true;
+  ++m_open_handles;
+  rc = uv_pipe_open(&m_pipe, fds[0]);
+  if (rc != 0) {
+    ::close(fds[0]);
+  }
+  return rc;
 }
 
 int ChildRun::spawn(const SpawnRequest& request, int write_fd) {

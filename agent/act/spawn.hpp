@@ -94,6 +94,7 @@ private:
   static void on_timer(uv_timer_t* timer) noexcept;
   static void on_handle_closed(uv_handle_t* handle) noexcept;
 
+  [[nodiscard]] int open_pipe(uv_file& write_fd);
   [[nodiscard]] int spawn(const SpawnRequest& request, int write_fd);
   void signal_group(int signal) noexcept;
   void start_timer(std::chrono::milliseconds delay) noexcept;
