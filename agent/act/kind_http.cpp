@@ -15,7 +15,7 @@ namespace medic::agent::act {
 namespace {
 
 constexpr std::size_t k_min_read_bytes = 4096; // room for a status line whatever max_output is
-constexpr std::size_t k_scratch_bytes = std::size_t{16} * 1024;
+constexpr std::size_t k_scratch_bytes = std::size_t{4} * 1024;
 
 bool is_loopback(const sockaddr_storage& address) noexcept {
   if (address.ss_family == AF_INET) {

@@ -10,7 +10,7 @@ namespace medic::agent::act {
 
 namespace {
 
-constexpr std::size_t k_scratch_bytes = std::size_t{64} * 1024;
+constexpr std::size_t k_scratch_bytes = std::size_t{16} * 1024;
 
 bool needs_quotes(const std::string& word) noexcept {
   if (word.empty()) {
