@@ -86,6 +86,7 @@ medic::config::Schema make_schema(AgentConfig& config) {
                     {"trace", "debug", "info", "warn", "error", "critical", "off"},
                     "Least severe level written to the log");
   add_sensing_keys(schema, config.sensing);
+  add_acting_keys(schema, config.acting);
   return schema;
 }
 
@@ -103,7 +104,10 @@ Result<void> finish(AgentConfig& config) {
       return fail(std::move(ok).error().context("agent.id (taken from the host name)"));
     }
   }
-  return finish_sensing(config.sensing);
+  if (auto sensing = finish_sensing(config.sensing); !sensing) {
+    return sensing;
+  }
+  return finish_acting(config.acting);
 }
 
 } // namespace medic::agent::config

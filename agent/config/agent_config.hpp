@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "agent/config/acting_config.hpp"
 #include "agent/config/sensing_config.hpp"
 #include "shared/config/schema.hpp"
 #include "shared/error.hpp"
@@ -43,6 +44,7 @@ struct AgentConfig {
 
   std::string log_level = "info";
   SensingConfig sensing; // samplers, log sources, rules
+  ActingConfig acting;   // action catalog, fallback healing, diagnostics
 };
 
 // Binds every key of the table to `config`; `config` must outlive the schema.

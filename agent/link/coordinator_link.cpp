@@ -191,6 +191,10 @@ void CoordinatorLink::on_message(const protocol::Message& message) {
 }
 
 void CoordinatorLink::on_command(const protocol::Command& command) {
+  if (m_command_handler) {
+    m_command_handler(command);
+    return;
+  }
   protocol::CommandResult result;
   result.command_id = command.id;
   result.started_ms = m_clock.now_unix_ms();

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 
@@ -65,6 +66,10 @@ public:
   }
   // Whether the coordinator answered within dead_after. Later: the fallback healer's switch.
   [[nodiscard]] bool coordinator_alive() const noexcept { return m_alive; }
+  // Who runs COMMANDs (the agent's Acting). Without one, every command is answered `rejected`
+  // (after the deadline and replay checks).
+  using CommandHandler = std::function<void(const protocol::Command&)>;
+  void on_commands(CommandHandler handler) { m_command_handler = std::move(handler); }
   // Stops heartbeats, lets the spool worker write what it holds, closes the socket.
   void close() noexcept;
 
@@ -90,6 +95,7 @@ private:
   uv::ZmqWatcher m_watcher;
   Delivery m_delivery;
   CommandGuard m_guard;
+  CommandHandler m_command_handler;
   uv_timer_t m_heartbeat_timer{};
   std::string m_frame; // reused encoding buffer
   std::int64_t m_last_heard_ms = 0;

@@ -32,7 +32,8 @@ void on_timer(uv_timer_t* timer) noexcept {
 
 Result<std::unique_ptr<Agent>> Agent::create(uv_loop_t& loop, const config::AgentConfig& config,
                                              link::Spool spool, link::LinkSettings settings,
-                                             std::vector<tail::TailCursor> cursors) {
+                                             std::vector<tail::TailCursor> cursors,
+                                             ActingState acting) {
   auto rules = detect::MetricRules::create(config.sensing.rules);
   if (!rules) {
     return fail(std::move(rules).error().context("rules"));
@@ -51,6 +52,20 @@ Result<std::unique_ptr<Agent>> Agent::create(uv_loop_t& loop, const config::Agen
   if (auto restored = agent->m_logs->restore(cursors); !restored) {
     return fail(std::move(restored).error().context("resuming log files"));
   }
+  ActingSettings acting_settings;
+  acting_settings.runner.max_concurrent = config.acting.max_concurrent;
+  acting_settings.runner.max_queued = config.acting.max_queued;
+  acting_settings.runner.kill_grace = config.acting.kill_grace;
+  acting_settings.runner.dry_run = config.acting.heal.dry_run;
+  acting_settings.runner.proc_root = config.proc_root;
+  acting_settings.heal = config.acting.heal;
+  acting_settings.diagnostics = config.acting.diagnostics;
+  acting_settings.seed = static_cast<std::uint64_t>(agent->m_clock.now_unix_ms());
+  agent->m_acting = std::make_unique<Acting>(loop, agent->m_clock, *config.acting.catalog,
+                                             std::move(acting_settings), agent->acting_hooks(),
+                                             std::move(acting));
+  agent->m_link.on_commands(
+      [self](const protocol::Command& command) { self->m_acting->on_command(command); });
   return agent;
 }
 
@@ -79,6 +94,9 @@ Result<void> Agent::start() {
   }
   if (auto linked = m_link.start(); !linked) {
     return linked;
+  }
+  if (auto acting = m_acting->start(); !acting) {
+    return acting;
   }
   if (auto followed = m_logs->start(); !followed) {
     return fail(std::move(followed).error().context("logs.sources"));
@@ -118,6 +136,7 @@ Result<void> Agent::start() {
 
 void Agent::add(std::string_view name, double value, std::int64_t time_ms,
                 std::span<const protocol::LabelView> labels) noexcept {
+  m_acting->observe(name, value, time_ms, labels);
   m_rules.observe(name, value, time_ms, m_clock.monotonic_ms(), labels, m_signal_out);
   if (!m_ship_round) {
     return;
@@ -144,6 +163,44 @@ void Agent::add_signal(const protocol::SignalView& signal) noexcept {
     (void)m_batch.add_signal(signal);
   }
   events_waiting();
+  m_acting->on_signal(signal);
+}
+
+template <class Item, class Add>
+void Agent::add_event_item(Item item, Add add) {
+  if (m_stopping) {
+    return; // the audit trail in the spool still has it
+  }
+  if (!add(m_batch, item)) {
+    flush_events(false);
+    (void)add(m_batch, std::move(item));
+  }
+  events_waiting();
+}
+
+ActingHooks Agent::acting_hooks() {
+  ActingHooks hooks;
+  hooks.report = [this](protocol::CommandResult result) {
+    add_event_item(std::move(result), [](link::BatchBuilder& batch, protocol::CommandResult r) {
+      return batch.add_result(std::move(r));
+    });
+  };
+  hooks.budget = [this](protocol::BudgetReport budget) {
+    add_event_item(std::move(budget), [](link::BatchBuilder& batch, protocol::BudgetReport b) {
+      return batch.add_budget(std::move(b));
+    });
+  };
+  hooks.evidence = [this](protocol::Evidence evidence) {
+    add_event_item(std::move(evidence), [](link::BatchBuilder& batch, protocol::Evidence e) {
+      return batch.add_evidence(std::move(e));
+    });
+  };
+  hooks.persist = [this](link::SpoolWrite write) {
+    if (!m_link.save_state(std::move(write))) {
+      spdlog::warn("spool busy: an audit record was not written");
+    }
+  };
+  return hooks;
 }
 
 void Agent::add_log_event(const protocol::LogEventView& event) noexcept {
@@ -173,6 +230,7 @@ void Agent::sample_round() noexcept {
 
 void Agent::report_footprint() noexcept {
   m_logs->tick();
+  m_acting->tick(m_link.coordinator_alive());
   if (++m_ticks % k_footprint_every_ticks != 0) {
     return;
   }
@@ -238,6 +296,7 @@ void Agent::stop(int signum) noexcept {
                delivery.submitted, delivery.sent, delivery.acked,
                m_link.delivery().spool_stats().batches);
   m_logs->stop();
+  m_acting->close();
   flush_samples();
   flush_events(true);
   m_sensors.close();

@@ -17,6 +17,7 @@
 #include "agent/detect/metric_rules.hpp"
 #include "agent/link/batch_builder.hpp"
 #include "agent/link/coordinator_link.hpp"
+#include "agent/loop/acting.hpp"
 #include "agent/loop/footprint.hpp"
 #include "agent/loop/log_pipeline.hpp"
 #include "agent/loop/sensors.hpp"
@@ -29,11 +30,9 @@ namespace medic::agent::loop {
 class Agent final : private sample::SampleSink {
 public:
   // `cursors`: where log files stopped last time (LogPipeline::load_cursors).
-  [[nodiscard]] static Result<std::unique_ptr<Agent>> create(uv_loop_t& loop,
-                                                             const config::AgentConfig& config,
-                                                             link::Spool spool,
-                                                             link::LinkSettings settings,
-                                                             std::vector<tail::TailCursor> cursors);
+  [[nodiscard]] static Result<std::unique_ptr<Agent>> create(
+      uv_loop_t& loop, const config::AgentConfig& config, link::Spool spool,
+      link::LinkSettings settings, std::vector<tail::TailCursor> cursors, ActingState acting);
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
   ~Agent() override;
@@ -50,6 +49,10 @@ private:
 
   void add_signal(const protocol::SignalView& signal) noexcept;
   void add_log_event(const protocol::LogEventView& event) noexcept;
+  [[nodiscard]] ActingHooks acting_hooks();
+  // Adds an owned item (result, budget, evidence) to the events part, flushing when full.
+  template <class Item, class Add>
+  void add_event_item(Item item, Add add);
   void events_waiting() noexcept;
   void sample_round() noexcept;
   void report_footprint() noexcept;
@@ -65,6 +68,7 @@ private:
   Sensors m_sensors;
   detect::MetricRules m_rules;
   std::unique_ptr<LogPipeline> m_logs;
+  std::unique_ptr<Acting> m_acting;
   link::BatchBuilder m_batch;
   link::CoordinatorLink m_link;
   Footprint m_footprint;

@@ -48,6 +48,9 @@ Result<link::LinkSettings> link_settings(const config::AgentConfig& config) {
   for (const auto& [name, value] : config.labels) {
     settings.hello.labels.push_back({name, value});
   }
+  if (config.acting.catalog) {
+    settings.hello.actions = config.acting.catalog->schemas();
+  }
   return settings;
 }
 
@@ -68,6 +71,10 @@ Result<void> run_agent(const config::AgentConfig& config) {
   if (!cursors) {
     return fail(std::move(cursors).error().context("reading log positions from the spool"));
   }
+  auto acting = Acting::load_state(spool->database(), now_ms);
+  if (!acting) {
+    return fail(std::move(acting).error().context("reading the action ledger from the spool"));
+  }
   // libuv's threadpool does the agent's file I/O (log reads, statvfs, file checks). Two threads
   // keep one slow file system from stalling the rest, and cost far less than the default four.
   // Read once, at the pool's first use, so it must be set before anything is queued.
@@ -76,8 +83,8 @@ Result<void> run_agent(const config::AgentConfig& config) {
   uv_loop_init(&loop);
   Result<void> outcome;
   {
-    auto agent =
-        Agent::create(loop, config, std::move(*spool), std::move(*settings), std::move(*cursors));
+    auto agent = Agent::create(loop, config, std::move(*spool), std::move(*settings),
+                               std::move(*cursors), std::move(*acting));
     outcome = agent ? (*agent)->start() : fail(std::move(agent).error());
     if (outcome) {
       uv_run(&loop, UV_RUN_DEFAULT);

@@ -65,10 +65,13 @@ void AdminCommands::handle(const nlohmann::json& request, const Respond& respond
     signals(request, respond);
   } else if (name == "logs") {
     log_events(request, respond);
+  } else if (name == "actions") {
+    actions(request, respond);
   } else {
-    respond(failure("unknown-command",
-                    "unknown command '" + name +
-                        "' (status, agents, signals, logs, keys.add, keys.list, keys.revoke)"));
+    respond(failure(
+        "unknown-command",
+        "unknown command '" + name +
+            "' (status, agents, signals, logs, actions, keys.add, keys.list, keys.revoke)"));
   }
 }
 
@@ -243,6 +246,51 @@ void AdminCommands::log_events(const nlohmann::json& request, const Respond& res
           list.push_back(log_event_json(record));
         }
         respond({{"ok", true}, {"logs", std::move(list)}});
+      });
+}
+
+void AdminCommands::actions(const nlohmann::json& request, const Respond& respond) {
+  auto query = event_query(request);
+  if (!query) {
+    respond(failure("bad-request", query.error().message()));
+    return;
+  }
+  struct Answer {
+    std::vector<storage::ResultRecord> results;
+    std::vector<storage::BudgetRecord> budgets;
+    std::vector<storage::EvidenceRecord> evidence;
+  };
+  on_storage(
+      respond,
+      [query = *query](storage::Store& store) -> Result<Answer> {
+        auto results = store.recent_results(query);
+        auto budgets = results ? store.list_budgets(query.agent_id)
+                               : Result<std::vector<storage::BudgetRecord>>(fail(results.error()));
+        auto evidence = budgets
+                            ? store.recent_evidence(query)
+                            : Result<std::vector<storage::EvidenceRecord>>(fail(budgets.error()));
+        if (!evidence) {
+          return fail(std::move(evidence).error());
+        }
+        return Answer{std::move(*results), std::move(*budgets), std::move(*evidence)};
+      },
+      [respond](Answer answer) {
+        nlohmann::json results = nlohmann::json::array();
+        for (const auto& record : answer.results) {
+          results.push_back(result_json(record));
+        }
+        nlohmann::json budgets = nlohmann::json::array();
+        for (const auto& record : answer.budgets) {
+          budgets.push_back(budget_json(record));
+        }
+        nlohmann::json evidence = nlohmann::json::array();
+        for (const auto& record : answer.evidence) {
+          evidence.push_back(evidence_json(record));
+        }
+        respond({{"ok", true},
+                 {"results", std::move(results)},
+                 {"budgets", std::move(budgets)},
+                 {"evidence", std::move(evidence)}});
       });
 }
 

@@ -40,6 +40,8 @@ private:
   void keys_revoke(const nlohmann::json& request, const Respond& respond);
   void signals(const nlohmann::json& request, const Respond& respond);
   void log_events(const nlohmann::json& request, const Respond& respond);
+  // Action outcomes (commands and the agents' own healing), with budgets and evidence.
+  void actions(const nlohmann::json& request, const Respond& respond);
   // Runs `query` on the storage worker and `answer` with its result back on the loop.
   template <class Query, class Answer>
   void on_storage(const Respond& respond, Query query, Answer answer);
@@ -60,6 +62,9 @@ private:
 // event_json.cpp
 [[nodiscard]] nlohmann::json signal_json(const storage::SignalRecord& record);
 [[nodiscard]] nlohmann::json log_event_json(const storage::LogEventRecord& record);
+[[nodiscard]] nlohmann::json result_json(const storage::ResultRecord& record);
+[[nodiscard]] nlohmann::json budget_json(const storage::BudgetRecord& record);
+[[nodiscard]] nlohmann::json evidence_json(const storage::EvidenceRecord& record);
 // Reads {"agent", "since_ms", "limit"} of a signals/logs request; an error text when bad.
 [[nodiscard]] Result<storage::EventQuery> event_query(const nlohmann::json& request);
 

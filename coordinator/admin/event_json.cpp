@@ -31,6 +31,48 @@ nlohmann::json signal_json(const storage::SignalRecord& record) {
           {"received_ms", record.received_ms}};
 }
 
+nlohmann::json result_json(const storage::ResultRecord& record) {
+  const protocol::CommandResult& r = record.result;
+  return {{"agent", record.agent_id},
+          {"command", r.command_id},
+          {"origin", r.origin},
+          {"action", r.action},
+          {"rule", r.rule},
+          {"target", r.target},
+          {"params", labels_object(r.params)},
+          {"status", protocol::to_string(r.status)},
+          {"reason", r.reason},
+          {"exit_code", r.exit_code},
+          {"started_ms", r.started_ms},
+          {"finished_ms", r.finished_ms},
+          {"output", r.output},
+          {"post_check", r.post_check},
+          {"rollback", r.rollback},
+          {"rollback_status", r.rollback_status},
+          {"plan", r.plan},
+          {"received_ms", record.received_ms}};
+}
+
+nlohmann::json budget_json(const storage::BudgetRecord& record) {
+  const protocol::BudgetReport& b = record.budget;
+  return {{"agent", record.agent_id},
+          {"target", b.target},
+          {"action", b.action},
+          {"attempts", b.attempts},
+          {"window_start_ms", b.window_start_ms},
+          {"next_allowed_ms", b.next_allowed_ms},
+          {"needs_person", b.needs_person},
+          {"updated_ms", record.updated_ms}};
+}
+
+nlohmann::json evidence_json(const storage::EvidenceRecord& record) {
+  const protocol::Evidence& e = record.evidence;
+  return {{"agent", record.agent_id}, {"fingerprint", e.fingerprint},
+          {"rule", e.rule},           {"action", e.action},
+          {"time_ms", e.time_ms},     {"status", protocol::to_string(e.status)},
+          {"output", e.output},       {"received_ms", record.received_ms}};
+}
+
 nlohmann::json log_event_json(const storage::LogEventRecord& record) {
   const protocol::LogEvent& event = record.event;
   nlohmann::json json{{"agent", record.agent_id},

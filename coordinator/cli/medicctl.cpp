@@ -33,6 +33,8 @@ constexpr const char* k_usage =
     "  status    the coordinator's version, listen address and ingest counters\n"
     "  agents    every agent with its state, last contact and latest CPU and memory\n"
     "  signals [AGENT]                the newest detector signals (fire and clear)\n"
+    "  actions [AGENT]                the newest action outcomes (commands and the agents'\n"
+    "                                 own healing) and the agents' remediation budgets\n"
     "  logs [AGENT]                   the newest log events agents shipped (lines and gaps)\n"
     "  keys list                      enrolled agent keys, active and revoked\n"
     "  keys add AGENT_ID KEY|FILE     admit an agent's CURVE public key (or its agent.key.pub)\n"
@@ -171,7 +173,7 @@ std::variant<json, std::string> build_request(const std::vector<std::string>& wo
   if ((verb == "status" || verb == "agents") && words.size() == 1) {
     return json{{"cmd", verb}};
   }
-  if ((verb == "signals" || verb == "logs") && words.size() <= 2) {
+  if ((verb == "signals" || verb == "logs" || verb == "actions") && words.size() <= 2) {
     json request{{"cmd", verb}, {"limit", 50}};
     if (words.size() == 2) {
       request["agent"] = words[1];
@@ -236,6 +238,33 @@ void print_logs(const json& answer) {
   std::fputs(table.render().c_str(), stdout);
 }
 
+void print_actions(const json& answer) {
+  coordinator::cli::Table table(
+      {"TIME", "AGENT", "ORIGIN", "ACTION", "STATUS", "POST-CHECK", "ROLLBACK", "REASON"});
+  for (const auto& r : answer.value("results", json::array())) {
+    std::string rollback = r.value("rollback", "");
+    if (!rollback.empty()) {
+      rollback += ": " + r.value("rollback_status", "");
+    }
+    table.add_row({clock_time(r.value("started_ms", std::int64_t{0})), r.value("agent", ""),
+                   r.value("origin", ""), r.value("action", ""), r.value("status", ""),
+                   r.value("post_check", ""), rollback, r.value("reason", "").substr(0, 60)});
+  }
+  std::fputs(table.render().c_str(), stdout);
+  const auto budgets = answer.value("budgets", json::array());
+  if (budgets.empty()) {
+    return;
+  }
+  coordinator::cli::Table budget_table({"AGENT", "TARGET", "ACTION", "ATTEMPTS", "NEEDS PERSON"});
+  for (const auto& b : budgets) {
+    budget_table.add_row({b.value("agent", ""), b.value("target", ""), b.value("action", ""),
+                          std::to_string(b.value("attempts", std::uint64_t{0})),
+                          b.value("needs_person", false) ? "yes" : "no"});
+  }
+  std::fputs("\n", stdout);
+  std::fputs(budget_table.render().c_str(), stdout);
+}
+
 void print_keys(const json& answer, const char* field) {
   coordinator::cli::Table table({"AGENT", "KEY", "STATE"});
   for (const auto& key : answer.value(field, json::array())) {
@@ -280,6 +309,8 @@ int run(int argc, char** argv) {
     print_signals(*answer);
   } else if (command == "logs") {
     print_logs(*answer);
+  } else if (command == "actions") {
+    print_actions(*answer);
   } else if (command == "keys.list") {
     print_keys(*answer, "keys");
   } else if (command == "keys.revoke") {
