@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "shared/detect/anomaly_detector.hpp"
+#include "shared/detect/anomaly_model.hpp"
 #include "tests/unit/shared/detect/series_noise.hpp"
 
 using namespace std::chrono_literals;
@@ -148,6 +149,75 @@ TEST_CASE("anomaly scores 0 during warm-up and ignores bad input", "[detect]") {
   }
   CHECK(std::isfinite(detector.score()));
   CHECK(detector.score() < 0.3);
+}
+
+TEST_CASE("anomaly scores a burst on its first sample, not on every sample", "[detect]") {
+  Noise noise(26);
+  AnomalyDetector detector;
+  const auto quiet = [&](std::int64_t) { return 50.0 + noise.normal(1.0); };
+  feed(detector, 0, 2 * k_day_minutes, quiet);
+  int scored = 0;
+  double first = 0;
+  for (std::int64_t i = 2 * k_day_minutes; i < 2 * k_day_minutes + 30; ++i) {
+    detector.update(65.0 + noise.normal(1.0), i * k_minute_ms);
+    first = i == 2 * k_day_minutes ? detector.score() : first;
+    scored += detector.score() > 0 ? 1 : 0;
+  }
+  CHECK(first > 0.9);
+  CHECK(scored <= 2); // the onset, and at most once more if it grows
+}
+
+TEST_CASE("anomaly sees a sustained shift of a few standard deviations", "[detect]") {
+  Noise noise(27);
+  AnomalyDetector detector;
+  const std::int64_t shift = 2 * k_day_minutes;
+  // +2.5 standard deviations: few single samples stand out, a run of them together does.
+  const Alarms alarms = feed(detector, 0, shift + 60, [&](std::int64_t i) {
+    return (i < shift ? 50.0 : 52.5) + noise.normal(1.0);
+  });
+  REQUIRE(alarms.fires.size() == 1);
+  CHECK(alarms.fires[0] >= shift);
+  CHECK(alarms.fires[0] <= shift + 40);
+}
+
+TEST_CASE("anomaly is deterministic and its state is small", "[detect]") {
+  AnomalyDetector a;
+  AnomalyDetector b;
+  Noise noise_a(28);
+  Noise noise_b(28);
+  for (std::int64_t i = 0; i < 5000; ++i) {
+    a.update(100 + noise_a.normal(10) + (i % 700 == 0 ? 80 : 0), i * k_minute_ms);
+    b.update(100 + noise_b.normal(10) + (i % 700 == 0 ? 80 : 0), i * k_minute_ms);
+    REQUIRE(a.score() == b.score());
+  }
+  CHECK(sizeof(AnomalyDetector) < 4096);
+}
+
+TEST_CASE("anomaly parts: calibration, envelope and news-once", "[detect]") {
+  namespace anomaly = medic::detect::anomaly;
+  anomaly::TailCalibration tail;
+  for (int i = 0; i < 1000; ++i) {
+    (void)tail.probability(1.0);
+  }
+  CHECK(tail.probability(1.0) > 0.3);    // what this series always does
+  CHECK(tail.probability(100.0) < 1e-4); // far beyond anything seen: the Pareto prior
+
+  anomaly::Envelope envelope;
+  envelope.reset(0);
+  CHECK(envelope.probability(10, 2, 0) < 1); // a new extreme
+  CHECK(envelope.probability(5, 3, 0) == 1); // inside [0, 10]
+  // Beyond by one width after 1000 samples: 2 / 1000 * 10^-7.
+  const double p = envelope.probability(20, 1000, 0);
+  CHECK(p == Approx(2e-10).epsilon(1e-6));
+
+  anomaly::Suppression news;
+  CHECK(news.filter(0.5) == 0.5);
+  CHECK(news.filter(0.55) == 0);  // not 0.1 above what was just seen
+  CHECK(news.filter(0.7) == 0.7); // it grew
+  for (int i = 0; i < 2000; ++i) {
+    CHECK(news.filter(0) == 0);
+  }
+  CHECK(news.filter(0.5) == 0.5); // the memory has decayed
 }
 
 TEST_CASE("anomaly spec validation names the bad field", "[detect]") {
