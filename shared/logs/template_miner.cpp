@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
+// Matching a message against the templates of its leaf, and merging templates. The tree, the
+// eviction and the id lookups are in template_miner_tree.cpp.
 #include "shared/logs/template_miner.hpp"
 
 #include <algorithm>
@@ -12,14 +14,8 @@ namespace {
 constexpr std::size_t k_max_prefix_depth = 16;
 constexpr std::size_t k_max_clusters = std::size_t{1} << 24;
 constexpr std::size_t k_max_tokens = 1024;
-
-std::uint64_t edge_key(std::uint32_t parent, std::uint64_t key) noexcept {
-  std::uint64_t x = key ^ (std::uint64_t{parent} * 0x9e3779b97f4a7c15ULL);
-  x ^= x >> 29;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 32;
-  return x;
-}
+// Ids of merged templates remembered per template; older ones are forgotten (bounded memory).
+constexpr std::size_t k_max_aliases = 64;
 
 } // namespace
 
@@ -33,6 +29,10 @@ Result<TemplateMiner> TemplateMiner::create(TemplateMinerOptions options) {
   }
   if (options.prefix_depth > k_max_prefix_depth) {
     return bad("prefix_depth must be at most 16, got " + std::to_string(options.prefix_depth));
+  }
+  if (options.words_for_variable < 2) {
+    return bad("words_for_variable must be at least 2, got " +
+               std::to_string(options.words_for_variable));
   }
   if (options.max_children < 2) {
     return bad("max_children must be at least 2, got " + std::to_string(options.max_children));
@@ -61,127 +61,174 @@ MineResult TemplateMiner::add(std::string_view message) {
   const std::span<const MaskedToken> tokens = m_masker.tokenize(message);
   const std::uint32_t leaf = find_leaf(tokens);
   if (leaf != k_none) {
-    const std::uint32_t slot = best_cluster(leaf, tokens);
+    std::uint32_t slot = best_cluster(leaf, tokens);
+    bool generalised = false;
+    if (slot == k_none) {
+      slot = merge_near_misses();
+      generalised = slot != k_none;
+    }
     if (slot != k_none) {
-      Cluster& cluster = m_clusters[slot];
-      merge_into(cluster, tokens);
-      ++cluster.size;
-      lru_unlink(slot);
-      lru_push_front(slot);
-      return MineResult{cluster.id, false};
+      join(slot, tokens, generalised);
+      return MineResult{m_clusters[slot].id, false};
     }
   }
   const std::uint32_t slot = create_cluster(tokens);
   return MineResult{m_clusters[slot].id, true};
 }
 
-std::uint32_t TemplateMiner::child(std::uint32_t node, std::uint64_t key) const {
-  return m_edges.find(edge_key(node, key));
-}
-
-std::uint32_t TemplateMiner::add_child(std::uint32_t node, std::uint64_t key) {
-  std::uint32_t index = 0;
-  if (!m_free_nodes.empty()) {
-    index = m_free_nodes.back();
-    m_free_nodes.pop_back();
-    m_nodes[index].clusters.clear();
-  } else {
-    index = static_cast<std::uint32_t>(m_nodes.size());
-    m_nodes.emplace_back();
-  }
-  Node& created = m_nodes[index];
-  created.parent = node;
-  created.edge = key;
-  created.children = 0;
-  created.has_wildcard_child = false;
-  m_edges.insert(edge_key(node, key), index);
-  Node& parent = m_nodes[node];
-  ++parent.children;
-  if (node != 0 && key == m_wildcard_hash) {
-    parent.has_wildcard_child = true;
-  }
-  return index;
-}
-
-std::uint32_t TemplateMiner::find_leaf(std::span<const MaskedToken> tokens) const {
-  std::uint32_t node = child(0, tokens.size());
-  const std::size_t depth = std::min(m_options.prefix_depth, tokens.size());
-  for (std::size_t i = 0; i < depth && node != k_none; ++i) {
-    std::uint32_t next = tokens[i].has_variable ? k_none : child(node, tokens[i].hash);
-    if (next == k_none && m_nodes[node].has_wildcard_child) {
-      next = child(node, m_wildcard_hash);
+TemplateMiner::Comparison TemplateMiner::compare(
+    const Cluster& cluster, std::span<const MaskedToken> tokens) const noexcept {
+  Comparison c;
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    const std::uint64_t h = cluster.hashes[i];
+    // A variable in the message is the token `<*>`, so it equals a wildcard position.
+    if (h == tokens[i].hash || h == m_wildcard_hash) {
+      ++c.equal;
+    } else if (cluster.kinds[i] == TokenKind::word && tokens[i].kind == TokenKind::word) {
+      ++c.word_mismatches;
+      c.word_position = static_cast<std::uint32_t>(i);
     }
-    node = next;
   }
-  return node;
+  return c;
 }
 
-// Drain's insertion rules: tokens with variables go under `<*>`; a node takes new token
-// children until max_children, keeping the last place for `<*>`.
-std::uint32_t TemplateMiner::insert_leaf(std::span<const MaskedToken> tokens) {
-  std::uint32_t node = child(0, tokens.size());
-  if (node == k_none) {
-    node = add_child(0, tokens.size());
-  }
-  const std::size_t depth = std::min(m_options.prefix_depth, tokens.size());
-  for (std::size_t i = 0; i < depth; ++i) {
-    const MaskedToken& token = tokens[i];
-    std::uint32_t next = token.has_variable ? k_none : child(node, token.hash);
-    if (next == k_none) {
-      const Node& current = m_nodes[node];
-      const bool room = current.has_wildcard_child ? current.children < m_options.max_children
-                                                   : current.children + 1 < m_options.max_children;
-      if (!token.has_variable && room) {
-        next = add_child(node, token.hash);
-      } else {
-        next = child(node, m_wildcard_hash);
-        if (next == k_none) {
-          next = add_child(node, m_wildcard_hash);
-        }
-      }
-    }
-    node = next;
-  }
-  return node;
-}
-
-std::uint32_t TemplateMiner::best_cluster(std::uint32_t leaf,
-                                          std::span<const MaskedToken> tokens) const {
-  const std::size_t n = tokens.size();
+// The most similar template that differs from the message by no word, if it reaches the
+// threshold; ties go to the template with more `<*>`, then the oldest. Templates that miss by
+// one word only are noted in m_near for merge_near_misses.
+std::uint32_t TemplateMiner::best_cluster(std::uint32_t leaf, std::span<const MaskedToken> tokens) {
   // Equal positions needed to reach the threshold (a small epsilon absorbs rounding).
   const auto needed = static_cast<std::size_t>(
-      std::ceil(m_options.similarity_threshold * static_cast<double>(n) - 1e-9));
+      std::ceil(m_options.similarity_threshold * static_cast<double>(tokens.size()) - 1e-9));
+  m_near.clear();
   std::uint32_t best = k_none;
   std::size_t best_equal = 0;
   std::uint32_t best_wildcards = 0;
   for (const std::uint32_t slot : m_nodes[leaf].clusters) {
     const Cluster& cluster = m_clusters[slot];
-    std::size_t equal = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      // A variable in the message is the token `<*>`, so it equals a wildcard position.
-      equal += cluster.hashes[i] == tokens[i].hash ? 1 : 0;
+    const Comparison c = compare(cluster, tokens);
+    if (c.word_mismatches == 1 && c.equal + 1 >= needed) {
+      m_near.push_back(NearMiss{slot, c.word_position});
     }
-    if (equal < needed) {
+    if (c.word_mismatches > 0 || c.equal < needed) {
       continue;
     }
-    if (best == k_none || equal > best_equal ||
-        (equal == best_equal && cluster.wildcards > best_wildcards)) {
+    if (best == k_none || c.equal > best_equal ||
+        (c.equal == best_equal && cluster.wildcards > best_wildcards)) {
       best = slot;
-      best_equal = equal;
+      best_equal = c.equal;
       best_wildcards = cluster.wildcards;
     }
   }
   return best;
 }
 
-void TemplateMiner::merge_into(Cluster& cluster, std::span<const MaskedToken> tokens) noexcept {
+// Two or three words at one position are often two or three events (begin/end, true/false,
+// GET/POST/DELETE); more make it a variable (user names, services). When the message brings
+// the words_for_variable-th word, the templates that differ from it by that word only are
+// merged into the oldest of them, which gets `<*>` there and takes the message.
+std::uint32_t TemplateMiner::merge_near_misses() {
+  for (std::size_t i = 0; i < m_near.size(); ++i) {
+    const std::uint32_t position = m_near[i].position;
+    std::size_t words = 1; // the message's
+    for (std::size_t j = i; j < m_near.size(); ++j) {
+      words += m_near[j].position == position ? 1 : 0;
+    }
+    if (words < m_options.words_for_variable) {
+      continue;
+    }
+    const std::uint32_t survivor = m_near[i].slot; // leaf lists are oldest first
+    Cluster& kept = m_clusters[survivor];
+    kept.hashes[position] = m_wildcard_hash;
+    ++kept.wildcards;
+    for (std::size_t j = i + 1; j < m_near.size(); ++j) {
+      if (m_near[j].position == position) {
+        absorb(survivor, m_near[j].slot);
+      }
+    }
+    return survivor;
+  }
+  return k_none;
+}
+
+void TemplateMiner::join(std::uint32_t slot, std::span<const MaskedToken> tokens,
+                         bool generalised) {
+  Cluster& cluster = m_clusters[slot];
+  generalised = generalise(cluster, tokens) || generalised;
+  ++cluster.size;
+  lru_unlink(slot);
+  lru_push_front(slot);
+  if (generalised) {
+    absorb_covered(slot);
+  }
+}
+
+// Puts `<*>` where the message differs; true when a position changed.
+bool TemplateMiner::generalise(Cluster& cluster, std::span<const MaskedToken> tokens) noexcept {
+  bool changed = false;
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     std::uint64_t& h = cluster.hashes[i];
     if (h != m_wildcard_hash && h != tokens[i].hash) {
       h = m_wildcard_hash;
       ++cluster.wildcards;
+      changed = true;
     }
   }
+  return changed;
+}
+
+// A template that just gained a `<*>` may now cover others of its leaf (they differ from it
+// only where it has `<*>`): lines of its event that came before the position was known to vary.
+// They are merged into it, so that the event ends as one template.
+void TemplateMiner::absorb_covered(std::uint32_t slot) {
+  const Cluster& kept = m_clusters[slot];
+  m_covered.clear();
+  for (const std::uint32_t other : m_nodes[kept.leaf].clusters) {
+    const Cluster& candidate = m_clusters[other];
+    bool covered = other != slot;
+    for (std::size_t i = 0; i < kept.hashes.size() && covered; ++i) {
+      covered = kept.hashes[i] == m_wildcard_hash || kept.hashes[i] == candidate.hashes[i];
+    }
+    if (covered) {
+      m_covered.push_back(other);
+    }
+  }
+  for (const std::uint32_t other : m_covered) {
+    absorb(slot, other);
+  }
+}
+
+// Moves a template's lines and ids into `survivor` (same leaf) and frees its slot.
+void TemplateMiner::absorb(std::uint32_t survivor, std::uint32_t absorbed) {
+  Cluster& kept = m_clusters[survivor];
+  Cluster& gone = m_clusters[absorbed];
+  for (std::size_t i = 0; i < kept.hashes.size(); ++i) {
+    if (kept.hashes[i] != m_wildcard_hash && kept.hashes[i] != gone.hashes[i]) {
+      kept.hashes[i] = m_wildcard_hash;
+      ++kept.wildcards;
+    }
+  }
+  kept.size += gone.size;
+  gone.aliases.push_back(gone.id);
+  for (const std::uint32_t id : gone.aliases) {
+    m_slot_of.insert(id, survivor);
+    kept.aliases.push_back(id);
+  }
+  if (kept.aliases.size() > k_max_aliases) {
+    const auto drop = static_cast<std::ptrdiff_t>(kept.aliases.size() - k_max_aliases);
+    for (auto it = kept.aliases.begin(); it != kept.aliases.begin() + drop; ++it) {
+      m_slot_of.erase(*it);
+    }
+    kept.aliases.erase(kept.aliases.begin(), kept.aliases.begin() + drop);
+  }
+  gone.aliases.clear();
+  auto& list = m_nodes[gone.leaf].clusters;
+  list.erase(std::find(list.begin(), list.end(), absorbed));
+  lru_unlink(absorbed);
+  gone.id = 0;
+  gone.leaf = k_none;
+  m_free_slots.push_back(absorbed);
+  --m_live_clusters;
+  ++m_merged;
 }
 
 std::uint32_t TemplateMiner::create_cluster(std::span<const MaskedToken> tokens) {
@@ -203,10 +250,13 @@ std::uint32_t TemplateMiner::create_cluster(std::span<const MaskedToken> tokens)
   cluster.size = 1;
   cluster.wildcards = 0;
   cluster.hashes.clear();
+  cluster.kinds.clear();
   cluster.text.clear();
   cluster.ends.clear();
+  cluster.aliases.clear();
   for (const MaskedToken& token : tokens) {
     cluster.hashes.push_back(token.hash);
+    cluster.kinds.push_back(token.kind);
     cluster.wildcards += token.hash == m_wildcard_hash ? 1 : 0;
     if (!cluster.text.empty() || !cluster.ends.empty()) {
       cluster.text.push_back(' ');
@@ -220,75 +270,6 @@ std::uint32_t TemplateMiner::create_cluster(std::span<const MaskedToken> tokens)
   lru_push_front(slot);
   ++m_live_clusters;
   return slot;
-}
-
-void TemplateMiner::evict_one() {
-  const std::uint32_t slot = m_lru_tail;
-  if (slot == k_none) {
-    return;
-  }
-  lru_unlink(slot);
-  Cluster& cluster = m_clusters[slot];
-  auto& list = m_nodes[cluster.leaf].clusters;
-  list.erase(std::find(list.begin(), list.end(), slot));
-  release_leaf_path(cluster.leaf);
-  m_slot_of.erase(cluster.id);
-  cluster.id = 0;
-  cluster.leaf = k_none;
-  m_free_slots.push_back(slot);
-  --m_live_clusters;
-  ++m_evicted;
-}
-
-// Frees the leaf and the inner nodes above it that nothing hangs from any more, so that the
-// tree stays bounded by the live clusters.
-void TemplateMiner::release_leaf_path(std::uint32_t node) {
-  while (node != 0 && m_nodes[node].children == 0 && m_nodes[node].clusters.empty()) {
-    const std::uint32_t parent = m_nodes[node].parent;
-    const std::uint64_t edge = m_nodes[node].edge;
-    m_edges.erase(edge_key(parent, edge));
-    Node& above = m_nodes[parent];
-    --above.children;
-    if (parent != 0 && edge == m_wildcard_hash) {
-      above.has_wildcard_child = false;
-    }
-    m_free_nodes.push_back(node);
-    node = parent;
-  }
-}
-
-void TemplateMiner::lru_unlink(std::uint32_t slot) noexcept {
-  Cluster& cluster = m_clusters[slot];
-  if (cluster.lru_prev != k_none) {
-    m_clusters[cluster.lru_prev].lru_next = cluster.lru_next;
-  } else {
-    m_lru_head = cluster.lru_next;
-  }
-  if (cluster.lru_next != k_none) {
-    m_clusters[cluster.lru_next].lru_prev = cluster.lru_prev;
-  } else {
-    m_lru_tail = cluster.lru_prev;
-  }
-  cluster.lru_prev = k_none;
-  cluster.lru_next = k_none;
-}
-
-void TemplateMiner::lru_push_front(std::uint32_t slot) noexcept {
-  Cluster& cluster = m_clusters[slot];
-  cluster.lru_prev = k_none;
-  cluster.lru_next = m_lru_head;
-  if (m_lru_head != k_none) {
-    m_clusters[m_lru_head].lru_prev = slot;
-  }
-  m_lru_head = slot;
-  if (m_lru_tail == k_none) {
-    m_lru_tail = slot;
-  }
-}
-
-const TemplateMiner::Cluster* TemplateMiner::find(std::uint32_t template_id) const {
-  const std::uint32_t slot = m_slot_of.find(template_id);
-  return slot == FlatIndex::k_absent ? nullptr : &m_clusters[slot];
 }
 
 bool TemplateMiner::template_text(std::uint32_t template_id, std::string& out) const {
@@ -322,6 +303,11 @@ std::string TemplateMiner::template_text(std::uint32_t template_id) const {
 std::uint64_t TemplateMiner::template_size(std::uint32_t template_id) const {
   const Cluster* cluster = find(template_id);
   return cluster == nullptr ? 0 : cluster->size;
+}
+
+std::uint32_t TemplateMiner::current_id(std::uint32_t template_id) const {
+  const Cluster* cluster = find(template_id);
+  return cluster == nullptr ? 0 : cluster->id;
 }
 
 } // namespace medic::logs

@@ -21,6 +21,7 @@ enum CharClass : std::uint8_t {
   k_separator = 16, // splits a token into segments that are masked one by one
   k_sign = 32,      // may lead a number: - + < > ~
   k_non_hex = 64,   // letters g-z G-Z
+  k_path = 128,     // / \\ . may make a token a path, a file name or a dotted name
 };
 
 constexpr std::string_view k_separators = "=:,/@#()[]{}|;\"'";
@@ -55,6 +56,9 @@ constexpr auto k_packed_units = [] {
 bool is_unit(std::string_view word) noexcept {
   if (word.empty() || word.size() > 7) {
     return false;
+  }
+  if (word == "B") { // bytes; a lower-case "b" is as likely a word
+    return true;
   }
   const std::uint64_t key = pack_lower(word);
   return std::find(k_packed_units.begin(), k_packed_units.end(), key) != k_packed_units.end();
@@ -195,6 +199,9 @@ TokenMasker::TokenMasker(TokenMaskerOptions options) : m_options(std::move(optio
   for (const char c : k_signs) {
     m_classes[static_cast<unsigned char>(c)] |= k_sign;
   }
+  for (const char c : std::string_view("/\\.")) {
+    m_classes[static_cast<unsigned char>(c)] |= k_path;
+  }
   for (const char c : m_options.extra_delimiters) {
     m_classes[static_cast<unsigned char>(c)] = k_space;
   }
@@ -238,9 +245,24 @@ std::span<const MaskedToken> TokenMasker::tokenize(std::string_view line) {
     const std::string_view text = p.in_scratch
                                       ? std::string_view(m_scratch).substr(p.offset, p.size)
                                       : line.substr(p.offset, p.size);
-    m_tokens.push_back(MaskedToken{text, hash_token(text), p.has_variable, p.is_variable});
+    m_tokens.push_back(MaskedToken{text, hash_token(text), p.has_variable, p.is_variable, p.kind});
   }
   return m_tokens;
+}
+
+// A path (a/b, a\\b) or a dotted name (a.b, file.txt); a dot at either end does not count.
+bool TokenMasker::is_path_like(std::string_view token) const noexcept {
+  const auto alnum = [&](std::size_t at) {
+    return (class_of(m_classes, token[at]) & (k_alpha | k_digit)) != 0;
+  };
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    const char c = token[i];
+    if (c == '/' || c == '\\' ||
+        (c == '.' && i > 0 && i + 1 < token.size() && alnum(i - 1) && alnum(i + 1))) {
+      return true;
+    }
+  }
+  return false;
 }
 
 bool TokenMasker::absorbed_as_unit(std::string_view token) const noexcept {
@@ -267,8 +289,15 @@ void TokenMasker::push_token(std::string_view line, std::size_t begin, std::size
     if (m_options.mask_variables && absorbed_as_unit(token)) {
       return;
     }
+    // A word unless it is a path or a dotted name, or has no letter at all (digits only get
+    // here when masking is off).
+    const bool path = has_digit || ((seen & k_path) != 0 && is_path_like(token));
+    const TokenKind kind = path                    ? TokenKind::value
+                           : (seen & k_alpha) != 0 ? TokenKind::word
+                                                   : TokenKind::symbol;
     m_pending.push_back(Pending{static_cast<std::uint32_t>(begin),
-                                static_cast<std::uint32_t>(token.size()), false, false, false});
+                                static_cast<std::uint32_t>(token.size()), false, false, false,
+                                kind});
     return;
   }
   if (seen == k_digit) {
@@ -281,11 +310,21 @@ void TokenMasker::push_token(std::string_view line, std::size_t begin, std::size
   push_masked(token);
 }
 
+// The same masked shape again right after itself (blk_<*> blk_<*>, an<*> an<*>) is a list:
+// it is kept once, whatever the number of items.
+bool TokenMasker::repeats_last(std::string_view masked) const noexcept {
+  if (m_pending.empty() || !m_pending.back().in_scratch || m_pending.back().is_variable) {
+    return false;
+  }
+  const Pending& last = m_pending.back();
+  return std::string_view(m_scratch).substr(last.offset, last.size) == masked;
+}
+
 void TokenMasker::push_tail() {
   const auto offset = static_cast<std::uint32_t>(m_scratch.size());
   m_scratch.append(k_wildcard);
-  m_pending.push_back(
-      Pending{offset, static_cast<std::uint32_t>(k_wildcard.size()), true, true, true});
+  m_pending.push_back(Pending{offset, static_cast<std::uint32_t>(k_wildcard.size()), true, true,
+                              true, TokenKind::value});
 }
 
 // Appends the masked token to m_scratch; returns whether a letter was kept (the token is then
@@ -326,7 +365,11 @@ void TokenMasker::push_masked(std::string_view token) {
   const bool literal = append_masked(token);
   if (literal) {
     const auto size = static_cast<std::uint32_t>(m_scratch.size() - offset);
-    m_pending.push_back(Pending{offset, size, true, true, false});
+    if (repeats_last(std::string_view(m_scratch).substr(offset, size))) {
+      m_scratch.resize(offset);
+      return;
+    }
+    m_pending.push_back(Pending{offset, size, true, true, false, TokenKind::value});
     return;
   }
   // Nothing but variables and punctuation: the token is one variable, and it joins the variable

@@ -13,9 +13,12 @@
 // - any other run of digits (with inner dots and a leading sign) becomes `<*>`:
 //   node-17 -> node-<*>, v1.2.3 -> v<*>, blk_-42 -> blk_<*>;
 // - a token that is then nothing but `<*>` and punctuation becomes one plain `<*>` (a
-//   variable: 10.0.0.1:22, 04:30:30,123, [42]); a unit word after a variable (bytes, KB, ms,
-//   sec, ...) is dropped, and consecutive variables collapse into one, so "1190 bytes (1.16 KB)"
-//   and "0 bytes" both read `<*>`.
+//   variable: 10.0.0.1:22, 04:30:30,123, [42]); a unit word after a variable (bytes, KB, B,
+//   ms, sec, ...) is dropped, and consecutive variables collapse into one, so "1190 bytes
+//   (1.16 KB)" and "0 bytes" both read `<*>`;
+// - a masked token repeated right after itself is a list and is kept once: "blk_1 blk_2
+//   blk_3" and "blk_4" both read "blk_<*>".
+// Each token is also classed (TokenKind) as a symbol, a word or a value.
 //
 // Not thread-safe: one masker per thread (the agent's loop).
 #pragma once
@@ -33,11 +36,20 @@ namespace medic::logs {
 // The text a masked variable becomes, in token texts and rendered templates.
 inline constexpr std::string_view k_wildcard = "<*>";
 
+// What a token looks like, for the template miner: two different words at one position are
+// likely two events (start/stop), two different values one event with a variable.
+enum class TokenKind : std::uint8_t {
+  symbol, // punctuation only: - | *** ==>
+  word,   // letters (and punctuation), no digit, no path or dotted name: SPP. user=root
+  value,  // has a variable, or is a path (a/b, a\b) or a dotted name (a.b, file.txt)
+};
+
 struct MaskedToken {
   std::string_view text; // masked text; valid until the next tokenize() call
   std::uint64_t hash = 0;
   bool has_variable = false; // contains `<*>` (came from a token with digits)
   bool is_variable = false;  // the token is exactly `<*>`
+  TokenKind kind = TokenKind::symbol;
 };
 
 struct TokenMaskerOptions {
@@ -64,13 +76,16 @@ private:
     bool in_scratch = false;
     bool has_variable = false;
     bool is_variable = false;
+    TokenKind kind = TokenKind::symbol;
   };
 
   void push_token(std::string_view line, std::size_t begin, std::size_t end, std::uint8_t seen);
   void push_masked(std::string_view token);
   bool append_masked(std::string_view token);
   void push_tail(); // a plain `<*>` variable token
+  [[nodiscard]] bool repeats_last(std::string_view masked) const noexcept;
   [[nodiscard]] bool absorbed_as_unit(std::string_view token) const noexcept;
+  [[nodiscard]] bool is_path_like(std::string_view token) const noexcept;
 
   TokenMaskerOptions m_options;
   std::array<std::uint8_t, 256> m_classes{};

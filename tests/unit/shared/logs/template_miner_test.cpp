@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "shared/logs/template_miner.hpp"
+#include "tests/support/allocation_counter.hpp"
 
 using medic::logs::TemplateMiner;
 using medic::logs::TemplateMinerOptions;
@@ -30,12 +31,15 @@ TEST_CASE("lines of the same shape share a template id", "[logs]") {
   TemplateMiner miner = make();
   const auto a = miner.add("Accepted password for root from 10.0.0.1 port 52144 ssh2");
   const auto b = miner.add("Accepted password for root from 192.168.7.9 port 22 ssh2");
-  const auto c = miner.add("Accepted password for admin from 10.0.0.3 port 4000 ssh2");
+  const auto c = miner.add("Accepted password for root from 10.0.0.3 port 4000 ssh2");
   CHECK(a.template_id == b.template_id);
   CHECK(a.template_id == c.template_id);
-  CHECK(miner.template_text(a.template_id) == "Accepted password for <*> from <*> port <*> ssh<*>");
+  CHECK(miner.template_text(a.template_id) ==
+        "Accepted password for root from <*> port <*> ssh<*>");
   CHECK(miner.template_size(a.template_id) == 3);
   CHECK(miner.template_count() == 1);
+  CHECK(miner.current_id(a.template_id) == a.template_id);
+  CHECK(miner.current_id(12345) == 0);
 }
 
 TEST_CASE("variables are masked before the tree", "[logs]") {
@@ -74,12 +78,71 @@ TEST_CASE("lines that differ in too many constants get their own templates", "[l
   CHECK(shorter.template_id != started.template_id);
 }
 
-TEST_CASE("one differing constant out of many generalises to <*>", "[logs]") {
+TEST_CASE("two words at one position are two events", "[logs]") {
   TemplateMiner miner = make();
-  const auto alice = miner.add("session opened for user alice by sshd on tty1");
-  const auto bob = miner.add("session opened for user bob by sshd on tty1");
-  CHECK(alice.template_id == bob.template_id);
-  CHECK(miner.template_text(alice.template_id) == "session opened for user <*> by sshd on tty<*>");
+  std::set<std::uint32_t> begin;
+  std::set<std::uint32_t> end;
+  for (int i = 0; i < 20; ++i) {
+    begin.insert(miner.add("The change caused us to need to do a layout begin").template_id);
+    end.insert(miner.add("The change caused us to need to do a layout end").template_id);
+  }
+  CHECK(begin.size() == 1);
+  CHECK(end.size() == 1);
+  CHECK(*begin.begin() != *end.begin());
+  // 9 of 10 equal would pass the similarity threshold: only the word rule keeps them apart.
+  CHECK(miner.template_count() == 2);
+}
+
+TEST_CASE("the fourth word at one position makes it a variable", "[logs]") {
+  TemplateMiner miner = make();
+  std::vector<std::uint32_t> ids;
+  for (const char* user : {"alice", "bob", "carol", "alice", "dave", "erin"}) {
+    ids.push_back(
+        miner.add("session opened for user " + std::string(user) + " by sshd on tty1").template_id);
+  }
+  CHECK(ids[0] != ids[1]);
+  CHECK(ids[1] != ids[2]);
+  CHECK(ids[3] == ids[0]);
+  // dave is the fourth user: the three templates merge into the oldest, which takes dave.
+  CHECK(ids[4] == ids[0]);
+  CHECK(ids[5] == ids[0]);
+  for (const std::uint32_t id : ids) {
+    CHECK(miner.current_id(id) == ids[0]);
+    CHECK(miner.template_text(id) == "session opened for user <*> by sshd on tty<*>");
+  }
+  CHECK(miner.template_size(ids[1]) == 6);
+  CHECK(miner.template_count() == 1);
+  CHECK(miner.merged_count() == 2);
+}
+
+TEST_CASE("a template that gains <*> takes in the templates it now covers", "[logs]") {
+  TemplateMiner miner = make();
+  const auto alpha = miner.add("open file alpha now for reading");
+  const auto beta = miner.add("open file beta now for reading");
+  CHECK(alpha.template_id != beta.template_id); // two words: two events, so far
+  // A path is a value, not a word: the oldest template takes it and gets <*>, which covers beta.
+  const auto path = miner.add("open file /tmp/a now for reading");
+  CHECK(path.template_id == alpha.template_id);
+  CHECK(miner.current_id(beta.template_id) == alpha.template_id);
+  CHECK(miner.template_text(beta.template_id) == "open file <*> now for reading");
+  CHECK(miner.template_size(alpha.template_id) == 3);
+  CHECK(miner.template_count() == 1);
+  CHECK(miner.add("open file beta now for reading").template_id == alpha.template_id);
+}
+
+TEST_CASE("ids merged into a template are forgotten when it is evicted", "[logs]") {
+  TemplateMiner miner = make(with([](TemplateMinerOptions& o) { o.max_clusters = 2; }));
+  const auto alpha = miner.add("open file alpha now for reading");
+  const auto beta = miner.add("open file beta now for reading");
+  (void)miner.add("open file /tmp/a now for reading"); // beta merged into alpha
+  CHECK(miner.current_id(beta.template_id) == alpha.template_id);
+  (void)miner.add("disk full on some volume");
+  (void)miner.add("fan speed low on some board now"); // evicts alpha, the least recently used
+  CHECK(miner.template_count() == 2);
+  CHECK(miner.current_id(alpha.template_id) == 0);
+  CHECK(miner.current_id(beta.template_id) == 0);
+  std::string text;
+  CHECK_FALSE(miner.template_text(beta.template_id, text));
 }
 
 TEST_CASE("eviction keeps at most max_clusters templates and never reuses ids", "[logs]") {
@@ -158,6 +221,7 @@ TEST_CASE("options out of range are refused with their name", "[logs]") {
           "similarity_threshold");
   refused(with([](TemplateMinerOptions& o) { o.prefix_depth = 17; }), "prefix_depth");
   refused(with([](TemplateMinerOptions& o) { o.max_children = 1; }), "max_children");
+  refused(with([](TemplateMinerOptions& o) { o.words_for_variable = 1; }), "words_for_variable");
   refused(with([](TemplateMinerOptions& o) { o.max_clusters = 0; }), "max_clusters");
   refused(with([](TemplateMinerOptions& o) { o.max_tokens = 1; }), "max_tokens");
 }
@@ -166,11 +230,46 @@ TEST_CASE("a full tree node sends new tokens to the <*> child", "[logs]") {
   TemplateMiner miner = make(with([](TemplateMinerOptions& o) {
     o.prefix_depth = 1;
     o.max_children = 3;
+    o.words_for_variable = 3;
   }));
-  std::set<std::uint32_t> ids;
+  std::vector<std::uint32_t> ids;
   for (const char* word : {"apple", "banana", "cherry", "damson", "elder"}) {
-    ids.insert(miner.add(std::string(word) + " tree fell down today").template_id);
+    ids.push_back(miner.add(std::string(word) + " tree fell down today").template_id);
   }
-  // Two token children fit; the rest share the <*> child, where similarity merges them.
-  CHECK(ids.size() == 3);
+  // Two token children fit; the rest share the <*> child, where the third word there (elder)
+  // merges them.
+  std::set<std::uint32_t> current;
+  for (const std::uint32_t id : ids) {
+    current.insert(miner.current_id(id));
+  }
+  CHECK(current.size() == 3);
+  CHECK(miner.template_text(ids[4]) == "<*> tree fell down today");
+}
+
+TEST_CASE("mining allocates nothing once the templates are known", "[logs]") {
+  if (!medic::test::allocation_counting_works()) {
+    WARN("operator new is not ours here (a sanitizer's allocator): allocation counts skipped");
+    return;
+  }
+  TemplateMiner miner = make();
+  std::vector<std::string> lines;
+  for (int i = 0; i < 400; ++i) {
+    const std::string n = std::to_string(i * 7919 % 10007);
+    lines.push_back("session opened for user u" + std::to_string(i % 9) + " by sshd pid " + n);
+    lines.push_back("Accepted password for root from 10.0.0." + n + " port " + n + " ssh2");
+    lines.push_back("delete blk_" + n + " blk_" + n + n + " from /data/" + n + "/x.log");
+    lines.push_back(std::string(i % 2 == 0 ? "layout begin" : "layout end") + " after " + n + "ms");
+    lines.push_back("user " + std::string(1, static_cast<char>('a' + i % 6)) + "x logged in");
+  }
+  for (const std::string& line : lines) {
+    (void)miner.add(line); // templates and merges happen here
+  }
+  const std::size_t count = miner.template_count();
+  const std::size_t allocations = medic::test::allocations_in([&] {
+    for (const std::string& line : lines) {
+      (void)miner.add(line);
+    }
+  });
+  CHECK(allocations == 0);
+  CHECK(miner.template_count() == count);
 }

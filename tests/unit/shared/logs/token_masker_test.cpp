@@ -68,6 +68,31 @@ TEST_CASE("the masker folds units and consecutive variables into one variable", 
   CHECK(masked("bytes sent") == "bytes sent");
 }
 
+TEST_CASE("a byte unit B folds and a repeated masked shape is a list", "[logs]") {
+  CHECK(masked("(estimated size 93.0 B, free 317.1 KB)") == "(estimated size <*> free <*>");
+  CHECK(masked("got 3 b") == "got <*> b");
+  CHECK(masked("delete blk_1 blk_-2 blk_3 now") == "delete blk_<*> now");
+  CHECK(masked("delete blk_4 now") == "delete blk_<*> now");
+  CHECK(masked("name an14 an15 bn16 bn17") == "name an<*> bn<*>");
+  CHECK(masked("node-1 ok node-2") == "node-<*> ok node-<*>");
+}
+
+TEST_CASE("tokens are classed as words, values or symbols", "[logs]") {
+  using medic::logs::TokenKind;
+  TokenMasker masker;
+  const auto tokens = masker.tokenize(
+      "WindowsUpdateAgent. user=root end. com.foo.Bar /usr/bin a\\b file.txt a1 *** - <*>");
+  const std::vector<TokenKind> expected = {TokenKind::word,   TokenKind::word,  TokenKind::word,
+                                           TokenKind::value,  TokenKind::value, TokenKind::value,
+                                           TokenKind::value,  TokenKind::value, TokenKind::symbol,
+                                           TokenKind::symbol, TokenKind::symbol};
+  REQUIRE(tokens.size() == expected.size());
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    INFO(tokens[i].text);
+    CHECK(tokens[i].kind == expected[i]);
+  }
+}
+
 TEST_CASE("identifiers with digits keep their letters", "[logs]") {
   CHECK(masked("interface alt0 and ee0") == "interface alt<*> and ee<*>");
   CHECK(masked("jk2_init() Found child") == "jk<*>_init() Found child");
