@@ -154,6 +154,11 @@ struct BoundParams {
     }
     return nullptr;
   }
+  [[nodiscard]] std::string_view value_or(std::string_view name,
+                                          std::string_view fallback) const noexcept {
+    const std::string* value = find(name);
+    return value != nullptr ? std::string_view(*value) : fallback;
+  }
 };
 
 } // namespace medic::agent::act
