@@ -37,6 +37,10 @@ Result<TemplateMiner> TemplateMiner::create(TemplateMinerOptions options) {
   if (options.max_children < 2) {
     return bad("max_children must be at least 2, got " + std::to_string(options.max_children));
   }
+  if (options.max_leaf_templates < 1) {
+    return bad("max_leaf_templates must be at least 1, got " +
+               std::to_string(options.max_leaf_templates));
+  }
   if (options.max_clusters < 1 || options.max_clusters > k_max_clusters) {
     return bad("max_clusters must be in 1..16777216, got " + std::to_string(options.max_clusters));
   }
@@ -155,6 +159,7 @@ void TemplateMiner::join(std::uint32_t slot, std::span<const MaskedToken> tokens
   Cluster& cluster = m_clusters[slot];
   generalised = generalise(cluster, tokens) || generalised;
   ++cluster.size;
+  cluster.last_used = ++m_tick;
   lru_unlink(slot);
   lru_push_front(slot);
   if (generalised) {
@@ -233,7 +238,15 @@ void TemplateMiner::absorb(std::uint32_t survivor, std::uint32_t absorbed) {
 
 std::uint32_t TemplateMiner::create_cluster(std::span<const MaskedToken> tokens) {
   if (m_live_clusters >= m_options.max_clusters) {
-    evict_one();
+    evict(m_lru_tail);
+  }
+  // A full leaf gives up its least recently used template: a line costs at most
+  // max_leaf_templates comparisons, whatever the log throws at the miner. The eviction may free
+  // the leaf's path, so the path is looked up again.
+  std::uint32_t leaf = insert_leaf(tokens);
+  if (m_nodes[leaf].clusters.size() >= m_options.max_leaf_templates) {
+    evict(least_recent_in(leaf));
+    leaf = insert_leaf(tokens);
   }
   std::uint32_t slot = 0;
   if (!m_free_slots.empty()) {
@@ -248,6 +261,7 @@ std::uint32_t TemplateMiner::create_cluster(std::span<const MaskedToken> tokens)
   // Ids wrap only after 4 billion templates; 0 stays reserved for "none".
   m_next_id = m_next_id == 0xffffffffU ? 1 : m_next_id + 1;
   cluster.size = 1;
+  cluster.last_used = ++m_tick;
   cluster.wildcards = 0;
   cluster.hashes.clear();
   cluster.kinds.clear();
@@ -264,8 +278,8 @@ std::uint32_t TemplateMiner::create_cluster(std::span<const MaskedToken> tokens)
     cluster.text.append(token.text);
     cluster.ends.push_back(static_cast<std::uint32_t>(cluster.text.size()));
   }
-  cluster.leaf = insert_leaf(tokens);
-  m_nodes[cluster.leaf].clusters.push_back(slot);
+  cluster.leaf = leaf;
+  m_nodes[leaf].clusters.push_back(slot);
   m_slot_of.insert(cluster.id, slot);
   lru_push_front(slot);
   ++m_live_clusters;

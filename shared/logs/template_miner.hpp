@@ -18,8 +18,9 @@
 // - a `<*>` position of a template accepts any token as equal (Drain counts it as different,
 //   which keeps short templates from ever taking a new value);
 // - when a template gains a `<*>`, the templates of its leaf it now covers are merged into it;
-// - memory is bounded: at most max_clusters templates, the least recently used is evicted
-//   (its id is never reused), and tree nodes left empty by an eviction are freed.
+// - memory and time are bounded: at most max_clusters templates and max_leaf_templates per
+//   leaf (so a line is compared with at most that many); the least recently used template is
+//   evicted (its id is never reused), and tree nodes left empty by an eviction are freed.
 //
 // Merging means a line's id may later name a template that was merged into another one:
 // current_id() follows it (for the last 64 ids merged into each template).
@@ -46,13 +47,14 @@
 namespace medic::logs {
 
 struct TemplateMinerOptions {
-  double similarity_threshold = 0.7;  // 0 < st <= 1: share of equal positions to join a cluster
-  std::size_t prefix_depth = 1;       // leading tokens keyed in the tree (Drain depth - 3)
-  std::size_t words_for_variable = 4; // >= 2: different words at a position that make it <*>
-  std::size_t max_children = 100;     // per tree node; past it tokens go to the `<*>` child
-  std::size_t max_clusters = 4096;    // templates kept; the least recently used is evicted
-  std::size_t max_tokens = 64;        // tokens per line considered; the rest fold into `<*>`
-  std::string extra_delimiters;       // split on these as on whitespace
+  double similarity_threshold = 0.7;   // 0 < st <= 1: share of equal positions to join a cluster
+  std::size_t prefix_depth = 1;        // leading tokens keyed in the tree (Drain depth - 3)
+  std::size_t words_for_variable = 4;  // >= 2: different words at a position that make it <*>
+  std::size_t max_children = 100;      // per tree node; past it tokens go to the `<*>` child
+  std::size_t max_clusters = 4096;     // templates kept; the least recently used is evicted
+  std::size_t max_leaf_templates = 64; // per tree leaf (bounds the work per line), LRU evicted
+  std::size_t max_tokens = 64;         // tokens per line considered; the rest fold into `<*>`
+  std::string extra_delimiters;        // split on these as on whitespace
   bool mask_variables = true;
 };
 
@@ -106,6 +108,7 @@ private:
     std::uint32_t lru_prev = k_none;
     std::uint32_t lru_next = k_none;
     std::uint64_t size = 0;
+    std::uint64_t last_used = 0;        // m_tick when a line last went to it
     std::vector<std::uint64_t> hashes;  // per token; m_wildcard_hash where generalised
     std::vector<TokenKind> kinds;       // per token, of the creating line
     std::string text;                   // the creating line's masked tokens, joined by ' '
@@ -144,7 +147,8 @@ private:
   [[nodiscard]] std::uint32_t insert_leaf(std::span<const MaskedToken> tokens);
   [[nodiscard]] std::uint32_t child(std::uint32_t node, std::uint64_t key) const;
   std::uint32_t add_child(std::uint32_t node, std::uint64_t key);
-  void evict_one();
+  [[nodiscard]] std::uint32_t least_recent_in(std::uint32_t leaf) const noexcept;
+  void evict(std::uint32_t slot);
   void release_leaf_path(std::uint32_t node);
   void lru_unlink(std::uint32_t slot) noexcept;
   void lru_push_front(std::uint32_t slot) noexcept;
@@ -167,6 +171,7 @@ private:
   std::size_t m_live_clusters = 0;
   std::uint64_t m_evicted = 0;
   std::uint64_t m_merged = 0;
+  std::uint64_t m_tick = 0; // counts lines, for last_used
 };
 
 } // namespace medic::logs

@@ -90,8 +90,18 @@ std::uint32_t TemplateMiner::insert_leaf(std::span<const MaskedToken> tokens) {
   return node;
 }
 
-void TemplateMiner::evict_one() {
-  const std::uint32_t slot = m_lru_tail;
+// The least recently used template of a leaf (the leaf holds at least one).
+std::uint32_t TemplateMiner::least_recent_in(std::uint32_t leaf) const noexcept {
+  std::uint32_t oldest = k_none;
+  for (const std::uint32_t slot : m_nodes[leaf].clusters) {
+    if (oldest == k_none || m_clusters[slot].last_used < m_clusters[oldest].last_used) {
+      oldest = slot;
+    }
+  }
+  return oldest;
+}
+
+void TemplateMiner::evict(std::uint32_t slot) {
   if (slot == k_none) {
     return;
   }

@@ -64,6 +64,44 @@ bool is_unit(std::string_view word) noexcept {
   return std::find(k_packed_units.begin(), k_packed_units.end(), key) != k_packed_units.end();
 }
 
+// Names of months and weekdays, as dates spell them: a date is a variable however it is written.
+constexpr std::array<std::string_view, 38> k_date_words = {
+    "Jan",       "Feb",      "Mar",       "Apr",      "May",      "Jun",      "Jul",    "Aug",
+    "Sep",       "Oct",      "Nov",       "Dec",      "Mon",      "Tue",      "Wed",    "Thu",
+    "Fri",       "Sat",      "Sun",       "January",  "February", "March",    "April",  "June",
+    "July",      "August",   "September", "October",  "November", "December", "Monday", "Tuesday",
+    "Wednesday", "Thursday", "Friday",    "Saturday", "Sunday",   "Sept"};
+
+// Time zones that follow a time like a unit ("19:02:14 EST 2004").
+constexpr std::array<std::string_view, 12> k_time_zones = {
+    "UTC", "GMT", "EST", "EDT", "CST", "CDT", "MST", "MDT", "PST", "PDT", "CET", "CEST"};
+
+// Title case or upper case: "Jul", "JUL"; not "jul", which may be part of a word.
+bool is_date_word(std::string_view word) noexcept {
+  if (word.size() < 3 || word.size() > 9 || word[0] < 'A' || word[0] > 'Z') {
+    return false;
+  }
+  const bool upper = word[1] >= 'A' && word[1] <= 'Z';
+  for (const std::string_view name : k_date_words) {
+    if (name.size() != word.size()) {
+      continue;
+    }
+    bool same = true;
+    for (std::size_t i = 0; i < name.size() && same; ++i) {
+      const char want = upper && i > 0 ? static_cast<char>(name[i] - 'a' + 'A') : name[i];
+      same = word[i] == want;
+    }
+    if (same) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool is_time_zone(std::string_view word) noexcept {
+  return std::find(k_time_zones.begin(), k_time_zones.end(), word) != k_time_zones.end();
+}
+
 std::uint64_t mix(std::uint64_t x) noexcept {
   x ^= x >> 30;
   x *= 0xbf58476d1ce4e5b9ULL;
@@ -265,10 +303,8 @@ bool TokenMasker::is_path_like(std::string_view token) const noexcept {
   return false;
 }
 
-bool TokenMasker::absorbed_as_unit(std::string_view token) const noexcept {
-  if (m_pending.empty() || !m_pending.back().is_variable) {
-    return false;
-  }
+// The token without leading '(' and trailing punctuation: "(1.16 KB)" -> "KB", "Jul," -> "Jul".
+std::string_view TokenMasker::core_word(std::string_view token) const noexcept {
   std::size_t end = token.size();
   while (end > 0 && (m_classes[static_cast<unsigned char>(token[end - 1])] & k_alpha) == 0 &&
          token[end - 1] != '%') {
@@ -278,7 +314,15 @@ bool TokenMasker::absorbed_as_unit(std::string_view token) const noexcept {
   while (begin < end && token[begin] == '(') {
     ++begin;
   }
-  return is_unit(token.substr(begin, end - begin));
+  return token.substr(begin, end - begin);
+}
+
+bool TokenMasker::absorbed_as_unit(std::string_view token) const noexcept {
+  if (m_pending.empty() || !m_pending.back().is_variable) {
+    return false;
+  }
+  const std::string_view core = core_word(token);
+  return is_unit(core) || is_time_zone(core);
 }
 
 void TokenMasker::push_token(std::string_view line, std::size_t begin, std::size_t end,
@@ -287,6 +331,12 @@ void TokenMasker::push_token(std::string_view line, std::size_t begin, std::size
   const std::string_view token = line.substr(begin, end - begin);
   if (!m_options.mask_variables || !has_digit) {
     if (m_options.mask_variables && absorbed_as_unit(token)) {
+      return;
+    }
+    if (m_options.mask_variables && is_date_word(core_word(token))) {
+      if (m_pending.empty() || !m_pending.back().is_variable) {
+        push_tail(); // a month or a weekday: part of a date, joining a variable before it
+      }
       return;
     }
     // A word unless it is a path or a dotted name, or has no letter at all (digits only get

@@ -16,6 +16,8 @@
 //   variable: 10.0.0.1:22, 04:30:30,123, [42]); a unit word after a variable (bytes, KB, B,
 //   ms, sec, ...) is dropped, and consecutive variables collapse into one, so "1190 bytes
 //   (1.16 KB)" and "0 bytes" both read `<*>`;
+// - month and weekday names (Jul, Sun, JUL, July) are date parts, so variables; a time zone
+//   after a variable (19:02:14 EST) is dropped like a unit;
 // - a masked token repeated right after itself is a list and is kept once: "blk_1 blk_2
 //   blk_3" and "blk_4" both read "blk_<*>".
 // Each token is also classed (TokenKind) as a symbol, a word or a value.
@@ -84,6 +86,7 @@ private:
   bool append_masked(std::string_view token);
   void push_tail(); // a plain `<*>` variable token
   [[nodiscard]] bool repeats_last(std::string_view masked) const noexcept;
+  [[nodiscard]] std::string_view core_word(std::string_view token) const noexcept;
   [[nodiscard]] bool absorbed_as_unit(std::string_view token) const noexcept;
   [[nodiscard]] bool is_path_like(std::string_view token) const noexcept;
 

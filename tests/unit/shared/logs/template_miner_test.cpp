@@ -181,6 +181,26 @@ TEST_CASE("eviction keeps at most max_clusters templates and never reuses ids", 
   CHECK(miner.template_text(kept.template_id) == "kept line");
 }
 
+TEST_CASE("a full leaf gives up its least recently used template", "[logs]") {
+  TemplateMiner miner = make(with([](TemplateMinerOptions& o) { o.max_leaf_templates = 2; }));
+  // Same length and first token: one leaf. Different words: different templates.
+  const auto a = miner.add("x alpha bravo");
+  const auto b = miner.add("x charlie delta");
+  CHECK(miner.add("x alpha bravo").template_id == a.template_id); // a used after b
+  const auto c = miner.add("x echo foxtrot");
+  CHECK(c.is_new_template);
+  CHECK(miner.template_count() == 2);
+  CHECK(miner.current_id(b.template_id) == 0);
+  CHECK(miner.current_id(a.template_id) == a.template_id);
+  CHECK(miner.evicted_count() == 1);
+  // A leaf of one still works: each new shape replaces the last.
+  TemplateMiner single = make(with([](TemplateMinerOptions& o) { o.max_leaf_templates = 1; }));
+  for (int i = 0; i < 5; ++i) {
+    CHECK(single.add(i % 2 == 0 ? "y alpha bravo" : "y charlie delta").is_new_template);
+  }
+  CHECK(single.template_count() == 1);
+}
+
 TEST_CASE("eviction frees tree nodes so the same shapes can come back", "[logs]") {
   TemplateMiner miner = make(with([](TemplateMinerOptions& o) { o.max_clusters = 2; }));
   for (int round = 0; round < 50; ++round) {
@@ -222,6 +242,7 @@ TEST_CASE("options out of range are refused with their name", "[logs]") {
   refused(with([](TemplateMinerOptions& o) { o.prefix_depth = 17; }), "prefix_depth");
   refused(with([](TemplateMinerOptions& o) { o.max_children = 1; }), "max_children");
   refused(with([](TemplateMinerOptions& o) { o.words_for_variable = 1; }), "words_for_variable");
+  refused(with([](TemplateMinerOptions& o) { o.max_leaf_templates = 0; }), "max_leaf_templates");
   refused(with([](TemplateMinerOptions& o) { o.max_clusters = 0; }), "max_clusters");
   refused(with([](TemplateMinerOptions& o) { o.max_tokens = 1; }), "max_tokens");
 }

@@ -77,6 +77,15 @@ TEST_CASE("a byte unit B folds and a repeated masked shape is a list", "[logs]")
   CHECK(masked("node-1 ok node-2") == "node-<*> ok node-<*>");
 }
 
+TEST_CASE("month and weekday names are date parts, time zones fold like units", "[logs]") {
+  CHECK(masked("connection at Sun Jul 10 03:55:15 2005 closed") == "connection at <*> closed");
+  CHECK(masked("(Release Date: Fri Dec 10 19:02:14 EST 2004)") == "(Release Date: <*>");
+  CHECK(masked("on JUL 4, 2005") == "on <*>");
+  CHECK(masked("rebuilt in July") == "rebuilt in <*>");
+  // Only title or upper case, and only the names themselves.
+  CHECK(masked("the jul and Maybe and EST") == "the jul and Maybe and EST");
+}
+
 TEST_CASE("tokens are classed as words, values or symbols", "[logs]") {
   using medic::logs::TokenKind;
   TokenMasker masker;
