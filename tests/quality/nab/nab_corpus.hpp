@@ -21,6 +21,8 @@ namespace medic::quality::nab {
 // "2014-07-01 00:00:00" or "2014-10-30 15:30:00.000000" as microseconds since 1970 (the
 // timestamps carry no zone: read as UTC, only equality and differences matter).
 [[nodiscard]] Result<std::int64_t> parse_timestamp(std::string_view text);
+// The inverse, to whole seconds: "2014-07-01 00:00:00".
+[[nodiscard]] std::string format_timestamp(std::int64_t us);
 
 struct DataFile {
   LabelledFile labels; // labels.name is the path under data/, with '/' separators

@@ -35,6 +35,8 @@ TEST_CASE("nab: timestamps parse with or without microseconds", "[nab]") {
   CHECK(nab::parse_timestamp("2000-03-01 00:00:00.5").value() -
             nab::parse_timestamp("2000-02-29 00:00:00").value() ==
         86'400'500'000);
+  CHECK(nab::format_timestamp(nab::parse_timestamp("2016-02-29 23:59:07").value()) ==
+        "2016-02-29 23:59:07");
   CHECK_FALSE(nab::parse_timestamp("2014-13-01 00:00:00"));
   CHECK_FALSE(nab::parse_timestamp("2014-10-30"));
   CHECK_FALSE(nab::parse_timestamp("2014-10-30 15:30:00.x"));
