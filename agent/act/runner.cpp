@@ -59,10 +59,10 @@ public:
 
   [[nodiscard]] bool idle() const noexcept { return m_state == State::idle; }
 
-  void start(const Action& action, BoundParams params, ActionRunner::Done done) {
+  void start(Action action, BoundParams params, ActionRunner::Done done) {
     m_state = State::preparing;
     m_stopped = false;
-    m_action = &action;
+    m_action = std::move(action);
     m_params = std::move(params);
     m_done = std::move(done);
     m_outcome = RunOutcome{};
@@ -117,7 +117,7 @@ private:
   // until on_work_done.
   static void on_work(uv_work_t* work) noexcept {
     auto* self = static_cast<RunSlot*>(work->data);
-    self->m_prepared = prepare_run(*self->m_action, self->m_params, self->m_ctx);
+    self->m_prepared = prepare_run(self->m_action, self->m_params, self->m_ctx);
   }
 
   static void on_work_done(uv_work_t* work, int status) noexcept {
@@ -145,12 +145,12 @@ private:
     case NextStep::signal: finish_signals(); break;
     case NextStep::spawn:
       m_state = State::executing;
-      m_child.start(m_prepared.spawn, {m_action->timeout, m_settings.kill_grace},
+      m_child.start(m_prepared.spawn, {m_action.timeout, m_settings.kill_grace},
                     [this](ChildResult&& result) { on_child(std::move(result)); });
       break;
     case NextStep::http:
       m_state = State::executing;
-      m_http.start(m_prepared.http, m_action->timeout,
+      m_http.start(m_prepared.http, m_action.timeout,
                    [this](HttpResult&& result) { on_http(std::move(result)); });
       break;
     }
@@ -197,7 +197,7 @@ private:
     case ChildEnding::timed_out:
     case ChildEnding::abandoned:
       m_outcome.status = RunStatus::timed_out;
-      m_outcome.reason = "timed out after " + std::to_string(m_action->timeout.count()) +
+      m_outcome.reason = "timed out after " + std::to_string(m_action.timeout.count()) +
                          " ms: process group " + std::to_string(result.pid) + " terminated";
       if (result.ending == ChildEnding::abandoned) {
         m_outcome.reason += ", but the leader was not reaped after SIGKILL (abandoned)";
@@ -252,9 +252,9 @@ private:
     try {
       done(outcome);
     } catch (const std::exception& e) {
-      spdlog::error("action runner: the completion of '{}' threw: {}", m_action->name, e.what());
+      spdlog::error("action runner: the completion of '{}' threw: {}", m_action.name, e.what());
     } catch (...) {
-      spdlog::error("action runner: the completion of '{}' threw", m_action->name);
+      spdlog::error("action runner: the completion of '{}' threw", m_action.name);
     }
   }
 
@@ -263,7 +263,7 @@ private:
     m_state = State::idle;
     m_prepared = Prepared();
     m_params = BoundParams();
-    m_action = nullptr;
+    m_action = Action();
     m_on_free();
   }
 
@@ -274,7 +274,7 @@ private:
   std::function<void()> m_on_free;
   State m_state = State::idle;
   bool m_stopped = false;
-  const Action* m_action = nullptr;
+  Action m_action; // a copy: the catalog may be replaced while the run is in flight
   BoundParams m_params;
   ActionRunner::Done m_done;
   PrepareContext m_ctx;
@@ -311,7 +311,7 @@ Result<void> ActionRunner::run(const Action& action, BoundParams params, Done do
                                      std::to_string(m_queue.size()) +
                                      " queued: the queue is full, '" + action.name + "' not run");
   }
-  m_queue.push_back({&action, std::move(params), std::move(done)});
+  m_queue.push_back({action, std::move(params), std::move(done)});
   pump();
   return {};
 }
@@ -339,7 +339,7 @@ void ActionRunner::pump() noexcept {
       }
       Queued next = std::move(m_queue.front());
       m_queue.pop_front();
-      slot->start(*next.action, std::move(next.params), std::move(next.done));
+      slot->start(std::move(next.action), std::move(next.params), std::move(next.done));
       moved = true;
     }
   }
@@ -367,7 +367,7 @@ void ActionRunner::close() noexcept {
     try {
       run.done(outcome);
     } catch (...) {
-      spdlog::error("action runner: the completion of '{}' threw", run.action->name);
+      spdlog::error("action runner: the completion of '{}' threw", run.action.name);
     }
   }
   for (auto& slot : m_slots) {

@@ -73,7 +73,8 @@ public:
   using Done = std::function<void(const RunOutcome&)>; // on the loop thread, exactly once
 
   // Queues the run (starts it at once when a slot is free). Fails only when the queue is full
-  // (ErrorCode::busy) or after close(). `action` must outlive the run. `done` may call run().
+  // (ErrorCode::busy) or after close(). `action` is copied (a catalog reload while the run is in
+  // flight is harmless). `done` may call run().
   [[nodiscard]] Result<void> run(const Action& action, BoundParams params, Done done);
   [[nodiscard]] std::size_t running() const noexcept;
   [[nodiscard]] std::size_t queued() const noexcept;
@@ -87,7 +88,7 @@ public:
 
 private:
   struct Queued {
-    const Action* action = nullptr;
+    Action action;
     BoundParams params;
     Done done;
   };
