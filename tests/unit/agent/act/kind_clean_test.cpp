@@ -110,7 +110,7 @@ TEST_CASE("clean: oldest first down to the size bound, only matching names",
   CHECK(outcome.plan.find("deleted 2 of 4 files, 2000 bytes") != std::string::npos);
 }
 
-TEST_CASE("clean: age and size together; dry-run deletes nothing", "[act-runner][clean]") {
+TEST_CASE("clean: age and size together, dry-run deletes nothing", "[act-runner][clean]") {
   TempDir dir;
   const fs::path cache = dir / "cache";
   fs::create_directories(cache);

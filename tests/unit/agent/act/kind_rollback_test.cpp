@@ -71,7 +71,7 @@ TEST_CASE("rollback: switches current to the previous release, then reloads",
   CHECK(entries == 3); // releases, current, reloaded
 }
 
-TEST_CASE("rollback: an absolute link stays absolute; a failing reload fails the run",
+TEST_CASE("rollback: an absolute link stays absolute, a failing reload fails the run",
           "[act-runner][rollback]") {
   TempDir dir;
   layout(dir, (dir / "releases" / "v2").string());
