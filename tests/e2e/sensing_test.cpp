@@ -89,7 +89,7 @@ std::multiset<int> shipped_lines(const json& answer) {
 } // namespace
 
 TEST_CASE(
-    "error lines and a growing file become signals at the coordinator; a restarted agent "
+    "error lines and a growing file become signals at the coordinator, a restarted agent "
     "neither loses nor repeats a line") {
   Fleet fleet;
   fleet.start_coordinator();

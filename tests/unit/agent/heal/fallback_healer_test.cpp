@@ -163,7 +163,7 @@ TEST_CASE("a new fire during the backoff is reported skipped once", "[heal][heal
   CHECK(kinds(healer.tick(k_down_since_0, 15'000)) == std::vector<Kind>{Kind::run});
 }
 
-TEST_CASE("health for healthy_for resets the budget; a clear is not enough",
+TEST_CASE("health for healthy_for resets the budget, a clear is not enough",
           "[heal][heal-engine]") {
   FallbackHealer healer(config_with({restart_web()}), k_seed);
   const auto attempt_of = [&](std::int64_t at) {
@@ -216,7 +216,7 @@ TEST_CASE("dry-run decisions are marked and still spend the budget", "[heal][hea
   CHECK(healer.budget().entries().at(0).attempts == 1);
 }
 
-TEST_CASE("a cleared target is not retried; two rules with one action run it once",
+TEST_CASE("a cleared target is not retried, two rules with one action run it once",
           "[heal][heal-engine]") {
   HealRule second = restart_web();
   second.id = "restart-web-too";

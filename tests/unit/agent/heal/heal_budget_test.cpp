@@ -102,7 +102,7 @@ TEST_CASE("jitter keeps each wait within [1-j, 1+j] of the plain backoff, reprod
   CHECK(any_differs);
 }
 
-TEST_CASE("at most max_attempts per window; a window that ends frees the count",
+TEST_CASE("at most max_attempts per window, a window that ends frees the count",
           "[heal][heal-budget]") {
   BudgetSettings settings = plain();
   settings.max_attempts = 2;

@@ -28,7 +28,7 @@ TEST_CASE("samples keep copies of their names and labels", "[batch]") {
   CHECK(builder.events_empty());
 }
 
-TEST_CASE("a full samples part refuses until cleared; events are separate", "[batch]") {
+TEST_CASE("a full samples part refuses until cleared, events are separate", "[batch]") {
   BatchLimits limits;
   limits.max_samples = 2;
   BatchBuilder builder(limits);
@@ -46,7 +46,7 @@ TEST_CASE("a full samples part refuses until cleared; events are separate", "[ba
   CHECK(builder.events_batch().signals.size() == 1);
 }
 
-TEST_CASE("the arena bounds the bytes held; an item too big for any batch is dropped", "[batch]") {
+TEST_CASE("the arena bounds the bytes held, an item too big for any batch is dropped", "[batch]") {
   BatchLimits limits;
   limits.sample_arena_bytes = 16;
   BatchBuilder builder(limits);

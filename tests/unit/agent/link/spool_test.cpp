@@ -186,7 +186,7 @@ TEST_CASE("Spool refuses a sequence number below next_seq", "[agent][link][spool
   CHECK(held_seqs(spool) == Seqs{5});
 }
 
-TEST_CASE("Spool over max_bytes drops the oldest samples; events only for newer events",
+TEST_CASE("Spool over max_bytes drops the oldest samples, events only for newer events",
           "[agent][link][spool]") {
   TempDir dir;
   const fs::path path = dir / "spool.db";
@@ -405,7 +405,7 @@ TEST_CASE("Spool keeps every batch when the agent dies without closing it",
   }
 }
 
-TEST_CASE("A new spool numbers from first_seq; a used one keeps its own numbering",
+TEST_CASE("A new spool numbers from first_seq, a used one keeps its own numbering",
           "[agent][link][spool]") {
   TempDir dir;
   const fs::path path = dir / "spool.db";
