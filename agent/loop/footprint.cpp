@@ -30,61 +30,31 @@ Result<std::uint64_t> kilobytes(std::string_view status, std::string_view key) {
   return value * 1024;
 }
 
-// The first line of a mapping in /proc/self/smaps.
-struct MappingHead {
-  unsigned long start = 0;
-  unsigned long end = 0;
-  bool releasable = false; // read-only or executable, private, file-backed
-};
-
-// True when `line` starts a mapping (and fills `head`).
-bool parse_mapping_head(const char* line, MappingHead& head) {
-  unsigned long start = 0;
-  unsigned long end = 0;
-  char perms[5] = {};
-  if (std::sscanf(line, "%lx-%lx %4s", &start, &end, perms) != 3) {
-    return false;
-  }
-  head.start = start;
-  head.end = end;
-  // Only pages that can never have been written: r-xp (code) and r--p (constants, symbol
-  // tables, unwind tables). [vdso] and other special mappings have no path.
-  head.releasable = (std::strcmp(perms, "r-xp") == 0 || std::strcmp(perms, "r--p") == 0) &&
-                    std::strchr(line, '/') != nullptr;
-  return true;
-}
-
 } // namespace
 
 std::size_t release_startup_code() noexcept {
-  std::FILE* smaps = std::fopen("/proc/self/smaps", "re");
-  if (smaps == nullptr) {
+  std::FILE* maps = std::fopen("/proc/self/maps", "re");
+  if (maps == nullptr) {
     return 0;
   }
   std::size_t released = 0;
-  MappingHead head;
   char line[512];
-  while (std::fgets(line, sizeof(line), smaps) != nullptr) {
-    if (parse_mapping_head(line, head)) {
-      continue;
+  while (std::fgets(line, sizeof(line), maps) != nullptr) {
+    unsigned long start = 0;
+    unsigned long end = 0;
+    char perms[5] = {};
+    if (std::sscanf(line, "%lx-%lx %4s", &start, &end, perms) != 3 ||
+        std::strcmp(perms, "r-xp") != 0 || std::strchr(line, '/') == nullptr) {
+      continue; // only executable, private, file-backed mappings ([vdso] has no path)
     }
-    // "Anonymous:" closes the counters that matter: a mapping with none is file pages only.
-    unsigned long anonymous_kb = 0;
-    if (!head.releasable || std::sscanf(line, "Anonymous: %lu kB", &anonymous_kb) != 1) {
-      continue;
-    }
-    head.releasable = false;
-    if (anonymous_kb != 0) {
-      continue; // copied-on-write pages (relocations, a debugger's breakpoints) live here
-    }
-    void* address = reinterpret_cast<void*>(head.start);
-    const std::size_t length = head.end - head.start;
+    void* address = reinterpret_cast<void*>(start);
+    const std::size_t length = end - start;
     if (madvise(address, length, MADV_RANDOM) == 0 &&
         madvise(address, length, MADV_DONTNEED) == 0) {
       ++released;
     }
   }
-  std::fclose(smaps);
+  std::fclose(maps);
   return released;
 }
 

@@ -30,14 +30,13 @@ private:
   sample::ProcFile m_status;
 };
 
-// Once start-up is over: drops the pages of read-only file mappings (code r-xp; constants,
-// symbol and unwind tables r--p; of the program and its libraries) from this process, so that
-// only what the steady state touches comes back in (in the kernel's fault-around windows, 64 KiB
-// here). Start-up code (config parsing, pattern compilers), the dynamic loader's symbol lookups
-// and the unused parts of big libraries then stop counting in RSS. Safe: those pages were never
-// written, so dropping them loses nothing (they are read again from the page cache on use); a
-// mapping holding any copied-on-write page (RELRO data, a debugger's breakpoint) is left alone,
-// as are writable mappings. Returns the number of mappings released.
+// Once start-up is over: unmaps the pages of executable code (r-xp file mappings: the program and
+// its libraries) from this process and turns off the kernel's fault-around for them, so that
+// only the code the steady state runs comes back in, one page at a time. Start-up code (config
+// parsing, pattern compilers) and the unused parts of big libraries then stop counting in RSS.
+// Safe: code pages are never written, so dropping them loses nothing (they are re-read from
+// the page cache on use). Writable and read-only data mappings are left alone (relocated data
+// lives there). Returns the number of mappings released.
 std::size_t release_startup_code() noexcept;
 
 // "VmRSS:  9588 kB" and "VmHWM:" from /proc/<pid>/status text, in bytes.
