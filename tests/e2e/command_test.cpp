@@ -69,6 +69,9 @@ public:
         for (auto& result : batch->results) {
           results.push_back(std::move(result));
         }
+        for (auto& entry : batch->evidence) {
+          evidence.push_back(std::move(entry));
+        }
         send([&, seq = message->envelope.seq](std::string& out, const protocol::Envelope& e) {
           protocol::encode_ack(out, e, protocol::Ack{seq});
         });
@@ -106,6 +109,7 @@ public:
   }
 
   std::vector<protocol::CommandResult> results;
+  std::vector<protocol::Evidence> evidence;
 
 private:
   template <class Encode>
@@ -165,6 +169,28 @@ std::string agent_config(const medic::test::TempDir& dir, const std::string& end
          "    argv: [/bin/true]\n"
          "    post_condition: {kind: process, target: never-running, within: 1s}\n"
          "    rollback: rollback-release\n"
+         "  - name: block-marker\n"
+         "    kind: exec\n"
+         "    risk: low\n"
+         "    argv: [/usr/bin/touch, '{name}']\n"
+         "    cwd: " +
+         d +
+         "/markers\n"
+         "    params: [{name: name, type: string}]\n"
+         "    temporary: {undo: unblock-marker, duration: 1s}\n"
+         "  - name: unblock-marker\n"
+         "    kind: exec\n"
+         "    risk: low\n"
+         "    argv: [/bin/rm, -f, '{name}']\n"
+         "    cwd: " +
+         d +
+         "/markers\n"
+         "    params: [{name: name, type: string}]\n"
+         "  - name: diag-echo\n"
+         "    kind: exec\n"
+         "    risk: low\n"
+         "    diagnostic: true\n"
+         "    argv: [/bin/echo, evidence for the coordinator]\n"
          "  - name: rollback-release\n"
          "    kind: rollback\n"
          "    risk: medium\n"
@@ -172,7 +198,10 @@ std::string agent_config(const medic::test::TempDir& dir, const std::string& end
          d +
          "/releases\n"
          "    current_link: " +
-         d + "/current\n";
+         d +
+         "/current\n"
+         "diagnostics:\n"
+         "  - {on_rule: process-down, actions: [diag-echo]}\n";
 }
 
 } // namespace
@@ -227,6 +256,7 @@ TEST_CASE("COMMANDs run from the catalog only, once per id, with rollback on a f
   REQUIRE(late);
   CHECK(late->status == protocol::ResultStatus::expired);
   CHECK(fs::is_empty(dir / "markers"));
+  CHECK_FALSE(coordinator.results.empty());
 
   // The post-condition (a process that never runs) fails: the rollback switches `current`.
   auto deploy = coordinator.run({"cmd-deploy", now_ms() + 60'000, "deploy-check", {}}, 0, 15s);
@@ -236,6 +266,33 @@ TEST_CASE("COMMANDs run from the catalog only, once per id, with rollback on a f
   CHECK(deploy->rollback == "rollback-release");
   CHECK(deploy->rollback_status == "succeeded");
   CHECK(fs::read_symlink(dir / "current").filename() == "v1");
+
+  // A temporary action is undone by its inverse after its time (reported as a local action).
+  auto block = coordinator.run({"cmd-block", now_ms() + 60'000, "block-marker", {{"name", "b"}}});
+  REQUIRE(block);
+  CHECK(block->status == protocol::ResultStatus::succeeded);
+  const auto undone = [&] {
+    for (const auto& result : coordinator.results) {
+      if (result.action == "unblock-marker" && result.origin == "local" &&
+          result.rule == "temporary:block-marker" &&
+          result.status == protocol::ResultStatus::succeeded) {
+        return true;
+      }
+    }
+    return false;
+  };
+  CHECK(coordinator.serve(undone, 15s));
+  CHECK_FALSE(fs::exists(dir / "markers" / "b"));
+
+  // process-down fired at start (the watched process never runs): its diagnostic ran and its
+  // output reached the coordinator as evidence.
+  CHECK(coordinator.serve([&] { return !coordinator.evidence.empty(); }, 10s));
+  if (!coordinator.evidence.empty()) {
+    CHECK(coordinator.evidence.front().action == "diag-echo");
+    CHECK(coordinator.evidence.front().rule == "process-down");
+    CHECK_THAT(coordinator.evidence.front().output,
+               Catch::Contains("evidence for the coordinator"));
+  }
 
   // Across an agent restart the id is still remembered: the command does not run again.
   agent->signal(SIGTERM);
