@@ -26,7 +26,7 @@ lh::GroupingScore score(const Strings& truth, const Strings& parsed) {
 
 } // namespace
 
-TEST_CASE("grouping accuracy counts a line only when its group is exactly its event",
+TEST_CASE("loghub score: grouping accuracy counts a line only when its group is exactly its event",
           "[loghub-score]") {
   const Strings truth = {"A", "A", "B", "B", "C"};
   const auto exact = score(truth, {"x", "x", "y", "y", "z"});
@@ -52,7 +52,8 @@ TEST_CASE("grouping accuracy counts a line only when its group is exactly its ev
   CHECK_FALSE(lh::score_grouping(truth, Strings{"1", "1"}));
 }
 
-TEST_CASE("ground truth is keyed by EventId and empty labels are left out", "[loghub-score]") {
+TEST_CASE("loghub score: ground truth is keyed by EventId and empty labels are left out",
+          "[loghub-score]") {
   // Linux-corrected has three EventIds with one template text: by EventId they stay apart, so a
   // parser that groups them together is wrong on all three lines.
   CHECK(score({"E17", "E18", "E19", "E1"}, {"t", "t", "t", "u"}).accuracy == Approx(0.25));
@@ -63,7 +64,8 @@ TEST_CASE("ground truth is keyed by EventId and empty labels are left out", "[lo
   CHECK(score({}, {}).accuracy == 0.0);
 }
 
-TEST_CASE("lines split on LF with CR stripped, with or without a final newline", "[loghub-score]") {
+TEST_CASE("loghub score: lines split on LF with CR stripped, with or without a final newline",
+          "[loghub-score]") {
   CHECK(lh::split_lines("a\r\nb\r\n") == Strings{"a", "b"});
   CHECK(lh::split_lines("a\r\nb") == Strings{"a", "b"});
   CHECK(lh::split_lines("a\n\nb\n") == Strings{"a", "", "b"});
@@ -71,7 +73,8 @@ TEST_CASE("lines split on LF with CR stripped, with or without a final newline",
   CHECK(lh::split_lines("").empty());
 }
 
-TEST_CASE("CSV fields may be quoted with commas, quotes and line breaks", "[loghub-score]") {
+TEST_CASE("loghub score: CSV fields may be quoted with commas, quotes and line breaks",
+          "[loghub-score]") {
   const auto rows = lh::parse_csv("LineId,Content,EventId\r\n1,\"a, \"\"b\"\"\nc\",E1\r\n2,x,E2");
   REQUIRE(rows);
   REQUIRE(rows->size() == 3);
@@ -88,7 +91,8 @@ TEST_CASE("CSV fields may be quoted with commas, quotes and line breaks", "[logh
   CHECK_FALSE(lh::parse_csv("a,\"b\"c\n"));
 }
 
-TEST_CASE("header formats become logparser's anchored lazy expressions", "[loghub-score]") {
+TEST_CASE("loghub score: header formats become logparser's anchored lazy expressions",
+          "[loghub-score]") {
   CHECK(lh::header_pattern("\\[<Time>\\] <Level>  x") ==
         "^\\[(?P<Time>.*?)\\]\\s+(?P<Level>.*?)\\s+x$");
   const auto windows =
@@ -105,7 +109,7 @@ TEST_CASE("header formats become logparser's anchored lazy expressions", "[loghu
   CHECK_FALSE(lh::HeaderFormat::create("(<Time> <Content>")); // not an expression
 }
 
-TEST_CASE("formats.tsv names each system's header format", "[loghub-score]") {
+TEST_CASE("loghub score: formats.tsv names each system's header format", "[loghub-score]") {
   const auto formats = lh::parse_formats("# comment\nApache\t\\[<Time>\\] <Content>\r\n\n");
   REQUIRE(formats);
   REQUIRE(formats->size() == 1);
@@ -116,7 +120,8 @@ TEST_CASE("formats.tsv names each system's header format", "[loghub-score]") {
   CHECK(bad.error().message().find("line 1") != std::string::npos);
 }
 
-TEST_CASE("a corpus sample aligns log lines and ground-truth rows", "[loghub-score]") {
+TEST_CASE("loghub score: a corpus sample aligns log lines and ground-truth rows",
+          "[loghub-score]") {
   const medic::test::TempDir dir;
   std::filesystem::create_directories(dir / "Tiny");
   medic::test::write_file(dir / "Tiny/Tiny_2k.log", "[t1] open a\r\n[t2] open b\r\nbroken");
@@ -136,7 +141,7 @@ TEST_CASE("a corpus sample aligns log lines and ground-truth rows", "[loghub-sco
   CHECK_FALSE(lh::load_sample(dir.path(), format, lh::Truth::corrected)); // no such file
 }
 
-TEST_CASE("reference Drain merges by similarity and labels groups by final template",
+TEST_CASE("loghub score: reference Drain merges by similarity and labels groups by final template",
           "[loghub-score]") {
   lh::DrainSettings settings;
   settings.regexes = {R"(\d+)"};
