@@ -36,6 +36,8 @@ void RecordReader::reset(std::uint64_t offset, FirstLine first_line) noexcept {
 
 void RecordReader::feed(std::string_view bytes, std::int64_t now_ms) {
   m_now_ms = now_ms;
+  // Most chunks are plain ASCII: one check for all their lines instead of one per line.
+  const bool ascii = is_ascii_text(bytes);
   std::size_t at = 0;
   while (at < bytes.size()) {
     const void* found = std::memchr(bytes.data() + at, '\n', bytes.size() - at);
@@ -55,7 +57,7 @@ void RecordReader::feed(std::string_view bytes, std::int64_t now_ms) {
         skipped(end);
       } else {
         complete_line(std::string_view(m_line.get(), m_line_size), m_line_start, end,
-                      m_line_truncated);
+                      m_line_truncated, false);
       }
     } else {
       // The common case: the whole line is in this chunk and is used where it lies.
@@ -63,7 +65,7 @@ void RecordReader::feed(std::string_view bytes, std::int64_t now_ms) {
       if (too_long) {
         piece = piece.substr(0, utf8_cut(piece, m_rules.max_record_bytes));
       }
-      complete_line(piece, m_position + at, end, too_long);
+      complete_line(piece, m_position + at, end, too_long, ascii);
     }
     at = newline + 1;
   }
@@ -97,13 +99,13 @@ void RecordReader::append_to_line(std::string_view bytes) noexcept {
 }
 
 void RecordReader::complete_line(std::string_view raw, std::uint64_t start, std::uint64_t end,
-                                 bool truncated) {
+                                 bool truncated, bool ascii) {
   ++m_stats.lines;
   if (!truncated && !raw.empty() && raw.back() == '\r') {
     raw.remove_suffix(1);
   }
   std::string_view text = raw;
-  if (!is_clean_utf8(raw)) {
+  if (!ascii && !is_clean_utf8(raw)) {
     const Utf8Repair repair = repair_utf8(raw, m_scratch);
     m_stats.invalid_utf8_replaced += repair.replaced;
     m_stats.nul_bytes_dropped += repair.nul_dropped;
@@ -153,7 +155,7 @@ void RecordReader::finish() {
       skipped(m_position);
     } else {
       complete_line(std::string_view(m_line.get(), m_line_size), m_line_start, m_position,
-                    m_line_truncated);
+                    m_line_truncated, false);
     }
   }
   flush_pending();

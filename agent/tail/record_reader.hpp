@@ -72,7 +72,9 @@ public:
 private:
   void hold_partial(std::string_view bytes, std::uint64_t start);
   void append_to_line(std::string_view bytes) noexcept;
-  void complete_line(std::string_view raw, std::uint64_t start, std::uint64_t end, bool truncated);
+  // `ascii`: the line is known to be clean (plain ASCII, no NUL) and is not checked again.
+  void complete_line(std::string_view raw, std::uint64_t start, std::uint64_t end, bool truncated,
+                     bool ascii);
   void add_to_record(std::string_view text, std::uint64_t start, std::uint64_t end, bool truncated);
   void emit(std::string_view text, std::uint64_t start, std::uint64_t end, bool truncated);
   void skipped(std::uint64_t end) noexcept;

@@ -48,6 +48,11 @@ namespace medic::agent::tail {
 struct TailCallbacks {
   std::function<void(const TailRecord&)> on_record;
   std::function<void(const TailGap&)> on_gap;
+  // Optional: the bytes of each read, just before the records that end in them are handed out,
+  // and an empty view just after. Most records' text is a view into these bytes (a whole line,
+  // clean UTF-8, no '\r' dropped: followed there by its '\n'), so whatever is done per record
+  // can be prepared for the whole chunk at once.
+  std::function<void(std::string_view bytes)> on_chunk;
 };
 
 class TailerCore;

@@ -20,27 +20,33 @@ constexpr std::uint64_t k_fnv_offset = 14695981039346656037ULL;
 constexpr std::uint64_t k_fnv_prime = 1099511628211ULL;
 constexpr std::int64_t k_min_tick_ms = 5;
 constexpr std::int64_t k_max_tick_ms = 500;
-constexpr std::size_t k_restore_factor = 4;
-
-// The request's file, or (once the tailer is gone) cleans up after it.
-void on_fs_done(uv_fs_t* req) {
-  auto* file = static_cast<TailedFile*>(req->data);
-  if (file->core != nullptr) {
-    file->core->complete(*file);
-    return;
-  }
-  // Orphaned: nothing may be reported any more; only give the descriptor back.
-  if (file->request == Request::open && req->result >= 0) {
-    ::close(static_cast<int>(req->result));
-  } else if (file->request != Request::close && file->fd >= 0) {
-    ::close(file->fd);
-  }
-  uv_fs_req_cleanup(req);
-  delete file;
-}
+// A change is served this long after it was reported (unless read_interval is shorter), so that
+// a burst of writes to several files is read in one pass.
+constexpr std::int64_t k_settle_ms = 20;
 
 void on_tick(uv_timer_t* timer) {
   static_cast<TailerCore*>(timer->data)->tick();
+}
+
+void on_coalesced(uv_timer_t* timer) {
+  static_cast<TailerCore*>(timer->data)->coalesce_due();
+}
+
+uv_timer_t* new_timer(uv_loop_t& loop, TailerCore* core) {
+  auto* timer = new uv_timer_t{};
+  uv_timer_init(&loop, timer);
+  timer->data = core;
+  return timer;
+}
+
+void close_timer(uv_timer_t*& timer) noexcept {
+  if (timer == nullptr) {
+    return;
+  }
+  uv_timer_stop(timer);
+  uv_close(reinterpret_cast<uv_handle_t*>(timer),
+           [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
+  timer = nullptr;
 }
 
 } // namespace
@@ -55,8 +61,14 @@ std::uint64_t head_hash(std::string_view bytes) noexcept {
 }
 
 TailedFile::TailedFile(TailerCore& owner, PathSlot& at)
-    : core(&owner), slot(&at), path(at.path), source(at.source) {
-  req.data = this;
+    : core(&owner), slot(&at), path(at.path), source(at.source) {}
+
+std::uint64_t TailedFile::hashed_head(std::size_t bytes) const noexcept {
+  if (bytes != hashed_bytes) {
+    hashed_value = head_hash(std::string_view(head.data(), bytes));
+    hashed_bytes = bytes;
+  }
+  return hashed_value;
 }
 
 void TailedFile::on_record(std::string_view text, std::uint64_t offset, std::uint64_t end_offset,
@@ -76,19 +88,37 @@ TailerCore::TailerCore(uv_loop_t& loop, TailerOptions options, TailCallbacks cal
     scratch = std::max(scratch, m_options.sources[i].max_record_bytes);
   }
   m_scratch.reset(new char[scratch + 1]);
+  m_max_pass_reads =
+      std::clamp<std::size_t>(m_options.read_chunk_bytes / k_min_read_share, 1, k_max_pass_files);
   for (std::size_t i = 0; i < m_options.max_inflight; ++i) {
-    // One extra byte: a read starts one byte early to check the byte before its offset.
-    m_free_buffers.emplace_back(new char[m_options.read_chunk_bytes + 1]);
+    auto pass = std::make_unique<IoPass>();
+    pass->core = this;
+    pass->req.data = pass.get();
+    // One extra byte per read: a read starts one byte early to check the byte before its offset.
+    pass->buffer_size = m_options.read_chunk_bytes + m_max_pass_reads;
+    pass->buffer.reset(new char[pass->buffer_size]);
+    m_free_passes.push_back(pass.release());
   }
   m_queue.resize(2 * m_options.max_files + 1, nullptr);
 }
 
 TailerCore::~TailerCore() {
   stop();
-  for (auto& file : m_files) {
-    if (file->in_flight) {
-      file->core = nullptr;
-      (void)file.release(); // on_fs_done frees it
+  for (IoPass* pass : m_free_passes) {
+    delete pass;
+  }
+  // Passes still out take their files over and free everything when they come back.
+  for (IoPass* pass : m_out_passes) {
+    pass->core = nullptr;
+    for (std::size_t i = 0; i < pass->op_count; ++i) {
+      TailedFile* file = pass->ops[i].file;
+      const auto owned = std::find_if(m_files.begin(), m_files.end(),
+                                      [&](const auto& f) { return f.get() == file; });
+      if (owned != m_files.end()) {
+        file->core = nullptr;
+        pass->orphans.push_back(std::move(*owned));
+        m_files.erase(owned);
+      }
     }
   }
   if (m_glob_job != nullptr) {
@@ -112,10 +142,10 @@ Result<void> TailerCore::start() {
       std::min(m_options.poll_interval.count(), m_options.idle_flush.count());
   const auto period =
       static_cast<std::uint64_t>(std::clamp(shortest / 2, k_min_tick_ms, k_max_tick_ms));
-  m_timer = new uv_timer_t{};
-  uv_timer_init(&m_loop, m_timer);
-  m_timer->data = this;
+  m_timer = new_timer(m_loop, this);
   uv_timer_start(m_timer, on_tick, period, period);
+  m_coalesce = new_timer(m_loop, this);
+  start_inotify();
   m_last_poll_ms = now_ms();
   start_glob();
   return {};
@@ -127,15 +157,10 @@ void TailerCore::stop() noexcept {
   }
   m_final_cursors = cursors(); // what cursors() answers from now on
   m_stopping = true;
-  if (m_timer != nullptr) {
-    uv_timer_stop(m_timer);
-    uv_close(reinterpret_cast<uv_handle_t*>(m_timer),
-             [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
-    m_timer = nullptr;
-  }
-  for (DirWatch* watch : m_watches) {
-    watch->users = 1;
-    unwatch_now(watch);
+  close_timer(m_timer);
+  close_timer(m_coalesce);
+  if (m_inotify) {
+    m_inotify->close(); // safe even inside one of its handlers
   }
   m_watches.clear();
   for (auto& file : m_files) {
@@ -147,186 +172,51 @@ void TailerCore::stop() noexcept {
   m_queue_size = 0;
 }
 
-void TailerCore::complete(TailedFile& file) noexcept {
-  const Request request = file.request;
-  const auto result = static_cast<ssize_t>(file.req.result);
-  const uv_stat_t info = file.req.statbuf;
-  uv_fs_req_cleanup(&file.req);
-  file.request = Request::none;
-  if (request == Request::open && result >= 0) {
-    file.fd = static_cast<uv_file>(result);
-    ++m_stats.files_open;
-  } else if (request == Request::close) {
-    file.fd = -1;
-    --m_stats.files_open;
-  }
-  try {
-    if (!m_stopping) {
-      dispatch(file, request, result, info);
-    }
-  } catch (const std::exception& e) {
-    warn(std::string("tail: ") + file.path + ": " + e.what());
-  }
-  file.in_flight = false;
-  --m_inflight;
-  if (file.buffer) {
-    m_free_buffers.push_back(std::move(file.buffer));
-  }
-  if (m_stopping) {
-    close_now(file);
-    return;
-  }
-  wake(file);
-  reap();
-  pump();
-}
-
-void TailerCore::dispatch(TailedFile& file, Request request, ssize_t result,
-                          const uv_stat_t& info) {
-  switch (request) {
-  case Request::open: opened(file, result); break;
-  case Request::fstat:
-    if (file.phase == Phase::identifying) {
-      identified(file, result, info);
-    } else {
-      fstat_done(file, result, info);
-    }
-    break;
-  case Request::stat: stat_done(file, result, info); break;
-  case Request::read:
-    if (file.phase == Phase::probing_head) {
-      head_probed(file, result);
-    } else if (file.phase == Phase::probing_tail) {
-      tail_probed(file, result);
-    } else {
-      read_done(file, result);
-    }
-    break;
-  case Request::close: closed(file); break;
-  case Request::none: break;
-  }
-}
-
-void TailerCore::wake(TailedFile& file) {
+void TailerCore::enqueue(TailedFile& file) noexcept {
   if (file.queued || file.in_flight || file.phase == Phase::closed || m_stopping) {
     return;
   }
   file.queued = true;
   m_queue[(m_queue_head + m_queue_size) % m_queue.size()] = &file;
   ++m_queue_size;
+}
+
+void TailerCore::wake(TailedFile& file) {
+  enqueue(file);
   pump();
 }
 
-void TailerCore::pump() {
-  if (m_pumping) {
+void TailerCore::poke(TailedFile& file) {
+  enqueue(file);
+  arm_coalesce();
+}
+
+void TailerCore::arm_coalesce() noexcept {
+  if (m_stopping || m_coalesce == nullptr ||
+      uv_is_active(reinterpret_cast<uv_handle_t*>(m_coalesce)) != 0) {
     return;
   }
-  m_pumping = true;
-  while (!m_stopping && m_inflight < m_options.max_inflight && m_queue_size > 0) {
-    TailedFile& file = *m_queue[m_queue_head];
-    m_queue_head = (m_queue_head + 1) % m_queue.size();
-    --m_queue_size;
-    file.queued = false;
-    if (file.phase == Phase::closed) {
-      continue;
-    }
-    const Request request = next_request(file);
-    if (request != Request::none && issue(file, request)) {
-      ++m_inflight;
-    }
-  }
-  m_pumping = false;
+  const std::int64_t interval = m_options.read_interval.count();
+  const std::int64_t since = now_ms() - m_last_pass_ms;
+  const std::int64_t delay = std::max(std::min(k_settle_ms, interval), interval - since);
+  uv_timer_start(m_coalesce, on_coalesced, static_cast<std::uint64_t>(delay), 0);
 }
 
-Request TailerCore::next_request(TailedFile& file) noexcept {
-  if (file.want_close && file.fd >= 0) {
-    return Request::close;
-  }
-  switch (file.phase) {
-  case Phase::opening: return Request::open;
-  case Phase::identifying: return Request::fstat;
-  case Phase::probing_head:
-  case Phase::probing_tail: return Request::read;
-  case Phase::following: break;
-  case Phase::closed: return Request::none;
-  }
-  if (file.want_fstat) {
-    return Request::fstat;
-  }
-  if (file.want_stat) {
-    if (file.slot != nullptr && file.slot->current == &file && !file.rotated) {
-      return Request::stat;
+void TailerCore::coalesce_due() noexcept {
+  try {
+    if (m_inotify) {
+      m_inotify->drain(); // what piled up while it was paused, served by the same pass
     }
-    file.want_stat = false;
-  }
-  if (!file.blocked && (file.draining || file.reader->position() < file.observed_size)) {
-    return Request::read;
-  }
-  return Request::none;
-}
-
-bool TailerCore::issue(TailedFile& file, Request request) {
-  file.request = request;
-  file.in_flight = true;
-  int rc = 0;
-  switch (request) {
-  case Request::open:
-    // O_NONBLOCK: a FIFO matched by a glob must not block the threadpool in open(2).
-    rc = uv_fs_open(&m_loop, &file.req, file.path.c_str(),
-                    O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0, on_fs_done);
-    break;
-  case Request::fstat:
-    file.want_fstat = false;
-    rc = uv_fs_fstat(&m_loop, &file.req, file.fd, on_fs_done);
-    break;
-  case Request::stat:
-    file.want_stat = false;
-    rc = uv_fs_stat(&m_loop, &file.req, file.path.c_str(), on_fs_done);
-    break;
-  case Request::read: rc = issue_read(file); break;
-  case Request::close:
-    file.want_close = false;
-    rc = uv_fs_close(&m_loop, &file.req, file.fd, on_fs_done);
-    break;
-  case Request::none: break;
-  }
-  if (rc < 0) {
-    file.in_flight = false;
-    file.request = Request::none;
-    if (file.buffer) {
-      m_free_buffers.push_back(std::move(file.buffer));
+    reap();
+    pump();
+    if (m_inotify && !m_stopping) {
+      m_inotify->resume();
+      // What the drain poked is served (or waits for a pass to come back, which pumps again).
+      uv_timer_stop(m_coalesce);
     }
-    warn("tail: " + file.path + ": cannot queue a file request: " + uv_strerror(rc));
-    close_now(file);
-    return false;
+  } catch (const std::exception& e) {
+    warn(std::string("tail: serving changed files: ") + e.what());
   }
-  return true;
-}
-
-int TailerCore::issue_read(TailedFile& file) {
-  std::int64_t offset = 0;
-  uv_buf_t buf{};
-  if (file.phase == Phase::probing_head) {
-    const auto size = std::min<std::uint64_t>(k_head_bytes, file.observed_size);
-    buf = uv_buf_init(file.head.data(), static_cast<unsigned int>(size));
-  } else {
-    file.buffer = std::move(m_free_buffers.back());
-    m_free_buffers.pop_back();
-    const std::uint64_t chunk = m_options.read_chunk_bytes;
-    if (file.phase == Phase::probing_tail) {
-      const std::uint64_t window = std::min(chunk, file.observed_size);
-      file.probe_offset = file.observed_size - window;
-      offset = static_cast<std::int64_t>(file.probe_offset);
-      buf = uv_buf_init(file.buffer.get(), static_cast<unsigned int>(window));
-    } else {
-      const std::uint64_t position = file.reader->position();
-      file.overlap = file.have_last_byte && position > 0;
-      offset = static_cast<std::int64_t>(position - (file.overlap ? 1 : 0));
-      buf = uv_buf_init(file.buffer.get(), static_cast<unsigned int>(chunk + 1));
-    }
-  }
-  file.read_seq = ++file.reads_issued;
-  return uv_fs_read(&m_loop, &file.req, file.fd, &buf, 1, offset, on_fs_done);
 }
 
 void TailerCore::close_now(TailedFile& file) noexcept {

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // The tailer's machinery, private to agent/tail: path slots (one per globbed path), tailed files
-// (one per open descriptor, a path may have a rotated predecessor still open), the request
-// scheduler, the glob job, the directory watches and the tick timer.
+// (one per open descriptor, a path may have a rotated predecessor still open), the I/O passes,
+// the glob job, the directory watches and the timers.
 //
-// Every file system call is a libuv request on the threadpool. A file has at most one request in
-// flight; files wanting one wait in a FIFO and at most max_inflight requests run at once, so
-// files take turns chunk by chunk. A completion runs on the loop and decides the file's next
-// request. Loop thread only.
+// Every file system call runs in libuv's threadpool, inside an I/O pass: one round trip that
+// runs the calls of many files in order (tailer_pass.cpp). A file is in at most one pass at a
+// time; files wanting calls wait in a FIFO, at most max_inflight passes are out at once, and a
+// pass's read buffer is shared out among its files, so files take turns chunk by chunk. A
+// completion runs on the loop and decides each file's next calls. What inotify and the poll
+// report only marks files and arms the coalescing timer: every file that changed within
+// read_interval is served by one pass, not by a round trip per write. Loop thread only.
 #pragma once
 
 #include <array>
@@ -22,6 +25,7 @@
 #include <uv.h>
 
 #include "agent/tail/glob_scan.hpp"
+#include "agent/tail/inotify_watch.hpp"
 #include "agent/tail/record_reader.hpp"
 #include "agent/tail/tail_types.hpp"
 #include "agent/tail/tailer.hpp"
@@ -35,6 +39,10 @@ namespace medic::agent::tail {
 
 // Bytes at the head of a file hashed into TailCursor::head_hash.
 constexpr std::size_t k_head_bytes = 1024;
+// A pass shares its read buffer (read_chunk_bytes) among at most chunk / k_min_read_share reads.
+constexpr std::size_t k_min_read_share = 4096;
+// Files in one pass; the rest wait for the next.
+constexpr std::size_t k_max_pass_files = 32;
 
 // FNV-1a 64 of `bytes`.
 [[nodiscard]] std::uint64_t head_hash(std::string_view bytes) noexcept;
@@ -48,11 +56,9 @@ struct CompiledSource {
   bool has_history = false; // a restored cursor's path matches one of its globs
 };
 
-// inotify on one directory, for every slot whose path is in it. Heap-allocated: freed by its
-// close callback, so it may outlive the tailer by one loop turn.
+// A watched directory: the inotify watch for every slot whose path is in it.
 struct DirWatch {
-  uv_fs_event_t handle{};
-  TailerCore* core = nullptr;
+  int wd = -1;
   std::string dir;
   std::size_t users = 0;
 };
@@ -82,6 +88,39 @@ struct GlobJob {
 enum class Phase { opening, identifying, probing_head, probing_tail, following, closed };
 enum class Request { none, open, fstat, stat, read, close };
 
+// One call of an I/O pass: set up on the loop, run by the worker, its result handed back to the
+// file on the loop. Ops of one file are adjacent in a pass and run in order.
+struct PassOp {
+  TailedFile* file = nullptr;
+  Request request = Request::none;
+  int fd = -1;
+  std::string path;           // open, stat: copied, the file's path may change meanwhile
+  char* into = nullptr;       // read: the head probe's destination, else the pass buffer
+  std::uint64_t offset = 0;   // read: where in the file
+  std::size_t capacity = 0;   // read: bytes asked for
+  std::uint64_t position = 0; // following read: the reader's position when issued
+  std::uint64_t seq = 0;      // read: the file's read number
+  bool overlap = false;       // following read: starts one byte before `position`
+  ssize_t result = 0;         // -errno on failure (libuv's UV_E* values on Linux)
+  uv_stat_t info{};           // fstat, stat
+  std::size_t data_at = 0;    // read into the pass buffer: where its bytes start
+};
+
+// One round trip to the threadpool. Pooled (max_inflight of them, allocated at start-up); one
+// whose tailer is destroyed while it is out takes over its files and frees everything itself.
+struct IoPass {
+  uv_work_t req{};
+  TailerCore* core = nullptr;
+  std::vector<PassOp> ops; // the first op_count are this pass's; elements are reused
+  std::size_t op_count = 0;
+  std::unique_ptr<char[]> buffer; // reads land here, packed
+  std::size_t buffer_size = 0;
+  std::vector<std::unique_ptr<TailedFile>> orphans;
+};
+
+// Runs a pass's calls (threadpool thread; touches nothing but the pass and the head buffers).
+void run_pass(IoPass& pass) noexcept;
+
 struct KnownCursor {
   TailCursor cursor;
   bool restored = false; // from restore(); otherwise a rotated file closed in this run
@@ -97,9 +136,6 @@ struct TailedFile final : RecordSink {
   std::string path;
   std::size_t source;
   std::optional<RecordReader> reader; // created once the file is open
-  uv_fs_t req{};
-  Request request = Request::none;
-  std::unique_ptr<char[]> buffer; // a pooled read buffer while a read is out
   Phase phase = Phase::opening;
   uv_file fd = -1;
   std::uint64_t device = 0;
@@ -108,13 +144,19 @@ struct TailedFile final : RecordSink {
   std::uint64_t observed_size = 0; // largest size seen by fstat or reads
   std::array<char, k_head_bytes> head{};
   std::size_t head_size = 0;
+  // head_hash() of the first `bytes` of the head, kept until head_changed(): cursors are asked
+  // for at every flush, and hashing 1 KiB per file each time showed in profiles.
+  [[nodiscard]] std::uint64_t hashed_head(std::size_t bytes) const noexcept;
+  void head_changed() noexcept { hashed_bytes = SIZE_MAX; }
+  mutable std::uint64_t hashed_value = 0;
+  mutable std::size_t hashed_bytes = SIZE_MAX;
   char last_byte = 0; // the byte before the read position, re-read to catch truncation
   bool have_last_byte = false;
-  bool overlap = false; // the read in flight starts one byte early
   bool queued = false;
-  bool in_flight = false;
+  bool in_flight = false; // in a pass
   bool want_fstat = false;
   bool want_stat = false;
+  bool want_read = false; // bytes may have been appended (inotify, or the last read was full)
   bool want_close = false;
   bool draining = false; // read until a read returns nothing
   bool rotated = false;  // renamed or deleted away from its path
@@ -150,32 +192,52 @@ public:
   // For TailedFile and the libuv callbacks.
   void hand_out(TailedFile& file, std::string_view text, std::uint64_t offset,
                 std::uint64_t end_offset, bool truncated);
-  void complete(TailedFile& file) noexcept;
+  void pass_done(IoPass& pass) noexcept;
+  void coalesce_due() noexcept;
   void glob_done(std::vector<GlobHit> hits, std::size_t excess) noexcept;
   void dir_event(DirWatch& watch, const char* name, int events) noexcept;
+  void inotify_event(const InotifyEvent& event) noexcept;
+  void inotify_overflow() noexcept;
   void tick() noexcept;
 
 private:
-  // tailer_core.cpp: scheduling and bookkeeping.
-  void dispatch(TailedFile& file, Request request, ssize_t result, const uv_stat_t& info);
+  // tailer_core.cpp: life cycle and bookkeeping.
+  // Queues the file and serves it now (its state machine moves on).
   void wake(TailedFile& file);
-  void pump();
-  [[nodiscard]] Request next_request(TailedFile& file) noexcept;
-  [[nodiscard]] bool issue(TailedFile& file, Request request);
-  [[nodiscard]] int issue_read(TailedFile& file);
+  // Queues the file and serves it with whatever else changed within read_interval.
+  void poke(TailedFile& file);
+  // Arms the coalescing timer, unless it is armed: serves poked files, resumes inotify.
+  void arm_coalesce() noexcept;
+  void enqueue(TailedFile& file) noexcept;
   // Closes the descriptor with close(2) on the loop (only at stop and after a failed request).
   void close_now(TailedFile& file) noexcept;
-  // Frees closed files that no request or queue entry refers to.
+  // Frees closed files that no pass or queue entry refers to.
   void reap();
+
+  // tailer_pass.cpp: building, issuing and completing passes.
+  void pump();
+  // The calls the file needs next, in order; clears the wants they serve.
+  [[nodiscard]] std::size_t next_requests(TailedFile& file, std::array<Request, 3>& out) noexcept;
+  // Adds the queued files' calls to the pass while they fit; false when none was added.
+  [[nodiscard]] bool fill_pass(IoPass& pass);
+  void add_ops(IoPass& pass, TailedFile& file, std::span<const Request> requests);
+  void share_buffer(IoPass& pass) noexcept;
+  // The file's descriptor as an open or close in a pass left it.
+  void track_descriptor(TailedFile& file, const PassOp& op) noexcept;
+  void dispatch(TailedFile& file, const PassOp& op, const char* data);
+  void dispatch_read(TailedFile& file, const PassOp& op, const char* data);
 
   // tailer_files.cpp: what completions mean for a file.
   void opened(TailedFile& file, ssize_t result);
   void identified(TailedFile& file, ssize_t result, const uv_stat_t& info);
   void head_probed(TailedFile& file, ssize_t result);
-  void tail_probed(TailedFile& file, ssize_t result);
+  void tail_probed(TailedFile& file, const char* window, ssize_t result);
   void fstat_done(TailedFile& file, ssize_t result, const uv_stat_t& info);
   void stat_done(TailedFile& file, ssize_t result, const uv_stat_t& info);
-  void read_done(TailedFile& file, ssize_t result);
+  void read_done(TailedFile& file, const PassOp& op, const char* data);
+  // New bytes at the reader's position: kept in the head if they are in its first KiB, then
+  // handed to on_chunk and the reader.
+  void consume(TailedFile& file, std::string_view bytes);
   void read_failed(TailedFile& file, ssize_t result);
   void closed(TailedFile& file);
   void begin_following(TailedFile& file, std::uint64_t offset, FirstLine first_line);
@@ -205,7 +267,7 @@ private:
   void open_slot(PathSlot& slot);
   [[nodiscard]] DirWatch* watch_dir(const std::string& dir);
   void unwatch(DirWatch* watch) noexcept;
-  void unwatch_now(DirWatch* watch) noexcept;
+  void start_inotify();
   // Renamed-away files are not at a watched name: an unknown name changing may be one of them.
   void wake_rotated();
   void report_skipped(std::size_t skipped);
@@ -221,7 +283,8 @@ private:
 
   std::vector<std::unique_ptr<PathSlot>> m_slots;
   std::vector<std::unique_ptr<TailedFile>> m_files;
-  std::vector<DirWatch*> m_watches;
+  std::unique_ptr<InotifyWatch> m_inotify; // null: poll only
+  std::vector<std::unique_ptr<DirWatch>> m_watches;
   std::vector<KnownCursor> m_known;
   std::vector<TailCursor> m_final_cursors; // taken at stop()
 
@@ -229,13 +292,17 @@ private:
   std::vector<TailedFile*> m_queue;
   std::size_t m_queue_head = 0;
   std::size_t m_queue_size = 0;
-  std::vector<std::unique_ptr<char[]>> m_free_buffers; // max_inflight read buffers
-  std::unique_ptr<char[]> m_scratch;                   // UTF-8 repair, shared by the readers
-  std::size_t m_inflight = 0;
+  std::vector<IoPass*> m_free_passes; // owned; max_inflight in all
+  std::vector<IoPass*> m_out_passes;  // owned; in the threadpool
+  std::unique_ptr<char[]> m_scratch;  // UTF-8 repair, shared by the readers
+  std::size_t m_inflight = 0;         // passes out
+  std::size_t m_max_pass_reads = 1;   // reads per pass: each gets >= k_min_read_share bytes
   bool m_pumping = false;
+  std::int64_t m_last_pass_ms = 0;
 
-  uv_timer_t* m_timer = nullptr; // heap: freed by its close callback
-  GlobJob* m_glob_job = nullptr; // counted apart from m_inflight
+  uv_timer_t* m_timer = nullptr;    // heap: freed by its close callback
+  uv_timer_t* m_coalesce = nullptr; // one-shot: serves poked files
+  GlobJob* m_glob_job = nullptr;    // counted apart from m_inflight
   bool m_glob_requested = false;
   bool m_first_glob_done = false;
   std::int64_t m_last_glob_ms = 0;

@@ -46,8 +46,8 @@ std::vector<TailCursor> TailerCore::cursors() const {
     }
     const std::uint64_t committed = file->reader->committed();
     const std::size_t hashed = std::min<std::uint64_t>({k_head_bytes, committed, file->head_size});
-    out.push_back(TailCursor{file->path, file->device, file->inode, committed,
-                             head_hash(std::string_view(file->head.data(), hashed))});
+    out.push_back(
+        TailCursor{file->path, file->device, file->inode, committed, file->hashed_head(hashed)});
   }
   for (const KnownCursor& known : m_known) {
     if (known.restored) {
@@ -163,7 +163,8 @@ void TailerCore::poll_all() {
     }
     file.want_fstat = true;
     file.want_stat = !file.rotated;
-    wake(file);
+    file.want_read = true; // in poll_only mode, this is how appended bytes are found
+    poke(file);
   }
   for (std::size_t i = 0; i < m_slots.size() && !m_stopping; ++i) {
     open_slot(*m_slots[i]); // paths that are gone or were aliases: try again

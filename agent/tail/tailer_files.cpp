@@ -70,6 +70,7 @@ void TailerCore::identified(TailedFile& file, ssize_t result, const uv_stat_t& i
 
 void TailerCore::head_probed(TailedFile& file, ssize_t result) {
   file.head_size = result > 0 ? static_cast<std::size_t>(result) : 0;
+  file.head_changed();
   if (!file.resume) {
     file.phase = Phase::probing_tail;
     return;
@@ -93,9 +94,8 @@ void TailerCore::head_probed(TailedFile& file, ssize_t result) {
   begin_following(file, 0, FirstLine::whole);
 }
 
-void TailerCore::tail_probed(TailedFile& file, ssize_t result) {
+void TailerCore::tail_probed(TailedFile& file, const char* window, ssize_t result) {
   const std::size_t size = result > 0 ? static_cast<std::size_t>(result) : 0;
-  const char* window = file.buffer.get();
   const void* newline = size > 0 ? ::memrchr(window, '\n', size) : nullptr;
   if (newline != nullptr) {
     const auto after = static_cast<std::size_t>(static_cast<const char*>(newline) - window) + 1;
@@ -117,15 +117,16 @@ void TailerCore::begin_following(TailedFile& file, std::uint64_t offset, FirstLi
   file.observed_size = std::max(file.observed_size, offset);
 }
 
-void TailerCore::read_done(TailedFile& file, ssize_t result) {
-  if (result < 0) {
-    read_failed(file, result);
+void TailerCore::read_done(TailedFile& file, const PassOp& op, const char* data) {
+  if (op.result < 0) {
+    read_failed(file, op.result);
     return;
   }
-  const char* data = file.buffer.get();
-  auto size = static_cast<std::size_t>(result);
+  auto size = static_cast<std::size_t>(op.result);
+  // A full read leaves more to read at once; a short one reached the end for now.
+  file.want_read = size == op.capacity;
   const std::uint64_t position = file.reader->position();
-  if (file.overlap) {
+  if (op.overlap) {
     // The byte before the offset changed or is gone: the file was truncated (and maybe
     // written again) since the last read.
     if (size == 0 || data[0] != file.last_byte) {
@@ -145,17 +146,29 @@ void TailerCore::read_done(TailedFile& file, ssize_t result) {
     }
     return;
   }
-  if (position < k_head_bytes && position <= file.head_size) {
-    const std::size_t count = std::min<std::size_t>(size, k_head_bytes - position);
-    std::memcpy(file.head.data() + position, data, count);
-    file.head_size = std::max<std::size_t>(file.head_size, position + count);
-  }
   file.last_byte = data[size - 1];
   file.have_last_byte = true;
   file.last_growth_ms = now_ms();
   file.observed_size = std::max<std::uint64_t>(file.observed_size, position + size);
   m_stats.bytes += size;
-  file.reader->feed(std::string_view(data, size), file.last_growth_ms);
+  consume(file, std::string_view(data, size));
+}
+
+void TailerCore::consume(TailedFile& file, std::string_view bytes) {
+  const std::uint64_t position = file.reader->position();
+  if (position < k_head_bytes && position <= file.head_size) {
+    const std::size_t count = std::min<std::size_t>(bytes.size(), k_head_bytes - position);
+    std::memcpy(file.head.data() + position, bytes.data(), count);
+    file.head_changed();
+    file.head_size = std::max<std::size_t>(file.head_size, position + count);
+  }
+  if (m_callbacks.on_chunk) {
+    m_callbacks.on_chunk(bytes);
+  }
+  file.reader->feed(bytes, file.last_growth_ms);
+  if (m_callbacks.on_chunk && !m_stopping) {
+    m_callbacks.on_chunk({});
+  }
 }
 
 void TailerCore::read_failed(TailedFile& file, ssize_t result) {
@@ -222,6 +235,7 @@ void TailerCore::truncated(TailedFile& file, std::optional<std::uint64_t> new_si
   }
   file.reader->reset(0, FirstLine::whole);
   file.head_size = 0;
+  file.head_changed();
   file.have_last_byte = false;
   file.observed_size = new_size.value_or(0);
   file.want_fstat = file.want_fstat || !new_size;

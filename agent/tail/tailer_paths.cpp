@@ -25,17 +25,6 @@ void glob_after(uv_work_t* req, int /*status*/) {
   delete job;
 }
 
-void on_dir_event(uv_fs_event_t* handle, const char* name, int events, int status) {
-  auto* watch = static_cast<DirWatch*>(handle->data);
-  if (status == 0 && watch->core != nullptr) {
-    watch->core->dir_event(*watch, name, events);
-  }
-}
-
-void delete_watch(uv_handle_t* handle) {
-  delete static_cast<DirWatch*>(handle->data);
-}
-
 } // namespace
 
 void TailerCore::start_glob() {
@@ -137,43 +126,81 @@ void TailerCore::report_skipped(std::size_t skipped) {
   m_reported_skipped = skipped;
 }
 
-DirWatch* TailerCore::watch_dir(const std::string& dir) {
-  for (DirWatch* watch : m_watches) {
-    if (watch->dir == dir) {
-      ++watch->users;
-      return watch;
-    }
+void TailerCore::start_inotify() {
+  if (m_options.change_watch != ChangeWatch::inotify_and_poll) {
+    return;
   }
-  auto* watch = new DirWatch{};
-  watch->core = this;
-  watch->dir = dir;
-  watch->users = 1;
-  watch->handle.data = watch;
-  uv_fs_event_init(&m_loop, &watch->handle);
-  const int rc = uv_fs_event_start(&watch->handle, on_dir_event, dir.c_str(), 0);
-  if (rc < 0) {
-    // inotify limits reached, or an odd file system: the poll timer still sees everything.
-    warn("tail: cannot watch " + dir + " (" + uv_strerror(rc) + "); polling it only");
-    watch->core = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(&watch->handle), delete_watch);
+  InotifyHandlers handlers;
+  handlers.on_event = [this](const InotifyEvent& event) { inotify_event(event); };
+  handlers.on_overflow = [this] { inotify_overflow(); };
+  auto watch = InotifyWatch::open(m_loop, std::move(handlers));
+  if (!watch) {
+    warn("tail: " + watch.error().message() + "; polling only");
+    return;
+  }
+  m_inotify = std::move(*watch);
+}
+
+DirWatch* TailerCore::watch_dir(const std::string& dir) {
+  if (!m_inotify) {
     return nullptr;
   }
-  m_watches.push_back(watch);
-  return watch;
+  for (const auto& watch : m_watches) {
+    if (watch->dir == dir) {
+      ++watch->users;
+      return watch.get();
+    }
+  }
+  const int wd = m_inotify->add(dir);
+  if (wd < 0) {
+    // inotify limits reached, or an odd file system: the poll timer still sees everything.
+    warn("tail: cannot watch " + dir + " (" + uv_strerror(wd) + "); polling it only");
+    return nullptr;
+  }
+  m_watches.push_back(std::make_unique<DirWatch>(DirWatch{wd, dir, 1}));
+  return m_watches.back().get();
 }
 
 void TailerCore::unwatch(DirWatch* watch) noexcept {
   if (watch == nullptr || --watch->users > 0) {
     return;
   }
-  std::erase(m_watches, watch);
-  unwatch_now(watch);
+  const int wd = watch->wd;
+  std::erase_if(m_watches, [&](const auto& w) { return w.get() == watch; });
+  // Two names for one directory (a symlink) share the kernel's watch.
+  const bool shared =
+      std::any_of(m_watches.begin(), m_watches.end(), [&](const auto& w) { return w->wd == wd; });
+  if (m_inotify && !shared) {
+    m_inotify->remove(wd);
+  }
 }
 
-void TailerCore::unwatch_now(DirWatch* watch) noexcept {
-  watch->core = nullptr;
-  uv_fs_event_stop(&watch->handle);
-  uv_close(reinterpret_cast<uv_handle_t*>(&watch->handle), delete_watch);
+void TailerCore::inotify_event(const InotifyEvent& event) noexcept {
+  if (m_stopping) {
+    return;
+  }
+  // Listen again once the files are served: events meanwhile are read in one go.
+  m_inotify->pause();
+  arm_coalesce();
+  for (std::size_t i = 0; i < m_watches.size() && !m_stopping; ++i) {
+    if (m_watches[i]->wd == event.wd) {
+      dir_event(*m_watches[i], event.name, event.moved ? UV_RENAME : UV_CHANGE);
+    }
+  }
+}
+
+void TailerCore::inotify_overflow() noexcept {
+  warn("tail: inotify queue overflowed; looking at every file");
+  m_glob_requested = true;
+  for (std::size_t i = 0; i < m_files.size() && !m_stopping; ++i) {
+    TailedFile& file = *m_files[i];
+    if (file.phase == Phase::following && !file.want_close) {
+      file.want_fstat = true;
+      file.want_stat = !file.rotated;
+      file.want_read = true;
+      poke(file);
+    }
+  }
 }
 
 void TailerCore::dir_event(DirWatch& watch, const char* name, int events) noexcept {
@@ -192,11 +219,13 @@ void TailerCore::dir_event(DirWatch& watch, const char* name, int events) noexce
         open_slot(slot); // created (again)
         continue;
       }
-      // A write only needs fstat; a rename, create or delete may have moved the path.
-      slot.current->want_fstat = true;
-      slot.current->want_stat =
-          slot.current->want_stat || name == nullptr || (events & UV_RENAME) != 0;
-      wake(*slot.current);
+      // A write only needs a read; a rename, create or delete may have moved the path.
+      TailedFile& file = *slot.current;
+      const bool moved = name == nullptr || (events & UV_RENAME) != 0;
+      file.want_read = true;
+      file.want_fstat = file.want_fstat || moved;
+      file.want_stat = file.want_stat || moved;
+      poke(file);
     }
     if (!matched && name != nullptr && (events & UV_RENAME) != 0) {
       wake_rotated(); // maybe one of them was deleted: do not keep it open until the poll
@@ -207,8 +236,7 @@ void TailerCore::dir_event(DirWatch& watch, const char* name, int events) noexce
   } catch (const std::exception& e) {
     warn(std::string("tail: on an inotify event: ") + e.what());
   }
-  reap();
-  pump();
+  reap(); // the coalescing timer serves the files poked
 }
 
 void TailerCore::wake_rotated() {
@@ -216,7 +244,7 @@ void TailerCore::wake_rotated() {
     TailedFile& file = *m_files[i];
     if (file.rotated && file.phase == Phase::following && !file.want_close) {
       file.want_fstat = true;
-      wake(file);
+      poke(file);
     }
   }
 }

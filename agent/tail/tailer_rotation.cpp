@@ -123,9 +123,8 @@ void TailerCore::remember_closed(const TailedFile& file) {
                                      [](const KnownCursor& k) { return !k.restored; });
     m_known.erase(oldest);
   }
-  m_known.push_back(KnownCursor{TailCursor{file.path, file.device, file.inode, committed,
-                                           head_hash(std::string_view(file.head.data(), hashed))},
-                                false});
+  m_known.push_back(KnownCursor{
+      TailCursor{file.path, file.device, file.inode, committed, file.hashed_head(hashed)}, false});
 }
 
 } // namespace medic::agent::tail

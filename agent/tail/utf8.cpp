@@ -3,6 +3,10 @@
 
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace medic::agent::tail {
 
 namespace {
@@ -61,6 +65,37 @@ Decoded decode(std::string_view text, std::size_t at) noexcept {
 }
 
 } // namespace
+
+bool is_ascii_text(std::string_view text) noexcept {
+  std::size_t at = 0;
+#if defined(__SSE2__)
+  // 64 bytes a step: OR the bytes (a high bit means non-ASCII) and their compares with zero.
+  constexpr std::size_t k_step = 64;
+  const __m128i zero = _mm_setzero_si128();
+  for (; at + k_step <= text.size(); at += k_step) {
+    __m128i seen = zero;
+    for (std::size_t i = 0; i < k_step; i += 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + at + i));
+      seen = _mm_or_si128(seen, _mm_or_si128(v, _mm_cmpeq_epi8(v, zero)));
+    }
+    if (_mm_movemask_epi8(seen) != 0) {
+      return false;
+    }
+  }
+#endif
+  for (; at + 8 <= text.size(); at += 8) {
+    if (!clean_ascii_word(text.data() + at)) {
+      return false;
+    }
+  }
+  for (; at < text.size(); ++at) {
+    const auto c = static_cast<unsigned char>(text[at]);
+    if (c == 0 || c >= 0x80) {
+      return false;
+    }
+  }
+  return true;
+}
 
 bool is_clean_utf8(std::string_view text) noexcept {
   std::size_t at = 0;

@@ -15,6 +15,9 @@ namespace medic::agent::tail {
 
 // True when `text` is valid UTF-8 and holds no NUL byte: it can be handed out as it is.
 [[nodiscard]] bool is_clean_utf8(std::string_view text) noexcept;
+// True when every byte of `text` is ASCII and none is NUL (then every part of it is clean).
+// Fast on whole read chunks (16 bytes at a time with SSE2).
+[[nodiscard]] bool is_ascii_text(std::string_view text) noexcept;
 
 struct Utf8Repair {
   std::size_t size = 0;          // bytes written to the output

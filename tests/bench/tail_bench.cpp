@@ -102,7 +102,7 @@ Figures run(const fs::path& path, std::uint64_t size, std::size_t chunk,
   options.read_chunk_bytes = chunk;
   std::uint64_t records = 0;
   auto tailer =
-      tail::Tailer::create(loop, options, {[&](const tail::TailRecord&) { ++records; }, {}});
+      tail::Tailer::create(loop, options, {[&](const tail::TailRecord&) { ++records; }, {}, {}});
   if (!tailer) {
     std::fprintf(stderr, "%s\n", tailer.error().message().c_str());
     std::exit(1);

@@ -146,7 +146,8 @@ public:
          [this](const agent::tail::TailGap& g) {
            gaps.push_back(
                SeenGap{std::string(g.path), g.offset, g.bytes, g.reason, records.size()});
-         }});
+         },
+         {}});
     REQUIRE(tailer);
     m_tailer = std::move(*tailer);
     REQUIRE(m_tailer->restore(cursors));

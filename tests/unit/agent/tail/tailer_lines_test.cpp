@@ -187,5 +187,9 @@ TEST_CASE("bad options are refused with the source and field named", "[tail]") {
   options.read_chunk_bytes = 10;
   CHECK_THAT(medic::agent::tail::validate(options).error().message(),
              Catch::Contains("read_chunk_bytes"));
+  options = test_options("/x.log");
+  options.read_interval = std::chrono::milliseconds(20'000);
+  CHECK_THAT(medic::agent::tail::validate(options).error().message(),
+             Catch::Contains("read_interval"));
   uv_loop_close(&loop);
 }

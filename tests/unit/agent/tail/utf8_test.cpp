@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+using medic::agent::tail::is_ascii_text;
 using medic::agent::tail::is_clean_utf8;
 using medic::agent::tail::repair_utf8;
 using medic::agent::tail::utf8_cut;
@@ -69,4 +70,23 @@ TEST_CASE("a cut never splits a character", "[tail]") {
   CHECK(utf8_cut(text, 5) == 5);
   CHECK(utf8_cut(text, 100) == text.size());
   CHECK(utf8_cut("\x80\x80\x80\x80\x80", 4) == 4); // stray continuation bytes: cut anywhere
+}
+
+TEST_CASE("whole chunks of plain ASCII are recognised, at any length and position", "[tail]") {
+  std::string chunk;
+  for (int i = 0; chunk.size() < 1000; ++i) {
+    chunk += "Nov 23 01:02:03 host app[" + std::to_string(i) + "]: INFO all good\n";
+  }
+  for (std::size_t size = 0; size <= 200; ++size) {
+    CHECK(is_ascii_text(std::string_view(chunk).substr(0, size)));
+  }
+  CHECK(is_ascii_text(chunk));
+  for (const char bad : {'\0', '\x80', '\xff', '\xc3'}) {
+    for (std::size_t at : {std::size_t{0}, std::size_t{7}, std::size_t{63}, std::size_t{64},
+                           std::size_t{130}, chunk.size() - 1}) {
+      std::string spoiled = chunk;
+      spoiled[at] = bad;
+      CHECK_FALSE(is_ascii_text(spoiled));
+    }
+  }
 }

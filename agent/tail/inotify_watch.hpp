@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+// One inotify descriptor for all of the tailer's directories, read on the loop through a
+// uv_poll_t. Unlike uv_fs_event_t, it can be paused: the tailer stops listening for a moment
+// after each batch of events and reads what piled up in one go when it serves the files, so a
+// busy directory (every append to every file in /var/log is an event) costs at most one wake-up
+// per read_interval instead of one per write. The kernel keeps the events meanwhile (identical
+// consecutive ones are merged); if its queue overflows, on_overflow says so and the caller must
+// look at everything.
+//
+// Loop thread only. Events are delivered from drain() and from the poll callback; a handler may
+// call add(), remove() and pause(), not destroy the watch.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "shared/error.hpp"
+
+typedef struct uv_loop_s uv_loop_t; // NOLINT: matches <uv.h>
+typedef struct uv_poll_s uv_poll_t; // NOLINT: matches <uv.h>
+
+namespace medic::agent::tail {
+
+struct InotifyEvent {
+  int wd = -1;
+  const char* name = nullptr; // null: the event is about the directory itself
+  bool moved = false;         // created, deleted or renamed (not just written to)
+};
+
+struct InotifyHandlers {
+  std::function<void(const InotifyEvent&)> on_event;
+  std::function<void()> on_overflow;
+};
+
+class InotifyWatch {
+public:
+  // Fails when inotify is not available (the caller then polls).
+  [[nodiscard]] static Result<std::unique_ptr<InotifyWatch>> open(uv_loop_t& loop,
+                                                                  InotifyHandlers handlers);
+  InotifyWatch(const InotifyWatch&) = delete;
+  InotifyWatch& operator=(const InotifyWatch&) = delete;
+  // Closes (see close()); the descriptor goes once the loop has closed the poll handle.
+  ~InotifyWatch();
+
+  // Watches the directory for files created, written, deleted and renamed; the watch
+  // descriptor, or -errno (ENOSPC: the inotify watch limit).
+  [[nodiscard]] int add(const std::string& dir) noexcept;
+  void remove(int wd) noexcept;
+
+  // Stops waking the loop for events; they queue in the kernel until drain() or resume().
+  void pause() noexcept;
+  void resume() noexcept;
+  [[nodiscard]] bool paused() const noexcept { return m_paused; }
+  // Reads and delivers every event queued now (until a handler calls close()).
+  void drain() noexcept;
+  // Stops for good: the poll handle is closed (the descriptor with it); safe inside a handler.
+  void close() noexcept;
+
+private:
+  InotifyWatch(int fd, uv_poll_t* poll, InotifyHandlers handlers) noexcept;
+
+  int m_fd;
+  uv_poll_t* m_poll; // heap: freed by its close callback, which also closes m_fd
+  InotifyHandlers m_handlers;
+  bool m_paused = false;
+  bool m_closed = false;
+};
+
+} // namespace medic::agent::tail
