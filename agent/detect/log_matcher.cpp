@@ -1,7 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/detect/log_matcher.hpp"
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <climits>
+#include <cstdlib>
+#include <optional>
 #include <unordered_set>
 #include <utility>
 
@@ -16,16 +25,13 @@ namespace {
 // Memory the fallback RE2::Set may use for its DFA; past it a line's scan fails and is counted.
 constexpr std::int64_t k_re2_max_mem = std::int64_t{32} << 20;
 
-struct DatabaseDeleter {
-  void operator()(hs_database_t* db) const noexcept { hs_free_database(db); }
-};
 struct ScratchDeleter {
   void operator()(hs_scratch_t* scratch) const noexcept { hs_free_scratch(scratch); }
 };
 struct CompileErrorDeleter {
   void operator()(hs_compile_error_t* error) const noexcept { hs_free_compile_error(error); }
 };
-using Database = std::unique_ptr<hs_database_t, DatabaseDeleter>;
+using Database = BlockDatabase;
 using Scratch = std::unique_ptr<hs_scratch_t, ScratchDeleter>;
 using CompileError = std::unique_ptr<hs_compile_error_t, CompileErrorDeleter>;
 
@@ -87,10 +93,12 @@ struct LogMatcher::Impl {
 
 namespace {
 
+constexpr unsigned int k_line_flags = HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY;
+
 // Compiles the patterns not already in `rejected`; a pattern Hyperscan refuses is added to
 // `rejected` and the rest compiled again, so the database holds every pattern it can take.
 Result<Database> compile_hyperscan(const std::vector<LogPattern>& patterns,
-                                   std::vector<bool>& rejected) {
+                                   std::vector<bool>& rejected, unsigned int mode_flags) {
   for (;;) {
     std::vector<const char*> expressions;
     std::vector<unsigned int> flags;
@@ -100,8 +108,7 @@ Result<Database> compile_hyperscan(const std::vector<LogPattern>& patterns,
         continue;
       }
       expressions.push_back(patterns[i].pattern.c_str());
-      flags.push_back(HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY |
-                      (patterns[i].case_insensitive ? HS_FLAG_CASELESS : 0U));
+      flags.push_back(mode_flags | (patterns[i].case_insensitive ? HS_FLAG_CASELESS : 0U));
       ids.push_back(static_cast<unsigned int>(i));
     }
     if (expressions.empty()) {
@@ -124,6 +131,93 @@ Result<Database> compile_hyperscan(const std::vector<LogPattern>& patterns,
     }
     rejected[ids[static_cast<std::size_t>(error->expression)]] = true;
   }
+}
+
+std::atomic<CompileSite> g_compile_site{CompileSite::this_process};
+
+// The child's side: compiles, and sends one byte per pattern (1: Hyperscan refused it) followed
+// by the serialized database. Never returns. Only the forking thread exists in the child: it
+// logs nothing and leaves through _exit, so no lock another thread held and no destructor runs.
+[[noreturn]] void compile_in_child(int fd, const std::vector<LogPattern>& patterns,
+                                   std::vector<bool> rejected, unsigned int mode_flags) noexcept {
+  bool sent = false;
+  try {
+    auto database = compile_hyperscan(patterns, rejected, mode_flags);
+    char* bytes = nullptr;
+    std::size_t size = 0;
+    if (database && (*database == nullptr ||
+                     hs_serialize_database(database->get(), &bytes, &size) == HS_SUCCESS)) {
+      std::string message(rejected.begin(), rejected.end());
+      message.append(bytes == nullptr ? "" : bytes, size);
+      std::free(bytes); // NOLINT: Hyperscan's allocator is malloc
+      sent = true;
+      for (std::size_t at = 0; sent && at < message.size();) {
+        const ssize_t n = ::write(fd, message.data() + at, message.size() - at);
+        sent = n > 0 || (n < 0 && errno == EINTR);
+        at += n > 0 ? static_cast<std::size_t>(n) : 0;
+      }
+    }
+  } catch (...) {
+    sent = false;
+  }
+  ::_exit(sent ? 0 : 1);
+}
+
+// compile_hyperscan() in a forked child; nullopt when the child could not be used (the caller
+// then compiles here).
+std::optional<Database> compile_hyperscan_in_child(const std::vector<LogPattern>& patterns,
+                                                   std::vector<bool>& rejected,
+                                                   unsigned int mode_flags) {
+  int fds[2] = {-1, -1};
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    return std::nullopt;
+  }
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::close(fds[0]);
+    compile_in_child(fds[1], patterns, rejected, mode_flags);
+  }
+  ::close(fds[1]);
+  std::string message;
+  char chunk[4096];
+  for (ssize_t n = child > 0 ? 1 : 0; n != 0;) {
+    n = ::read(fds[0], chunk, sizeof chunk);
+    if (n > 0) {
+      message.append(chunk, static_cast<std::size_t>(n));
+    } else if (n < 0 && errno != EINTR) {
+      break;
+    }
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (child > 0 && ::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (child <= 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+      message.size() < rejected.size()) {
+    return std::nullopt;
+  }
+  const std::string_view serialized = std::string_view(message).substr(rejected.size());
+  hs_database_t* raw = nullptr; // stays null when every pattern went to the fallback
+  if (!serialized.empty() &&
+      hs_deserialize_database(serialized.data(), serialized.size(), &raw) != HS_SUCCESS) {
+    return std::nullopt;
+  }
+  for (std::size_t i = 0; i < rejected.size(); ++i) {
+    rejected[i] = message[i] != 0;
+  }
+  return Database(raw);
+}
+
+// Where the compilation happens; see set_compile_site().
+Result<Database> compile_hyperscan_at_site(const std::vector<LogPattern>& patterns,
+                                           std::vector<bool>& rejected, unsigned int mode_flags) {
+  if (g_compile_site.load() == CompileSite::child_process) {
+    if (auto database = compile_hyperscan_in_child(patterns, rejected, mode_flags)) {
+      return std::move(*database);
+    }
+    // fork refused, or the child failed: compiling here gives the real error, if any.
+  }
+  return compile_hyperscan(patterns, rejected, mode_flags);
 }
 
 Result<std::unique_ptr<RE2::Set>> compile_set(const std::vector<LogPattern>& patterns,
@@ -171,7 +265,7 @@ Result<LogMatcher> LogMatcher::compile(std::span<const LogPattern> patterns, Mat
   }
   std::vector<bool> in_set(patterns.size(), engine == MatcherEngine::re2_set);
   if (engine == MatcherEngine::hyperscan) {
-    auto database = compile_hyperscan(impl->patterns, in_set);
+    auto database = compile_hyperscan_at_site(impl->patterns, in_set, k_line_flags);
     if (!database) {
       return fail(std::move(database.error()));
     }
@@ -263,6 +357,28 @@ bool MatchSet::add(std::uint32_t index) noexcept {
 
 bool MatchSet::contains(std::uint32_t index) const noexcept {
   return index < m_capacity && (m_bits[index / 64] >> (index % 64) & 1U) != 0;
+}
+
+void BlockDatabaseDeleter::operator()(hs_database* database) const noexcept {
+  hs_free_database(database);
+}
+
+Result<BlockDatabase> compile_block_database(std::span<const LogPattern> patterns) {
+  const std::vector<LogPattern> list(patterns.begin(), patterns.end());
+  std::vector<bool> rejected(list.size(), false);
+  auto database = compile_hyperscan_at_site(list, rejected, HS_FLAG_MULTILINE);
+  if (!database) {
+    return fail(std::move(database.error()));
+  }
+  if (*database == nullptr || std::find(rejected.begin(), rejected.end(), true) != rejected.end()) {
+    return fail(ErrorCode::invalid_argument,
+                "hyperscan cannot scan these patterns a block at a time");
+  }
+  return std::move(*database);
+}
+
+void set_compile_site(CompileSite site) noexcept {
+  g_compile_site.store(site);
 }
 
 std::string_view to_string(MatcherEngine engine) noexcept {

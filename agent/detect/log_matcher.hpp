@@ -26,6 +26,8 @@
 
 #include "shared/error.hpp"
 
+struct hs_database; // NOLINT: Hyperscan's hs_database_t
+
 namespace medic::agent::detect {
 
 struct LogPattern {
@@ -90,6 +92,26 @@ private:
   explicit LogMatcher(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> m_impl;
 };
+
+// Where LogMatcher::compile() runs Hyperscan's compiler. Compiling touches megabytes that the
+// matcher never needs again: the compiler's code and tables, and a heap that peaks at several
+// MiB for the default rules. In a forked child (child_process) all of that is the child's: this
+// process only maps the serialized database it gets back (hs_deserialize_database), so its RSS
+// and peak RSS stay small. If fork fails or the child does not deliver, the compilation runs
+// here after all. Process-wide; the agent's main() chooses child_process, the default is
+// this_process (tests, benchmarks). Set it before compiling, from the main thread.
+enum class CompileSite { this_process, child_process };
+void set_compile_site(CompileSite site) noexcept;
+
+// Patterns compiled for one Hyperscan scan of a whole block of lines (a read chunk) instead of
+// one scan per line: ^ and $ match at line breaks and every match is reported with its end
+// offset. Compiled where set_compile_site() says. Fails when any pattern cannot be compiled that
+// way (e.g. it can match the empty string); the caller then scans line by line.
+struct BlockDatabaseDeleter {
+  void operator()(hs_database* database) const noexcept;
+};
+using BlockDatabase = std::unique_ptr<hs_database, BlockDatabaseDeleter>;
+[[nodiscard]] Result<BlockDatabase> compile_block_database(std::span<const LogPattern> patterns);
 
 [[nodiscard]] std::string_view to_string(MatcherEngine engine) noexcept;
 

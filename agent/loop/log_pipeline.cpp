@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdint>
 
+#include <hs/hs.h>
 #include <spdlog/spdlog.h>
 
 #include "agent/detect/metric_rules.hpp"
@@ -16,6 +18,8 @@ namespace {
 
 constexpr std::string_view k_new_template_rule = "new-error-template";
 constexpr std::size_t k_max_labels = 12;
+// Match ends kept per chunk scan; past them, every later line of the chunk goes to the rules.
+constexpr std::size_t k_max_block_matches = 4096;
 
 bool digit(char c) {
   return std::isdigit(static_cast<unsigned char>(c)) != 0;
@@ -35,7 +39,96 @@ std::size_t timestamp_end(std::string_view line) noexcept {
   return 0;
 }
 
+// Patterns whose meaning changes when the text around a line is the rest of a chunk: \A, \z and
+// \Z (start and end of the whole text), and inline flags turned off ("(?-m)", "(?i-s:").
+bool block_safe(std::string_view pattern) noexcept {
+  for (const std::string_view anchor : {"\\A", "\\z", "\\Z"}) {
+    if (pattern.find(anchor) != std::string_view::npos) {
+      return false;
+    }
+  }
+  for (auto at = pattern.find("(?"); at != std::string_view::npos;
+       at = pattern.find("(?", at + 2)) {
+    const auto flags_end = pattern.find_first_not_of("imsU", at + 2);
+    if (flags_end != std::string_view::npos && pattern[flags_end] == '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
 } // namespace
+
+std::unique_ptr<LinePrefilter> LinePrefilter::create(
+    const std::vector<config::LogRuleConfig>& rules) {
+  std::vector<detect::LogPattern> patterns;
+  for (const auto& rule : rules) {
+    if (!block_safe(rule.pattern)) {
+      return nullptr;
+    }
+    patterns.push_back(
+        {static_cast<std::uint32_t>(patterns.size()), rule.pattern, rule.ignore_case});
+  }
+  if (patterns.empty()) {
+    return nullptr;
+  }
+  auto database = detect::compile_block_database(patterns);
+  hs_scratch_t* scratch = nullptr;
+  if (!database || hs_alloc_scratch(database->get(), &scratch) != HS_SUCCESS) {
+    return nullptr;
+  }
+  return std::unique_ptr<LinePrefilter>(new LinePrefilter(std::move(*database), scratch));
+}
+
+LinePrefilter::LinePrefilter(detect::BlockDatabase database, hs_scratch* scratch)
+    : m_database(std::move(database)), m_scratch(scratch) {
+  m_ends.reserve(k_max_block_matches);
+}
+
+LinePrefilter::~LinePrefilter() {
+  hs_free_scratch(m_scratch);
+}
+
+void LinePrefilter::scan(std::string_view chunk) noexcept {
+  m_base = reinterpret_cast<std::uintptr_t>(chunk.data());
+  m_ends.clear();
+  m_next = 0;
+  m_give_up_at = UINT64_MAX;
+  const auto rc = hs_scan(m_database.get(), chunk.empty() ? "" : chunk.data(),
+                          static_cast<unsigned int>(chunk.size()), 0, m_scratch, on_match, this);
+  if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) {
+    m_give_up_at = 0; // every line goes to the rules
+  }
+  if (!std::is_sorted(m_ends.begin(), m_ends.end())) {
+    std::sort(m_ends.begin(), m_ends.end());
+  }
+}
+
+bool LinePrefilter::may_match(std::string_view line) noexcept {
+  const std::uint64_t start = reinterpret_cast<std::uintptr_t>(line.data()) - m_base;
+  const std::uint64_t end = start + line.size();
+  if (end + 1 >= m_give_up_at) {
+    return true;
+  }
+  while (m_next < m_ends.size() && m_ends[m_next] <= start) {
+    ++m_next;
+  }
+  return m_next < m_ends.size() && m_ends[m_next] <= end;
+}
+
+int LinePrefilter::on_match(unsigned int /*id*/, unsigned long long /*from*/, unsigned long long to,
+                            unsigned int /*flags*/, void* context) {
+  auto& self = *static_cast<LinePrefilter*>(context);
+  if (!self.m_ends.empty() && self.m_ends.back() == to) {
+    return 0;
+  }
+  if (self.m_ends.size() == k_max_block_matches) {
+    self.m_give_up_at = to; // from here on every line may match: stop scanning
+    return 1;
+  }
+  self.m_ends.push_back(static_cast<std::uint32_t>(to));
+  return 0;
+}
 
 std::string_view log_message(std::string_view line) noexcept {
   const std::size_t start = timestamp_end(line);
@@ -82,6 +175,12 @@ Result<std::unique_ptr<LogPipeline>> LogPipeline::create(uv_loop_t& loop,
   LogPipeline* self = pipeline.get();
   callbacks.on_record = [self](const tail::TailRecord& record) { self->on_record(record); };
   callbacks.on_gap = [self](const tail::TailGap& gap) { self->on_gap(gap); };
+  if (!pipeline->m_mining && rule_count > 0) {
+    pipeline->m_prefilter = LinePrefilter::create(config.log_rules);
+    spdlog::debug("log rules: {}",
+                  pipeline->m_prefilter ? "whole read chunks prefiltered" : "matched line by line");
+  }
+  callbacks.on_chunk = [self](std::string_view bytes) { self->on_chunk(bytes); };
   auto tailer = tail::Tailer::create(loop, config.tail, std::move(callbacks));
   if (!tailer) {
     return fail(std::move(tailer).error().context("logs.sources"));
@@ -96,7 +195,8 @@ LogPipeline::LogPipeline(const config::SensingConfig& config, const Clock& clock
       m_max_events(config.max_log_events_per_flush),
       m_clock(clock),
       m_output(std::move(output)),
-      m_rules(std::move(rules)) {}
+      m_rules(std::move(rules)),
+      m_mining(config.mine_templates) {}
 
 LogPipeline::~LogPipeline() {
   stop();
@@ -149,13 +249,36 @@ std::optional<std::vector<tail::TailCursor>> LogPipeline::cursors_if_moved() {
   return m_tailer->cursors();
 }
 
+void LogPipeline::on_chunk(std::string_view bytes) noexcept {
+  m_chunk = bytes;
+  if (bytes.empty()) {
+    return;
+  }
+  m_chunk_t_ms = m_clock.monotonic_ms(); // one reading for all the chunk's lines
+  if (m_prefilter) {
+    m_prefilter->scan(bytes);
+  }
+}
+
+bool LogPipeline::in_chunk(std::string_view text) const noexcept {
+  const auto begin = reinterpret_cast<std::uintptr_t>(m_chunk.data());
+  const auto at = reinterpret_cast<std::uintptr_t>(text.data());
+  return !m_chunk.empty() && at >= begin && at + text.size() < begin + m_chunk.size() &&
+         text.data()[text.size()] == '\n';
+}
+
 void LogPipeline::on_record(const tail::TailRecord& record) noexcept {
+  const bool chunk_line = in_chunk(record.text);
+  if (m_prefilter && chunk_line && !m_prefilter->may_match(record.text)) {
+    ++m_counters.lines_prefiltered;
+    return;
+  }
   m_record = &record;
   detect::LogLine line;
   line.source = record.source_name;
   line.text = record.text;
-  line.message = log_message(record.text);
-  line.t_ms = m_clock.monotonic_ms();
+  line.message = m_mining ? log_message(record.text) : std::string_view{};
+  line.t_ms = chunk_line ? m_chunk_t_ms : m_clock.monotonic_ms();
   m_rules.process(line, *this);
   m_record = nullptr;
 }

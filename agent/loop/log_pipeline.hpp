@@ -3,6 +3,10 @@
 // (one multi-pattern match and one template-mining step per record); what they report is
 // turned into protocol views for the batch. Gaps the tailer reports become gap events.
 //
+// With template mining off, a line only matters if a rule matches it: one scan of each whole read
+// chunk (LinePrefilter, the rule patterns compiled once more for blocks of lines) picks the lines
+// that may match, and only those go through the rules' per-line matcher.
+//
 // Exactly-once across restarts: records are handed out only once; the tail cursors are saved
 // in the spool database in the same transaction as the events batch carrying the records they
 // passed (see Agent::flush_events), so after a crash either both are there or neither is.
@@ -16,16 +20,55 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/config/sensing_config.hpp"
+#include "agent/detect/log_matcher.hpp"
 #include "agent/detect/log_rules.hpp"
 #include "agent/tail/tailer.hpp"
 #include "protocol/message.hpp"
 #include "shared/clock.hpp"
 #include "shared/sqlite/database.hpp"
 
+struct hs_scratch; // NOLINT: Hyperscan's hs_scratch_t
+
 namespace medic::agent::loop {
+
+// Which lines of a read chunk may match a rule pattern: one Hyperscan scan of the whole chunk,
+// with the patterns compiled for blocks (^ and $ at line breaks, every match end reported),
+// instead of one scan per line. A pattern that matches a line on its own has a match ending
+// inside that line in the chunk too: ^, $, \b and \B see the line's '\n' as they see the ends
+// of a lone line. Matches that run across a '\n' only make lines look like candidates, which
+// the per-line matcher then settles. Loop thread only.
+class LinePrefilter {
+public:
+  // Null when a pattern does not qualify (\A, \z, \Z, or an inline flag turned off: their
+  // meaning changes inside a chunk) or Hyperscan cannot compile the set this way.
+  [[nodiscard]] static std::unique_ptr<LinePrefilter> create(
+      const std::vector<config::LogRuleConfig>& rules);
+  LinePrefilter(const LinePrefilter&) = delete;
+  LinePrefilter& operator=(const LinePrefilter&) = delete;
+  ~LinePrefilter();
+
+  // Scans a chunk; may_match() then answers for its lines, in order, until the next scan.
+  void scan(std::string_view chunk) noexcept;
+  // `line`: a view into the chunk last scanned, followed there by its '\n'; lines asked about
+  // in the order they appear.
+  [[nodiscard]] bool may_match(std::string_view line) noexcept;
+
+private:
+  LinePrefilter(detect::BlockDatabase database, hs_scratch* scratch);
+  static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
+                      unsigned int flags, void* context);
+
+  detect::BlockDatabase m_database;
+  hs_scratch* m_scratch;
+  std::vector<std::uint32_t> m_ends; // match end offsets in the chunk, sorted
+  std::size_t m_next = 0;
+  std::uintptr_t m_base = 0;
+  std::uint64_t m_give_up_at = UINT64_MAX; // lines reaching this offset may match
+};
 
 struct LogOutput {
   std::function<void(const protocol::SignalView&)> signal;
@@ -33,6 +76,7 @@ struct LogOutput {
 };
 
 struct LogPipelineCounters {
+  std::uint64_t lines_prefiltered = 0; // no rule could match them: not handed to the rules
   std::uint64_t events = 0;
   std::uint64_t events_suppressed = 0; // over max_log_events_per_flush
   std::uint64_t signals = 0;
@@ -69,8 +113,11 @@ public:
 private:
   LogPipeline(const config::SensingConfig& config, const Clock& clock, LogOutput output,
               detect::LogRules rules);
+  void on_chunk(std::string_view bytes) noexcept;
   void on_record(const tail::TailRecord& record) noexcept;
   void on_gap(const tail::TailGap& gap) noexcept;
+  // Whether the record's text is a whole line of the chunk being handed out.
+  [[nodiscard]] bool in_chunk(std::string_view text) const noexcept;
   void on_signal(const detect::LogSignal& signal) noexcept override;
   void on_event(const detect::LogEvent& event) noexcept override;
 
@@ -79,6 +126,11 @@ private:
   const Clock& m_clock;
   LogOutput m_output;
   detect::LogRules m_rules;
+  bool m_mining;
+  // With mining off, lines no rule can match need not reach the rules; null when unusable.
+  std::unique_ptr<LinePrefilter> m_prefilter;
+  std::string_view m_chunk; // the read whose records are being handed out
+  std::int64_t m_chunk_t_ms = 0;
   std::unique_ptr<tail::Tailer> m_tailer;
   const tail::TailRecord* m_record = nullptr; // during on_record only
   std::uint64_t m_records_at_last_cursors = ~0ULL;

@@ -153,3 +153,30 @@ TEST_CASE("a match set reports each index once and clears", "[logrules]") {
   CHECK(set.empty());
   CHECK_FALSE(set.contains(3));
 }
+
+TEST_CASE("patterns compiled in a child process match the same", "[logrules]") {
+  using medic::agent::detect::CompileSite;
+  using medic::agent::detect::set_compile_site;
+  set_compile_site(CompileSite::child_process);
+  std::vector<LogPattern> patterns = k_patterns;
+  patterns.push_back({9, "(?U)retry a+b", false}); // refused by Hyperscan: the RE2 fallback
+  auto in_child = LogMatcher::compile(patterns, MatcherEngine::hyperscan);
+  set_compile_site(CompileSite::this_process);
+  REQUIRE(in_child);
+  LogMatcher here = compile(patterns, MatcherEngine::hyperscan);
+  CHECK(in_child->fallback_count() == 1);
+  CHECK(in_child->pattern_count() == here.pattern_count());
+  for (const std::string_view line :
+       {"kernel: app[12]: segfault at 7f3a ip 0", "ERROR: Connection refused", "DISK FULL",
+        "retry aab timeout", "nothing to see"}) {
+    CHECK(ids_of(*in_child, line) == ids_of(here, line));
+  }
+  CHECK(ids_of(*in_child, "retry aab").count(9) == 1);
+
+  set_compile_site(CompileSite::child_process);
+  const std::vector<LogPattern> bad = {{1, "a(b", false}};
+  auto refused = LogMatcher::compile(bad, MatcherEngine::hyperscan);
+  set_compile_site(CompileSite::this_process);
+  REQUIRE_FALSE(refused);
+  CHECK_THAT(refused.error().message(), Catch::Contains("missing )"));
+}
