@@ -16,3 +16,5 @@ find_package(Threads REQUIRED)
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 pkg_check_modules(HYPERSCAN REQUIRED IMPORTED_TARGET libhs>=5.4)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+# Outgoing HTTP for escalation (coordinator/escalate): Alertmanager's API and webhooks.
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)

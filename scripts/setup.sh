@@ -10,13 +10,15 @@ packages=(
   # libraries (see cmake/MedicDependencies.cmake)
   libuv1-dev libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libsqlite3-dev libpqxx-dev
   libspdlog-dev libyaml-cpp-dev libexpected-dev nlohmann-json3-dev libsystemd-dev
-  libre2-dev libhyperscan-dev libsodium-dev
+  libre2-dev libhyperscan-dev libsodium-dev libcurl4-openssl-dev libcpp-httplib-dev
   # tests and tooling
   catch2 sqlite3 python3 clang-format clang-tidy clang libclang-rt-14-dev
   # the interop test client (Debian's python3, not any other on PATH)
   python3-zmq python3-msgpack
   # peers the agent benchmarks compare against (started by the benchmarks, never as services)
   collectd-core prometheus-node-exporter monit
+  # the escalation tests post to a real Alertmanager (started by the tests on loopback)
+  prometheus-alertmanager
 )
 
 missing=()
