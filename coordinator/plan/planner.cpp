@@ -152,22 +152,33 @@ std::vector<Ranked> Planner::rank(const PlanContext& context, std::vector<Droppe
   return ranking;
 }
 
+namespace {
+
+// Maintenance and inhibition hold whatever the rule says.
+std::optional<std::string> held_by_context(const PlanContext& context) {
+  const auto& incident = context.incident;
+  if (context.maintenance) {
+    return "host '" + incident.host + "' is in a maintenance window or a freeze: no remediation";
+  }
+  if (context.inhibited) {
+    return "incident " + std::to_string(incident.id) + " is linked to incident " +
+           std::to_string(incident.root_id) + " (" +
+           std::string(correlate::to_string(incident.link)) +
+           "), the probable root cause: it is not remediated on its own";
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
 bool Planner::gate(const PlanContext& context, Decision& decision) const {
   const auto finish = [&decision](Verdict verdict, std::string reason) {
     decision.verdict = verdict;
     decision.reason = std::move(reason);
     return true;
   };
-  const auto& incident = context.incident;
-  if (context.maintenance) {
-    return finish(Verdict::held, "host '" + incident.host +
-                                     "' is in a maintenance window or a freeze: no remediation");
-  }
-  if (context.inhibited) {
-    return finish(Verdict::held, "incident " + std::to_string(incident.id) +
-                                     " is linked to incident " + std::to_string(incident.root_id) +
-                                     " (" + std::string(correlate::to_string(incident.link)) +
-                                     "), the probable root cause: it is not remediated on its own");
+  if (auto held = held_by_context(context)) {
+    return finish(Verdict::held, std::move(*held));
   }
   if (context.diagnosis.candidates.empty()) {
     return finish(
