@@ -57,10 +57,9 @@ Result<Approval> ApprovalBook::decide(ApprovalId id, std::string_view who, std::
                                                  std::string(to_string(approval.state)));
   }
   if (now_ms >= approval.expires_ms) {
-    (void)expire(now_ms);
-    return fail(ErrorCode::invalid_argument, "approval " + std::to_string(id) +
-                                                 " timed out at its deadline; the incident "
-                                                 "was escalated instead");
+    // Left pending: expire() hands it to the engine, which escalates it.
+    return fail(ErrorCode::invalid_argument,
+                "approval " + std::to_string(id) + " timed out; the incident is escalated instead");
   }
   approval.state = to;
   approval.decided_by = who;

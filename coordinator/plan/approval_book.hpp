@@ -57,7 +57,7 @@ public:
   // same incident and action is returned as it is. Fails (busy) when max_pending wait already.
   [[nodiscard]] Result<Approval> request(Approval request, std::int64_t now_ms);
   // Errors: not_found for an unknown id; invalid_argument when it is no longer pending (the
-  // message says what it became) or has timed out (it is expired then).
+  // message says what it became) or has timed out (expire() still reports it once).
   [[nodiscard]] Result<Approval> approve(ApprovalId id, std::string_view who, std::int64_t now_ms);
   [[nodiscard]] Result<Approval> deny(ApprovalId id, std::string_view who, std::int64_t now_ms);
   // Pending approvals past their time become expired and are returned (once each).

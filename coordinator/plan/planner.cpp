@@ -221,10 +221,24 @@ Decision Planner::decide(const PlanContext& context, std::int64_t now_ms) {
   return decision;
 }
 
-void Planner::choose(const PlanContext& context, Decision& decision, std::int64_t now_ms) {
+// An action already waiting for (or given) approval on this incident stays the choice, so
+// that learning between two decisions does not file a second approval for another action.
+const Approval* Planner::open_approval(const PlanContext& context, Decision& decision) const {
+  for (const Ranked& ranked : decision.ranking) {
+    const Approval* approval = m_approvals.latest(context.incident.id, ranked.candidate.action);
+    if (approval != nullptr &&
+        (approval->state == ApprovalState::pending || approval->state == ApprovalState::approved)) {
+      decision.chosen = ranked;
+      return approval;
+    }
+  }
   decision.chosen = decision.ranking.front();
+  return nullptr;
+}
+
+void Planner::choose(const PlanContext& context, Decision& decision, std::int64_t now_ms) {
+  const Approval* approval = open_approval(context, decision);
   const Ranked& chosen = *decision.chosen;
-  const Approval* approval = m_approvals.latest(context.incident.id, chosen.candidate.action);
   if (approval != nullptr && approval->state == ApprovalState::pending) {
     decision.verdict = Verdict::await_approval;
     decision.approval = approval->id;

@@ -131,6 +131,7 @@ private:
                                                std::string& drop_reason) const;
   [[nodiscard]] bool gate(const PlanContext& context, Decision& decision) const;
   void choose(const PlanContext& context, Decision& decision, std::int64_t now_ms);
+  [[nodiscard]] const Approval* open_approval(const PlanContext& context, Decision& decision) const;
   [[nodiscard]] bool needs_approval(const PlanContext& context, Decision& decision) const;
   void check_limits(const PlanContext& context, Decision& decision, std::int64_t now_ms);
 

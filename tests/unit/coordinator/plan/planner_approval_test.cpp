@@ -77,7 +77,8 @@ TEST_CASE("plan approvals: an approval not given in time expires once", "[plan]"
   CHECK_FALSE(f.planner->approve(999, "alice", k_t0));
 }
 
-TEST_CASE("plan approvals: approving after the deadline fails and expires it", "[plan]") {
+TEST_CASE("plan approvals: approving after the deadline fails, the expiry still reports it",
+          "[plan]") {
   Fixture f;
   const auto c = approve_context(f);
   const auto approval = f.planner->request_approval(c, f.planner->decide(c, k_t0), k_t0);
@@ -85,7 +86,22 @@ TEST_CASE("plan approvals: approving after the deadline fails and expires it", "
   const auto late = f.planner->approve(approval->id, "alice", k_t0 + 20 * k_minute);
   REQUIRE_FALSE(late);
   CHECK(contains(late.error().message(), "timed out"));
+  CHECK(f.planner->expired(k_t0 + 20 * k_minute).size() == 1);
   CHECK(f.planner->pending().empty());
+}
+
+TEST_CASE("plan approvals: the action waiting for approval stays the choice", "[plan]") {
+  Fixture f;
+  const auto c = approve_context(f);
+  const auto first = f.planner->decide(c, k_t0);
+  REQUIRE(first.chosen->candidate.action == "restart-service");
+  REQUIRE(f.planner->request_approval(c, first, k_t0));
+  f.learn_outcomes("clear-cache", 50, 0); // clear-cache now ranks first
+  const auto again = f.planner->decide(c, k_t0 + 1000);
+  CHECK(again.ranking[0].candidate.action == "clear-cache");
+  CHECK(again.chosen->candidate.action == "restart-service");
+  CHECK(again.verdict == Verdict::await_approval);
+  CHECK(f.planner->pending().size() == 1);
 }
 
 TEST_CASE("plan approvals: pending approvals are bounded", "[plan]") {
