@@ -116,6 +116,35 @@ void ApprovalBook::used(correlate::IncidentId incident, std::string_view action)
   }
 }
 
+std::vector<Approval> ApprovalBook::all() const {
+  std::vector<Approval> result;
+  result.reserve(m_items.size());
+  for (const auto& [id, approval] : m_items) {
+    result.push_back(approval);
+  }
+  return result;
+}
+
+Result<void> ApprovalBook::restore(const std::vector<Approval>& approvals) {
+  std::map<ApprovalId, Approval> items;
+  for (std::size_t i = 0; i < approvals.size(); ++i) {
+    const Approval& approval = approvals[i];
+    if (approval.id == 0 || !items.emplace(approval.id, approval).second) {
+      return fail(ErrorCode::invalid_argument,
+                  "restoring approvals: approvals[" + std::to_string(i) + "] has id " +
+                      std::to_string(approval.id) + ", which is 0 or repeated");
+    }
+  }
+  m_items = std::move(items);
+  m_pending = 0;
+  for (const auto& [id, approval] : m_items) {
+    m_pending += approval.state == ApprovalState::pending ? 1 : 0;
+  }
+  m_next = m_items.empty() ? 1 : m_items.rbegin()->first + 1;
+  trim_decided();
+  return {};
+}
+
 void ApprovalBook::trim_decided() {
   std::size_t decided = m_items.size() - m_pending;
   for (auto it = m_items.begin(); decided > k_max_decided && it != m_items.end();) {

@@ -69,6 +69,11 @@ public:
   // An approved approval started running.
   void used(correlate::IncidentId incident, std::string_view action);
 
+  // Every approval kept (pending and the latest decided), oldest first.
+  [[nodiscard]] std::vector<Approval> all() const;
+  // Replaces the book. Ids must be unique and not 0; new ids continue after the largest.
+  [[nodiscard]] Result<void> restore(const std::vector<Approval>& approvals);
+
 private:
   [[nodiscard]] Result<Approval> decide(ApprovalId id, std::string_view who, std::int64_t now_ms,
                                         ApprovalState to);

@@ -63,6 +63,23 @@ bool AutonomyBook::may_promote(const Entry& entry, const learn::Posterior& poste
          posterior.consecutive_failures < m_config.demote_failures;
 }
 
+std::vector<AutonomyRow> AutonomyBook::rows() const {
+  std::vector<AutonomyRow> rows;
+  m_entries.for_each_oldest_first([&rows](const std::string&, const Entry& entry) {
+    rows.push_back(
+        AutonomyRow{entry.diagnosis, entry.action, entry.promoted, entry.attempts_at_demotion});
+  });
+  return rows;
+}
+
+void AutonomyBook::restore(const std::vector<AutonomyRow>& rows) {
+  m_entries.clear();
+  for (const AutonomyRow& row : rows) {
+    m_entries.get_or_insert(learn::join_key(row.diagnosis, row.action), [] { return Entry{}; }) =
+        Entry{row.diagnosis, row.action, row.promoted, row.attempts_at_demotion};
+  }
+}
+
 std::vector<AutonomyChange> AutonomyBook::review(const learn::Learner& learner,
                                                  std::int64_t now_ms) {
   std::vector<AutonomyChange> changes;

@@ -33,6 +33,15 @@ struct AutonomyChange {
   std::string sentence; // plain words: what changed and the figures behind it
 };
 
+// One reviewed (diagnosis, action), for persistence.
+struct AutonomyRow {
+  std::string diagnosis;
+  std::string action;
+  bool promoted = false;
+  std::uint64_t attempts_at_demotion = 0;
+  friend bool operator==(const AutonomyRow&, const AutonomyRow&) = default;
+};
+
 class AutonomyBook {
 public:
   explicit AutonomyBook(const PlanConfig& config)
@@ -47,6 +56,9 @@ public:
   [[nodiscard]] std::vector<AutonomyChange> review(const learn::Learner& learner,
                                                    std::int64_t now_ms);
   [[nodiscard]] std::uint64_t evictions() const noexcept { return m_entries.evictions(); }
+  // Least recently used first.
+  [[nodiscard]] std::vector<AutonomyRow> rows() const;
+  void restore(const std::vector<AutonomyRow>& rows);
 
 private:
   struct Entry {

@@ -352,6 +352,20 @@ std::vector<AutonomyChange> Planner::review_autonomy(std::int64_t now_ms) {
   return m_autonomy.review(m_learner, now_ms);
 }
 
+PlannerSnapshot Planner::snapshot() const {
+  return PlannerSnapshot{m_approvals.all(), m_autonomy.rows(), m_limits.cooldown_rows(),
+                         m_limits.start_rows()};
+}
+
+Result<void> Planner::restore(const PlannerSnapshot& snapshot) {
+  if (auto ok = m_approvals.restore(snapshot.approvals); !ok) {
+    return ok;
+  }
+  m_autonomy.restore(snapshot.autonomy);
+  m_limits.restore(snapshot.cooldowns, snapshot.starts);
+  return {};
+}
+
 PlannerCounters Planner::counters() const noexcept {
   return PlannerCounters{m_limits.counters(), m_autonomy.evictions()};
 }

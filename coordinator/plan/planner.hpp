@@ -85,6 +85,15 @@ inline constexpr double k_risk_penalty[] = {0.0, 0.05, 0.15, 0.30};
 // The key the engine passes to started()/finished() for the chosen candidate.
 [[nodiscard]] RecoveryKey recovery_key(const PlanContext& context, const Ranked& chosen);
 
+// The planner's state worth keeping across a coordinator restart (plain rows for storage).
+struct PlannerSnapshot {
+  std::vector<Approval> approvals;
+  std::vector<AutonomyRow> autonomy;
+  std::vector<CooldownRow> cooldowns;
+  std::vector<ActionStartsRow> starts;
+  friend bool operator==(const PlannerSnapshot&, const PlannerSnapshot&) = default;
+};
+
 struct PlannerCounters {
   LimitCounters limits;
   std::uint64_t autonomy_evictions = 0;
@@ -119,6 +128,10 @@ public:
 
   // Promotions and demotions since the last review, for the audit. Call after outcomes.
   [[nodiscard]] std::vector<AutonomyChange> review_autonomy(std::int64_t now_ms);
+
+  [[nodiscard]] PlannerSnapshot snapshot() const;
+  // Replaces approvals, autonomy and cooldown state; on error nothing changed.
+  [[nodiscard]] Result<void> restore(const PlannerSnapshot& snapshot);
 
   [[nodiscard]] PlannerCounters counters() const noexcept;
   [[nodiscard]] std::size_t running() const noexcept { return m_limits.running(); }

@@ -170,6 +170,47 @@ void RecoveryLimits::drop_stale(std::int64_t now_ms) {
   m_running.erase(stale, m_running.end());
 }
 
+std::vector<CooldownRow> RecoveryLimits::cooldown_rows() const {
+  std::vector<CooldownRow> rows;
+  m_cooldowns.for_each_oldest_first([&rows](const std::string& key, const Cooldown& cooldown) {
+    // The key is host, target, action joined by the unit separator (none of them holds one).
+    const auto first = key.find('\x1f');
+    const auto second = key.find('\x1f', first + 1);
+    rows.push_back(CooldownRow{key.substr(0, first), key.substr(first + 1, second - first - 1),
+                               key.substr(second + 1), cooldown.level, cooldown.until_ms,
+                               cooldown.last_success_ms});
+  });
+  return rows;
+}
+
+std::vector<ActionStartsRow> RecoveryLimits::start_rows() const {
+  std::vector<ActionStartsRow> rows;
+  m_starts.for_each_oldest_first(
+      [&rows](const std::string& action, const std::deque<std::int64_t>& starts) {
+        rows.push_back(ActionStartsRow{action, {starts.begin(), starts.end()}});
+      });
+  return rows;
+}
+
+void RecoveryLimits::restore(const std::vector<CooldownRow>& cooldowns,
+                             const std::vector<ActionStartsRow>& starts) {
+  m_cooldowns.clear();
+  m_starts.clear();
+  for (const CooldownRow& row : cooldowns) {
+    const RecoveryKey key{0, row.host, row.action, row.target};
+    m_cooldowns.get_or_insert(cooldown_key(key), [] { return Cooldown{}; }) =
+        Cooldown{std::min(row.level, k_max_level), row.until_ms, row.last_success_ms};
+  }
+  for (const ActionStartsRow& row : starts) {
+    auto& kept = m_starts.get_or_insert(row.action, [] { return std::deque<std::int64_t>{}; });
+    kept.assign(row.starts_ms.begin(), row.starts_ms.end());
+    std::sort(kept.begin(), kept.end());
+    while (kept.size() > m_config.max_per_action_per_day) {
+      kept.pop_front();
+    }
+  }
+}
+
 LimitCounters RecoveryLimits::counters() const noexcept {
   return LimitCounters{m_cooldowns.evictions(), m_starts.evictions(), m_stale_running,
                        m_unknown_finishes};

@@ -40,6 +40,24 @@ struct LimitCounters {
   std::uint64_t unknown_finishes = 0; // finished() for a recovery not running
 };
 
+// The backoff state of one (host, target, action), for persistence.
+struct CooldownRow {
+  std::string host;
+  std::string target;
+  std::string action;
+  std::uint32_t level = 0;
+  std::int64_t until_ms = 0;
+  std::int64_t last_success_ms = -1; // -1: the last run did not succeed
+  friend bool operator==(const CooldownRow&, const CooldownRow&) = default;
+};
+
+// The recent starts of one action (plan.max_per_action_per_day), for persistence.
+struct ActionStartsRow {
+  std::string action;
+  std::vector<std::int64_t> starts_ms; // oldest first
+  friend bool operator==(const ActionStartsRow&, const ActionStartsRow&) = default;
+};
+
 class RecoveryLimits {
 public:
   // A running recovery not finished after this is dropped (the engine lost its result).
@@ -58,6 +76,13 @@ public:
   [[nodiscard]] std::optional<std::uint32_t> backoff_level(const RecoveryKey& key) const;
   [[nodiscard]] std::size_t running() const noexcept { return m_running.size(); }
   [[nodiscard]] LimitCounters counters() const noexcept;
+
+  // Least recently used first. Running recoveries are not part of it: after a restart the
+  // engine knows which COMMANDs are still out and reports them with started().
+  [[nodiscard]] std::vector<CooldownRow> cooldown_rows() const;
+  [[nodiscard]] std::vector<ActionStartsRow> start_rows() const;
+  void restore(const std::vector<CooldownRow>& cooldowns,
+               const std::vector<ActionStartsRow>& starts);
 
 private:
   struct Running {
