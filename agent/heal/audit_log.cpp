@@ -39,6 +39,10 @@ CREATE TABLE IF NOT EXISTS heal_budget (
   healthy_since_ms INTEGER NOT NULL,
   PRIMARY KEY (target, action)
 );
+CREATE TABLE IF NOT EXISTS heal_cooldown (
+  key BLOB PRIMARY KEY,
+  until_ms INTEGER NOT NULL
+);
 )sql";
 
 constexpr std::int64_t k_max_seq = std::numeric_limits<std::int64_t>::max();
@@ -268,6 +272,52 @@ Result<std::vector<BudgetEntry>> AuditLog::load_budget(sqlite::Database& db) {
     e.target_flapping = s->column_int(9) != 0;
     e.healthy_since_ms = s->column_int(10);
     entries.push_back(std::move(e));
+  }
+}
+
+Result<void> AuditLog::save_cooldown(sqlite::Database& db, const act::CooldownEntry& entry,
+                                     std::int64_t now_ms, std::size_t max_entries) {
+  auto s = db.prepare("INSERT OR REPLACE INTO heal_cooldown (key, until_ms) VALUES (?, ?)");
+  if (!s) {
+    return fail(storage_error(s.error(), "heal_cooldown"));
+  }
+  s->bind_blob(1, bytes(entry.key)).bind(2, entry.until_ms);
+  if (auto done = s->run(); !done) {
+    return fail(storage_error(done.error(), "heal_cooldown: saving"));
+  }
+  auto trim = db.prepare(
+      "DELETE FROM heal_cooldown WHERE until_ms <= ? OR key NOT IN (SELECT key FROM "
+      "heal_cooldown ORDER BY until_ms DESC LIMIT ?)");
+  if (!trim) {
+    return fail(storage_error(trim.error(), "heal_cooldown"));
+  }
+  trim->bind(1, now_ms);
+  trim->bind(2, static_cast<std::int64_t>(std::min<std::uint64_t>(max_entries, k_max_seq)));
+  if (auto done = trim->run(); !done) {
+    return fail(storage_error(done.error(), "heal_cooldown: trimming"));
+  }
+  return {};
+}
+
+Result<std::vector<act::CooldownEntry>> AuditLog::load_cooldowns(sqlite::Database& db,
+                                                                 std::int64_t now_ms) {
+  auto s =
+      db.prepare("SELECT key, until_ms FROM heal_cooldown WHERE until_ms > ? ORDER BY until_ms");
+  if (!s) {
+    return fail(storage_error(s.error(), "heal_cooldown"));
+  }
+  s->bind(1, now_ms);
+  sqlite::ResetOnExit reset(*s);
+  std::vector<act::CooldownEntry> entries;
+  for (;;) {
+    auto row = s->step();
+    if (!row) {
+      return fail(storage_error(row.error(), "heal_cooldown: loading"));
+    }
+    if (!*row) {
+      return entries;
+    }
+    entries.push_back({s->column_blob(0), s->column_int(1)});
   }
 }
 

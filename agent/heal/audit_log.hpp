@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/act/cooldown.hpp"
 #include "agent/heal/heal_budget.hpp"
 #include "protocol/message.hpp"
 #include "shared/error.hpp"
@@ -40,7 +41,7 @@ class AuditLog {
 public:
   AuditLog() = delete;
 
-  // Creates heal_audit and heal_budget if missing. Safe to call on every start.
+  // Creates heal_audit, heal_budget and heal_cooldown if missing. Safe to call on every start.
   [[nodiscard]] static Result<void> create_tables(sqlite::Database& db);
   // Stores the record (its seq is ignored) and returns the seq it got.
   [[nodiscard]] static Result<std::uint64_t> append(sqlite::Database& db,
@@ -59,6 +60,15 @@ public:
   [[nodiscard]] static Result<void> save_budget(sqlite::Database& db,
                                                 const std::vector<BudgetEntry>& entries);
   [[nodiscard]] static Result<std::vector<BudgetEntry>> load_budget(sqlite::Database& db);
+
+  // Stores one action cooldown (replacing the key's earlier one), drops the ones over at
+  // now_ms, and keeps at most `max_entries` (those ending last): bounded without a coordinator.
+  [[nodiscard]] static Result<void> save_cooldown(sqlite::Database& db,
+                                                  const act::CooldownEntry& entry,
+                                                  std::int64_t now_ms, std::size_t max_entries);
+  // The cooldowns still running at now_ms.
+  [[nodiscard]] static Result<std::vector<act::CooldownEntry>> load_cooldowns(sqlite::Database& db,
+                                                                              std::int64_t now_ms);
 };
 
 // Parameters as stored: each name and value as "<length>:<bytes>", so any byte may appear in

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "agent/act/cooldown.hpp"
 #include "agent/heal/label_template.hpp"
 
 namespace medic::agent::heal {
@@ -179,6 +180,9 @@ void FallbackHealer::consider_slot(const std::string& target, Tracked& tracked, 
     }
     run.params.push_back({name, std::move(*value)});
   }
+  if (held_by_cooldown(run, slot, trigger, now_ms, out)) {
+    return;
+  }
   m_budget.record_attempt(key, now_ms);
   run.attempt = verdict.attempts + 1;
   run.reason = "attempt " + std::to_string(run.attempt) + ": " +
@@ -187,6 +191,24 @@ void FallbackHealer::consider_slot(const std::string& target, Tracked& tracked, 
                                      seconds_text(now_ms - link.disconnected_since_ms));
   slot.reported = Reported::ran;
   out.push_back(std::move(run));
+}
+
+bool FallbackHealer::held_by_cooldown(const HealDecision& run, Slot& slot, Trigger trigger,
+                                      std::int64_t now_ms, std::vector<HealDecision>& out) {
+  const std::int64_t until = m_cooldown_gate ? m_cooldown_gate(run.action, run.params, now_ms) : 0;
+  if (until <= now_ms) {
+    return false;
+  }
+  m_budget.defer({run.target, run.action}, until, now_ms);
+  if (slot.reported != Reported::cooling_down && trigger == Trigger::signal) {
+    slot.reported = Reported::cooling_down;
+    HealDecision d = run;
+    d.kind = HealDecision::Kind::skipped;
+    d.retry_at_ms = until;
+    d.reason = act::describe_cooldown(run.action, until, now_ms);
+    out.push_back(std::move(d));
+  }
+  return true;
 }
 
 HealDecision FallbackHealer::refusal(const std::string& target, const Tracked& tracked,

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -46,11 +47,20 @@ struct HealDecision {
 };
 [[nodiscard]] std::string_view to_string(HealDecision::Kind kind) noexcept;
 
+// The catalog action's own cooldown (act/cooldown.hpp), shared with the coordinator's
+// COMMANDs: when a run of `action` with these (filled-in) parameters may start, or 0 if now.
+using CooldownGate = std::function<std::int64_t(
+    const std::string& action, const std::vector<protocol::Label>& params, std::int64_t now_ms)>;
+
 class FallbackHealer {
 public:
   // `seed` drives the backoff jitter; `max_targets` bounds the firing signals followed and the
   // budget's keys (past it the idlest cleared target is forgotten).
   FallbackHealer(HealConfig config, std::uint64_t seed, std::size_t max_targets = 1024);
+
+  // Consulted before every attempt: a rule waits for max(backoff, the action's cooldown). The
+  // wait is put into the budget, so ticks meanwhile cost nothing.
+  void set_cooldown_gate(CooldownGate gate) { m_cooldown_gate = std::move(gate); }
 
   // A signal fired or cleared. Returns what to do about it now (often nothing). A signal no
   // heal rule applies to is ignored and costs nothing.
@@ -96,6 +106,9 @@ private:
                 Trigger trigger, std::vector<HealDecision>& out);
   void consider_slot(const std::string& target, Tracked& tracked, Slot& slot, LinkState link,
                      std::int64_t now_ms, Trigger trigger, std::vector<HealDecision>& out);
+  // True (and the refusal reported when it is news) when the action's cooldown holds `run` back.
+  bool held_by_cooldown(const HealDecision& run, Slot& slot, Trigger trigger, std::int64_t now_ms,
+                        std::vector<HealDecision>& out);
   [[nodiscard]] HealDecision refusal(const std::string& target, const Tracked& tracked,
                                      const HealRule& rule, const Verdict& verdict,
                                      std::int64_t now_ms) const;
@@ -107,6 +120,7 @@ private:
   HealBudget m_budget;
   std::size_t m_max_targets;
   TrackedMap m_tracked;
+  CooldownGate m_cooldown_gate;
 };
 
 } // namespace medic::agent::heal

@@ -128,6 +128,12 @@ void HealBudget::record_done(BudgetKey key, std::int64_t now_ms) {
   }
 }
 
+void HealBudget::defer(BudgetKey key, std::int64_t until_ms, std::int64_t now_ms) {
+  Target& target = target_for(key.target, now_ms);
+  Key& k = key_for(target, key.target, key.action);
+  k.next_allowed_ms = std::max(k.next_allowed_ms, until_ms);
+}
+
 void HealBudget::mark_needs_person(BudgetKey key) {
   if (Key* k = find_key(key)) {
     k->needs_person = true;

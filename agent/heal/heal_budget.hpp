@@ -74,6 +74,9 @@ public:
   // The attempt ended (whatever its outcome): the backoff counts from now at the earliest, so
   // a slow action is not retried the moment it finishes. Never resets anything.
   void record_done(BudgetKey key, std::int64_t now_ms);
+  // Holds the key back until `until_ms` without counting an attempt: the action's own cooldown
+  // (act/cooldown.hpp), started by another path or target, outlasts the backoff.
+  void defer(BudgetKey key, std::int64_t until_ms, std::int64_t now_ms);
   // Latches needs_person on the key (the caller saw Gate::exhausted).
   void mark_needs_person(BudgetKey key);
 

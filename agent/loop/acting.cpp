@@ -13,6 +13,7 @@ namespace medic::agent::loop {
 namespace {
 
 constexpr std::uint64_t k_check_every_ms = 200;
+constexpr std::size_t k_max_cooldowns = 1024; // keys held in memory and in the spool
 
 protocol::ResultStatus status_of(act::RunStatus status) noexcept {
   switch (status) {
@@ -67,9 +68,14 @@ Acting::Acting(uv_loop_t& loop, const Clock& clock, const act::Catalog& catalog,
       m_settings(std::move(settings)),
       m_hooks(std::move(hooks)),
       m_runner(loop, clock, m_settings.runner),
-      m_healer(m_settings.heal, m_settings.seed) {
+      m_healer(m_settings.heal, m_settings.seed),
+      m_cooldowns(k_max_cooldowns) {
   m_ledger.restore(std::move(state.commands));
   m_healer.budget().restore(state.budget, clock.now_unix_ms());
+  m_cooldowns.restore(state.cooldowns, clock.now_unix_ms());
+  m_healer.set_cooldown_gate(
+      [this](const std::string& action, const std::vector<protocol::Label>& params,
+             std::int64_t now_ms) { return cooldown_until(action, params, now_ms); });
   for (const auto& action : catalog.actions()) {
     if (action.post_condition) {
       m_health.follow(*action.post_condition);
@@ -104,7 +110,26 @@ Result<ActingState> Acting::load_state(sqlite::Database& db, std::int64_t now_ms
     return fail(std::move(budget).error().context("reading the heal budget"));
   }
   state.budget = std::move(*budget);
+  auto cooldowns = heal::AuditLog::load_cooldowns(db, now_ms);
+  if (!cooldowns) {
+    return fail(std::move(cooldowns).error().context("reading the action cooldowns"));
+  }
+  state.cooldowns = std::move(*cooldowns);
   return state;
+}
+
+std::int64_t Acting::cooldown_until(const std::string& action,
+                                    const std::vector<protocol::Label>& params,
+                                    std::int64_t now_ms) const {
+  const act::Action* found = m_catalog.find(action);
+  if (found == nullptr || found->cooldown.count() <= 0) {
+    return 0;
+  }
+  auto bound = act::bind_params(*found, params);
+  if (!bound) {
+    return 0; // run_decision reports why it cannot run
+  }
+  return m_cooldowns.until(*found, *bound, now_ms).value_or(0);
 }
 
 void Acting::on_command(const protocol::Command& command) {
@@ -136,6 +161,12 @@ void Acting::on_command(const protocol::Command& command) {
   auto params = act::bind_params(*action, command.params);
   if (!params) {
     reject_command(command, protocol::ResultStatus::rejected, params.error().message());
+    return;
+  }
+  if (const auto until = m_cooldowns.until(*action, *params, now)) {
+    // Recorded in the ledger like any outcome: the same id is answered the same way.
+    reject_command(command, protocol::ResultStatus::rejected,
+                   "not run: " + act::describe_cooldown(action->name, *until, now));
     return;
   }
   auto job = std::make_unique<Job>();
@@ -183,6 +214,13 @@ void Acting::start_job(std::unique_ptr<Job> job) {
     result.reason = "not started: " + queued.error().message();
     finish_job(std::move(job));
     return;
+  }
+  if (!job->temporary_undo) { // an undo must happen whatever the cooldown says
+    if (auto entry = m_cooldowns.started(*job->action, job->params, result.started_ms)) {
+      m_hooks.persist([entry = std::move(*entry), now = result.started_ms](sqlite::Database& db) {
+        return heal::AuditLog::save_cooldown(db, entry, now, k_max_cooldowns);
+      });
+    }
   }
   m_running.emplace(id, std::move(job));
 }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "agent/act/catalog.hpp"
+#include "agent/act/cooldown.hpp"
 #include "agent/act/runner.hpp"
 #include "agent/config/acting_config.hpp"
 #include "agent/heal/fallback_healer.hpp"
@@ -47,6 +48,7 @@ struct ActingHooks {
 struct ActingState {
   std::vector<LedgerEntry> commands;
   std::vector<heal::BudgetEntry> budget;
+  std::vector<act::CooldownEntry> cooldowns; // still running when read
 };
 
 class Acting {
@@ -95,6 +97,10 @@ private:
   void report(protocol::CommandResult result);
   void reject_command(const protocol::Command& command, protocol::ResultStatus status,
                       std::string reason);
+  // The action's cooldown for these parameters ends then (0: it may run now).
+  [[nodiscard]] std::int64_t cooldown_until(const std::string& action,
+                                            const std::vector<protocol::Label>& params,
+                                            std::int64_t now_ms) const;
 
   // acting_local.cpp
   void run_decisions(std::vector<heal::HealDecision> decisions);
@@ -114,6 +120,7 @@ private:
   heal::FallbackHealer m_healer;
   CommandLedger m_ledger;
   HealthBoard m_health;
+  act::Cooldowns m_cooldowns; // per (action, bound parameters), for COMMANDs and local runs
   std::map<std::uint64_t, std::unique_ptr<Job>> m_running;
   std::vector<std::unique_ptr<Job>> m_checking;
   struct Undo {

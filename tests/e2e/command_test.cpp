@@ -2,7 +2,8 @@
 // The real agent against a scripted coordinator (a raw CURVE ROUTER in this test, named as the
 // stand-in it is, since the coordinator's planner comes later): COMMANDs run only from the
 // agent's catalog with valid parameters, never twice for one id (also across an agent restart),
-// never past their deadline; a failed post-condition runs the rollback, which switches the
+// never past their deadline, never inside the action's cooldown for the same parameters (also
+// across a restart); a failed post-condition runs the rollback, which switches the
 // `current` symlink; results arrive inside acknowledged BATCHes.
 #include <csignal>
 
@@ -158,6 +159,7 @@ std::string agent_config(const medic::test::TempDir& dir, const std::string& end
          "    kind: exec\n"
          "    risk: low\n"
          "    argv: [/usr/bin/touch, '{name}']\n"
+         "    cooldown: 10m\n"
          "    cwd: " +
          d +
          "/markers\n"
@@ -258,6 +260,25 @@ TEST_CASE("COMMANDs run from the catalog only, once per id, with rollback on a f
   CHECK(fs::is_empty(dir / "markers"));
   CHECK_FALSE(coordinator.results.empty());
 
+  // The action's cooldown holds per target: the same action and parameters under a new id is
+  // refused with a reason naming the cooldown and its end; other parameters run.
+  auto cool = coordinator.run({"cmd-cd-1", now_ms() + 60'000, "touch-marker", {{"name", "cd"}}});
+  REQUIRE(cool);
+  CHECK(cool->status == protocol::ResultStatus::succeeded);
+  CHECK(fs::exists(dir / "markers" / "cd"));
+  fs::remove(dir / "markers" / "cd");
+  auto held = coordinator.run({"cmd-cd-2", now_ms() + 60'000, "touch-marker", {{"name", "cd"}}});
+  REQUIRE(held);
+  CHECK(held->status == protocol::ResultStatus::rejected);
+  CHECK_THAT(held->reason,
+             Catch::Contains("cooldown of 'touch-marker'") && Catch::Contains("ends at"));
+  CHECK_FALSE(fs::exists(dir / "markers" / "cd"));
+  auto other = coordinator.run({"cmd-ce-1", now_ms() + 60'000, "touch-marker", {{"name", "ce"}}});
+  REQUIRE(other);
+  CHECK(other->status == protocol::ResultStatus::succeeded);
+  CHECK(fs::exists(dir / "markers" / "ce"));
+  fs::remove(dir / "markers" / "ce");
+
   // The post-condition (a process that never runs) fails: the rollback switches `current`.
   auto deploy = coordinator.run({"cmd-deploy", now_ms() + 60'000, "deploy-check", {}}, 0, 15s);
   REQUIRE(deploy);
@@ -308,6 +329,12 @@ TEST_CASE("COMMANDs run from the catalog only, once per id, with rollback on a f
   CHECK(replay->started_ms == first->started_ms);
   CHECK(coordinator.results.size() > before);
   CHECK_FALSE(fs::exists(dir / "markers" / "one"));
+  // The cooldown survived the restart too (it lasts 10 minutes).
+  auto still = coordinator.run({"cmd-cd-3", now_ms() + 60'000, "touch-marker", {{"name", "cd"}}});
+  REQUIRE(still);
+  CHECK(still->status == protocol::ResultStatus::rejected);
+  CHECK_THAT(still->reason, Catch::Contains("cooldown"));
+  CHECK_FALSE(fs::exists(dir / "markers" / "cd"));
 
   agent->signal(SIGTERM);
   const auto exited = agent->wait_for(5s);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Fallback healing with real processes: the coordinator is stopped, a watched service is
 // killed, and the agent restarts it by itself; a service that never stays up is retried with
-// backoff until the attempts are spent, then left for a person. When the coordinator is back,
-// the agent's local actions reach it in order.
+// backoff (and the action's cooldown) until the attempts are spent, then left for a person. When
+// the coordinator is back, the agent's local actions reach it in order.
 #include <dirent.h>
 #include <signal.h>
 
@@ -43,7 +43,9 @@ void kill_all(const fs::path& path) {
   }
 }
 
-std::string heal_config(const fs::path& service, const std::string& start_argv) {
+// `cooldown`: the action's own (catalog) cooldown, which the healer waits for beside its backoff.
+std::string heal_config(const fs::path& service, const std::string& start_argv,
+                        const std::string& cooldown = "0s") {
   return "processes:\n"
          "  - {name: svc, process_name: " +
          service.filename().string() +
@@ -63,6 +65,9 @@ std::string heal_config(const fs::path& service, const std::string& start_argv) 
          "    kind: exec\n"
          "    risk: low\n"
          "    timeout: 5s\n"
+         "    cooldown: " +
+         cooldown +
+         "\n"
          "    argv: " +
          start_argv + "\n";
 }
@@ -156,7 +161,7 @@ TEST_CASE("a service that never stays up is retried with backoff, then left for 
   // "Starting" it runs a command that exits at once: the service never comes up.
   medic::test::Process first({service.string(), "3600"}, fleet.dir() / "svc.log");
   const std::string endpoint =
-      start_then_cut_off(fleet, "db-1", heal_config(service, "[/bin/true]"));
+      start_then_cut_off(fleet, "db-1", heal_config(service, "[/bin/true]", "2s"));
   INFO(fleet.logs());
   medic::test::sleep_for(1500ms);
   first.signal(SIGKILL);
@@ -186,7 +191,7 @@ TEST_CASE("a service that never stays up is retried with backoff, then left for 
     CHECK(results[i].value("status", "") == "succeeded");
   }
   CHECK(results[3].value("status", "") == "needs-person");
-  // In order, each after the backoff of the one before.
-  CHECK(results[1].value("started_ms", 0LL) - results[0].value("started_ms", 0LL) >= 400);
-  CHECK(results[2].value("started_ms", 0LL) - results[1].value("started_ms", 0LL) >= 400);
+  // In order, each after the longer of the backoff (0.5 s, 1 s) and the action's cooldown (2 s).
+  CHECK(results[1].value("started_ms", 0LL) - results[0].value("started_ms", 0LL) >= 2000);
+  CHECK(results[2].value("started_ms", 0LL) - results[1].value("started_ms", 0LL) >= 2000);
 }

@@ -176,3 +176,24 @@ TEST_CASE("audit and budget writes commit inside the spool's transaction", "[hea
   CHECK(rows[0].seq == seq);
   CHECK(AuditLog::load_budget(spool->database()).value().size() == 1);
 }
+
+TEST_CASE("action cooldowns save and load, bounded, without the expired ones",
+          "[heal][heal-audit][cooldown]") {
+  TempDir dir;
+  Database db = open_db(dir / "spool.db");
+  const std::string odd_key = std::string("restart\n4:unit3:a\0b", 19);
+  REQUIRE(AuditLog::save_cooldown(db, {odd_key, 50'000}, 1'000, 3));
+  REQUIRE(AuditLog::save_cooldown(db, {"clean", 2'000}, 1'000, 3));
+  REQUIRE(AuditLog::save_cooldown(db, {odd_key, 60'000}, 1'000, 3)); // replaces
+  auto loaded = AuditLog::load_cooldowns(db, 1'500);
+  REQUIRE(loaded);
+  CHECK(*loaded ==
+        std::vector<medic::agent::act::CooldownEntry>{{"clean", 2'000}, {odd_key, 60'000}});
+  CHECK(AuditLog::load_cooldowns(db, 2'000).value().size() == 1); // "clean" is over then
+  // Saving later drops the expired ones and keeps at most max_entries, those ending last.
+  REQUIRE(AuditLog::save_cooldown(db, {"a", 70'000}, 3'000, 2));
+  REQUIRE(AuditLog::save_cooldown(db, {"b", 80'000}, 3'000, 2));
+  loaded = AuditLog::load_cooldowns(db, 0);
+  REQUIRE(loaded);
+  CHECK(*loaded == std::vector<medic::agent::act::CooldownEntry>{{"a", 70'000}, {"b", 80'000}});
+}

@@ -267,3 +267,40 @@ TEST_CASE("a tick over waiting and spent targets allocates nothing", "[heal][hea
   });
   CHECK(allocations == 0);
 }
+
+TEST_CASE("the action's cooldown holds a local run back beyond the backoff",
+          "[heal][heal-engine][cooldown]") {
+  FallbackHealer healer(config_with({restart_web()}), k_seed);
+  std::int64_t blocked_until = 0;
+  std::vector<std::string> asked;
+  healer.set_cooldown_gate(
+      [&](const std::string& action, const std::vector<protocol::Label>& params, std::int64_t) {
+        asked.push_back(action + " " + params.at(0).value);
+        return blocked_until;
+      });
+  REQUIRE(kinds(healer.on_signal(k_fire, k_down_since_0, 10'000)) == std::vector<Kind>{Kind::run});
+  CHECK(asked == std::vector<std::string>{"restart-service web.service"});
+  healer.on_action_done("fp-web", "restart-service", true, 10'500);
+  blocked_until = 40'000; // the catalog's cooldown (30 s) outlasts the backoff (5 s)
+  CHECK(healer.tick(k_down_since_0, 15'500).empty());
+  const std::size_t asked_then = asked.size();
+  CHECK(healer.tick(k_down_since_0, 39'999).empty());
+  CHECK(asked.size() == asked_then); // the wait sits in the budget: ticks ask nothing
+  auto second = healer.tick(k_down_since_0, 40'000);
+  REQUIRE(kinds(second) == std::vector<Kind>{Kind::run});
+  CHECK(second[0].attempt == 2); // waiting for the cooldown is not an attempt
+}
+
+TEST_CASE("a fire while another path's cooldown runs is reported skipped once",
+          "[heal][heal-engine][cooldown]") {
+  FallbackHealer healer(config_with({restart_web()}), k_seed);
+  healer.set_cooldown_gate([](const std::string&, const std::vector<protocol::Label>&,
+                              std::int64_t) -> std::int64_t { return 70'000; });
+  const auto decisions = healer.on_signal(k_fire, k_down_since_0, 10'000);
+  REQUIRE(kinds(decisions) == std::vector<Kind>{Kind::skipped});
+  CHECK(decisions[0].retry_at_ms == 70'000);
+  CHECK_THAT(decisions[0].reason, Catch::Contains("cooldown of 'restart-service'"));
+  CHECK(decisions[0].params.size() == 1);
+  CHECK(healer.tick(k_down_since_0, 20'000).empty());
+  CHECK(healer.budget().entries().at(0).attempts == 0);
+}
