@@ -123,6 +123,22 @@ void add_file_keys(medic::config::Schema& schema, SensingConfig& config) {
                      });
 }
 
+Result<LogContextConfig> log_context(const Record& r) {
+  constexpr std::int64_t k_max_context = 100;
+  LogContextConfig context;
+  context.source = r.text("name");
+  for (const auto& [field, target] :
+       {std::pair{"context_before", &context.before}, std::pair{"context_after", &context.after}}) {
+    const std::int64_t value = r.integer(field, *target);
+    if (value < 0 || value > k_max_context) {
+      return fail(r.error(std::string(field) + ": " + std::to_string(value) +
+                          " lines is outside 0.." + std::to_string(k_max_context)));
+    }
+    *target = static_cast<std::uint32_t>(value);
+  }
+  return context;
+}
+
 void add_log_keys(medic::config::Schema& schema, SensingConfig& config) {
   const std::vector<RecordField> fields = {
       {"name", FieldKind::text, true, "the source's name, in events and rule filters", {}},
@@ -138,12 +154,28 @@ void add_log_keys(medic::config::Schema& schema, SensingConfig& config) {
        false,
        "where to start in files present at first start",
        {"end", "beginning"}},
+      {"context_before",
+       FieldKind::integer,
+       false,
+       "lines before a log rule's firing line sent with its signal (0..100, default 10)",
+       {}},
+      {"context_after",
+       FieldKind::integer,
+       false,
+       "lines after it, waited for at most 2 s (0..100, default 0)",
+       {}},
   };
   schema.add_records(
       "logs.sources", fields, "Log files to follow (rotation-safe, resumed after restarts)",
       [&config](const std::vector<Record>& records) -> Result<void> {
         config.tail.sources.clear();
+        config.log_context.clear();
         for (const auto& r : records) {
+          auto context = log_context(r);
+          if (!context) {
+            return fail(std::move(context).error());
+          }
+          config.log_context.push_back(std::move(*context));
           tail::TailSource source;
           source.name = r.text("name");
           source.globs = r.text_list("paths");

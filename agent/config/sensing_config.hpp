@@ -37,6 +37,15 @@ struct LogRuleConfig {
   std::string summary;
 };
 
+// The lines around a log rule's firing line, attached to its signal as evidence (action
+// "log-context"), per log source: `context_before` lines before it and up to `context_after`
+// after it (each 0..100; both 0: none).
+struct LogContextConfig {
+  std::string source; // a logs.sources name
+  std::uint32_t before = 10;
+  std::uint32_t after = 0;
+};
+
 struct SensingConfig {
   sample::CpuConfig cpu;
   sample::DiskSpaceConfig disk;
@@ -48,6 +57,8 @@ struct SensingConfig {
   std::uint32_t ship_every = 1; // ship one sampling round in N; detectors see every round
 
   tail::TailerOptions tail; // sources from `logs.sources`
+  // One per logs.sources entry, by name; a source without an entry gets the defaults.
+  std::vector<LogContextConfig> log_context;
   bool mine_templates = true;
   bool new_error_templates = true;
   std::uint32_t max_log_events_per_flush = 100; // more matched lines are counted, not shipped

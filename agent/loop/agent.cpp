@@ -44,6 +44,11 @@ Result<std::unique_ptr<Agent>> Agent::create(uv_loop_t& loop, const config::Agen
   Agent* self = agent.get();
   output.signal = [self](const protocol::SignalView& signal) { self->add_signal(signal); };
   output.event = [self](const protocol::LogEventView& event) { self->add_log_event(event); };
+  output.evidence = [self](protocol::Evidence evidence) {
+    self->add_event_item(std::move(evidence), [](link::BatchBuilder& batch, protocol::Evidence e) {
+      return batch.add_evidence(std::move(e));
+    });
+  };
   auto logs = LogPipeline::create(loop, config.sensing, agent->m_clock, std::move(output));
   if (!logs) {
     return fail(std::move(logs).error());

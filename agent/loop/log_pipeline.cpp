@@ -196,10 +196,21 @@ LogPipeline::LogPipeline(const config::SensingConfig& config, const Clock& clock
       m_clock(clock),
       m_output(std::move(output)),
       m_rules(std::move(rules)),
-      m_mining(config.mine_templates) {}
+      m_mining(config.mine_templates) {
+  if (!config.tail.sources.empty()) { // kept (and paid for) even when no one takes evidence
+    m_context = std::make_unique<LogContext>(config.tail.sources, config.log_context,
+                                             [this](protocol::Evidence evidence) {
+                                               if (m_output.evidence) {
+                                                 m_output.evidence(std::move(evidence));
+                                               }
+                                             });
+  }
+}
 
 LogPipeline::~LogPipeline() {
-  stop();
+  if (m_tailer) { // not stop(): the evidence output may be gone already
+    m_tailer->stop();
+  }
 }
 
 Result<std::vector<tail::TailCursor>> LogPipeline::load_cursors(sqlite::Database& db) {
@@ -221,10 +232,16 @@ void LogPipeline::stop() noexcept {
   if (m_tailer) {
     m_tailer->stop();
   }
+  if (m_context) {
+    m_context->flush();
+  }
 }
 
 void LogPipeline::tick() noexcept {
   m_rules.tick(m_clock.monotonic_ms(), *this);
+  if (m_context) {
+    m_context->tick(m_clock.monotonic_ms());
+  }
 }
 
 const tail::TailStats* LogPipeline::tail_stats() const noexcept {
@@ -268,6 +285,9 @@ bool LogPipeline::in_chunk(std::string_view text) const noexcept {
 }
 
 void LogPipeline::on_record(const tail::TailRecord& record) noexcept {
+  if (m_context) {
+    m_context->on_line(record); // every line: the context of a later firing line
+  }
   const bool chunk_line = in_chunk(record.text);
   if (m_prefilter && chunk_line && !m_prefilter->may_match(record.text)) {
     ++m_counters.lines_prefiltered;
@@ -336,6 +356,10 @@ void LogPipeline::on_signal(const detect::LogSignal& signal) noexcept {
   view.labels = std::span<const protocol::LabelView>(labels.data(), count);
   view.message = signal.line;
   m_output.signal(view);
+  if (m_context && view.state == protocol::SignalState::firing) {
+    m_context->on_fire(m_record, signal.source, fingerprint, view.rule, view.time_ms,
+                       m_clock.monotonic_ms());
+  }
   if (new_template) {
     // The state is a one-off: clear it at once so the coordinator sees a complete episode.
     view.state = protocol::SignalState::cleared;

@@ -26,6 +26,7 @@
 #include "agent/config/sensing_config.hpp"
 #include "agent/detect/log_matcher.hpp"
 #include "agent/detect/log_rules.hpp"
+#include "agent/loop/log_context.hpp"
 #include "agent/tail/tailer.hpp"
 #include "protocol/message.hpp"
 #include "shared/clock.hpp"
@@ -73,6 +74,8 @@ private:
 struct LogOutput {
   std::function<void(const protocol::SignalView&)> signal;
   std::function<void(const protocol::LogEventView&)> event;
+  // The lines around a firing line (log_context.hpp), after its signal; unset: dropped.
+  std::function<void(protocol::Evidence)> evidence;
 };
 
 struct LogPipelineCounters {
@@ -96,8 +99,9 @@ public:
   // Before start().
   [[nodiscard]] Result<void> restore(std::span<const tail::TailCursor> cursors);
   [[nodiscard]] Result<void> start();
+  // Also sends the log context still waiting for its after-lines.
   void stop() noexcept;
-  // Lets time pass for the log rules' windows; call about once a second.
+  // Lets time pass for the log rules' windows (and log context waits); about once a second.
   void tick() noexcept;
   // A new flush window: the per-flush event budget starts again.
   void new_flush_window() noexcept { m_events_this_flush = 0; }
@@ -132,6 +136,7 @@ private:
   std::string_view m_chunk; // the read whose records are being handed out
   std::int64_t m_chunk_t_ms = 0;
   std::unique_ptr<tail::Tailer> m_tailer;
+  std::unique_ptr<LogContext> m_context;      // null without log sources
   const tail::TailRecord* m_record = nullptr; // during on_record only
   std::uint64_t m_records_at_last_cursors = ~0ULL;
   std::uint64_t m_gaps_at_last_cursors = ~0ULL;
