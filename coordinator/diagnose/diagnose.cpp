@@ -95,6 +95,7 @@ Diagnosis conclude(const Path& path, std::size_t depth, const DiagnosisInput& in
   diagnosis.probable_causes = rule.causes;
   diagnosis.confidence = rule.confidence;
   diagnosis.automation = rule.automation;
+  diagnosis.explanation.reserve(192); // one sentence; saves the growth steps
   explain_path(path, depth, input, diagnosis.explanation);
   diagnosis.candidates.reserve(rule.actions.size());
   for (const auto& action : rule.actions) {

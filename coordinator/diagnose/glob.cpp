@@ -15,6 +15,9 @@ bool glob_match(std::string_view pattern, std::string_view text) noexcept {
       ++p;
       ++t;
     } else if (p < pattern.size() && pattern[p] == '*') {
+      if (p + 1 == pattern.size()) {
+        return true; // a trailing '*' takes the rest, whatever it is
+      }
       star = p++;
       resume = t;
     } else if (star != std::string_view::npos) {

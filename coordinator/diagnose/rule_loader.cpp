@@ -31,6 +31,9 @@ struct Reader {
                      Rule& rule, std::size_t depth);
   Result<void> children(const YAML::Node& node, const LoadContext& context, Rule& rule,
                         std::size_t depth);
+  enum class Pass : std::uint8_t { conclusion, children };
+  Result<void> fields(const YAML::Node& node, const LoadContext& context, Rule& rule,
+                      std::size_t depth, Pass pass);
 };
 
 bool valid_id(std::string_view id) {
@@ -226,6 +229,18 @@ Result<void> Reader::field(const std::string& key, const YAML::Node& value,
   return read_conclusion(key, value, context, rule);
 }
 
+Result<void> Reader::fields(const YAML::Node& node, const LoadContext& context, Rule& rule,
+                            std::size_t depth, Pass pass) {
+  for (const auto& entry : node) {
+    if ((entry.first.Scalar() == "then") == (pass == Pass::children)) {
+      if (auto done = field(entry.first.Scalar(), entry.second, context, rule, depth); !done) {
+        return done;
+      }
+    }
+  }
+  return {};
+}
+
 Result<Rule> Reader::rule(const YAML::Node& node, const Rule* parent, std::size_t depth) {
   LoadContext context{origin, {}};
   if (!node.IsMap()) {
@@ -250,22 +265,14 @@ Result<Rule> Reader::rule(const YAML::Node& node, const Rule* parent, std::size_
   rule.id = context.rule_id;
   rule.where = context.position(node);
   // `then` is read last so children inherit the conclusion whatever the key order.
-  for (const auto& entry : node) {
-    if (entry.first.Scalar() != "then") {
-      if (auto done = field(entry.first.Scalar(), entry.second, context, rule, depth); !done) {
-        return fail(std::move(done).error());
-      }
-    }
+  if (auto done = fields(node, context, rule, depth, Pass::conclusion); !done) {
+    return fail(std::move(done).error());
   }
   if (rule.root_cause.empty()) {
     rule.root_cause = rule.id;
   }
-  for (const auto& entry : node) {
-    if (entry.first.Scalar() == "then") {
-      if (auto done = field("then", entry.second, context, rule, depth); !done) {
-        return fail(std::move(done).error());
-      }
-    }
+  if (auto done = fields(node, context, rule, depth, Pass::children); !done) {
+    return fail(std::move(done).error());
   }
   return rule;
 }
