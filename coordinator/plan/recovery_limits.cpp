@@ -11,7 +11,7 @@ namespace medic::coordinator::plan {
 
 namespace {
 
-constexpr std::int64_t k_day_ms = 24 * 3'600'000;
+constexpr std::int64_t k_day_ms = std::int64_t{24} * 3'600'000;
 constexpr std::uint32_t k_max_level = 64;
 
 std::string cooldown_key(const RecoveryKey& key) {

@@ -61,7 +61,7 @@ struct ActionStartsRow {
 class RecoveryLimits {
 public:
   // A running recovery not finished after this is dropped (the engine lost its result).
-  static constexpr std::int64_t k_running_stale_ms = 6 * 3'600'000;
+  static constexpr std::int64_t k_running_stale_ms = std::int64_t{6} * 3'600'000;
   static constexpr std::size_t k_max_running = 4'096;
 
   explicit RecoveryLimits(const PlanConfig& config);
