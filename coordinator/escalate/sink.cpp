@@ -57,9 +57,10 @@ std::chrono::milliseconds full_jitter_backoff(std::uint32_t attempt,
                                               std::chrono::milliseconds cap,
                                               std::uint64_t random) noexcept {
   const auto shift = std::min<std::uint32_t>(attempt > 0 ? attempt - 1 : 0, 30);
-  const std::int64_t grown = std::max<std::int64_t>(initial.count(), 0) << shift;
-  const std::int64_t ceiling =
-      std::clamp<std::int64_t>(grown, 0, std::max<std::int64_t>(cap.count(), 0));
+  const std::int64_t base = std::max<std::int64_t>(initial.count(), 0);
+  const std::int64_t limit = std::max<std::int64_t>(cap.count(), 0);
+  // Compared before shifting: base << shift may not fit in 64 bits.
+  const std::int64_t ceiling = base > (limit >> shift) ? limit : std::min(base << shift, limit);
   return std::chrono::milliseconds(
       static_cast<std::int64_t>(random % (static_cast<std::uint64_t>(ceiling) + 1)));
 }

@@ -196,4 +196,7 @@ TEST_CASE("webhook sink: full-jitter backoff stays under its capped ceiling", "[
   CHECK(full_jitter_backoff(3, 100ms, 1000ms, 401) == 0ms);
   CHECK(full_jitter_backoff(40, 100ms, 1000ms, 1000) == 1000ms);
   CHECK(full_jitter_backoff(40, 100ms, 1000ms, ~std::uint64_t{0}) <= 1000ms);
+  const auto huge = std::chrono::milliseconds(std::int64_t{1} << 60); // no overflow
+  CHECK(full_jitter_backoff(64, huge, huge, ~std::uint64_t{0}) <= huge);
+  CHECK(full_jitter_backoff(0, 0ms, 0ms, 12345) == 0ms);
 }
