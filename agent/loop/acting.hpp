@@ -3,8 +3,11 @@
 // through here: the action must be in the local catalog, its parameters are bound to the
 // action's schema, the runner runs it, the post-condition is checked (rollback when it fails),
 // and the outcome is audited locally and reported to the coordinator in the next events batch
-// (so it goes through the spool: at-least-once). Also: diagnostic hooks that attach evidence to
-// a firing signal, and temporary actions undone after their time. Loop thread only.
+// (so it goes through the spool: at-least-once). Each action's catalog cooldown holds per
+// (action, bound parameters) for both paths (act/cooldown.hpp; saved in the spool across
+// restarts): a COMMAND inside it is rejected, a heal rule waits. Also: diagnostic hooks that
+// attach evidence to a firing signal, and temporary actions undone after their time. Loop
+// thread only.
 #pragma once
 
 #include <uv.h>
