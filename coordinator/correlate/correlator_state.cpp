@@ -113,13 +113,16 @@ void Correlator::restore(std::vector<Incident> incidents, IncidentId next_id) {
 
 void Correlator::restore_keys(Entry& kept) {
   const Incident& incident = kept.incident;
-  if (incident.kind == IncidentKind::fleet) {
-    auto [it, added] = m_fleet_by_fingerprint.try_emplace(incident.fingerprint, incident.id);
-    if (!added && (incident.state == IncidentState::open || !is_open(it->second))) {
-      it->second = std::max(it->second, incident.id);
-    }
-  } else {
-    m_by_key[host_key(incident.agent_id, incident.fingerprint)] = incident.id;
+  auto& index = incident.kind == IncidentKind::fleet ? m_fleet_by_fingerprint : m_by_key;
+  const std::string& key = incident.kind == IncidentKind::fleet
+                               ? incident.fingerprint
+                               : host_key(incident.agent_id, incident.fingerprint);
+  // Two incidents of one key (an old resolved one and a newer one): the open one, else the
+  // newest, is the one signals fold into; the other is only forgotten in time.
+  auto [it, added] = index.try_emplace(key, incident.id);
+  if (!added && !is_open(it->second) &&
+      (incident.state == IncidentState::open || incident.id > it->second)) {
+    it->second = incident.id;
   }
   if (incident.state == IncidentState::open) {
     index_open(kept);

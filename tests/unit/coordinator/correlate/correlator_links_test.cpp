@@ -231,3 +231,28 @@ TEST_CASE("correlate: fleet_min_percent of a host group makes a fleet incident",
         EventKind::fleet_opened));
   }
 }
+
+TEST_CASE("correlate: a restored fleet incident keeps its members and resolves with the last",
+          "[correlate]") {
+  CorrelationConfig config;
+  config.fleet_min_hosts = 2;
+  config.fleet_min_percent = 0;
+  Correlator before(config);
+  (void)before.on_signal(input({.agent = "a", .fingerprint = "conn"}), k_t0);
+  const auto second = before.on_signal(input({.agent = "b", .fingerprint = "conn"}), k_t0);
+  const IncidentId fleet = first(second, EventKind::fleet_opened).incident.id;
+
+  Correlator after(config);
+  after.restore(before.open_incidents(), before.next_id());
+  CHECK(after.open_count() == 3);
+  CHECK(after.tick(k_t0 + 1).empty()); // members open: the fleet stays
+  for (const auto& incident : after.open_incidents()) {
+    CHECK(after.inhibited(incident) == (incident.kind == IncidentKind::host));
+  }
+  (void)after.on_signal(cleared({.agent = "a", .fingerprint = "conn"}), k_t0);
+  (void)after.on_signal(cleared({.agent = "b", .fingerprint = "conn"}), k_t0);
+  const auto resolved = after.tick(k_t0 + 3 * k_minute);
+  REQUIRE(kinds(resolved).size() == 3);
+  CHECK(resolved.back().incident.id == fleet);
+  CHECK(resolved.back().detail == "resolved: every member host incident resolved");
+}
