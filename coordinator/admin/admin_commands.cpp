@@ -3,21 +3,13 @@
 
 #include <algorithm>
 
+#include "coordinator/admin/admin_reply.hpp"
 #include "shared/build_info.hpp"
 #include "shared/security/curve_keys.hpp"
 
 namespace medic::coordinator::admin {
 
 namespace {
-
-nlohmann::json failure(std::string_view code, std::string_view message) {
-  return {{"ok", false}, {"error", {{"code", code}, {"message", message}}}};
-}
-
-std::string string_field(const nlohmann::json& request, const char* name) {
-  const auto it = request.find(name);
-  return it != request.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 bool valid_agent_id(const std::string& id) {
   return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
@@ -67,32 +59,21 @@ void AdminCommands::handle(const nlohmann::json& request, const Respond& respond
     log_events(request, respond);
   } else if (name == "actions") {
     actions(request, respond);
+  } else if (m_incidents != nullptr && m_incidents->handle(name, request, respond)) {
+    return;
   } else {
     respond(failure(
         "unknown-command",
         "unknown command '" + name +
-            "' (status, agents, signals, logs, actions, keys.add, keys.list, keys.revoke)"));
+            "' (status, agents, signals, logs, actions, keys.add, keys.list, keys.revoke, "
+            "incidents, incident.show, explain, incident.false, approvals, approve, deny, run, "
+            "dry-run, stats)"));
   }
 }
 
 template <class Query, class Answer>
 void AdminCommands::on_storage(const Respond& respond, Query query, Answer answer) {
-  const bool queued =
-      m_storage_worker.try_submit([this, respond, query = std::move(query),
-                                   answer = std::move(answer)]() -> uv::Worker::Completion {
-        auto result = query(m_store);
-        return [respond, answer, result = std::move(result)]() mutable {
-          if (!result) {
-            const bool refused = result.error().code() == ErrorCode::invalid_argument;
-            respond(failure(refused ? "refused" : "storage", result.error().message()));
-            return;
-          }
-          answer(std::move(*result));
-        };
-      });
-  if (!queued) {
-    respond(failure("busy", "the storage queue is full; try again in a moment"));
-  }
+  query_storage(m_storage_worker, m_store, respond, std::move(query), std::move(answer));
 }
 
 void AdminCommands::status(const Respond& respond) const {

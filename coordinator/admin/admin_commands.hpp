@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "coordinator/admin/admin_server.hpp"
+#include "coordinator/admin/incident_commands.hpp"
 #include "coordinator/server/ingest_server.hpp"
 #include "coordinator/server/zap_handler.hpp"
 #include "coordinator/storage/store.hpp"
@@ -28,6 +29,9 @@ public:
   // `store` is only touched from `storage_worker`'s thread.
   AdminCommands(const Clock& clock, server::IngestServer& ingest, server::ZapHandler& zap,
                 uv::Worker& storage_worker, storage::Store& store, Liveness liveness);
+
+  // The requests about incidents and decisions (absent in tests of ingest alone).
+  void set_incident_commands(IncidentCommands* incidents) noexcept { m_incidents = incidents; }
 
   // Loop thread.
   void handle(const nlohmann::json& request, const Respond& respond);
@@ -55,6 +59,7 @@ private:
   storage::Store& m_store;
   Liveness m_liveness;
   std::int64_t m_started_ms;
+  IncidentCommands* m_incidents = nullptr;
 };
 
 // The JSON form of one agent, shared by the admin answer and medicctl's --json output.

@@ -26,6 +26,7 @@ struct AdminServer::Client {
   std::string pending; // bytes of a line not yet complete
   uv_shutdown_t shutdown{};
   unsigned in_flight = 0; // requests whose answer is not written yet
+  long peer_uid = -1;     // SO_PEERCRED: who the operator is, for the audit trail
   bool peer_done = false; // the peer closed its side; finish once the answers are out
   bool finishing = false;
   bool closing = false;
@@ -118,9 +119,9 @@ void AdminServer::on_connection(uv_stream_t* server, int status) noexcept {
   self->accept_client();
 }
 
-bool AdminServer::peer_allowed(const uv_pipe_t& pipe) const noexcept {
+bool AdminServer::peer_allowed(Client& client) const noexcept {
   uv_os_fd_t fd = -1;
-  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&pipe), &fd) != 0) {
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&client.pipe), &fd) != 0) {
     return false;
   }
   ucred credentials{};
@@ -129,6 +130,7 @@ bool AdminServer::peer_allowed(const uv_pipe_t& pipe) const noexcept {
     return false;
   }
   const gid_t group = m_settings.group != static_cast<gid_t>(-1) ? m_settings.group : ::getegid();
+  client.peer_uid = static_cast<long>(credentials.uid);
   return credentials.uid == 0 || credentials.uid == ::geteuid() || credentials.gid == group;
 }
 
@@ -145,7 +147,7 @@ void AdminServer::accept_client() noexcept {
     drop(ref);
     return;
   }
-  if (!peer_allowed(ref.pipe)) {
+  if (!peer_allowed(ref)) {
     ++m_refused_peers;
     spdlog::warn("admin socket: refused a peer that is neither root, our user nor our group");
     write(ref.id, error_response("permission", "not allowed on this admin socket"));
@@ -201,6 +203,8 @@ void AdminServer::on_line(Client& client, std::string_view line) noexcept {
     write(client.id, error_response("bad-request", "expected one JSON object per line"));
     return;
   }
+  // Set here, never taken from the request: the audit trail's actor is who the kernel says.
+  request["peer_uid"] = client.peer_uid;
   ++client.in_flight;
   auto respond = [this, id = client.id](nlohmann::json response) { answer(id, response); };
   try {

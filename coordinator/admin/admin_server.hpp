@@ -51,7 +51,8 @@ private:
 
   static void on_connection(uv_stream_t* server, int status) noexcept;
   void accept_client() noexcept;
-  [[nodiscard]] bool peer_allowed(const uv_pipe_t& pipe) const noexcept;
+  // Also records the peer's uid in `client`.
+  [[nodiscard]] bool peer_allowed(Client& client) const noexcept;
   void on_line(Client& client, std::string_view line) noexcept;
   void write(std::uint64_t client_id, const nlohmann::json& response) noexcept;
   void answer(std::uint64_t client_id, const nlohmann::json& response) noexcept;

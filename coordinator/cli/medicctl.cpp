@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "coordinator/cli/admin_client.hpp"
+#include "coordinator/cli/incident_cli.hpp"
 #include "coordinator/cli/table.hpp"
 #include "coordinator/config/coordinator_config.hpp"
 #include "shared/build_info.hpp"
@@ -39,6 +40,17 @@ constexpr const char* k_usage =
     "  keys list                      enrolled agent keys, active and revoked\n"
     "  keys add AGENT_ID KEY|FILE     admit an agent's CURVE public key (or its agent.key.pub)\n"
     "  keys revoke AGENT_ID|KEY       refuse the key from now on and cut the agent off\n"
+    "  incidents [--open] [--host H] [--severity S] [--since 2h]\n"
+    "                                 incidents, newest first, with their diagnosis\n"
+    "  incident show ID               an incident and its whole timeline (the audit trail)\n"
+    "  explain ID                     why each decision about an incident was taken\n"
+    "  incident false ID              mark an incident as a false positive\n"
+    "  approvals                      recoveries waiting for a person\n"
+    "  approve ID | deny ID           let a waiting recovery run, or refuse it\n"
+    "  run ACTION --host H [--param K=V]... [--incident ID]\n"
+    "                                 run a catalog action on a host now (audited)\n"
+    "  dry-run on|off                 decide and record, but send no command\n"
+    "  stats                          MTTD, MTTR, recovery and escalation rates\n"
     "\n"
     "Options:\n"
     "  --socket PATH      admin socket (default: $MEDIC_SOCKET, else admin.socket from\n"
@@ -194,6 +206,9 @@ std::variant<json, std::string> build_request(const std::vector<std::string>& wo
   if (verb == "keys" && words.size() == 3 && words[1] == "revoke") {
     return json{{"cmd", "keys.revoke"}, {"agent_or_key", words[2]}};
   }
+  if (auto incident = coordinator::cli::build_incident_request(words)) {
+    return std::move(*incident);
+  }
   std::string line;
   for (const auto& word : words) {
     line += (line.empty() ? "" : " ") + word;
@@ -315,6 +330,8 @@ int run(int argc, char** argv) {
     print_keys(*answer, "keys");
   } else if (command == "keys.revoke") {
     print_keys(*answer, "revoked");
+  } else if (coordinator::cli::print_incident_answer(command, *answer)) {
+    // printed
   } else if (command == "keys.add") {
     std::printf("enrolled agent %s\n", answer->at("key").value("agent", "").c_str());
   } else {

@@ -66,12 +66,16 @@ medic::config::Schema make_schema(CoordinatorConfig& config) {
   schema.add_choice("log.level", config.log_level,
                     {"trace", "debug", "info", "warn", "error", "critical", "off"},
                     "Least severe level written to the log");
+  engine::add_engine_keys(schema, config.engine);
   return schema;
 }
 
 Result<void> finish(CoordinatorConfig& config) {
   if (config.lost_after <= config.stale_after) {
     return fail(ErrorCode::config, "agents.lost_after must be longer than agents.stale_after");
+  }
+  if (auto ok = engine::finish_engine(config.engine); !ok) {
+    return ok;
   }
   if (auto ok = check_storage(config.storage); !ok) {
     return fail(std::move(ok).error().context("storage.url"));

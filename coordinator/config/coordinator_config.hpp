@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include "coordinator/engine/engine_config.hpp"
 #include "shared/config/schema.hpp"
 #include "shared/error.hpp"
 
@@ -26,6 +27,7 @@ struct CoordinatorConfig {
   std::string admin_socket = k_default_admin_socket;
   std::string admin_group; // empty: the coordinator's own group
   std::string log_level = "info";
+  engine::EngineConfig engine; // correlation, diagnosis, plan, learn, escalation, commands
 
   // Derived by finish().
   std::filesystem::path sqlite_path;

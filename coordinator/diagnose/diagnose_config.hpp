@@ -11,10 +11,15 @@
 
 namespace medic::coordinator::diagnose {
 
-inline constexpr const char* k_default_rules_file = "/etc/medic/diagnosis.yaml";
+// The rules built into medic-coordinator: packaging/config/diagnosis.yaml, embedded at build
+// time, so the coordinator diagnoses the seeds' scenarios with no file installed.
+inline constexpr const char* k_builtin_rules = "builtin";
+
+[[nodiscard]] std::string_view default_rules_text() noexcept; // generated (cmake/EmbedText.cmake)
 
 struct DiagnoseConfig {
-  std::string rules_file = k_default_rules_file; // '' = no rules: every incident needs review
+  // A rules file; "builtin": the default rules; '' = no rules: every incident needs review.
+  std::string rules_file = k_builtin_rules;
   // What DiagnosisInput::recent_incidents and recent_recoveries cover (the engine counts).
   std::chrono::milliseconds recent_window = std::chrono::hours(1);
 

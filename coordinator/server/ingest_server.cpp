@@ -203,6 +203,9 @@ void IngestServer::handle_hello(const std::string& peer, protocol::Message messa
   m_greeted.insert(message.envelope.agent_id);
   flush_pending(); // batches that arrived before this HELLO are stored before it
   const std::int64_t received_ms = m_clock.now_unix_ms();
+  if (m_listener != nullptr) {
+    m_listener->on_hello(message.envelope.agent_id, hello, received_ms);
+  }
   const bool queued = m_storage_worker.try_submit(
       [this, message = std::move(message), received_ms]() -> uv::Worker::Completion {
         auto stored = m_store.record_hello(message.envelope,
@@ -250,9 +253,7 @@ void IngestServer::flush_pending() noexcept {
       m_batches_in_storage -= std::min(m_batches_in_storage, pending->size());
       for (std::size_t i = 0; i < pending->size(); ++i) {
         const auto& item = (*pending)[i];
-        on_batch_stored(item.peer, item.message.envelope.agent_id, item.message.envelope.seq,
-                        std::get<protocol::Batch>(item.message.body).samples.size(),
-                        std::move((*outcomes)[i]));
+        on_batch_stored(item.peer, item.message, item.received_ms, std::move((*outcomes)[i]));
       }
     };
   };
@@ -277,16 +278,39 @@ void IngestServer::handle_heartbeat(const std::string& peer, const protocol::Mes
 void IngestServer::handle_result(const protocol::Message& message) {
   ++m_counters.results;
   const auto& result = std::get<protocol::CommandResult>(message.body);
-  // The planner that sends COMMANDs and learns from RESULTs comes later; until then a RESULT
-  // is logged so an operator can see what an agent did.
   spdlog::info("RESULT from agent {} for command {}: {} ({})", message.envelope.agent_id,
                result.command_id, protocol::to_string(result.status), result.reason);
+  if (m_listener != nullptr) {
+    m_listener->on_result(message.envelope.agent_id, result, m_clock.now_unix_ms());
+  }
 }
 
-void IngestServer::on_batch_stored(const std::string& peer, const std::string& agent_id,
-                                   std::uint64_t seq, std::size_t samples,
+Result<void> IngestServer::send_command(const std::string& agent_id,
+                                        const protocol::Command& command) noexcept {
+  const auto peer = m_peers.find(agent_id);
+  if (peer == m_peers.end() || m_socket == nullptr) {
+    return fail(ErrorCode::not_found, "agent " + agent_id + " is not connected");
+  }
+  std::string frame;
+  protocol::encode_command(frame, reply_envelope(agent_id), command);
+  const std::uint64_t failed_before = m_counters.replies_failed;
+  reply(peer->second.routing_id, frame);
+  if (m_counters.replies_failed != failed_before) {
+    return fail(ErrorCode::busy, "agent " + agent_id +
+                                     " is not reachable now (its connection "
+                                     "is gone or its queue is full)");
+  }
+  return {};
+}
+
+void IngestServer::on_batch_stored(const std::string& peer, const protocol::Message& message,
+                                   std::int64_t received_ms,
                                    Result<storage::BatchOutcome> outcome) {
   maybe_resume();
+  const std::string& agent_id = message.envelope.agent_id;
+  const std::uint64_t seq = message.envelope.seq;
+  const auto& batch = std::get<protocol::Batch>(message.body);
+  const std::size_t samples = batch.samples.size();
   if (!outcome) {
     ++m_counters.storage_errors;
     spdlog::error("storing batch {} from agent {}: {}", seq, agent_id, outcome.error().message());
@@ -297,6 +321,9 @@ void IngestServer::on_batch_stored(const std::string& peer, const std::string& a
   } else {
     ++m_counters.batches;
     m_counters.samples += samples;
+    if (m_listener != nullptr) {
+      m_listener->on_batch(agent_id, batch, received_ms);
+    }
   }
   m_reply_frame.clear();
   protocol::encode_ack(m_reply_frame, reply_envelope(agent_id), protocol::Ack{seq});

@@ -16,6 +16,7 @@
 #include <uv.h>
 #include <zmq.hpp>
 
+#include "coordinator/server/ingest_listener.hpp"
 #include "coordinator/server/zap_handler.hpp"
 #include "coordinator/storage/store.hpp"
 #include "protocol/message.hpp"
@@ -59,14 +60,19 @@ struct Peer {
   protocol::Heartbeat last_heartbeat;
 };
 
-class IngestServer {
+class IngestServer final : public CommandSender {
 public:
   // `store` is only ever touched from `storage_worker`'s thread.
   IngestServer(uv_loop_t& loop, zmq::context_t& context, const Clock& clock, const ZapHandler& zap,
                uv::Worker& storage_worker, storage::Store& store, IngestSettings settings);
   IngestServer(const IngestServer&) = delete;
   IngestServer& operator=(const IngestServer&) = delete;
-  ~IngestServer();
+  ~IngestServer() override;
+
+  // Who hears of HELLOs, stored batches and RESULTs (the engine); before start().
+  void set_listener(IngestListener* listener) noexcept { m_listener = listener; }
+  [[nodiscard]] Result<void> send_command(const std::string& agent_id,
+                                          const protocol::Command& command) noexcept override;
 
   // Binds; "address already in use" comes back as a clear error.
   [[nodiscard]] Result<void> start();
@@ -102,8 +108,8 @@ private:
   // Batches decoded in one drain go to the storage worker as one job: one wake-up of each
   // thread per drain instead of per batch.
   void flush_pending() noexcept;
-  void on_batch_stored(const std::string& peer, const std::string& agent_id, std::uint64_t seq,
-                       std::size_t samples, Result<storage::BatchOutcome> outcome);
+  void on_batch_stored(const std::string& peer, const protocol::Message& message,
+                       std::int64_t received_ms, Result<storage::BatchOutcome> outcome);
   // Reading stops while the storage queue is full; this restarts it once half of it drained.
   void maybe_resume() noexcept;
   [[nodiscard]] protocol::Envelope reply_envelope(const std::string& agent_id);
@@ -119,6 +125,7 @@ private:
   const ZapHandler& m_zap;
   uv::Worker& m_storage_worker;
   storage::Store& m_store;
+  IngestListener* m_listener = nullptr;
   IngestSettings m_settings;
   std::unique_ptr<zmq::socket_t> m_socket;
   std::unique_ptr<uv::ZmqWatcher> m_watcher;

@@ -8,6 +8,8 @@
 
 #include "coordinator/admin/admin_commands.hpp"
 #include "coordinator/admin/admin_server.hpp"
+#include "coordinator/admin/incident_commands.hpp"
+#include "coordinator/engine/engine.hpp"
 #include "coordinator/server/ingest_server.hpp"
 #include "coordinator/server/zap_handler.hpp"
 #include "coordinator/storage/sqlite/sqlite_store.hpp"
@@ -27,7 +29,7 @@ constexpr std::size_t k_control_jobs = 256;
 class Coordinator {
 public:
   Coordinator(uv_loop_t& loop, const config::CoordinatorConfig& config, storage::Store& store,
-              gid_t admin_group, const security::CurveKeyPair& keys)
+              gid_t admin_group, const security::CurveKeyPair& keys, diagnose::RuleSet rules)
       : m_config(config),
         // Batch jobs stay within storage.queue (ingest pauses there); the rest is room for
         // HELLOs and admin queries, so a batch job is never refused for want of a slot.
@@ -36,6 +38,8 @@ public:
         m_ingest(loop, m_zmq, m_clock, m_zap, m_storage_worker, store,
                  {config.listen, static_cast<int>(config.receive_queue), keys.secret_key,
                   config.storage_queue}),
+        m_engine(loop, m_clock, config.engine, std::move(rules), m_ingest, m_storage_worker, store),
+        m_incident_commands(m_engine, m_storage_worker, store),
         m_commands(m_clock, m_ingest, m_zap, m_storage_worker, store,
                    {config.stale_after, config.lost_after}),
         m_admin(loop, {config.admin_socket, admin_group},
@@ -46,8 +50,15 @@ public:
             loop, [this](int signum) { stop(signum); },
             [] { spdlog::info("SIGHUP: nothing to reload yet; the config is read at start"); }) {}
 
-  // Before the loop runs, so the allowlist is complete before the first handshake.
+  // Before the loop runs, so the allowlist is complete before the first handshake, and the
+  // engine has its incidents back before the first batch (the storage worker is idle yet).
   Result<void> start(const std::vector<storage::AgentKey>& keys) {
+    if (auto restored = m_engine.restore(); !restored) {
+      return restored;
+    }
+    m_ingest.set_listener(&m_engine);
+    m_commands.set_incident_commands(&m_incident_commands);
+    m_engine.start();
     for (const auto& key : keys) {
       if (key.revoked_ms == 0) {
         m_zap.allow(key.public_key, key.agent_id);
@@ -87,6 +98,7 @@ private:
     m_stopped = true;
     m_admin.close();
     m_ingest.stop_receiving();
+    m_engine.close();        // its last writes go to the worker before it drains
     m_storage_worker.stop(); // stores what is queued and acks it
     m_ingest.close();
     m_zap.close();
@@ -104,6 +116,8 @@ private:
   uv::Worker m_storage_worker;
   server::ZapHandler m_zap;
   server::IngestServer m_ingest;
+  engine::Engine m_engine;
+  admin::IncidentCommands m_incident_commands;
   admin::AdminCommands m_commands;
   admin::AdminServer m_admin;
   uv::SignalWatch m_signals;
@@ -133,11 +147,14 @@ Result<void> run_coordinator(const config::CoordinatorConfig& config) {
   if (!enrolled) {
     return fail(std::move(enrolled).error());
   }
+  const auto& rules = config.engine.diagnose.rules;
+  spdlog::info("diagnosis: {} rules from {}", rules.size(),
+               rules.origin().empty() ? "nowhere (every incident needs review)" : rules.origin());
   uv_loop_t loop;
   uv_loop_init(&loop);
   Result<void> outcome;
   {
-    Coordinator coordinator(loop, config, **store, admin_group, *keys);
+    Coordinator coordinator(loop, config, **store, admin_group, *keys, rules);
     outcome = coordinator.start(*enrolled);
     if (outcome) {
       uv_run(&loop, UV_RUN_DEFAULT);

@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "coordinator/correlate/incident.hpp"
 #include "protocol/message.hpp"
 #include "shared/error.hpp"
 
@@ -98,6 +100,35 @@ struct EventQuery {
   std::size_t limit = 100;
 };
 
+// An incident as stored, with what the engines concluded about it.
+struct IncidentRecord {
+  correlate::Incident incident;
+  std::string diagnosis_json = "{}"; // the latest Diagnosis, as the engine serialised it
+  bool false_positive = false;       // an operator said it was not a real problem
+  bool escalated = false;
+  friend bool operator==(const IncidentRecord&, const IncidentRecord&) = default;
+};
+
+// One step of the audit trail: who did what, when, to which incident (0: none), and why.
+struct AuditEntry {
+  std::uint64_t seq = 0; // assigned by the store, in the order entries were appended
+  correlate::IncidentId incident_id = 0;
+  std::int64_t time_ms = 0;
+  std::string actor; // "coordinator", "operator:<uid>", "agent:<id>"
+  std::string kind;  // "opened", "diagnosed", "decided", "command", "result", "escalated", ...
+  std::string text;  // a plain sentence
+  std::string detail_json = "{}";
+  friend bool operator==(const AuditEntry&, const AuditEntry&) = default;
+};
+
+struct IncidentQuery {
+  bool open_only = false;
+  std::string host;                                           // '' for every host
+  protocol::Severity min_severity = protocol::Severity::info; // this or worse
+  std::int64_t since_ms = 0;                                  // last seen at or after
+  std::size_t limit = 100;
+};
+
 enum class BatchOutcome {
   stored,    // first time this (agent, seq) was seen; its effects are now durable
   duplicate, // already stored earlier; nothing changed (ack it again)
@@ -156,6 +187,27 @@ public:
                                                                   std::int64_t now_ms) = 0;
   // Every key ever enrolled, active and revoked, ordered by agent id then key.
   [[nodiscard]] virtual Result<std::vector<AgentKey>> list_keys() = 0;
+
+  // Upserts the incidents (by id) and appends the audit entries, in one transaction.
+  [[nodiscard]] virtual Result<void> save_incidents(std::span<const IncidentRecord> incidents,
+                                                    std::span<const AuditEntry> audit) = 0;
+  // Newest first (by last_seen_ms, then id).
+  [[nodiscard]] virtual Result<std::vector<IncidentRecord>> list_incidents(
+      const IncidentQuery& query) = 0;
+  [[nodiscard]] virtual Result<std::optional<IncidentRecord>> get_incident(
+      correlate::IncidentId id) = 0;
+  // The highest incident id ever stored (0 when none), so ids are never reused.
+  [[nodiscard]] virtual Result<correlate::IncidentId> max_incident_id() = 0;
+  // An incident's audit trail in order (incident 0: entries about no incident), at most `limit`
+  // (the oldest are kept).
+  [[nodiscard]] virtual Result<std::vector<AuditEntry>> incident_audit(correlate::IncidentId id,
+                                                                       std::size_t limit) = 0;
+  // The engines' state documents, by name; nullopt when never saved.
+  [[nodiscard]] virtual Result<void> put_engine_state(std::string_view name,
+                                                      std::string_view document,
+                                                      std::int64_t now_ms) = 0;
+  [[nodiscard]] virtual Result<std::optional<std::string>> get_engine_state(
+      std::string_view name) = 0;
 };
 
 // The canonical text of a label set, the key every backend stores a series under: "k=v,k2=v2"

@@ -440,6 +440,28 @@ public:
   Result<std::vector<storage::AgentKey>> list_keys() override {
     return std::vector<storage::AgentKey>{};
   }
+  // The brain's incidents and audit are not what this benchmark measures: kept nowhere.
+  Result<void> save_incidents(std::span<const storage::IncidentRecord>,
+                              std::span<const storage::AuditEntry>) override {
+    return {};
+  }
+  Result<std::vector<storage::IncidentRecord>> list_incidents(
+      const storage::IncidentQuery&) override {
+    return std::vector<storage::IncidentRecord>{};
+  }
+  Result<std::optional<storage::IncidentRecord>> get_incident(std::uint64_t) override {
+    return std::optional<storage::IncidentRecord>();
+  }
+  Result<std::uint64_t> max_incident_id() override { return std::uint64_t{0}; }
+  Result<std::vector<storage::AuditEntry>> incident_audit(std::uint64_t, std::size_t) override {
+    return std::vector<storage::AuditEntry>{};
+  }
+  Result<void> put_engine_state(std::string_view, std::string_view, std::int64_t) override {
+    return {};
+  }
+  Result<std::optional<std::string>> get_engine_state(std::string_view) override {
+    return std::optional<std::string>();
+  }
 
 private:
   struct Seen {

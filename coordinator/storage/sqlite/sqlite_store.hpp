@@ -40,6 +40,19 @@ public:
   [[nodiscard]] Result<std::vector<AgentKey>> revoke_keys(std::string_view agent_or_key,
                                                           std::int64_t now_ms) override;
   [[nodiscard]] Result<std::vector<AgentKey>> list_keys() override;
+  // sqlite_store_incidents.cpp
+  [[nodiscard]] Result<void> save_incidents(std::span<const IncidentRecord> incidents,
+                                            std::span<const AuditEntry> audit) override;
+  [[nodiscard]] Result<std::vector<IncidentRecord>> list_incidents(
+      const IncidentQuery& query) override;
+  [[nodiscard]] Result<std::optional<IncidentRecord>> get_incident(
+      correlate::IncidentId id) override;
+  [[nodiscard]] Result<correlate::IncidentId> max_incident_id() override;
+  [[nodiscard]] Result<std::vector<AuditEntry>> incident_audit(correlate::IncidentId id,
+                                                               std::size_t limit) override;
+  [[nodiscard]] Result<void> put_engine_state(std::string_view name, std::string_view document,
+                                              std::int64_t now_ms) override;
+  [[nodiscard]] Result<std::optional<std::string>> get_engine_state(std::string_view name) override;
 
 private:
   friend Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& path);
@@ -76,8 +89,7 @@ private:
 
   // sqlite_store_actions.cpp: results, budgets and evidence (rare: prepared when present)
   [[nodiscard]] Result<void> insert_actions(std::string_view agent_id, std::int64_t seq,
-                                            const protocol::Batch& batch,
-                                            std::int64_t received_ms);
+                                            const protocol::Batch& batch, std::int64_t received_ms);
   // Declared before the statements so that they are finalized before the connection closes.
   sqlite::Database m_db;
   Statements m_statements;

@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: Apache-2.0
+// Engine: intake (HELLO, batches, RESULTs) and the incident life cycle — fold, diagnose,
+// escalate, resolve. Planning and dispatch are in engine_recovery.cpp, operator requests in
+// engine_control.cpp, persistence in engine_persist.cpp.
+#include "coordinator/engine/engine.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "coordinator/escalate/notification.hpp"
+#include "shared/uv/handle.hpp"
+
+namespace medic::coordinator::engine {
+
+namespace {
+
+constexpr std::uint64_t k_tick_ms = 1000;
+
+nlohmann::json candidates_json(const diagnose::Diagnosis& diagnosis) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& candidate : diagnosis.candidates) {
+    nlohmann::json params = nlohmann::json::object();
+    for (const auto& param : candidate.params) {
+      params[param.name] = param.value;
+    }
+    list.push_back({{"action", candidate.action},
+                    {"params", std::move(params)},
+                    {"prior_success", candidate.prior_success},
+                    {"risk", candidate.risk}});
+  }
+  return list;
+}
+
+} // namespace
+
+Engine::Engine(uv_loop_t& loop, const Clock& clock, const EngineConfig& config,
+               diagnose::RuleSet rules, server::CommandSender& sender, uv::Worker& storage_worker,
+               storage::Store& store)
+    : m_loop(loop),
+      m_clock(clock),
+      m_config(config),
+      m_rules(std::move(rules)),
+      m_sender(sender),
+      m_storage_worker(storage_worker),
+      m_store(store),
+      m_fleet([&config] {
+        FleetLimits limits;
+        limits.recent_window_ms = config.diagnose.recent_window.count();
+        return limits;
+      }()),
+      m_correlator(config.correlation),
+      m_learner(config.learn),
+      m_planner(config.plan, m_learner),
+      m_escalator(escalate::make_escalator(config.escalation)),
+      m_started_ms(clock.now_unix_ms()),
+      m_dry_run(config.plan.dry_run) {}
+
+Engine::~Engine() {
+  close();
+}
+
+void Engine::start() {
+  uv_timer_init(&m_loop, &m_timer);
+  m_timer.data = this;
+  m_timer_open = true;
+  uv_timer_start(
+      &m_timer, [](uv_timer_t* timer) { static_cast<Engine*>(timer->data)->tick(); }, k_tick_ms,
+      k_tick_ms);
+}
+
+void Engine::close() noexcept {
+  if (m_timer_open) {
+    m_timer_open = false;
+    uv::close_handle(m_timer);
+    const std::int64_t now_ms = m_clock.now_unix_ms();
+    save_learned(now_ms);
+    flush(now_ms);
+  }
+  if (m_escalator) {
+    m_escalator->stop();
+  }
+}
+
+void Engine::on_hello(const std::string& agent_id, const protocol::Hello& hello,
+                      std::int64_t /*received_ms*/) noexcept {
+  try {
+    m_fleet.hello(agent_id, hello);
+    const correlate::KnownAgent known{agent_id, hello.host, hello.labels};
+    m_correlator.set_agents(std::span(&known, 1));
+  } catch (const std::exception& e) {
+    spdlog::error("engine: HELLO from {}: {}", agent_id, e.what());
+  }
+}
+
+void Engine::on_batch(const std::string& agent_id, const protocol::Batch& batch,
+                      std::int64_t received_ms) noexcept {
+  try {
+    m_fleet.batch(agent_id, batch, received_ms);
+    const AgentView* view = m_fleet.find(agent_id);
+    for (const auto& sample : batch.samples) {
+      if (view != nullptr) {
+        m_learner.add_sample(view->host, sample.name, sample.value, sample.time_ms);
+      }
+    }
+    for (const auto& signal : batch.signals) {
+      on_signal(agent_id, signal, received_ms);
+    }
+    for (const auto& result : batch.results) {
+      on_command_result(agent_id, result, received_ms);
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("engine: batch from {}: {}", agent_id, e.what());
+  }
+}
+
+void Engine::on_result(const std::string& agent_id, const protocol::CommandResult& result,
+                       std::int64_t received_ms) noexcept {
+  try {
+    m_fleet.recovery(agent_id, result);
+    on_command_result(agent_id, result, received_ms);
+  } catch (const std::exception& e) {
+    spdlog::error("engine: RESULT from {}: {}", agent_id, e.what());
+  }
+}
+
+void Engine::on_signal(const std::string& agent_id, const protocol::Signal& signal,
+                       std::int64_t now_ms) {
+  ++m_counters.signals;
+  correlate::SignalInput input;
+  input.agent_id = agent_id;
+  if (const AgentView* view = m_fleet.find(agent_id); view != nullptr) {
+    input.host = view->host;
+    input.agent_labels = view->labels;
+  }
+  if (input.host.empty()) {
+    input.host = agent_id;
+  }
+  input.signal = signal;
+  input.received_ms = now_ms;
+  for (const auto& event : m_correlator.on_signal(input, now_ms)) {
+    on_incident_event(event, now_ms);
+  }
+}
+
+void Engine::on_incident_event(const correlate::IncidentEvent& event, std::int64_t now_ms) {
+  using correlate::EventKind;
+  const correlate::Incident& incident = event.incident;
+  if (event.kind != EventKind::folded) { // repeats are counted on the incident, not audited
+    audit(incident.id, now_ms, "coordinator", std::string(correlate::to_string(event.kind)),
+          event.detail);
+  }
+  switch (event.kind) {
+  case EventKind::opened:
+  case EventKind::reopened:
+  case EventKind::fleet_opened:
+    ++m_counters.incidents_opened;
+    m_learner.effectiveness().incident_opened(incident.first_seen_ms, now_ms);
+    m_learner.pattern_seen(incident.fingerprint, incident.rule, now_ms);
+    if (incident.kind == correlate::IncidentKind::host) {
+      m_fleet.incident_opened(incident.agent_id, now_ms);
+    }
+    { // a reopening starts a new round: attempts, escalation and the verdict start over
+      Work& work = m_work[incident.id];
+      const bool false_positive = work.false_positive;
+      const std::string in_flight = work.in_flight;
+      work = Work{};
+      work.false_positive = false_positive;
+      work.in_flight = in_flight;
+    }
+    diagnose_incident(incident, now_ms);
+    maybe_escalate(incident, now_ms);
+    if (incident.kind == correlate::IncidentKind::host) {
+      plan_recovery(incident, now_ms);
+    }
+    break;
+  case EventKind::severity_raised:
+  case EventKind::flapping: maybe_escalate(incident, now_ms); break;
+  case EventKind::linked:
+    // Freed from its root (dependency resolved): it may need healing of its own now.
+    if (incident.state == correlate::IncidentState::open && !m_correlator.inhibited(incident) &&
+        m_work[incident.id].attempts == 0) {
+      plan_recovery(incident, now_ms);
+    }
+    break;
+  case EventKind::resolved: on_resolved(incident, now_ms); break;
+  default: break;
+  }
+  save(incident);
+}
+
+void Engine::diagnose_incident(const correlate::Incident& incident, std::int64_t now_ms) {
+  Work& work = m_work[incident.id];
+  const auto input = m_fleet.diagnosis_input(incident, now_ms);
+  work.diagnosis = diagnose::diagnose(m_rules, input);
+  ++m_counters.diagnoses;
+  const diagnose::Diagnosis& d = *work.diagnosis;
+  if (d.rule_id == diagnose::k_needs_review) {
+    ++m_counters.needs_review;
+  }
+  audit(incident.id, now_ms, "coordinator", "diagnosed",
+        "rule '" + d.rule_id + "' diagnosed " + d.root_cause + " (confidence " +
+            std::to_string(static_cast<int>(d.confidence * 100)) + "%, automation " +
+            std::string(diagnose::to_string(d.automation)) + "): " + d.explanation,
+        {{"rule", d.rule_id},
+         {"root_cause", d.root_cause},
+         {"probable_causes", d.probable_causes},
+         {"confidence", d.confidence},
+         {"automation", diagnose::to_string(d.automation)},
+         {"candidates", candidates_json(d)}});
+}
+
+void Engine::maybe_escalate(const correlate::Incident& incident, std::int64_t now_ms) {
+  Work& work = m_work[incident.id];
+  if (work.escalated || incident.state != correlate::IncidentState::open) {
+    return;
+  }
+  auto facts = escalate::facts_of(incident);
+  facts.failed_attempts = work.failed;
+  if (work.gave_up) { // nothing left to try, or the agent's budget is spent
+    facts.failed_attempts = std::max(facts.failed_attempts,
+                                     std::max(m_config.escalation.rules.max_failed_attempts, 1U));
+  }
+  facts.approval_timed_out = work.approval_timed_out;
+  facts.needs_review = work.diagnosis && work.diagnosis->rule_id == diagnose::k_needs_review;
+  const auto decision = escalate::decide_escalation(m_config.escalation.rules, facts);
+  if (!decision) {
+    return;
+  }
+  work.escalated = true;
+  ++m_counters.escalations;
+  m_learner.effectiveness().escalated();
+  nlohmann::json context = {{"incident_id", incident.id},
+                            {"fingerprint", incident.fingerprint},
+                            {"host", incident.host},
+                            {"agent", incident.agent_id},
+                            {"message", incident.message},
+                            {"signals", incident.count},
+                            {"first_seen_ms", incident.first_seen_ms},
+                            {"tried", work.tried},
+                            {"attempts", work.attempts},
+                            {"failed", work.failed}};
+  if (work.diagnosis) {
+    context["diagnosis"] = {{"rule", work.diagnosis->rule_id},
+                            {"root_cause", work.diagnosis->root_cause},
+                            {"probable_causes", work.diagnosis->probable_causes},
+                            {"confidence", work.diagnosis->confidence},
+                            {"explanation", work.diagnosis->explanation}};
+  }
+  if (const AgentView* view = m_fleet.find(incident.agent_id); view != nullptr) {
+    context["recent_recoveries"] = nlohmann::json::array();
+    for (const auto& r : view->recoveries) {
+      context["recent_recoveries"].push_back({{"action", r.action},
+                                              {"status", protocol::to_string(r.status)},
+                                              {"time_ms", r.time_ms}});
+    }
+    context["log_lines"] = view->log_lines;
+    context["evidence"] = view->evidence;
+  }
+  const diagnose::Diagnosis* diagnosis = work.diagnosis ? &*work.diagnosis : nullptr;
+  if (m_escalator && m_escalator->has_sinks()) {
+    m_escalator->escalate(
+        escalate::make_notification(incident, diagnosis, *decision, std::move(context)));
+  }
+  audit(incident.id, now_ms, "coordinator", "escalated",
+        "escalated (" + std::string(escalate::to_string(decision->reason)) + "): " + decision->why +
+            (m_escalator && m_escalator->has_sinks() ? "" : " — no escalation sink is configured"));
+  save(incident);
+}
+
+void Engine::on_resolved(const correlate::Incident& incident, std::int64_t now_ms) {
+  auto it = m_work.find(incident.id);
+  if (it == m_work.end()) {
+    m_learner.effectiveness().incident_resolved(incident.first_seen_ms, now_ms,
+                                                learn::Resolution::other);
+    return;
+  }
+  Work& work = it->second;
+  m_learner.effectiveness().incident_resolved(
+      incident.first_seen_ms, now_ms,
+      work.auto_recovered ? learn::Resolution::automatic : learn::Resolution::other);
+  if (work.escalated && m_escalator && m_escalator->has_sinks()) {
+    escalate::EscalationDecision resolved{escalate::EscalationReason::critical_severity,
+                                          "the incident resolved"};
+    auto notification = escalate::make_notification(
+        incident, work.diagnosis ? &*work.diagnosis : nullptr, resolved, {});
+    notification.ends_at_ms = now_ms;
+    m_escalator->resolve(std::move(notification));
+  }
+  if (work.approval_id != 0) {
+    (void)m_planner.deny(work.approval_id, "coordinator", now_ms);
+    audit(incident.id, now_ms, "coordinator", "expired",
+          "approval " + std::to_string(work.approval_id) +
+              " withdrawn: the incident resolved before anyone approved it");
+    work.approval_id = 0;
+  }
+}
+
+void Engine::audit(correlate::IncidentId id, std::int64_t now_ms, std::string actor,
+                   std::string kind, std::string text, nlohmann::json detail) {
+  m_writes.audit({0, id, now_ms, std::move(actor), std::move(kind), std::move(text),
+                  detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+}
+
+void Engine::save(const correlate::Incident& incident) {
+  storage::IncidentRecord record;
+  record.incident = incident;
+  if (const auto it = m_work.find(incident.id); it != m_work.end()) {
+    record.diagnosis_json = diagnosis_json(it->second);
+    record.false_positive = it->second.false_positive;
+    record.escalated = it->second.escalated;
+  }
+  m_writes.incident(record);
+}
+
+} // namespace medic::coordinator::engine

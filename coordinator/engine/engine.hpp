@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: Apache-2.0
+// The coordinator's brain, wired: what ingest stores flows in here (HELLOs, batches, RESULTs);
+// signals fold into incidents (correlate/), new incidents are diagnosed (diagnose/), recoveries
+// are planned within the limits (plan/, learning from learn/), sent to the agent as COMMANDs,
+// verified by their RESULT (and its post-condition), learned from, and escalated (escalate/)
+// when medic cannot heal. Every step is written to the audit trail. Loop thread only; the store
+// is reached through the storage worker (write-behind, about once a second).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <uv.h>
+
+#include "coordinator/correlate/correlator.hpp"
+#include "coordinator/diagnose/rule_set.hpp"
+#include "coordinator/engine/engine_config.hpp"
+#include "coordinator/engine/engine_control.hpp"
+#include "coordinator/engine/fleet_view.hpp"
+#include "coordinator/engine/write_behind.hpp"
+#include "coordinator/escalate/escalator.hpp"
+#include "coordinator/learn/learner.hpp"
+#include "coordinator/plan/planner.hpp"
+#include "coordinator/server/ingest_listener.hpp"
+#include "coordinator/storage/store.hpp"
+#include "shared/clock.hpp"
+#include "shared/uv/worker.hpp"
+
+namespace medic::coordinator::engine {
+
+struct EngineCounters {
+  std::uint64_t signals = 0;
+  std::uint64_t incidents_opened = 0;
+  std::uint64_t diagnoses = 0;
+  std::uint64_t needs_review = 0;
+  std::uint64_t commands_sent = 0;
+  std::uint64_t commands_failed_to_send = 0;
+  std::uint64_t dry_run_decisions = 0;
+  std::uint64_t recoveries_succeeded = 0;
+  std::uint64_t recoveries_failed = 0;
+  std::uint64_t recoveries_timed_out = 0;
+  std::uint64_t approvals_requested = 0;
+  std::uint64_t escalations = 0;
+  std::uint64_t store_errors = 0;
+};
+
+class Engine final : public server::IngestListener, public EngineControl {
+public:
+  Engine(uv_loop_t& loop, const Clock& clock, const EngineConfig& config, diagnose::RuleSet rules,
+         server::CommandSender& sender, uv::Worker& storage_worker, storage::Store& store);
+  ~Engine() override;
+
+  // Before the loop runs, on the thread that owns `store` (the storage worker is idle then):
+  // open and recently resolved incidents, the next incident id, and the learned state.
+  [[nodiscard]] Result<void> restore();
+  void start();
+  // Shutdown: stops the timer and the sinks, hands the last writes to the storage worker.
+  void close() noexcept;
+
+  // server::IngestListener
+  void on_hello(const std::string& agent_id, const protocol::Hello& hello,
+                std::int64_t received_ms) noexcept override;
+  void on_batch(const std::string& agent_id, const protocol::Batch& batch,
+                std::int64_t received_ms) noexcept override;
+  void on_result(const std::string& agent_id, const protocol::CommandResult& result,
+                 std::int64_t received_ms) noexcept override;
+
+  // EngineControl (engine_control.cpp)
+  [[nodiscard]] std::vector<ApprovalView> approvals() const override;
+  [[nodiscard]] Result<std::string> approve(std::uint64_t id, const std::string& actor) override;
+  [[nodiscard]] Result<std::string> deny(std::uint64_t id, const std::string& actor) override;
+  [[nodiscard]] Result<void> mark_false(correlate::IncidentId id,
+                                        const std::string& actor) override;
+  [[nodiscard]] Result<std::string> run_manual(const ManualAction& action,
+                                               const std::string& actor) override;
+  void set_dry_run(bool on, const std::string& actor) override;
+  [[nodiscard]] nlohmann::json status() const override;
+
+  // Loop thread; also driven by the timer. Public for tests that drive time themselves.
+  void tick() noexcept;
+  [[nodiscard]] const EngineCounters& counters() const noexcept { return m_counters; }
+
+private:
+  // What the engine tracks about an open incident beyond the correlator's record.
+  struct Work {
+    std::optional<diagnose::Diagnosis> diagnosis;
+    std::uint32_t attempts = 0;
+    std::uint32_t failed = 0;
+    std::vector<std::string> tried;
+    bool escalated = false;
+    bool auto_recovered = false;
+    bool false_positive = false;
+    bool approval_timed_out = false;
+    bool gave_up = false;          // the planner or the agent said a person must look
+    std::int64_t retry_at_ms = 0;  // held: plan again at this time
+    std::uint64_t approval_id = 0; // waiting for this approval
+    std::string in_flight;         // command id
+  };
+  // A COMMAND sent and not yet answered.
+  struct Recovery {
+    correlate::IncidentId incident_id = 0;
+    std::string agent_id;
+    std::string host;
+    std::string target;
+    diagnose::Candidate candidate;
+    std::string risk;
+    std::string diagnosis_key;
+    std::string actor;
+    std::int64_t sent_ms = 0;
+    std::int64_t deadline_ms = 0;
+  };
+
+  // engine.cpp: intake and incident life cycle
+  void on_signal(const std::string& agent_id, const protocol::Signal& signal, std::int64_t now_ms);
+  void on_incident_event(const correlate::IncidentEvent& event, std::int64_t now_ms);
+  void diagnose_incident(const correlate::Incident& incident, std::int64_t now_ms);
+  void on_resolved(const correlate::Incident& incident, std::int64_t now_ms);
+  void maybe_escalate(const correlate::Incident& incident, std::int64_t now_ms);
+  void audit(correlate::IncidentId id, std::int64_t now_ms, std::string actor, std::string kind,
+             std::string text, nlohmann::json detail = nlohmann::json::object());
+  void save(const correlate::Incident& incident);
+
+  // engine_recovery.cpp: planning, dispatch, verification
+  // Both return what happened in a sentence (for `medicctl approve`).
+  std::string plan_recovery(const correlate::Incident& incident, std::int64_t now_ms);
+  std::string dispatch(const correlate::Incident& incident, const plan::Ranked& chosen,
+                       const std::string& actor, std::int64_t now_ms);
+  [[nodiscard]] Result<std::string> send(const std::string& agent_id,
+                                         const diagnose::Candidate& candidate, std::int64_t now_ms);
+  void on_command_result(const std::string& agent_id, const protocol::CommandResult& result,
+                         std::int64_t now_ms);
+  // `learned`: a verified outcome (not a refusal) that the learner and limits count.
+  void finish_recovery(const std::string& command_id, bool success, const std::string& why,
+                       bool learned, std::int64_t now_ms);
+  void replan_held(std::int64_t now_ms);
+  void expire_commands(std::int64_t now_ms);
+  void expire_approvals(std::int64_t now_ms);
+  [[nodiscard]] plan::PlanContext context_for(const correlate::Incident& incident,
+                                              const Work& work) const;
+
+  // engine_persist.cpp
+  void flush(std::int64_t now_ms) noexcept;
+  void save_learned(std::int64_t now_ms) noexcept;
+  void drain_escalations(std::int64_t now_ms);
+  [[nodiscard]] std::string diagnosis_json(const Work& work) const;
+
+  uv_loop_t& m_loop;
+  const Clock& m_clock;
+  const EngineConfig& m_config;
+  diagnose::RuleSet m_rules;
+  server::CommandSender& m_sender;
+  uv::Worker& m_storage_worker;
+  storage::Store& m_store;
+
+  FleetView m_fleet;
+  correlate::Correlator m_correlator;
+  learn::Learner m_learner;
+  plan::Planner m_planner;
+  std::unique_ptr<escalate::Escalator> m_escalator;
+  WriteBehind m_writes;
+  std::unordered_map<correlate::IncidentId, Work> m_work;
+  std::unordered_map<std::string, Recovery> m_in_flight; // by command id
+  std::uint64_t m_next_command = 1;
+  std::int64_t m_started_ms = 0;
+  bool m_dry_run = false;
+  bool m_flush_in_flight = false;
+  std::int64_t m_last_learned_save_ms = 0;
+  uv_timer_t m_timer{};
+  bool m_timer_open = false;
+  EngineCounters m_counters;
+};
+
+} // namespace medic::coordinator::engine

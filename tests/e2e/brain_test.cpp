@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: Apache-2.0
+// The coordinator's brain with real processes: a real service crashes on a host with a real
+// agent connected, and the coordinator opens an incident, diagnoses it, sends the restart,
+// verifies it by the agent's post-condition, learns, and resolves the incident; a high-risk
+// action waits for `medicctl approve`; a dependency's incident is the root of its dependants'.
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+
+#include <catch2/catch.hpp>
+
+#include "tests/e2e/brain_helpers.hpp"
+
+using namespace std::chrono_literals;
+using medic::test::Fleet;
+using nlohmann::json;
+using namespace medic::test::brain;
+namespace fs = std::filesystem;
+
+TEST_CASE("a crashed service is restarted through the coordinator, verified and learned") {
+  Fleet fleet;
+  TestService service(fleet, "medic-brain-svc");
+  fleet.start_coordinator("tcp://127.0.0.1:*", coordinator_config(write_rules(fleet, "auto")));
+  fleet.start_agent("web-1", true, agent_config(service, "web", "low"));
+  INFO(fleet.logs());
+  REQUIRE(medic::test::wait_until([&] { return fleet.agent("web-1").has_value(); }, 15s));
+  medic::test::sleep_for(1500ms); // the process sampler has seen it up
+
+  const auto killed_at = std::chrono::steady_clock::now();
+  service.first->signal(SIGKILL);
+  REQUIRE(service.first->wait_for(5s));
+  REQUIRE(medic::test::wait_until([&] { return service.running(); }, 30s, 20ms));
+  WARN("crash to running again through the coordinator: "
+       << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                killed_at)
+              .count()
+       << " ms");
+
+  // The incident resolves once the process is seen up again and the quiet period passed.
+  std::optional<json> incident;
+  REQUIRE(medic::test::wait_until(
+      [&] {
+        incident = incident_with_rule(fleet, "process-down");
+        return incident && incident->value("state", "") == "resolved";
+      },
+      30s, 200ms));
+  CHECK(incident->value("host", "") != "");
+  CHECK(incident->at("diagnosis").value("root_cause", "") == "crashed-service");
+
+  const auto id = incident->value("id", std::uint64_t{0});
+  std::vector<std::string> kinds;
+  REQUIRE(medic::test::wait_until(
+      [&] {
+        kinds = timeline_kinds(fleet, id);
+        return contains(kinds, "resolved") && contains(kinds, "verified");
+      },
+      10s, 200ms));
+  for (const char* step : {"opened", "diagnosed", "decided", "command", "verified", "resolved"}) {
+    INFO(step);
+    CHECK(contains(kinds, step));
+  }
+
+  // The learned success of (crashed-service, start-svc) moved from its prior.
+  const auto stats = fleet.ctl("stats");
+  REQUIRE(stats);
+  INFO(stats->dump());
+  bool learned = false;
+  for (const auto& row : stats->at("stats").value("per_action", json::array())) {
+    if (row.value("name", "") == "start-svc") {
+      learned = row.value("attempts", 0) == 1 && row.value("successes", 0) == 1;
+    }
+  }
+  CHECK(learned);
+  const auto why = fleet.ctl_words({"explain", std::to_string(id)});
+  CHECK(why.output.find("start-svc") != std::string::npos);
+}
+
+TEST_CASE("a high-risk recovery waits for approval, and approve runs it") {
+  Fleet fleet;
+  TestService service(fleet, "medic-approve-svc");
+  fleet.start_coordinator("tcp://127.0.0.1:*", coordinator_config(write_rules(fleet, "auto")));
+  fleet.start_agent("db-1", true, agent_config(service, "db", "high"));
+  INFO(fleet.logs());
+  REQUIRE(medic::test::wait_until([&] { return fleet.agent("db-1").has_value(); }, 15s));
+  medic::test::sleep_for(1500ms);
+  service.first->signal(SIGKILL);
+  REQUIRE(service.first->wait_for(5s));
+
+  json pending;
+  REQUIRE(medic::test::wait_until(
+      [&] {
+        const auto answer = fleet.ctl("approvals");
+        if (!answer || answer->value("approvals", json::array()).empty()) {
+          return false;
+        }
+        pending = answer->at("approvals").at(0);
+        return true;
+      },
+      20s, 200ms));
+  CHECK(pending.value("action", "") == "start-svc");
+  CHECK(pending.value("risk", "") == "high");
+  medic::test::sleep_for(2s);
+  CHECK_FALSE(service.running()); // nothing ran without a person
+
+  const auto approved =
+      fleet.ctl_words({"approve", std::to_string(pending.value("id", std::uint64_t{0}))});
+  INFO(approved.output);
+  REQUIRE(approved.status.exited_with(0));
+  REQUIRE(medic::test::wait_until([&] { return service.running(); }, 20s, 50ms));
+  const auto incident = incident_with_rule(fleet, "process-down");
+  REQUIRE(incident);
+  const auto kinds = timeline_kinds(fleet, incident->value("id", std::uint64_t{0}));
+  CHECK(contains(kinds, "approval"));
+  CHECK(contains(kinds, "approved"));
+  CHECK(contains(kinds, "command"));
+}
+
+TEST_CASE("an unapproved recovery times out and escalates instead") {
+  Fleet fleet;
+  TestService service(fleet, "medic-timeout-svc");
+  fleet.start_coordinator(
+      "tcp://127.0.0.1:*",
+      coordinator_config(write_rules(fleet, "approve"), "{approval_timeout: 10s, cooldown: 1s}",
+                         "escalation:\n  rules: {critical_at_once: false}\n"));
+  fleet.start_agent("db-2", true, agent_config(service, "db", "low"));
+  INFO(fleet.logs());
+  REQUIRE(medic::test::wait_until([&] { return fleet.agent("db-2").has_value(); }, 15s));
+  medic::test::sleep_for(1500ms);
+  service.first->signal(SIGKILL);
+  REQUIRE(service.first->wait_for(5s));
+
+  std::optional<json> incident;
+  REQUIRE(medic::test::wait_until(
+      [&] {
+        incident = incident_with_rule(fleet, "process-down");
+        return incident.has_value();
+      },
+      20s, 200ms));
+  const auto id = incident->value("id", std::uint64_t{0});
+  std::vector<std::string> kinds;
+  REQUIRE(medic::test::wait_until(
+      [&] {
+        kinds = timeline_kinds(fleet, id);
+        return contains(kinds, "escalated");
+      },
+      25s, 250ms));
+  CHECK(contains(kinds, "approval"));
+  CHECK(contains(kinds, "expired"));
+  CHECK_FALSE(contains(kinds, "command"));
+  CHECK_FALSE(service.running());
+}
