@@ -91,6 +91,7 @@ actions:
     kind: exec
     risk: low
     timeout: 10s
+    cooldown: 0s
     argv: [/usr/bin/setsid, -f, {exe}, '3600']
 """
 
