@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "coordinator/escalate/incident_context.hpp"
 #include "coordinator/escalate/notification.hpp"
 #include "shared/uv/handle.hpp"
 
@@ -13,7 +14,8 @@ namespace medic::coordinator::engine {
 
 namespace {
 
-constexpr std::uint64_t k_tick_ms = 1000;
+constexpr std::uint64_t k_tick_ms = 250;   // settle and held recoveries are checked this often
+constexpr std::size_t k_signals_kept = 16; // per incident, for the escalation context
 
 nlohmann::json candidates_json(const diagnose::Diagnosis& diagnosis) {
   nlohmann::json list = nlohmann::json::array();
@@ -136,7 +138,15 @@ void Engine::on_signal(const std::string& agent_id, const protocol::Signal& sign
   }
   input.signal = signal;
   input.received_ms = now_ms;
-  for (const auto& event : m_correlator.on_signal(input, now_ms)) {
+  const auto events = m_correlator.on_signal(input, now_ms);
+  if (!events.empty()) { // the first event is about the incident the signal folded into
+    auto& kept = m_work[events.front().incident.id].signals;
+    kept.push_back(signal);
+    while (kept.size() > k_signals_kept) {
+      kept.pop_front();
+    }
+  }
+  for (const auto& event : events) {
     on_incident_event(event, now_ms);
   }
 }
@@ -169,7 +179,11 @@ void Engine::on_incident_event(const correlate::IncidentEvent& event, std::int64
     diagnose_incident(incident, now_ms);
     maybe_escalate(incident, now_ms);
     if (incident.kind == correlate::IncidentKind::host) {
-      plan_recovery(incident, now_ms);
+      if (m_config.settle.count() == 0) {
+        plan_recovery(incident, now_ms);
+      } else {
+        m_work[incident.id].retry_at_ms = now_ms + m_config.settle.count(); // see replan_held
+      }
     }
     break;
   case EventKind::severity_raised:
@@ -177,11 +191,17 @@ void Engine::on_incident_event(const correlate::IncidentEvent& event, std::int64
   case EventKind::linked:
     // Freed from its root (dependency resolved): it may need healing of its own now.
     if (incident.state == correlate::IncidentState::open && !m_correlator.inhibited(incident) &&
-        m_work[incident.id].attempts == 0) {
+        m_work[incident.id].attempts == 0 && m_work[incident.id].retry_at_ms == 0) {
       plan_recovery(incident, now_ms);
     }
     break;
   case EventKind::resolved: on_resolved(incident, now_ms); break;
+  case EventKind::fleet_member:
+    // The fleet incident's host count moved too.
+    if (const auto* fleet = m_correlator.find(incident.root_id); fleet != nullptr) {
+      save(*fleet);
+    }
+    break;
   default: break;
   }
   save(incident);
@@ -228,33 +248,28 @@ void Engine::maybe_escalate(const correlate::Incident& incident, std::int64_t no
   work.escalated = true;
   ++m_counters.escalations;
   m_learner.effectiveness().escalated();
-  nlohmann::json context = {{"incident_id", incident.id},
-                            {"fingerprint", incident.fingerprint},
-                            {"host", incident.host},
-                            {"agent", incident.agent_id},
-                            {"message", incident.message},
-                            {"signals", incident.count},
-                            {"first_seen_ms", incident.first_seen_ms},
-                            {"tried", work.tried},
-                            {"attempts", work.attempts},
-                            {"failed", work.failed}};
-  if (work.diagnosis) {
-    context["diagnosis"] = {{"rule", work.diagnosis->rule_id},
-                            {"root_cause", work.diagnosis->root_cause},
-                            {"probable_causes", work.diagnosis->probable_causes},
-                            {"confidence", work.diagnosis->confidence},
-                            {"explanation", work.diagnosis->explanation}};
-  }
+  // The full context for webhooks: what was seen, what was concluded, what was tried.
+  const std::vector<protocol::Signal> signals(work.signals.begin(), work.signals.end());
+  const std::vector<protocol::CommandResult> results(work.results.begin(), work.results.end());
+  std::vector<protocol::LogEvent> log_lines;
+  std::vector<protocol::Evidence> evidence;
   if (const AgentView* view = m_fleet.find(incident.agent_id); view != nullptr) {
-    context["recent_recoveries"] = nlohmann::json::array();
-    for (const auto& r : view->recoveries) {
-      context["recent_recoveries"].push_back({{"action", r.action},
-                                              {"status", protocol::to_string(r.status)},
-                                              {"time_ms", r.time_ms}});
+    log_lines.assign(view->log_lines.begin(), view->log_lines.end());
+    for (const auto& e : view->evidence) {
+      if (e.fingerprint == incident.fingerprint) {
+        evidence.push_back(e);
+      }
     }
-    context["log_lines"] = view->log_lines;
-    context["evidence"] = view->evidence;
   }
+  escalate::IncidentContextParts parts;
+  parts.incident = &incident;
+  parts.diagnosis = work.diagnosis ? &*work.diagnosis : nullptr;
+  parts.signals = signals;
+  parts.log_lines = log_lines;
+  parts.evidence = evidence;
+  parts.actions = results;
+  parts.reason = decision->why;
+  nlohmann::json context = escalate::incident_context(parts);
   const diagnose::Diagnosis* diagnosis = work.diagnosis ? &*work.diagnosis : nullptr;
   if (m_escalator && m_escalator->has_sinks()) {
     m_escalator->escalate(

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -95,10 +96,13 @@ private:
     bool auto_recovered = false;
     bool false_positive = false;
     bool approval_timed_out = false;
-    bool gave_up = false;          // the planner or the agent said a person must look
-    std::int64_t retry_at_ms = 0;  // held: plan again at this time
-    std::uint64_t approval_id = 0; // waiting for this approval
-    std::string in_flight;         // command id
+    bool gave_up = false;                 // the planner or the agent said a person must look
+    std::int64_t retry_at_ms = 0;         // held: plan again at this time
+    std::uint64_t approval_id = 0;        // waiting for this approval
+    std::string in_flight;                // command id
+    std::string last_decision;            // the last verdict audited (holds are re-checked quietly)
+    std::deque<protocol::Signal> signals; // the latest ones folded in (bounded)
+    std::deque<protocol::CommandResult> results; // recoveries tried, with their output
   };
   // A COMMAND sent and not yet answered.
   struct Recovery {

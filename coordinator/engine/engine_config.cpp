@@ -15,6 +15,10 @@ void add_engine_keys(medic::config::Schema& schema, EngineConfig& config) {
   schema.add_duration("commands.result_timeout", config.result_timeout, std::chrono::seconds(5),
                       std::chrono::hours(24),
                       "A COMMAND with no RESULT by then counts as a failed recovery");
+  schema.add_duration("commands.settle", config.settle, std::chrono::milliseconds(0),
+                      std::chrono::minutes(5),
+                      "A new incident waits this long before medic plans its recovery, so that "
+                      "a fleet incident or a failed dependency is seen first; 0 plans at once");
 }
 
 Result<void> finish_engine(EngineConfig& config) {

@@ -26,6 +26,9 @@ struct EngineConfig {
   // then plus its action's timeout counts as failed.
   std::chrono::milliseconds command_deadline{std::chrono::seconds(30)};
   std::chrono::milliseconds result_timeout{std::chrono::minutes(5)};
+  // A new incident waits this long before its first plan, so that correlation sees a fleet or
+  // a dependency first (Alertmanager's group_wait, in small); 0 plans at once.
+  std::chrono::milliseconds settle{std::chrono::seconds(1)};
 };
 
 void add_engine_keys(medic::config::Schema& schema, EngineConfig& config);

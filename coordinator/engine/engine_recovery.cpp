@@ -12,6 +12,7 @@ namespace medic::coordinator::engine {
 namespace {
 
 constexpr std::int64_t k_held_retry_ms = 5000;
+constexpr std::size_t k_results_kept = 8; // per incident, for the escalation context
 
 nlohmann::json decision_json(const plan::Decision& decision) {
   nlohmann::json ranking = nlohmann::json::array();
@@ -62,14 +63,19 @@ plan::PlanContext Engine::context_for(const correlate::Incident& incident, const
     context.catalog = &view->catalog;
     context.agent_connected = true;
   }
-  context.inhibited = m_correlator.inhibited(incident);
+  // A fleet member is not held like a dependant: it waits for a person's approval (the
+  // blast-radius guard), so an operator may still heal one host of the fleet.
   context.fleet_member = incident.link == correlate::LinkReason::fleet;
+  context.inhibited = !context.fleet_member && m_correlator.inhibited(incident);
   context.attempts_so_far = work.attempts;
   context.tried_actions = work.tried;
   return context;
 }
 
-std::string Engine::plan_recovery(const correlate::Incident& incident, std::int64_t now_ms) {
+std::string Engine::plan_recovery(const correlate::Incident& snapshot, std::int64_t now_ms) {
+  // Events carry the incident as it was when they happened; plan on what it is now.
+  const correlate::Incident* current = m_correlator.find(snapshot.id);
+  const correlate::Incident& incident = current != nullptr ? *current : snapshot;
   Work& work = m_work[incident.id];
   if (!work.diagnosis || !work.in_flight.empty() ||
       incident.state != correlate::IncidentState::open) {
@@ -89,9 +95,11 @@ std::string Engine::plan_recovery(const correlate::Incident& incident, std::int6
   }
   const auto context = context_for(incident, work);
   const plan::Decision decision = m_planner.decide(context, now_ms);
-  audit(incident.id, now_ms, "coordinator", "decided",
-        std::string(plan::to_string(decision.verdict)) + ": " + decision.reason,
-        decision_json(decision));
+  std::string said = std::string(plan::to_string(decision.verdict)) + ": " + decision.reason;
+  if (said != work.last_decision) { // a hold re-checked every few seconds is audited once
+    audit(incident.id, now_ms, "coordinator", "decided", said, decision_json(decision));
+    work.last_decision = std::move(said);
+  }
   switch (decision.verdict) {
   case plan::Verdict::run: return dispatch(incident, *decision.chosen, "coordinator", now_ms);
   case plan::Verdict::await_approval: {
@@ -113,7 +121,9 @@ std::string Engine::plan_recovery(const correlate::Incident& incident, std::int6
     return "waiting for approval " + std::to_string(approval->id);
   }
   case plan::Verdict::held:
-    work.retry_at_ms = decision.retry_at_ms.value_or(now_ms + k_held_retry_ms);
+    // Inhibition ends with a `linked` event, which plans again; limits are polled.
+    work.retry_at_ms =
+        context.inhibited ? 0 : decision.retry_at_ms.value_or(now_ms + k_held_retry_ms);
     return "held: " + decision.reason;
   case plan::Verdict::escalate:
     work.gave_up = true;
@@ -202,6 +212,11 @@ void Engine::on_command_result(const std::string& agent_id, const protocol::Comm
   }
   const bool needs_person = result.status == protocol::ResultStatus::needs_person;
   const correlate::IncidentId incident_id = it->second.incident_id;
+  auto& results = m_work[incident_id].results;
+  results.push_back(result);
+  while (results.size() > k_results_kept) {
+    results.pop_front();
+  }
   finish_recovery(result.command_id, success, why, teaches(result.status), now_ms);
   if (needs_person) {
     m_work[incident_id].gave_up = true;

@@ -83,16 +83,16 @@ void FleetView::batch(const std::string& agent_id, const protocol::Batch& batch,
     if (!event.rule.empty()) {
       push_bounded(view->log_rules, event.rule, m_limits.max_templates);
     }
-    if (event.kind == protocol::LogEventKind::line) {
-      push_bounded(view->log_lines, event.path + ": " + cut(event.text, m_limits.max_text_bytes),
-                   m_limits.max_log_lines);
+    if (!event.rule.empty() || event.kind == protocol::LogEventKind::gap) {
+      protocol::LogEvent kept = event;
+      kept.text = cut(kept.text, m_limits.max_text_bytes);
+      push_bounded(view->log_lines, std::move(kept), m_limits.max_log_lines);
     }
   }
   for (const auto& evidence : batch.evidence) {
-    push_bounded(view->evidence,
-                 evidence.action + " (" + evidence.fingerprint +
-                     "): " + cut(evidence.output, m_limits.max_text_bytes),
-                 m_limits.max_evidence);
+    protocol::Evidence kept = evidence;
+    kept.output = cut(kept.output, m_limits.max_text_bytes);
+    push_bounded(view->evidence, std::move(kept), m_limits.max_evidence);
   }
   for (const auto& result : batch.results) {
     recovery(agent_id, result);

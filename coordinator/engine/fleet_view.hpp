@@ -30,8 +30,8 @@ struct AgentView {
   std::deque<std::string> log_rules;               // newest last
   std::deque<diagnose::RecentRecovery> recoveries; // newest first
   std::deque<std::int64_t> incident_opens;         // times, newest last
-  std::deque<std::string> log_lines;               // matched log records, newest last (cut)
-  std::deque<std::string> evidence;                // "action (fingerprint): output", cut
+  std::deque<protocol::LogEvent> log_lines;        // matched records and gaps, newest last
+  std::deque<protocol::Evidence> evidence;         // diagnostics' output, newest last
 };
 
 struct FleetLimits {

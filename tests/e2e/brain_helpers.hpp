@@ -42,7 +42,9 @@ struct TestService {
 // again, with the process up as post-condition.
 inline std::string agent_config(const TestService& service, const std::string& service_label,
                                 const std::string& risk) {
-  return "agent:\n  labels: {service: " + service_label +
+  // Each agent reports its own host name, as on separate machines.
+  return "agent:\n  host: " + service.path.filename().string() +
+         "-host\n  labels: {service: " + service_label +
          "}\n"
          "processes:\n"
          "  - {name: svc, process_name: " +
@@ -104,6 +106,17 @@ inline std::optional<json> incident_with_rule(const Fleet& fleet, const std::str
     }
   }
   return std::nullopt;
+}
+
+// The incidents and their timelines, for failure messages.
+inline std::string dump_incidents(const Fleet& fleet) {
+  std::string text;
+  for (const auto& i : incidents(fleet)) {
+    text += i.dump() + "\n";
+    const auto id = std::to_string(i.value("id", std::uint64_t{0}));
+    text += fleet.ctl_words({"incident", "show", id}).output + "\n";
+  }
+  return text;
 }
 
 inline std::vector<std::string> timeline_kinds(const Fleet& fleet, std::uint64_t id) {

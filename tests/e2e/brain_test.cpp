@@ -110,7 +110,13 @@ TEST_CASE("a high-risk recovery waits for approval, and approve runs it") {
   REQUIRE(medic::test::wait_until([&] { return service.running(); }, 20s, 50ms));
   const auto incident = incident_with_rule(fleet, "process-down");
   REQUIRE(incident);
-  const auto kinds = timeline_kinds(fleet, incident->value("id", std::uint64_t{0}));
+  std::vector<std::string> kinds;
+  REQUIRE(medic::test::wait_until( // the audit trail is written about once a second
+      [&] {
+        kinds = timeline_kinds(fleet, incident->value("id", std::uint64_t{0}));
+        return contains(kinds, "command");
+      },
+      10s, 200ms));
   CHECK(contains(kinds, "approval"));
   CHECK(contains(kinds, "approved"));
   CHECK(contains(kinds, "command"));
