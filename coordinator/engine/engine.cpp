@@ -170,6 +170,7 @@ void Engine::on_incident_event(const correlate::IncidentEvent& event, std::int64
     }
     { // a reopening starts a new round: attempts, escalation and the verdict start over
       Work& work = m_work[incident.id];
+      schedule(incident.id, work, 0);
       const bool false_positive = work.false_positive;
       const std::string in_flight = work.in_flight;
       work = Work{};
@@ -182,7 +183,7 @@ void Engine::on_incident_event(const correlate::IncidentEvent& event, std::int64
       if (m_config.settle.count() == 0) {
         plan_recovery(incident, now_ms);
       } else {
-        m_work[incident.id].retry_at_ms = now_ms + m_config.settle.count(); // see replan_held
+        schedule(incident.id, m_work[incident.id], now_ms + m_config.settle.count());
       }
     }
     break;

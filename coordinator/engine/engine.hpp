@@ -11,6 +11,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -140,6 +141,8 @@ private:
   // `learned`: a verified outcome (not a refusal) that the learner and limits count.
   void finish_recovery(const std::string& command_id, bool success, const std::string& why,
                        bool learned, std::int64_t now_ms);
+  // Plans `id` again at `at_ms` (0: not at all); replan_held() runs what is due.
+  void schedule(correlate::IncidentId id, Work& work, std::int64_t at_ms);
   void replan_held(std::int64_t now_ms);
   void expire_commands(std::int64_t now_ms);
   void expire_approvals(std::int64_t now_ms);
@@ -167,12 +170,14 @@ private:
   std::unique_ptr<escalate::Escalator> m_escalator;
   WriteBehind m_writes;
   std::unordered_map<correlate::IncidentId, Work> m_work;
-  std::unordered_map<std::string, Recovery> m_in_flight; // by command id
+  std::unordered_map<std::string, Recovery> m_in_flight;          // by command id
+  std::set<std::pair<std::int64_t, correlate::IncidentId>> m_due; // (retry_at_ms, incident)
   std::uint64_t m_next_command = 1;
   std::int64_t m_started_ms = 0;
   bool m_dry_run = false;
   bool m_flush_in_flight = false;
   std::int64_t m_last_learned_save_ms = 0;
+  std::uint64_t m_ticks = 0;
   uv_timer_t m_timer{};
   bool m_timer_open = false;
   EngineCounters m_counters;

@@ -11,6 +11,7 @@ namespace medic::coordinator::engine {
 namespace {
 
 constexpr std::int64_t k_learned_every_ms = 60'000;
+constexpr std::uint64_t k_forget_every_ticks = 240; // ticks are 250 ms
 
 nlohmann::json rate_rows(const std::vector<learn::RateRow>& rows) {
   nlohmann::json list = nlohmann::json::array();
@@ -35,10 +36,13 @@ void Engine::tick() noexcept {
     expire_approvals(now_ms);
     replan_held(now_ms);
     drain_escalations(now_ms);
-    // What the correlator forgot (resolved past the reopen window) needs no work record.
-    std::erase_if(m_work, [this](const auto& entry) {
-      return m_correlator.find(entry.first) == nullptr && entry.second.in_flight.empty();
-    });
+    // What the correlator forgot (resolved past the reopen window) needs no work record;
+    // a scan of them all, so once a minute.
+    if (++m_ticks % k_forget_every_ticks == 0) {
+      std::erase_if(m_work, [this](const auto& entry) {
+        return m_correlator.find(entry.first) == nullptr && entry.second.in_flight.empty();
+      });
+    }
     if (now_ms - m_last_learned_save_ms >= k_learned_every_ms) {
       save_learned(now_ms);
     }

@@ -81,7 +81,7 @@ std::string Engine::plan_recovery(const correlate::Incident& snapshot, std::int6
       incident.state != correlate::IncidentState::open) {
     return "nothing to plan";
   }
-  work.retry_at_ms = 0;
+  schedule(incident.id, work, 0);
   if (incident.flapping) {
     // Restarting a flapping target only feeds the loop: stop and let a person look.
     if (!work.gave_up) {
@@ -107,7 +107,7 @@ std::string Engine::plan_recovery(const correlate::Incident& snapshot, std::int6
     if (!approval) {
       audit(incident.id, now_ms, "coordinator", "held",
             "could not file an approval: " + approval.error().message());
-      work.retry_at_ms = now_ms + k_held_retry_ms;
+      schedule(incident.id, work, now_ms + k_held_retry_ms);
       return approval.error().message();
     }
     if (work.approval_id != approval->id) {
@@ -122,8 +122,8 @@ std::string Engine::plan_recovery(const correlate::Incident& snapshot, std::int6
   }
   case plan::Verdict::held:
     // Inhibition ends with a `linked` event, which plans again; limits are polled.
-    work.retry_at_ms =
-        context.inhibited ? 0 : decision.retry_at_ms.value_or(now_ms + k_held_retry_ms);
+    schedule(incident.id, work,
+             context.inhibited ? 0 : decision.retry_at_ms.value_or(now_ms + k_held_retry_ms));
     return "held: " + decision.reason;
   case plan::Verdict::escalate:
     work.gave_up = true;
@@ -147,7 +147,7 @@ std::string Engine::dispatch(const correlate::Incident& incident, const plan::Ra
   auto sent = send(incident.agent_id, chosen.candidate, now_ms);
   if (!sent) {
     ++m_counters.commands_failed_to_send;
-    work.retry_at_ms = now_ms + k_held_retry_ms;
+    schedule(incident.id, work, now_ms + k_held_retry_ms);
     audit(incident.id, now_ms, actor, "held",
           "could not send " + what + ": " + sent.error().message() + "; retrying in 5 s");
     return "not sent: " + sent.error().message();
@@ -274,11 +274,30 @@ void Engine::finish_recovery(const std::string& command_id, bool success, const 
   replan_held(now_ms); // a recovery slot freed up
 }
 
+void Engine::schedule(correlate::IncidentId id, Work& work, std::int64_t at_ms) {
+  if (work.retry_at_ms != 0) {
+    m_due.erase({work.retry_at_ms, id});
+  }
+  work.retry_at_ms = at_ms;
+  if (at_ms != 0) {
+    m_due.insert({at_ms, id});
+  }
+}
+
 void Engine::replan_held(std::int64_t now_ms) {
-  for (const auto& incident : m_correlator.open_incidents()) {
-    const auto it = m_work.find(incident.id);
-    if (it != m_work.end() && it->second.retry_at_ms != 0 && it->second.retry_at_ms <= now_ms) {
-      plan_recovery(incident, now_ms);
+  // Only what is due: the cost does not grow with the number of open incidents.
+  std::vector<correlate::IncidentId> due;
+  while (!m_due.empty() && m_due.begin()->first <= now_ms) {
+    due.push_back(m_due.begin()->second);
+    m_due.erase(m_due.begin());
+  }
+  for (const correlate::IncidentId id : due) {
+    if (const auto it = m_work.find(id); it != m_work.end()) {
+      it->second.retry_at_ms = 0;
+    }
+    const correlate::Incident* incident = m_correlator.find(id);
+    if (incident != nullptr && incident->state == correlate::IncidentState::open) {
+      plan_recovery(*incident, now_ms);
     }
   }
 }
