@@ -112,8 +112,12 @@ Options parse_options(int argc, char** argv) {
   return o;
 }
 
-// The coordinator config the engine runs with: limits high enough never to hold a command back.
-constexpr const char* k_config = R"(plan:
+// The coordinator config the engine runs with: limits high enough never to hold a command back,
+// and no settle delay (commands.settle, 1 s by default, deliberately holds a new incident's
+// first plan so a fleet can form; this measures the engine's own path).
+constexpr const char* k_config = R"(commands:
+  settle: 0s
+plan:
   max_concurrent: 10000
   max_per_host: 100
   max_per_action_per_day: 1000000
