@@ -24,7 +24,9 @@
 
 namespace httplib {
 class Server;
-}
+struct Request;
+struct Response;
+} // namespace httplib
 
 namespace medic::coordinator::input {
 
@@ -94,6 +96,10 @@ private:
   AlertReceiver(const AlertInputConfig& config, AlertListener& listener, std::string token);
   [[nodiscard]] Result<void> bind(uv_loop_t& loop, const std::string& listen);
   void install_routes();
+  // HTTP threads. screen() runs before the body is read (route, method, token, length): false
+  // when it already answered. accept() parses the body and queues the alerts.
+  [[nodiscard]] bool screen(const httplib::Request& req, httplib::Response& res) noexcept;
+  void accept(const httplib::Request& req, httplib::Response& res) noexcept;
   // HTTP threads. False when the queue is full or the receiver is closing.
   [[nodiscard]] bool offer(Delivery delivery) noexcept;
   // Loop thread.
