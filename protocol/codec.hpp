@@ -24,6 +24,8 @@ void encode_heartbeat(std::string& out, const Envelope& envelope, const Heartbea
 void encode_command(std::string& out, const Envelope& envelope, const Command& command);
 void encode_result(std::string& out, const Envelope& envelope, const CommandResult& result);
 void encode_error(std::string& out, const Envelope& envelope, const ErrorReply& error);
+// Every key is written (reason "" and until_ms 0 included), so encoding is canonical.
+void encode_policy(std::string& out, const Envelope& envelope, const Policy& policy);
 // Any message, by the type of its body.
 void encode(std::string& out, const Message& message);
 

@@ -195,6 +195,7 @@ Result<Body> read_body_of(MsgpackReader& reader, MessageType type) {
                           });
     return finish(std::move(read), std::move(error));
   }
+  case MessageType::policy: return read_policy_body(reader);
   }
   return fail(ErrorCode::protocol, "unknown message type");
 }
@@ -237,7 +238,7 @@ Result<Envelope> read_envelope(MsgpackReader& reader, std::size_t frame_size,
   if (auto read = uint_into(reader, type); !read) {
     return fail(at("envelope.type", std::move(read).error()));
   }
-  if (type < 1 || type > 7) {
+  if (type < 1 || type > static_cast<std::uint64_t>(MessageType::policy)) {
     set(failure, DecodeFailure::unknown_type);
     return fail(ErrorCode::protocol, "envelope.type: unknown message type " + std::to_string(type));
   }

@@ -106,4 +106,7 @@ template <std::size_t N, class OnKey>
 // The BATCH body (decode_batch.cpp).
 [[nodiscard]] Result<Batch> read_batch_body(MsgpackReader& reader);
 
+// The POLICY body (decode_policy.cpp).
+[[nodiscard]] Result<Body> read_policy_body(MsgpackReader& reader);
+
 } // namespace medic::protocol::detail

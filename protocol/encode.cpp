@@ -393,6 +393,8 @@ void encode(std::string& out, const Message& message) {
           encode_command(out, message.envelope, body);
         } else if constexpr (std::is_same_v<Kind, CommandResult>) {
           encode_result(out, message.envelope, body);
+        } else if constexpr (std::is_same_v<Kind, Policy>) {
+          encode_policy(out, message.envelope, body);
         } else {
           encode_error(out, message.envelope, body);
         }

@@ -14,6 +14,7 @@ std::string_view to_string(MessageType type) noexcept {
   case MessageType::command: return "COMMAND";
   case MessageType::result: return "RESULT";
   case MessageType::error: return "ERROR";
+  case MessageType::policy: return "POLICY";
   }
   return "UNKNOWN";
 }

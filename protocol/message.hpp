@@ -23,6 +23,7 @@ enum class MessageType : std::uint8_t {
   command = 5,
   result = 6,
   error = 7,
+  policy = 8,
 };
 
 [[nodiscard]] std::string_view to_string(MessageType type) noexcept;
@@ -50,6 +51,9 @@ struct Limits {
   static constexpr std::size_t k_max_results = 256;
   static constexpr std::size_t k_max_budgets = 256;
   static constexpr std::size_t k_max_evidence = 64;
+  static constexpr std::size_t k_max_windows = 256;
+  static constexpr std::size_t k_max_window_services = 32;
+  static constexpr std::size_t k_max_policy_reason_bytes = 256;
 };
 
 struct Envelope {
@@ -268,7 +272,35 @@ struct ErrorReply {
   friend bool operator==(const ErrorReply&, const ErrorReply&) = default;
 };
 
-using Body = std::variant<Hello, Batch, Ack, Heartbeat, Command, CommandResult, ErrorReply>;
+// A fleet-wide stop of the agent's own healing: on until lifted, or until until_ms (Unix ms).
+struct Freeze {
+  bool on = false;
+  std::int64_t until_ms = 0; // 0: until lifted; else >= 0
+  std::string reason;
+  friend bool operator==(const Freeze&, const Freeze&) = default;
+};
+
+// A maintenance window that applies to the agent it is sent to: [start_ms, end_ms) in Unix ms.
+// No services: the whole host; else only what names one of them (see PROTOCOL.md, POLICY).
+struct MaintenanceWindow {
+  std::string id;
+  std::int64_t start_ms = 0; // >= 0
+  std::int64_t end_ms = 0;   // > start_ms
+  std::vector<std::string> services;
+  std::string reason;
+  friend bool operator==(const MaintenanceWindow&, const MaintenanceWindow&) = default;
+};
+
+// What the coordinator wants the agent's own (fallback) healing to honour, even while the
+// coordinator is unreachable. `version` orders policies: the agent keeps only a newer one.
+struct Policy {
+  std::uint64_t version = 0; // > 0: Unix ms of the coordinator's last policy change
+  Freeze freeze;
+  std::vector<MaintenanceWindow> windows;
+  friend bool operator==(const Policy&, const Policy&) = default;
+};
+
+using Body = std::variant<Hello, Batch, Ack, Heartbeat, Command, CommandResult, ErrorReply, Policy>;
 
 struct Message {
   Envelope envelope;

@@ -36,9 +36,9 @@ except ImportError as exc:  # pragma: no cover - environment problem, not a test
 # --- protocol constants, from PROTOCOL.md ---------------------------------------------------
 
 VERSION = 1
-HELLO, BATCH, ACK, HEARTBEAT, COMMAND, RESULT, ERROR = 1, 2, 3, 4, 5, 6, 7
+HELLO, BATCH, ACK, HEARTBEAT, COMMAND, RESULT, ERROR, POLICY = 1, 2, 3, 4, 5, 6, 7, 8
 TYPE_NAMES = {HELLO: "HELLO", BATCH: "BATCH", ACK: "ACK", HEARTBEAT: "HEARTBEAT",
-              COMMAND: "COMMAND", RESULT: "RESULT", ERROR: "ERROR"}
+              COMMAND: "COMMAND", RESULT: "RESULT", ERROR: "ERROR", POLICY: "POLICY"}
 MAX_FRAME = 1048576
 
 AGENT_ID = "py-agent-1"
@@ -207,6 +207,44 @@ def validate_envelope(raw):
             "sent_at_ms": sent_at, "body": body}
 
 
+def is_uint(v, top=2 ** 64):
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < top
+
+
+def is_name(v, limit):
+    return (isinstance(v, str) and 1 <= len(v.encode()) <= limit
+            and not any(ord(c) < 0x20 or ord(c) == 0x7f for c in v))
+
+
+def policy_problems(body):
+    """What in a POLICY body breaks PROTOCOL.md's POLICY section (empty list: nothing)."""
+    problems = []
+    if not (is_uint(body.get("version")) and body.get("version", 0) > 0):
+        problems.append("version is not a uint > 0: %r" % body.get("version"))
+    freeze = body.get("freeze")
+    if not isinstance(freeze, dict) or not isinstance(freeze.get("on"), bool):
+        problems.append("freeze is not a map with a bool 'on': %r" % (freeze,))
+    else:
+        if "until_ms" in freeze and not is_uint(freeze["until_ms"], 2 ** 63):
+            problems.append("freeze.until_ms: %r" % freeze["until_ms"])
+        if "reason" in freeze and not (isinstance(freeze["reason"], str)
+                                       and len(freeze["reason"].encode()) <= 256):
+            problems.append("freeze.reason is not a str of at most 256 bytes")
+    windows = body.get("windows")
+    if not isinstance(windows, list) or len(windows) > 256:
+        return problems + ["windows is not an array of at most 256: %r" % (windows,)]
+    for i, w in enumerate(windows):
+        ok = (isinstance(w, dict) and is_name(w.get("id"), 64)
+              and is_uint(w.get("start_ms"), 2 ** 63) and is_uint(w.get("end_ms"), 2 ** 63)
+              and w["end_ms"] > w["start_ms"]
+              and isinstance(w.get("services", []), list) and len(w.get("services", [])) <= 32
+              and all(is_name(x, 64) for x in w.get("services", []))
+              and isinstance(w.get("reason", ""), str) and len(w.get("reason", "").encode()) <= 256)
+        if not ok:
+            problems.append("windows[%d] breaks the Window rules: %r" % (i, w))
+    return problems
+
+
 def describe(m):
     return "%s(agent_id=%r, seq=%d, body=%r)" % (TYPE_NAMES.get(m["type"], m["type"]),
                                                  m["agent_id"], m["seq"], m["body"])
@@ -215,6 +253,7 @@ def describe(m):
 class Peer:
     def __init__(self, ctx, endpoint, server_key, public, secret, name):
         self.name = name
+        self.policies = []  # POLICY messages received (recv() checks and keeps them)
         self.sock = ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
         # A DEALER with no connected peer blocks in send; bound every send.
@@ -265,7 +304,16 @@ class Peer:
         frames = self.sock.recv_multipart()
         if len(frames) != 1:
             raise CheckFailed("%s: coordinator reply has %d frames, spec says one" % (self.name, len(frames)))
-        return validate_envelope(frames[0])
+        m = validate_envelope(frames[0])
+        if m["type"] == POLICY:
+            # Sent after every accepted HELLO and on every policy change, never acked: checked
+            # against the spec and kept aside, so the waits below see the replies they wait for.
+            problems = policy_problems(m["body"])
+            check_spec(not problems, "%s: the POLICY follows PROTOCOL.md, POLICY" % self.name,
+                       "; ".join(problems))
+            self.policies.append(m)
+            return None
+        return m
 
     def expect(self, what, pred, timeout, allow_errors=False):
         """Wait for the first message pred() accepts, skipping HEARTBEATs; any ERROR that pred
@@ -426,6 +474,11 @@ def run(args, tmp):
             acked.add(s)
             ack_env_seqs.append(m["seq"])
         check(True, "an ACK {seq} for every BATCH seq 1..%d, addressed to %s" % (N_BATCHES, AGENT_ID))
+        if agent.policies:
+            check_spec(all(p["agent_id"] == AGENT_ID for p in agent.policies),
+                       "the POLICY after HELLO is addressed to %s" % AGENT_ID)
+        else:
+            log("  note: no POLICY after HELLO yet (PROTOCOL.md, POLICY: sent after every HELLO)")
         if ack_env_seqs != sorted(set(ack_env_seqs)):
             log("  note: ACK envelope seqs are not strictly increasing: %r" % ack_env_seqs)
 

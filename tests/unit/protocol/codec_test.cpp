@@ -251,7 +251,7 @@ TEST_CASE("decode says which kind of refusal it was") {
                      &failure));
   CHECK(failure == DecodeFailure::unsupported_version);
   CHECK(error_code(failure) == "unsupported-version");
-  CHECK_FALSE(decode(std::string("\x96\x01\x08\xa1"
+  CHECK_FALSE(decode(std::string("\x96\x01\x09\xa1"
                                  "a\x01\x00\x80",
                                  8),
                      &failure));
