@@ -29,6 +29,7 @@ std::string_view to_string(HealDecision::Kind kind) noexcept {
   case HealDecision::Kind::needs_person: return "needs_person";
   case HealDecision::Kind::flapping: return "flapping";
   case HealDecision::Kind::skipped: return "skipped";
+  case HealDecision::Kind::held: return "held";
   }
   return "unknown";
 }
@@ -78,7 +79,8 @@ std::vector<HealDecision> FallbackHealer::on_signal(const protocol::Signal& sign
   tracked->firing = true;
   tracked->last_event_ms = now_ms;
   for (Slot& slot : tracked->slots) {
-    if (slot.reported == Reported::ran || slot.reported == Reported::cooling_down) {
+    if (slot.reported == Reported::ran || slot.reported == Reported::cooling_down ||
+        slot.reported == Reported::held) {
       slot.reported = Reported::none; // a new episode: its refusal is news again
     }
   }
@@ -116,7 +118,7 @@ FallbackHealer::Tracked* FallbackHealer::track(const protocol::Signal& signal,
   Tracked tracked;
   for (std::size_t i = 0; i < m_config.rules.size(); ++i) {
     if (applies(m_config.rules[i], signal)) {
-      tracked.slots.push_back({i, Reported::none});
+      tracked.slots.push_back({i, Reported::none, MaintenanceHold::Kind::none, {}});
     }
   }
   if (tracked.slots.empty()) {
@@ -180,7 +182,8 @@ void FallbackHealer::consider_slot(const std::string& target, Tracked& tracked, 
     }
     run.params.push_back({name, std::move(*value)});
   }
-  if (held_by_cooldown(run, slot, trigger, now_ms, out)) {
+  if (held_by_policy(run, tracked, slot, now_ms, out) ||
+      held_by_cooldown(run, slot, trigger, now_ms, out)) {
     return;
   }
   m_budget.record_attempt(key, now_ms);
@@ -206,6 +209,27 @@ bool FallbackHealer::held_by_cooldown(const HealDecision& run, Slot& slot, Trigg
     d.kind = HealDecision::Kind::skipped;
     d.retry_at_ms = until;
     d.reason = act::describe_cooldown(run.action, until, now_ms);
+    out.push_back(std::move(d));
+  }
+  return true;
+}
+
+bool FallbackHealer::held_by_policy(const HealDecision& run, const Tracked& tracked, Slot& slot,
+                                    std::int64_t now_ms, std::vector<HealDecision>& out) {
+  const MaintenanceHold hold = m_maintenance.holds(tracked.labels, run.params, now_ms);
+  if (!hold) {
+    return false;
+  }
+  // Compared without allocating: a hold lasts many ticks.
+  const bool news = slot.reported != Reported::held || slot.held_kind != hold.kind ||
+                    slot.held_window != hold.window_id;
+  if (news) {
+    slot.reported = Reported::held;
+    slot.held_kind = hold.kind;
+    slot.held_window = hold.window_id;
+    HealDecision d = run;
+    d.kind = HealDecision::Kind::held;
+    d.reason = describe(hold);
     out.push_back(std::move(d));
   }
   return true;

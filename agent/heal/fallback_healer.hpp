@@ -3,9 +3,11 @@
 // (run this action on this target, or why not). A heal rule applies to a signal whose rule is
 // its on_rule and whose labels include every `match` pair; it acts when the coordinator has
 // been unreachable for at least fallback_after, or at any time when the rule says `always`.
-// Every attempt is held to the HealBudget. Pure logic: no I/O, no clock (time comes in as Unix
-// ms); the caller runs the decisions (act/runner.hpp), audits them (audit_log.hpp) and reports
-// each run's end through on_action_done(). Not thread-safe: the loop thread owns it.
+// Every attempt is held to the HealBudget, and none starts while the coordinator's POLICY (a
+// freeze or a maintenance window, maintenance.hpp) holds it back. Pure logic: no I/O, no clock
+// (time comes in as Unix ms); the caller runs the decisions (act/runner.hpp), audits them
+// (audit_log.hpp) and reports each run's end through on_action_done(). Not thread-safe: the loop
+// thread owns it.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +19,7 @@
 
 #include "agent/heal/heal_budget.hpp"
 #include "agent/heal/heal_config.hpp"
+#include "agent/heal/maintenance.hpp"
 #include "protocol/message.hpp"
 
 namespace medic::agent::heal {
@@ -32,6 +35,7 @@ struct HealDecision {
     needs_person, // the budget is spent: the agent stopped acting on this target
     flapping,     // the target fires and clears too often: no action
     skipped,      // not run: cooling down, or a parameter could not be filled in (see reason)
+    held,         // not run: the fleet freeze or a maintenance window (reason names which)
   };
   Kind kind = Kind::run;
   std::string rule_id;     // the heal rule
@@ -79,15 +83,30 @@ public:
   // a later disconnection (their audit has reached the coordinator by then).
   void reconnected();
 
+  // The coordinator's freeze and maintenance windows, consulted before every attempt. A held
+  // attempt costs neither budget nor cooldown and is reported once per change of hold.
+  [[nodiscard]] Maintenance& maintenance() noexcept { return m_maintenance; }
+  [[nodiscard]] const Maintenance& maintenance() const noexcept { return m_maintenance; }
   [[nodiscard]] HealBudget& budget() noexcept { return m_budget; }
   [[nodiscard]] const HealConfig& config() const noexcept { return m_config; }
   [[nodiscard]] std::size_t tracked() const noexcept { return m_tracked.size(); }
 
 private:
-  enum class Reported : std::uint8_t { none, ran, cooling_down, exhausted, flapping, skipped };
+  enum class Reported : std::uint8_t {
+    none,
+    ran,
+    cooling_down,
+    exhausted,
+    flapping,
+    skipped,
+    held
+  };
   struct Slot {
     std::size_t rule = 0; // index into m_config.rules
     Reported reported = Reported::none;
+    // When reported == held: the hold reported (a change of hold is news again).
+    MaintenanceHold::Kind held_kind = MaintenanceHold::Kind::none;
+    std::string held_window;
   };
   struct Tracked {
     std::string signal_rule;
@@ -109,6 +128,9 @@ private:
   // True (and the refusal reported when it is news) when the action's cooldown holds `run` back.
   bool held_by_cooldown(const HealDecision& run, Slot& slot, Trigger trigger, std::int64_t now_ms,
                         std::vector<HealDecision>& out);
+  // True (and the hold reported when it is news) when the POLICY holds `run` back.
+  bool held_by_policy(const HealDecision& run, const Tracked& tracked, Slot& slot,
+                      std::int64_t now_ms, std::vector<HealDecision>& out);
   [[nodiscard]] HealDecision refusal(const std::string& target, const Tracked& tracked,
                                      const HealRule& rule, const Verdict& verdict,
                                      std::int64_t now_ms) const;
@@ -121,6 +143,7 @@ private:
   std::size_t m_max_targets;
   TrackedMap m_tracked;
   CooldownGate m_cooldown_gate;
+  Maintenance m_maintenance;
 };
 
 } // namespace medic::agent::heal

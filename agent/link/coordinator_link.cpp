@@ -176,6 +176,11 @@ void CoordinatorLink::on_message(const protocol::Message& message) {
     m_delivery.on_ack(ack->acked_seq);
   } else if (const auto* command = std::get_if<protocol::Command>(&message.body)) {
     on_command(*command);
+  } else if (const auto* policy = std::get_if<protocol::Policy>(&message.body)) {
+    ++m_counters.policies_received;
+    if (m_policy_handler) {
+      m_policy_handler(*policy);
+    }
   } else if (const auto* error = std::get_if<protocol::ErrorReply>(&message.body)) {
     ++m_counters.errors_received;
     if (error->code == "hello-required") {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The agent's side of the wire: one CURVE-secured ZeroMQ DEALER to the coordinator, driven from
 // the libuv loop. Sends HELLO, BATCH (through Delivery and its spool) and HEARTBEAT; reads ACK,
-// HEARTBEAT, COMMAND and ERROR; knows within dead_after whether its coordinator is alive.
+// HEARTBEAT, COMMAND, ERROR and POLICY; knows within dead_after whether its coordinator is alive.
 // Loop thread only.
 #pragma once
 
@@ -43,6 +43,7 @@ struct LinkCounters {
   std::uint64_t malformed_received = 0;
   std::uint64_t commands_refused = 0;
   std::uint64_t times_lost = 0; // the coordinator went silent for dead_after
+  std::uint64_t policies_received = 0;
 };
 
 class CoordinatorLink {
@@ -70,6 +71,10 @@ public:
   // (after the deadline and replay checks).
   using CommandHandler = std::function<void(const protocol::Command&)>;
   void on_commands(CommandHandler handler) { m_command_handler = std::move(handler); }
+  // Who takes the coordinator's POLICY (the agent's Acting). Without one it is ignored. A
+  // POLICY that does not decode is counted and logged like any malformed frame.
+  using PolicyHandler = std::function<void(const protocol::Policy&)>;
+  void on_policy(PolicyHandler handler) { m_policy_handler = std::move(handler); }
   // Stops heartbeats, lets the spool worker write what it holds, closes the socket.
   void close() noexcept;
 
@@ -96,6 +101,7 @@ private:
   Delivery m_delivery;
   CommandGuard m_guard;
   CommandHandler m_command_handler;
+  PolicyHandler m_policy_handler;
   uv_timer_t m_heartbeat_timer{};
   std::string m_frame; // reused encoding buffer
   std::int64_t m_last_heard_ms = 0;

@@ -73,6 +73,9 @@ Acting::Acting(uv_loop_t& loop, const Clock& clock, const act::Catalog& catalog,
   m_ledger.restore(std::move(state.commands));
   m_healer.budget().restore(state.budget, clock.now_unix_ms());
   m_cooldowns.restore(state.cooldowns, clock.now_unix_ms());
+  if (state.policy && m_healer.maintenance().accept(std::move(*state.policy))) {
+    spdlog::info("maintenance policy from the spool: {}", m_healer.maintenance().summary());
+  }
   m_healer.set_cooldown_gate(
       [this](const std::string& action, const std::vector<protocol::Label>& params,
              std::int64_t now_ms) { return cooldown_until(action, params, now_ms); });
@@ -115,6 +118,14 @@ Result<ActingState> Acting::load_state(sqlite::Database& db, std::int64_t now_ms
     return fail(std::move(cooldowns).error().context("reading the action cooldowns"));
   }
   state.cooldowns = std::move(*cooldowns);
+  if (auto made = heal::Maintenance::create_table(db); !made) {
+    return fail(std::move(made).error());
+  }
+  auto policy = heal::Maintenance::load(db);
+  if (!policy) {
+    return fail(std::move(policy).error().context("reading the maintenance policy"));
+  }
+  state.policy = std::move(*policy);
   return state;
 }
 

@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -52,6 +53,7 @@ struct ActingState {
   std::vector<LedgerEntry> commands;
   std::vector<heal::BudgetEntry> budget;
   std::vector<act::CooldownEntry> cooldowns; // still running when read
+  std::optional<protocol::Policy> policy;    // the coordinator's last POLICY, if one was saved
 };
 
 class Acting {
@@ -64,6 +66,12 @@ public:
 
   [[nodiscard]] Result<void> start();
   void on_command(const protocol::Command& command);
+  // The coordinator's freeze and maintenance windows: kept (and saved in the spool) when newer
+  // than the policy held; fallback healing honours them from then on. COMMANDs do not.
+  void on_policy(const protocol::Policy& policy);
+  [[nodiscard]] const heal::Maintenance& maintenance() const noexcept {
+    return m_healer.maintenance();
+  }
   void on_signal(const protocol::SignalView& signal);
   void observe(std::string_view name, double value, std::int64_t time_ms,
                std::span<const protocol::LabelView> labels) noexcept {
@@ -73,7 +81,7 @@ public:
   void tick(bool coordinator_alive);
   void close() noexcept;
 
-  // Reads the commands ledger and the saved budget (before the loop starts).
+  // Reads the commands ledger, the saved budget, cooldowns and policy (before the loop starts).
   [[nodiscard]] static Result<ActingState> load_state(sqlite::Database& db, std::int64_t now_ms);
 
   [[nodiscard]] std::size_t running() const noexcept { return m_runner.running(); }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Acting's own initiative: fallback healing decisions, diagnostic hooks on firing signals,
-// temporary actions undone after their time, and the remediation budget it reports.
+// Acting's own initiative: fallback healing decisions (held back by the coordinator's POLICY),
+// diagnostic hooks on firing signals, temporary actions undone after their time, and the
+// remediation budget it reports.
 #include <algorithm>
 #include <cmath>
 
@@ -82,6 +83,15 @@ void Acting::tick(bool coordinator_alive) {
   run_due_undos();
 }
 
+void Acting::on_policy(const protocol::Policy& policy) {
+  heal::Maintenance& maintenance = m_healer.maintenance();
+  if (!maintenance.accept(policy)) {
+    return; // the one held is as new (each HELLO brings it again) or newer
+  }
+  spdlog::info("maintenance policy kept: {}", maintenance.summary());
+  m_hooks.persist([policy](sqlite::Database& db) { return heal::Maintenance::save(db, policy); });
+}
+
 void Acting::run_decisions(std::vector<heal::HealDecision> decisions) {
   for (auto& decision : decisions) {
     run_decision(std::move(decision));
@@ -107,6 +117,13 @@ void Acting::run_decision(heal::HealDecision decision) {
                  decision.reason);
     report(std::move(note));
     report_budget(decision.target, decision.action);
+    return;
+  case heal::HealDecision::Kind::held:
+    // Reported to the coordinator like any local outcome; neither budget nor cooldown moves.
+    note.status = protocol::ResultStatus::rejected;
+    spdlog::info("heal rule {} on {} held back: {}", decision.rule_id, decision.target,
+                 decision.reason);
+    report(std::move(note));
     return;
   case heal::HealDecision::Kind::skipped: {
     heal::AuditRecord record;

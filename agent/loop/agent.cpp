@@ -71,6 +71,8 @@ Result<std::unique_ptr<Agent>> Agent::create(uv_loop_t& loop, const config::Agen
                                              std::move(acting));
   agent->m_link.on_commands(
       [self](const protocol::Command& command) { self->m_acting->on_command(command); });
+  agent->m_link.on_policy(
+      [self](const protocol::Policy& policy) { self->m_acting->on_policy(policy); });
   return agent;
 }
 
