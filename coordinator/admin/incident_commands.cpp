@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "coordinator/admin/admin_reply.hpp"
+#include "coordinator/admin/maintenance_commands.hpp"
 #include "coordinator/storage/labels_json.hpp"
 
 namespace medic::coordinator::admin {
@@ -79,7 +80,7 @@ bool IncidentCommands::handle(const std::string& name, const nlohmann::json& req
     respond({{"ok", true}, {"dry_run", on->get<bool>()}});
   } else if (name == "stats") {
     respond({{"ok", true}, {"stats", m_engine.status()}});
-  } else {
+  } else if (!handle_maintenance(m_engine, name, request, respond)) {
     return false;
   }
   return true;

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "coordinator/cli/maintenance_cli.hpp"
 #include "coordinator/cli/table.hpp"
 #include "shared/config/units.hpp"
 
@@ -230,7 +231,7 @@ std::optional<std::variant<json, std::string>> build_incident_request(
     }
     return json{{"cmd", "dry-run"}, {"on", words[1] == "on"}};
   }
-  return std::nullopt;
+  return build_maintenance_request(words, now_ms());
 }
 
 bool print_incident_answer(const std::string& command, const json& answer) {
@@ -249,7 +250,7 @@ bool print_incident_answer(const std::string& command, const json& answer) {
   } else if (command == "dry-run") {
     std::printf("dry-run is %s\n", answer.value("dry_run", false) ? "on" : "off");
   } else {
-    return false;
+    return print_maintenance_answer(command, answer);
   }
   return true;
 }

@@ -67,6 +67,7 @@ medic::config::Schema make_schema(CoordinatorConfig& config) {
                     {"trace", "debug", "info", "warn", "error", "critical", "off"},
                     "Least severe level written to the log");
   engine::add_engine_keys(schema, config.engine);
+  input::add_alert_input_keys(schema, config.alert_input);
   return schema;
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "coordinator/engine/engine_config.hpp"
+#include "coordinator/input/alert_receiver.hpp"
 #include "shared/config/schema.hpp"
 #include "shared/error.hpp"
 
@@ -27,7 +28,8 @@ struct CoordinatorConfig {
   std::string admin_socket = k_default_admin_socket;
   std::string admin_group; // empty: the coordinator's own group
   std::string log_level = "info";
-  engine::EngineConfig engine; // correlation, diagnosis, plan, learn, escalation, commands
+  engine::EngineConfig engine;         // correlation, diagnosis, plan, learn, escalation, commands
+  input::AlertInputConfig alert_input; // Alertmanager's webhook as an input (off by default)
 
   // Derived by finish().
   std::filesystem::path sqlite_path;

@@ -14,6 +14,7 @@ namespace medic::coordinator::engine {
 
 namespace {
 
+constexpr std::string_view k_alert_agent_prefix = "alertmanager/";
 constexpr std::uint64_t k_tick_ms = 250;   // settle and held recoveries are checked this often
 constexpr std::size_t k_signals_kept = 16; // per incident, for the escalation context
 
@@ -83,11 +84,12 @@ void Engine::close() noexcept {
 }
 
 void Engine::on_hello(const std::string& agent_id, const protocol::Hello& hello,
-                      std::int64_t /*received_ms*/) noexcept {
+                      std::int64_t received_ms) noexcept {
   try {
     m_fleet.hello(agent_id, hello);
     const correlate::KnownAgent known{agent_id, hello.host, hello.labels};
     m_correlator.set_agents(std::span(&known, 1));
+    push_policy(agent_id, received_ms); // its fallback healing honours maintenance offline
   } catch (const std::exception& e) {
     spdlog::error("engine: HELLO from {}: {}", agent_id, e.what());
   }
@@ -121,6 +123,25 @@ void Engine::on_result(const std::string& agent_id, const protocol::CommandResul
     on_command_result(agent_id, result, received_ms);
   } catch (const std::exception& e) {
     spdlog::error("engine: RESULT from {}: {}", agent_id, e.what());
+  }
+}
+
+void Engine::on_alerts(std::vector<escalate::InboundAlert> alerts,
+                       std::int64_t received_ms) noexcept {
+  try {
+    for (auto& alert : alerts) {
+      std::string agent_id = m_fleet.agent_for_host(alert.host);
+      if (agent_id.empty()) {
+        agent_id = std::string(k_alert_agent_prefix) + (alert.host.empty() ? "-" : alert.host);
+        if (AgentView* view = m_fleet.agent(agent_id); view != nullptr && view->host.empty()) {
+          view->host = alert.host.empty() ? agent_id : alert.host;
+        }
+      }
+      ++m_counters.alerts;
+      on_signal(agent_id, alert.signal, received_ms);
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("engine: alerts from Alertmanager: {}", e.what());
   }
 }
 
@@ -232,6 +253,17 @@ void Engine::diagnose_incident(const correlate::Incident& incident, std::int64_t
 void Engine::maybe_escalate(const correlate::Incident& incident, std::int64_t now_ms) {
   Work& work = m_work[incident.id];
   if (work.escalated || incident.state != correlate::IncidentState::open) {
+    return;
+  }
+  if (const auto* window = quiet_window(incident, work, now_ms);
+      window != nullptr && !window->notify) {
+    m_maintenance_held.insert(incident.id);
+    if (!work.escalation_held) {
+      work.escalation_held = true;
+      audit(incident.id, now_ms, "coordinator", "held",
+            "not escalated: maintenance window " + window->id +
+                " is in force (it does not notify); reconsidered when it ends");
+    }
     return;
   }
   auto facts = escalate::facts_of(incident);

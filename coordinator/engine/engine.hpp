@@ -25,6 +25,7 @@
 #include "coordinator/engine/fleet_view.hpp"
 #include "coordinator/engine/write_behind.hpp"
 #include "coordinator/escalate/escalator.hpp"
+#include "coordinator/input/alert_listener.hpp"
 #include "coordinator/learn/learner.hpp"
 #include "coordinator/plan/planner.hpp"
 #include "coordinator/server/ingest_listener.hpp"
@@ -36,6 +37,7 @@ namespace medic::coordinator::engine {
 
 struct EngineCounters {
   std::uint64_t signals = 0;
+  std::uint64_t alerts = 0; // of the signals: from Alertmanager's webhook
   std::uint64_t incidents_opened = 0;
   std::uint64_t diagnoses = 0;
   std::uint64_t needs_review = 0;
@@ -50,7 +52,9 @@ struct EngineCounters {
   std::uint64_t store_errors = 0;
 };
 
-class Engine final : public server::IngestListener, public EngineControl {
+class Engine final : public server::IngestListener,
+                     public input::AlertListener,
+                     public EngineControl {
 public:
   Engine(uv_loop_t& loop, const Clock& clock, const EngineConfig& config, diagnose::RuleSet rules,
          server::CommandSender& sender, uv::Worker& storage_worker, storage::Store& store);
@@ -68,6 +72,11 @@ public:
                 std::int64_t received_ms) noexcept override;
   void on_batch(const std::string& agent_id, const protocol::Batch& batch,
                 std::int64_t received_ms) noexcept override;
+  // Alerts from Alertmanager's webhook: each becomes a signal of the agent on the alert's host
+  // (so medic can heal through it), or of the pseudo agent "alertmanager/<host>" when no agent
+  // runs there (diagnosed and escalated, never remediated: no agent answers its COMMANDs).
+  void on_alerts(std::vector<escalate::InboundAlert> alerts,
+                 std::int64_t received_ms) noexcept override;
   void on_result(const std::string& agent_id, const protocol::CommandResult& result,
                  std::int64_t received_ms) noexcept override;
 
@@ -80,6 +89,10 @@ public:
   [[nodiscard]] Result<std::string> run_manual(const ManualAction& action,
                                                const std::string& actor) override;
   void set_dry_run(bool on, const std::string& actor) override;
+  void add_maintenance(maintenance::Window window, const std::string& actor, Done done) override;
+  void remove_maintenance(const std::string& id, const std::string& actor, Done done) override;
+  void set_freeze(maintenance::Freeze freeze, const std::string& actor, Done done) override;
+  [[nodiscard]] nlohmann::json maintenance_state() const override;
   [[nodiscard]] nlohmann::json status() const override;
 
   // Loop thread; also driven by the timer. Public for tests that drive time themselves.
@@ -98,6 +111,7 @@ private:
     bool false_positive = false;
     bool approval_timed_out = false;
     bool gave_up = false;                 // the planner or the agent said a person must look
+    bool escalation_held = false;         // a maintenance window kept it quiet (audited once)
     std::int64_t retry_at_ms = 0;         // held: plan again at this time
     std::uint64_t approval_id = 0;        // waiting for this approval
     std::string in_flight;                // command id
@@ -149,9 +163,28 @@ private:
   [[nodiscard]] plan::PlanContext context_for(const correlate::Incident& incident,
                                               const Work& work) const;
 
+  // engine_maintenance.cpp
+  // Why this incident must not be remediated now (a window or the freeze); nullopt when free.
+  [[nodiscard]] std::optional<std::string> maintenance_hold(const correlate::Incident& incident,
+                                                            const Work& work,
+                                                            std::int64_t now_ms) const;
+  // The window covering the incident now, if any, and escalation is off during it.
+  [[nodiscard]] const maintenance::Window* quiet_window(const correlate::Incident& incident,
+                                                        const Work& work,
+                                                        std::int64_t now_ms) const;
+  [[nodiscard]] protocol::Policy policy_for(const std::string& agent_id, std::int64_t now_ms) const;
+  void push_policy(const std::string& agent_id, std::int64_t now_ms);
+  // Stores the state, then answers and pushes; reverts to `before` if it cannot be stored.
+  void store_maintenance(maintenance::Maintenance before, std::string what,
+                         const std::string& actor, Done done);
+  void maintenance_changed(std::int64_t now_ms);
+  [[nodiscard]] Result<void> restore_maintenance();
+
   // engine_persist.cpp
   void flush(std::int64_t now_ms) noexcept;
+  // The learned state and the planner's (approvals, autonomy, cooldowns, day counts).
   void save_learned(std::int64_t now_ms) noexcept;
+  void restore_planner(const plan::PlannerSnapshot& snapshot);
   void drain_escalations(std::int64_t now_ms);
   [[nodiscard]] std::string diagnosis_json(const Work& work) const;
 
@@ -172,6 +205,8 @@ private:
   std::unordered_map<correlate::IncidentId, Work> m_work;
   std::unordered_map<std::string, Recovery> m_in_flight;          // by command id
   std::set<std::pair<std::int64_t, correlate::IncidentId>> m_due; // (retry_at_ms, incident)
+  maintenance::Maintenance m_maintenance;
+  std::set<correlate::IncidentId> m_maintenance_held; // held or not escalated by maintenance
   std::uint64_t m_next_command = 1;
   std::int64_t m_started_ms = 0;
   bool m_dry_run = false;

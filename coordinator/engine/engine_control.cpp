@@ -34,6 +34,9 @@ void Engine::tick() noexcept {
     }
     expire_commands(now_ms);
     expire_approvals(now_ms);
+    if (m_maintenance.expire(now_ms)) { // a window ended or the freeze ran out
+      maintenance_changed(now_ms);
+    }
     replan_held(now_ms);
     drain_escalations(now_ms);
     // What the correlator forgot (resolved past the reopen window) needs no work record;
@@ -65,6 +68,7 @@ std::vector<ApprovalView> Engine::approvals() const {
 Result<std::string> Engine::approve(std::uint64_t id, const std::string& actor) {
   const std::int64_t now_ms = m_clock.now_unix_ms();
   auto approval = m_planner.approve(id, actor, now_ms);
+  m_last_learned_save_ms = 0; // the approval's new state is saved at the next tick
   if (!approval) {
     return fail(std::move(approval).error());
   }
@@ -83,6 +87,7 @@ Result<std::string> Engine::approve(std::uint64_t id, const std::string& actor) 
 Result<std::string> Engine::deny(std::uint64_t id, const std::string& actor) {
   const std::int64_t now_ms = m_clock.now_unix_ms();
   auto approval = m_planner.deny(id, actor, now_ms);
+  m_last_learned_save_ms = 0;
   if (!approval) {
     return fail(std::move(approval).error());
   }
@@ -191,6 +196,7 @@ nlohmann::json Engine::status() const {
           {"recoveries_running", m_in_flight.size()},
           {"approvals_pending", m_planner.pending().size()},
           {"signals", c.signals},
+          {"alerts", c.alerts},
           {"incidents_opened", c.incidents_opened},
           {"needs_review", c.needs_review},
           {"commands_sent", c.commands_sent},

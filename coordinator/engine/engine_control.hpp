@@ -5,12 +5,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "coordinator/correlate/incident.hpp"
+#include "coordinator/maintenance/maintenance.hpp"
 #include "protocol/message.hpp"
 #include "shared/error.hpp"
 
@@ -52,6 +54,13 @@ public:
   [[nodiscard]] virtual Result<std::string> run_manual(const ManualAction& action,
                                                        const std::string& actor) = 0;
   virtual void set_dry_run(bool on, const std::string& actor) = 0;
+  // Maintenance windows and the freeze are written through: `done` gets the new state (or why
+  // not) only once the store has it, and then every connected agent is sent its POLICY.
+  using Done = std::function<void(Result<nlohmann::json>)>;
+  virtual void add_maintenance(maintenance::Window window, const std::string& actor, Done done) = 0;
+  virtual void remove_maintenance(const std::string& id, const std::string& actor, Done done) = 0;
+  virtual void set_freeze(maintenance::Freeze freeze, const std::string& actor, Done done) = 0;
+  [[nodiscard]] virtual nlohmann::json maintenance_state() const = 0;
   // Counters and state for `medicctl status` and `stats`.
   [[nodiscard]] virtual nlohmann::json status() const = 0;
 };

@@ -22,6 +22,30 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(EffectivenessState, opened, resolved, auto_re
 
 } // namespace medic::coordinator::learn
 
+namespace medic::protocol {
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Label, name, value)
+} // namespace medic::protocol
+
+namespace medic::coordinator::plan {
+
+// The planner's document form: approvals (pending ones survive a restart and can still be
+// approved), earned autonomy, cooldown levels and the per-action day counts, so a restart
+// neither resets the backoff of a flapping target nor the daily limits.
+NLOHMANN_JSON_SERIALIZE_ENUM(ApprovalState, {{ApprovalState::pending, "pending"},
+                                             {ApprovalState::approved, "approved"},
+                                             {ApprovalState::denied, "denied"},
+                                             {ApprovalState::expired, "expired"},
+                                             {ApprovalState::used, "used"}})
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Approval, id, incident, host, diagnosis, action, params, risk,
+                                   reason, requested_ms, expires_ms, state, decided_by, decided_ms)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(AutonomyRow, diagnosis, action, promoted, attempts_at_demotion)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CooldownRow, host, target, action, level, until_ms,
+                                   last_success_ms)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ActionStartsRow, action, starts_ms)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlannerSnapshot, approvals, autonomy, cooldowns, starts)
+
+} // namespace medic::coordinator::plan
+
 namespace medic::coordinator::engine {
 
 namespace {
@@ -60,7 +84,8 @@ void Engine::save_learned(std::int64_t now_ms) noexcept {
     const auto snapshot = m_learner.snapshot();
     const nlohmann::json document = {{"posteriors", snapshot.posteriors},
                                      {"patterns", snapshot.patterns},
-                                     {"effectiveness", snapshot.effectiveness}};
+                                     {"effectiveness", snapshot.effectiveness},
+                                     {"planner", m_planner.snapshot()}};
     auto text = std::make_shared<std::string>(
         document.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     const bool queued =
@@ -81,7 +106,25 @@ void Engine::save_learned(std::int64_t now_ms) noexcept {
   }
 }
 
+void Engine::restore_planner(const plan::PlannerSnapshot& snapshot) {
+  if (auto restored = m_planner.restore(snapshot); !restored) {
+    spdlog::warn(
+        "engine: the stored planner state is refused ({}); approvals and cooldowns "
+        "start afresh",
+        restored.error().message());
+    return;
+  }
+  for (const auto& approval : snapshot.approvals) {
+    if (approval.state == plan::ApprovalState::pending && m_work.contains(approval.incident)) {
+      m_work[approval.incident].approval_id = approval.id; // `medicctl approve` still works
+    }
+  }
+}
+
 Result<void> Engine::restore() {
+  if (auto maintenance = restore_maintenance(); !maintenance) {
+    return maintenance;
+  }
   auto next = m_store.max_incident_id();
   if (!next) {
     return fail(std::move(next).error().context("restoring incidents"));
@@ -123,6 +166,9 @@ Result<void> Engine::restore() {
       document.at("effectiveness").get_to(snapshot.effectiveness);
       if (auto restored = m_learner.restore(snapshot); !restored) {
         return fail(std::move(restored).error().context("restoring the learned state"));
+      }
+      if (document.contains("planner")) {
+        restore_planner(document.at("planner").get<plan::PlannerSnapshot>());
       }
     } catch (const std::exception& e) {
       // A damaged document costs what was learned, not the coordinator's start.

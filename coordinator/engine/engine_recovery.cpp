@@ -93,6 +93,15 @@ std::string Engine::plan_recovery(const correlate::Incident& snapshot, std::int6
     }
     return "flapping: not remediated";
   }
+  if (auto hold = maintenance_hold(incident, work, now_ms)) {
+    std::string said = "held: " + *hold;
+    if (said != work.last_decision) {
+      audit(incident.id, now_ms, "coordinator", "held", "not remediated: " + *hold);
+      work.last_decision = said;
+    }
+    m_maintenance_held.insert(incident.id); // planned again when the hold is lifted or ends
+    return said;
+  }
   const auto context = context_for(incident, work);
   const plan::Decision decision = m_planner.decide(context, now_ms);
   std::string said = std::string(plan::to_string(decision.verdict)) + ": " + decision.reason;
@@ -112,6 +121,7 @@ std::string Engine::plan_recovery(const correlate::Incident& snapshot, std::int6
     }
     if (work.approval_id != approval->id) {
       ++m_counters.approvals_requested;
+      m_last_learned_save_ms = 0; // the planner's state (with it) is saved at the next tick
       audit(incident.id, now_ms, "coordinator", "approval",
             "approval " + std::to_string(approval->id) + " requested to run " + approval->action +
                 " on " + approval->host + " (risk " + approval->risk + "): " + approval->reason +

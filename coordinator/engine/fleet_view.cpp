@@ -53,10 +53,24 @@ void FleetView::hello(const std::string& agent_id, const protocol::Hello& hello)
   if (view == nullptr) {
     return;
   }
+  if (!view->host.empty() && view->host != hello.host) {
+    const auto it = m_by_host.find(view->host);
+    if (it != m_by_host.end() && it->second == agent_id) {
+      m_by_host.erase(it);
+    }
+  }
   view->host = hello.host;
   view->labels = hello.labels;
   view->catalog = hello.actions;
   view->greeted = true;
+  if (!hello.host.empty()) {
+    m_by_host[hello.host] = agent_id;
+  }
+}
+
+std::string FleetView::agent_for_host(const std::string& host) const {
+  const auto it = m_by_host.find(host);
+  return it == m_by_host.end() ? std::string{} : it->second;
 }
 
 void FleetView::batch(const std::string& agent_id, const protocol::Batch& batch,

@@ -55,6 +55,9 @@ public:
   [[nodiscard]] const AgentView* find(const std::string& agent_id) const;
 
   void hello(const std::string& agent_id, const protocol::Hello& hello);
+  // The agent that last said HELLO with this host name ('' when none): how an alert from
+  // Alertmanager, which names hosts, finds the agent that can heal them.
+  [[nodiscard]] std::string agent_for_host(const std::string& host) const;
   void batch(const std::string& agent_id, const protocol::Batch& batch, std::int64_t now_ms);
   void recovery(const std::string& agent_id, const protocol::CommandResult& result);
   void incident_opened(const std::string& agent_id, std::int64_t now_ms);
@@ -69,6 +72,7 @@ public:
 private:
   FleetLimits m_limits;
   std::unordered_map<std::string, AgentView> m_agents;
+  std::unordered_map<std::string, std::string> m_by_host; // host -> agent id (latest HELLO)
   std::uint64_t m_dropped_agents = 0;
 };
 

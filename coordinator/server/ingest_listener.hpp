@@ -40,6 +40,9 @@ public:
   // (busy) when its queue is full.
   [[nodiscard]] virtual Result<void> send_command(const std::string& agent_id,
                                                   const protocol::Command& command) noexcept = 0;
+  // Sends the maintenance policy (windows, freeze) that applies to the agent; same failures.
+  [[nodiscard]] virtual Result<void> send_policy(const std::string& agent_id,
+                                                 const protocol::Policy& policy) noexcept = 0;
 };
 
 } // namespace medic::coordinator::server

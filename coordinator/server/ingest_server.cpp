@@ -287,14 +287,27 @@ void IngestServer::handle_result(const protocol::Message& message) {
 
 Result<void> IngestServer::send_command(const std::string& agent_id,
                                         const protocol::Command& command) noexcept {
-  const auto peer = m_peers.find(agent_id);
-  if (peer == m_peers.end() || m_socket == nullptr) {
+  if (!m_peers.contains(agent_id) || m_socket == nullptr) {
     return fail(ErrorCode::not_found, "agent " + agent_id + " is not connected");
   }
   std::string frame;
   protocol::encode_command(frame, reply_envelope(agent_id), command);
+  return send_frame(agent_id, frame);
+}
+
+Result<void> IngestServer::send_policy(const std::string& agent_id,
+                                       const protocol::Policy& policy) noexcept {
+  if (!m_peers.contains(agent_id) || m_socket == nullptr) {
+    return fail(ErrorCode::not_found, "agent " + agent_id + " is not connected");
+  }
+  std::string frame;
+  protocol::encode_policy(frame, reply_envelope(agent_id), policy);
+  return send_frame(agent_id, frame);
+}
+
+Result<void> IngestServer::send_frame(const std::string& agent_id, const std::string& frame) {
   const std::uint64_t failed_before = m_counters.replies_failed;
-  reply(peer->second.routing_id, frame);
+  reply(m_peers.at(agent_id).routing_id, frame);
   if (m_counters.replies_failed != failed_before) {
     return fail(ErrorCode::busy, "agent " + agent_id +
                                      " is not reachable now (its connection "

@@ -73,6 +73,8 @@ public:
   void set_listener(IngestListener* listener) noexcept { m_listener = listener; }
   [[nodiscard]] Result<void> send_command(const std::string& agent_id,
                                           const protocol::Command& command) noexcept override;
+  [[nodiscard]] Result<void> send_policy(const std::string& agent_id,
+                                         const protocol::Policy& policy) noexcept override;
 
   // Binds; "address already in use" comes back as a clear error.
   [[nodiscard]] Result<void> start();
@@ -114,6 +116,7 @@ private:
   void maybe_resume() noexcept;
   [[nodiscard]] protocol::Envelope reply_envelope(const std::string& agent_id);
   void reply(const std::string& peer, const std::string& frame) noexcept;
+  [[nodiscard]] Result<void> send_frame(const std::string& agent_id, const std::string& frame);
   void reply_error(const std::string& peer, const std::string& agent_id,
                    std::optional<std::uint64_t> ref_seq, std::string_view code,
                    std::string message) noexcept;

@@ -10,6 +10,7 @@
 #include "coordinator/admin/admin_server.hpp"
 #include "coordinator/admin/incident_commands.hpp"
 #include "coordinator/engine/engine.hpp"
+#include "coordinator/input/alert_receiver.hpp"
 #include "coordinator/server/ingest_server.hpp"
 #include "coordinator/server/zap_handler.hpp"
 #include "coordinator/storage/sqlite/sqlite_store.hpp"
@@ -30,7 +31,8 @@ class Coordinator {
 public:
   Coordinator(uv_loop_t& loop, const config::CoordinatorConfig& config, storage::Store& store,
               gid_t admin_group, const security::CurveKeyPair& keys, diagnose::RuleSet rules)
-      : m_config(config),
+      : m_loop(loop),
+        m_config(config),
         // Batch jobs stay within storage.queue (ingest pauses there); the rest is room for
         // HELLOs and admin queries, so a batch job is never refused for want of a slot.
         m_storage_worker(loop, "medic-storage", config.storage_queue + k_control_jobs),
@@ -74,6 +76,15 @@ public:
     if (auto admin = m_admin.start(); !admin) {
       return admin;
     }
+    if (!m_config.alert_input.listen.empty()) {
+      auto receiver = input::AlertReceiver::start(m_loop, m_config.alert_input, m_engine);
+      if (!receiver) {
+        return fail(std::move(receiver).error().context("alertmanager_input"));
+      }
+      m_alerts = std::move(*receiver);
+      spdlog::info("Alertmanager webhook input on http://{}{}", m_config.alert_input.listen,
+                   input::k_alertmanager_path);
+    }
     spdlog::info(
         "medic-coordinator {} started: agents on {} (CURVE, {} enrolled keys), admin "
         "socket {}, storage {}",
@@ -97,6 +108,9 @@ private:
     }
     m_stopped = true;
     m_admin.close();
+    if (m_alerts) {
+      m_alerts->close(); // hands what it answered 200 to the engine before it closes
+    }
     m_ingest.stop_receiving();
     m_engine.close();        // its last writes go to the worker before it drains
     m_storage_worker.stop(); // stores what is queued and acks it
@@ -110,6 +124,7 @@ private:
         c.batches, c.samples, c.duplicates, c.malformed, c.refused_busy);
   }
 
+  uv_loop_t& m_loop;
   const config::CoordinatorConfig& m_config;
   SystemClock m_clock;
   zmq::context_t m_zmq{1};
@@ -121,6 +136,7 @@ private:
   admin::AdminCommands m_commands;
   admin::AdminServer m_admin;
   uv::SignalWatch m_signals;
+  std::unique_ptr<input::AlertReceiver> m_alerts; // when alertmanager_input.listen is set
   bool m_stopped = false;
 };
 

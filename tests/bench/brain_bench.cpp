@@ -183,6 +183,11 @@ public:
       m_index.emplace(agents[i].id, i);
     }
   }
+  // The engine pushes the maintenance policy at every HELLO; nothing to measure there.
+  Result<void> send_policy(const std::string& /*agent_id*/,
+                           const protocol::Policy& /*policy*/) noexcept override {
+    return {};
+  }
   Result<void> send_command(const std::string& agent_id,
                             const protocol::Command& command) noexcept override {
     const std::int64_t now = steady_ns();
