@@ -61,13 +61,15 @@ void AdminCommands::handle(const nlohmann::json& request, const Respond& respond
     actions(request, respond);
   } else if (m_incidents != nullptr && m_incidents->handle(name, request, respond)) {
     return;
+  } else if (m_rules != nullptr && m_rules->handle(name, request, respond)) {
+    return;
   } else {
     respond(failure(
         "unknown-command",
         "unknown command '" + name +
             "' (status, agents, signals, logs, actions, keys.add, keys.list, keys.revoke, "
             "incidents, incident.show, explain, incident.false, approvals, approve, deny, run, "
-            "dry-run, stats)"));
+            "dry-run, stats, rules.check, rules.test)"));
   }
 }
 

@@ -11,6 +11,7 @@
 
 #include "coordinator/admin/admin_server.hpp"
 #include "coordinator/admin/incident_commands.hpp"
+#include "coordinator/admin/rules_commands.hpp"
 #include "coordinator/server/ingest_server.hpp"
 #include "coordinator/server/zap_handler.hpp"
 #include "coordinator/storage/store.hpp"
@@ -32,6 +33,8 @@ public:
 
   // The requests about incidents and decisions (absent in tests of ingest alone).
   void set_incident_commands(IncidentCommands* incidents) noexcept { m_incidents = incidents; }
+  // rules.check and rules.test (absent in tests of ingest alone).
+  void set_rules_commands(RulesCommands* rules) noexcept { m_rules = rules; }
 
   // Loop thread.
   void handle(const nlohmann::json& request, const Respond& respond);
@@ -60,6 +63,7 @@ private:
   Liveness m_liveness;
   std::int64_t m_started_ms;
   IncidentCommands* m_incidents = nullptr;
+  RulesCommands* m_rules = nullptr;
 };
 
 // The JSON form of one agent, shared by the admin answer and medicctl's --json output.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
@@ -93,11 +94,15 @@ struct EvidenceRecord {
   friend bool operator==(const EvidenceRecord&, const EvidenceRecord&) = default;
 };
 
-// Which stored events to read back: newest first, at most `limit`.
+// Which stored events to read back: newest first (or oldest first), at most `limit`.
 struct EventQuery {
   std::string agent_id; // '' for every agent
   std::int64_t since_ms = 0;
   std::size_t limit = 100;
+  // Inclusive upper bound on the event's time (time_ms; started_ms for action results).
+  std::int64_t until_ms = std::numeric_limits<std::int64_t>::max();
+  // Oldest first (by time, then arrival): a backtest replays a period in order.
+  bool oldest_first = false;
 };
 
 // An incident as stored, with what the engines concluded about it.

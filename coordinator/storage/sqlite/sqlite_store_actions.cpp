@@ -32,12 +32,19 @@ constexpr std::string_view k_insert_evidence_sql =
     "INSERT INTO evidence (agent_id, batch_seq, fingerprint, rule, action, time_ms, status,"
     " output, received_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
+#define MEDIC_SELECT_RESULTS                                                              \
+  "SELECT agent_id, batch_seq, command_id, origin, action, rule, target, params, status," \
+  " reason, exit_code, started_ms, finished_ms, output, post_check, rollback,"            \
+  " rollback_status, plan, audit_seq, received_ms FROM recovery_executions"               \
+  " WHERE (?1 = '' OR agent_id = ?1) AND started_ms >= ?2 AND started_ms <= ?4"
+#define MEDIC_SELECT_EVIDENCE                                                                   \
+  "SELECT agent_id, batch_seq, fingerprint, rule, action, time_ms, status, output, received_ms" \
+  " FROM evidence WHERE (?1 = '' OR agent_id = ?1) AND time_ms >= ?2 AND time_ms <= ?4"
+
 constexpr std::string_view k_select_results_sql =
-    "SELECT agent_id, batch_seq, command_id, origin, action, rule, target, params, status,"
-    " reason, exit_code, started_ms, finished_ms, output, post_check, rollback,"
-    " rollback_status, plan, audit_seq, received_ms FROM recovery_executions"
-    " WHERE (?1 = '' OR agent_id = ?1) AND started_ms >= ?2"
-    " ORDER BY started_ms DESC, id DESC LIMIT ?3";
+    MEDIC_SELECT_RESULTS " ORDER BY started_ms DESC, id DESC LIMIT ?3";
+constexpr std::string_view k_select_results_oldest_sql =
+    MEDIC_SELECT_RESULTS " ORDER BY started_ms ASC, id ASC LIMIT ?3";
 
 constexpr std::string_view k_select_budgets_sql =
     "SELECT agent_id, target, action, attempts, window_start_ms, next_allowed_ms, needs_person,"
@@ -45,9 +52,12 @@ constexpr std::string_view k_select_budgets_sql =
     " ORDER BY agent_id, target, action";
 
 constexpr std::string_view k_select_evidence_sql =
-    "SELECT agent_id, batch_seq, fingerprint, rule, action, time_ms, status, output, received_ms"
-    " FROM evidence WHERE (?1 = '' OR agent_id = ?1) AND time_ms >= ?2"
-    " ORDER BY time_ms DESC, id DESC LIMIT ?3";
+    MEDIC_SELECT_EVIDENCE " ORDER BY time_ms DESC, id DESC LIMIT ?3";
+constexpr std::string_view k_select_evidence_oldest_sql =
+    MEDIC_SELECT_EVIDENCE " ORDER BY time_ms ASC, id ASC LIMIT ?3";
+
+#undef MEDIC_SELECT_RESULTS
+#undef MEDIC_SELECT_EVIDENCE
 
 std::int64_t clamped(std::uint64_t value) {
   return static_cast<std::int64_t>(
@@ -86,7 +96,8 @@ Result<std::vector<Record>> select_rows(sqlite::Database& db, std::string_view s
   statement->bind(1, agent_id);
   if (query != nullptr) {
     statement->bind(2, query->since_ms)
-        .bind(3, static_cast<std::int64_t>(std::min<std::size_t>(query->limit, 100'000)));
+        .bind(3, static_cast<std::int64_t>(std::min<std::size_t>(query->limit, 100'000)))
+        .bind(4, query->until_ms);
   }
   std::vector<Record> records;
   for (;;) {
@@ -197,8 +208,9 @@ Result<void> SqliteStore::insert_actions(std::string_view agent_id, std::int64_t
 }
 
 Result<std::vector<ResultRecord>> SqliteStore::recent_results(const EventQuery& query) {
-  auto records = select_rows<ResultRecord>(m_db, k_select_results_sql, query.agent_id, &query,
-                                           result_from_row);
+  auto records = select_rows<ResultRecord>(
+      m_db, query.oldest_first ? k_select_results_oldest_sql : k_select_results_sql, query.agent_id,
+      &query, result_from_row);
   if (!records) {
     return fail(std::move(records).error().context("reading action results"));
   }
@@ -215,8 +227,9 @@ Result<std::vector<BudgetRecord>> SqliteStore::list_budgets(std::string_view age
 }
 
 Result<std::vector<EvidenceRecord>> SqliteStore::recent_evidence(const EventQuery& query) {
-  auto records = select_rows<EvidenceRecord>(m_db, k_select_evidence_sql, query.agent_id, &query,
-                                             evidence_from_row);
+  auto records = select_rows<EvidenceRecord>(
+      m_db, query.oldest_first ? k_select_evidence_oldest_sql : k_select_evidence_sql,
+      query.agent_id, &query, evidence_from_row);
   if (!records) {
     return fail(std::move(records).error().context("reading evidence"));
   }

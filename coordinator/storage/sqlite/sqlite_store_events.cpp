@@ -20,15 +20,26 @@ constexpr std::string_view k_insert_log_event_sql =
     " rule, template_id, gap_bytes, labels, received_ms)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 
-constexpr std::string_view k_select_signals_sql =
-    "SELECT agent_id, batch_seq, rule, state, severity, category, fingerprint, value, time_ms,"
-    " labels, message, received_ms FROM signals"
-    " WHERE (?1 = '' OR agent_id = ?1) AND time_ms >= ?2 ORDER BY time_ms DESC, id DESC LIMIT ?3";
+#define MEDIC_SELECT_SIGNALS                                                                  \
+  "SELECT agent_id, batch_seq, rule, state, severity, category, fingerprint, value, time_ms," \
+  " labels, message, received_ms FROM signals"                                                \
+  " WHERE (?1 = '' OR agent_id = ?1) AND time_ms >= ?2 AND time_ms <= ?4"
+#define MEDIC_SELECT_LOG_EVENTS                                                       \
+  "SELECT agent_id, batch_seq, kind, source, path, time_ms, file_offset, text, rule," \
+  " template_id, gap_bytes, labels, received_ms FROM log_events"                      \
+  " WHERE (?1 = '' OR agent_id = ?1) AND time_ms >= ?2 AND time_ms <= ?4"
 
+constexpr std::string_view k_select_signals_sql =
+    MEDIC_SELECT_SIGNALS " ORDER BY time_ms DESC, id DESC LIMIT ?3";
+constexpr std::string_view k_select_signals_oldest_sql =
+    MEDIC_SELECT_SIGNALS " ORDER BY time_ms ASC, id ASC LIMIT ?3";
 constexpr std::string_view k_select_log_events_sql =
-    "SELECT agent_id, batch_seq, kind, source, path, time_ms, file_offset, text, rule,"
-    " template_id, gap_bytes, labels, received_ms FROM log_events"
-    " WHERE (?1 = '' OR agent_id = ?1) AND time_ms >= ?2 ORDER BY time_ms DESC, id DESC LIMIT ?3";
+    MEDIC_SELECT_LOG_EVENTS " ORDER BY time_ms DESC, id DESC LIMIT ?3";
+constexpr std::string_view k_select_log_events_oldest_sql =
+    MEDIC_SELECT_LOG_EVENTS " ORDER BY time_ms ASC, id ASC LIMIT ?3";
+
+#undef MEDIC_SELECT_SIGNALS
+#undef MEDIC_SELECT_LOG_EVENTS
 
 std::int64_t clamped(std::uint64_t value) {
   return static_cast<std::int64_t>(
@@ -49,7 +60,8 @@ Result<std::vector<Record>> read_rows(sqlite::Database& db, std::string_view sql
   }
   statement->bind(1, std::string_view(query.agent_id))
       .bind(2, query.since_ms)
-      .bind(3, limit_of(query));
+      .bind(3, limit_of(query))
+      .bind(4, query.until_ms);
   std::vector<Record> records;
   for (;;) {
     auto row = statement->step();
@@ -170,7 +182,9 @@ Result<void> SqliteStore::insert_events(std::string_view agent_id, std::int64_t 
 }
 
 Result<std::vector<SignalRecord>> SqliteStore::recent_signals(const EventQuery& query) {
-  auto records = read_rows<SignalRecord>(m_db, k_select_signals_sql, query, signal_from_row);
+  auto records = read_rows<SignalRecord>(
+      m_db, query.oldest_first ? k_select_signals_oldest_sql : k_select_signals_sql, query,
+      signal_from_row);
   if (!records) {
     return fail(std::move(records).error().context("reading signals"));
   }
@@ -178,8 +192,9 @@ Result<std::vector<SignalRecord>> SqliteStore::recent_signals(const EventQuery& 
 }
 
 Result<std::vector<LogEventRecord>> SqliteStore::recent_log_events(const EventQuery& query) {
-  auto records =
-      read_rows<LogEventRecord>(m_db, k_select_log_events_sql, query, log_event_from_row);
+  auto records = read_rows<LogEventRecord>(
+      m_db, query.oldest_first ? k_select_log_events_oldest_sql : k_select_log_events_sql, query,
+      log_event_from_row);
   if (!records) {
     return fail(std::move(records).error().context("reading log events"));
   }
