@@ -12,6 +12,7 @@
 
 #include "coordinator/cli/admin_client.hpp"
 #include "coordinator/cli/incident_cli.hpp"
+#include "coordinator/cli/rules_cli.hpp"
 #include "coordinator/cli/table.hpp"
 #include "coordinator/config/coordinator_config.hpp"
 #include "shared/build_info.hpp"
@@ -57,6 +58,12 @@ constexpr const char* k_usage =
     "  freeze on [--for 2h] [--reason TEXT] | freeze off\n"
     "                                 stop (or resume) every remediation in the fleet\n"
     "  stats                          MTTD, MTTR, recovery and escalation rates\n"
+    "  rules check FILE               load and validate a candidate diagnosis rule set\n"
+    "  rules test --rules FILE [--since 2h|ISO|UNIX-MS] [--until ...] [--limit N] [--assume 5s]\n"
+    "                                 backtest: replay the period's stored signals (default\n"
+    "                                 the last day, at most 100000) through FILE and show what\n"
+    "                                 would have opened, run and escalated; changes nothing\n"
+    "                                 (long periods: add --timeout 60)\n"
     "\n"
     "Options:\n"
     "  --socket PATH      admin socket (default: $MEDIC_SOCKET, else admin.socket from\n"
@@ -215,6 +222,9 @@ std::variant<json, std::string> build_request(const std::vector<std::string>& wo
   if (auto incident = coordinator::cli::build_incident_request(words)) {
     return std::move(*incident);
   }
+  if (auto rules = coordinator::cli::build_rules_request(words)) {
+    return std::move(*rules);
+  }
   std::string line;
   for (const auto& word : words) {
     line += (line.empty() ? "" : " ") + word;
@@ -337,6 +347,8 @@ int run(int argc, char** argv) {
   } else if (command == "keys.revoke") {
     print_keys(*answer, "revoked");
   } else if (coordinator::cli::print_incident_answer(command, *answer)) {
+    // printed
+  } else if (coordinator::cli::print_rules_answer(command, *answer)) {
     // printed
   } else if (command == "keys.add") {
     std::printf("enrolled agent %s\n", answer->at("key").value("agent", "").c_str());
