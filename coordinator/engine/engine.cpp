@@ -14,7 +14,6 @@ namespace medic::coordinator::engine {
 
 namespace {
 
-constexpr std::string_view k_alert_agent_prefix = "alertmanager/";
 constexpr std::uint64_t k_tick_ms = 250;   // settle and held recoveries are checked this often
 constexpr std::size_t k_signals_kept = 16; // per incident, for the escalation context
 

@@ -35,6 +35,9 @@
 
 namespace medic::coordinator::engine {
 
+// The pseudo agent an alert from Alertmanager is attributed to when no agent runs on its host.
+inline constexpr std::string_view k_alert_agent_prefix = "alertmanager/";
+
 struct EngineCounters {
   std::uint64_t signals = 0;
   std::uint64_t alerts = 0; // of the signals: from Alertmanager's webhook

@@ -93,7 +93,7 @@ protocol::Policy Engine::policy_for(const std::string& agent_id, std::int64_t no
 }
 
 void Engine::push_policy(const std::string& agent_id, std::int64_t now_ms) {
-  if (agent_id.starts_with("alertmanager/")) {
+  if (agent_id.starts_with(k_alert_agent_prefix)) {
     return; // a pseudo agent: nothing to send to
   }
   if (auto sent = m_sender.send_policy(agent_id, policy_for(agent_id, now_ms)); !sent) {

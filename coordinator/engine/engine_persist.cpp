@@ -52,6 +52,7 @@ namespace {
 
 constexpr std::string_view k_learned_state = "learned";
 constexpr std::size_t k_restore_resolved = 10'000;
+constexpr std::int64_t k_replan_after_restart_ms = 5'000;
 
 } // namespace
 
@@ -153,6 +154,14 @@ Result<void> Engine::restore() {
     }
   }
   m_correlator.restore(std::move(incidents), *next + 1);
+  // Open incidents are planned again once their agents had time to reconnect (their firing
+  // signals are not sent twice, so nothing else would bring them back to the planner).
+  const std::int64_t replan_at = m_clock.now_unix_ms() + k_replan_after_restart_ms;
+  for (const auto& incident : m_correlator.open_incidents()) {
+    if (incident.kind == correlate::IncidentKind::host) {
+      schedule(incident.id, m_work[incident.id], replan_at);
+    }
+  }
   auto learned = m_store.get_engine_state(k_learned_state);
   if (!learned) {
     return fail(std::move(learned).error().context("restoring the learned state"));

@@ -77,6 +77,10 @@ std::string Engine::plan_recovery(const correlate::Incident& snapshot, std::int6
   const correlate::Incident* current = m_correlator.find(snapshot.id);
   const correlate::Incident& incident = current != nullptr ? *current : snapshot;
   Work& work = m_work[incident.id];
+  if (!work.diagnosis && incident.state == correlate::IncidentState::open &&
+      incident.kind == correlate::IncidentKind::host) {
+    diagnose_incident(incident, now_ms); // restored after a restart: diagnose on today's view
+  }
   if (!work.diagnosis || !work.in_flight.empty() ||
       incident.state != correlate::IncidentState::open) {
     return "nothing to plan";
@@ -101,6 +105,15 @@ std::string Engine::plan_recovery(const correlate::Incident& snapshot, std::int6
     }
     m_maintenance_held.insert(incident.id); // planned again when the hold is lifted or ends
     return said;
+  }
+  if (const AgentView* view = m_fleet.find(incident.agent_id);
+      incident.kind == correlate::IncidentKind::host && (view == nullptr || !view->greeted) &&
+      !incident.agent_id.starts_with(k_alert_agent_prefix)) {
+    // Its catalog is unknown until its HELLO (e.g. just after a coordinator restart): wait
+    // rather than rank every candidate out as "not in the catalog" and escalate.
+    schedule(incident.id, work, now_ms + k_held_retry_ms);
+    return "held: the agent of host '" + incident.host +
+           "' has not said HELLO since the coordinator started; decided again when it has";
   }
   const auto context = context_for(incident, work);
   const plan::Decision decision = m_planner.decide(context, now_ms);
