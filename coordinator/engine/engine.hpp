@@ -101,6 +101,7 @@ public:
   // Loop thread; also driven by the timer. Public for tests that drive time themselves.
   void tick() noexcept;
   [[nodiscard]] const EngineCounters& counters() const noexcept { return m_counters; }
+  [[nodiscard]] const FleetView& fleet() const noexcept { return m_fleet; }
 
 private:
   // What the engine tracks about an open incident beyond the correlator's record.

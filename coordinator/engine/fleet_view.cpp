@@ -68,6 +68,16 @@ void FleetView::hello(const std::string& agent_id, const protocol::Hello& hello)
   }
 }
 
+std::unordered_map<std::string, std::vector<protocol::ActionSchema>> FleetView::catalogs() const {
+  std::unordered_map<std::string, std::vector<protocol::ActionSchema>> out;
+  for (const auto& [id, view] : m_agents) {
+    if (view.greeted) {
+      out.emplace(id, view.catalog);
+    }
+  }
+  return out;
+}
+
 std::string FleetView::agent_for_host(const std::string& host) const {
   const auto it = m_by_host.find(host);
   return it == m_by_host.end() ? std::string{} : it->second;

@@ -67,6 +67,9 @@ public:
                                                          std::int64_t now_ms) const;
   // Agent id -> its labels, for the correlator's fleet percentages.
   [[nodiscard]] std::vector<std::pair<std::string, std::vector<protocol::Label>>> agents() const;
+  // Agent id -> the action catalog of its HELLO (greeted agents only), for backtests.
+  [[nodiscard]] std::unordered_map<std::string, std::vector<protocol::ActionSchema>> catalogs()
+      const;
   [[nodiscard]] std::uint64_t dropped_agents() const noexcept { return m_dropped_agents; }
 
 private:

@@ -9,6 +9,7 @@
 #include "coordinator/admin/admin_commands.hpp"
 #include "coordinator/admin/admin_server.hpp"
 #include "coordinator/admin/incident_commands.hpp"
+#include "coordinator/admin/rules_commands.hpp"
 #include "coordinator/engine/engine.hpp"
 #include "coordinator/input/alert_receiver.hpp"
 #include "coordinator/server/ingest_server.hpp"
@@ -42,6 +43,7 @@ public:
                   config.storage_queue}),
         m_engine(loop, m_clock, config.engine, std::move(rules), m_ingest, m_storage_worker, store),
         m_incident_commands(m_engine, m_storage_worker, store),
+        m_rules_commands(config.engine, m_storage_worker, store),
         m_commands(m_clock, m_ingest, m_zap, m_storage_worker, store,
                    {config.stale_after, config.lost_after}),
         m_admin(loop, {config.admin_socket, admin_group},
@@ -60,6 +62,8 @@ public:
     }
     m_ingest.set_listener(&m_engine);
     m_commands.set_incident_commands(&m_incident_commands);
+    m_rules_commands.set_catalog_source([this] { return m_engine.fleet().catalogs(); });
+    m_commands.set_rules_commands(&m_rules_commands);
     m_engine.start();
     for (const auto& key : keys) {
       if (key.revoked_ms == 0) {
@@ -133,6 +137,7 @@ private:
   server::IngestServer m_ingest;
   engine::Engine m_engine;
   admin::IncidentCommands m_incident_commands;
+  admin::RulesCommands m_rules_commands;
   admin::AdminCommands m_commands;
   admin::AdminServer m_admin;
   uv::SignalWatch m_signals;
