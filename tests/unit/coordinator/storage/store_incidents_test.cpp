@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-// SqliteStore: incidents round-trip every field, upsert by id, filter and order; the audit trail
+// Both backends: incidents round-trip every field, upsert by id, filter and order; the audit trail
 // keeps its order; engine state documents are replaced; everything survives a reopen.
 #include <catch2/catch.hpp>
 
-#include "coordinator/storage/sqlite/sqlite_store.hpp"
-#include "tests/support/temp_dir.hpp"
+#include "tests/unit/coordinator/storage/store_backends.hpp"
 
 namespace storage = medic::coordinator::storage;
 namespace correlate = medic::coordinator::correlate;
 namespace protocol = medic::protocol;
-using medic::test::TempDir;
+using medic::test::Postgres;
+using medic::test::Sqlite;
+using medic::test::TestDatabase;
 
 namespace {
 
@@ -55,12 +56,12 @@ storage::AuditEntry audit(correlate::IncidentId id, std::string kind, std::int64
 
 } // namespace
 
-TEST_CASE("SqliteStore keeps incidents and their audit trail", "[storage]") {
-  const TempDir dir;
+TEMPLATE_TEST_CASE("store: incidents and their audit trail are kept", "[storage]", Sqlite,
+                   Postgres) {
+  const TestDatabase db(TestType::kind);
   {
-    auto opened = storage::open_sqlite_store(dir / "medic.db");
-    REQUIRE(opened);
-    auto& store = **opened;
+    auto opened = db.open();
+    auto& store = *opened;
     CHECK(store.max_incident_id() == correlate::IncidentId{0});
 
     const std::vector<storage::IncidentRecord> first = {incident(1, "web-1", 5000),
@@ -99,9 +100,8 @@ TEST_CASE("SqliteStore keeps incidents and their audit trail", "[storage]") {
     REQUIRE(store.put_engine_state("learn", "{\"v\":1}", 100));
     REQUIRE(store.put_engine_state("learn", "{\"v\":2}", 200));
   }
-  auto reopened = storage::open_sqlite_store(dir / "medic.db");
-  REQUIRE(reopened);
-  auto& store = **reopened;
+  auto reopened = db.open();
+  auto& store = *reopened;
   CHECK(store.get_engine_state("learn").value() == std::optional<std::string>("{\"v\":2}"));
   CHECK(store.get_engine_state("plan").value() == std::nullopt);
 

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-// SqliteStore: action outcomes, remediation budgets and evidence are stored with their batch,
+// Both backends: action outcomes, remediation budgets and evidence are stored with their batch,
 // exactly once, and read back newest first.
 #include <catch2/catch.hpp>
 
-#include "coordinator/storage/sqlite/sqlite_store.hpp"
-#include "tests/support/temp_dir.hpp"
+#include "tests/unit/coordinator/storage/store_backends.hpp"
 
 namespace storage = medic::coordinator::storage;
 namespace protocol = medic::protocol;
-using medic::test::TempDir;
+using medic::test::Postgres;
+using medic::test::Sqlite;
+using medic::test::TestDatabase;
 
 namespace {
 
@@ -38,11 +39,11 @@ protocol::CommandResult result(std::string action, std::int64_t started_ms) {
 
 } // namespace
 
-TEST_CASE("SqliteStore stores action results, budgets and evidence once", "[storage]") {
-  const TempDir dir;
-  auto opened = storage::open_sqlite_store(dir / "medic.db");
-  REQUIRE(opened);
-  auto& store = **opened;
+TEMPLATE_TEST_CASE("store: action results and budgets and evidence are stored once", "[storage]",
+                   Sqlite, Postgres) {
+  const TestDatabase db(TestType::kind);
+  auto opened = db.open();
+  auto& store = *opened;
 
   protocol::Batch batch;
   batch.results = {result("restart-service", 1000), result("kill-process", 2000)};

@@ -1,35 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
-// SqliteStore against real database files, each test in a fresh temporary directory.
+// The Store contract on both backends (store_backends.hpp): each case runs on a fresh SQLite
+// file and on a fresh PostgreSQL schema.
 #include <cmath>
-#include <cstdlib>
-#include <filesystem>
 #include <limits>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
-#include "coordinator/storage/sqlite/sqlite_store.hpp"
-#include "migrations/migrations.hpp"
-#include "shared/sqlite/database.hpp"
-#include "tests/support/temp_dir.hpp"
+#include "coordinator/storage/store.hpp"
+#include "tests/unit/coordinator/storage/store_backends.hpp"
 
 namespace storage = medic::coordinator::storage;
 namespace protocol = medic::protocol;
-namespace sqlite = medic::sqlite;
-using medic::test::TempDir;
+using medic::test::Postgres;
+using medic::test::Sqlite;
+using medic::test::TestDatabase;
 using storage::BatchOutcome;
 
 namespace {
-
-std::unique_ptr<storage::Store> open_store(const std::filesystem::path& path) {
-  auto store = storage::open_sqlite_store(path);
-  if (!store) {
-    FAIL("opening store: " << store.error().message());
-  }
-  return std::move(*store);
-}
 
 protocol::Envelope envelope(std::string agent_id, std::uint64_t seq) {
   protocol::Envelope env;
@@ -67,78 +56,101 @@ std::vector<storage::AgentRecord> agents(storage::Store& store) {
   return std::move(*listed);
 }
 
-// Reads one integer from a second connection, to see what is on disk rather than what the
-// store reports.
-std::int64_t query_int(const std::filesystem::path& path, std::string_view sql) {
-  auto db = sqlite::Database::open(path, sqlite::OpenMode::read_only);
-  REQUIRE(db);
-  auto statement = db->prepare(sql);
-  REQUIRE(statement);
-  auto row = statement->step();
-  REQUIRE(row);
-  REQUIRE(*row);
-  return statement->column_int(0);
-}
-
 } // namespace
 
-TEST_CASE("sqlite store: migrations are applied once and recorded", "[storage][sqlite]") {
-  const TempDir dir;
-  const auto path = dir.path() / "sub" / "coordinator.db";
-  open_store(path);
-  const auto migrations = static_cast<std::int64_t>(medic::migrations::sqlite_migrations().size());
-  REQUIRE(migrations >= 2);
-  REQUIRE(query_int(path, "SELECT COUNT(*) FROM schema_migrations") == migrations);
-  REQUIRE(query_int(path,
-                    "SELECT COUNT(*) FROM schema_migrations"
-                    " WHERE version = 1 AND name = 'initial'") == 1);
-  REQUIRE(query_int(path,
-                    "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
-                    " ('agents', 'latest_samples', 'received_batches')") == 3);
+TEMPLATE_TEST_CASE("store: migrations are applied once and recorded", "[storage]", Sqlite,
+                   Postgres) {
+  const TestDatabase db(TestType::kind);
+  (void)db.open();
+  const auto migrations = static_cast<std::int64_t>(db.migrations().size());
+  REQUIRE(migrations >= 5);
+  REQUIRE(db.query_int("SELECT COUNT(*) FROM schema_migrations") == migrations);
+  REQUIRE(db.query_int("SELECT COUNT(*) FROM schema_migrations"
+                       " WHERE version = 1 AND name = 'initial'") == 1);
+  for (const auto* table : {"agents", "latest_samples", "received_batches", "signals", "incidents",
+                            "audit", "engine_state"}) {
+    CHECK(db.has_table(table));
+  }
   const auto applied_at =
-      query_int(path, "SELECT applied_at_ms FROM schema_migrations WHERE version = 1");
+      db.query_int("SELECT applied_at_ms FROM schema_migrations WHERE version = 1");
 
   SECTION("reopening does not reapply") {
-    auto store = open_store(path);
-    REQUIRE(query_int(path, "SELECT COUNT(*) FROM schema_migrations") == migrations);
-    REQUIRE(query_int(path, "SELECT applied_at_ms FROM schema_migrations WHERE version = 1") ==
+    auto store = db.open();
+    REQUIRE(db.query_int("SELECT COUNT(*) FROM schema_migrations") == migrations);
+    REQUIRE(db.query_int("SELECT applied_at_ms FROM schema_migrations WHERE version = 1") ==
             applied_at);
     REQUIRE(record(*store, "web-1", 1, {}) == BatchOutcome::stored);
   }
-  SECTION("the database is in WAL mode") {
-    REQUIRE(std::filesystem::exists(path));
-    auto db = sqlite::Database::open(path, sqlite::OpenMode::read_only);
-    REQUIRE(db);
-    auto mode = db->prepare("PRAGMA journal_mode");
-    REQUIRE(mode);
-    REQUIRE(mode->step().value_or(false));
-    REQUIRE(mode->column_text(0) == "wal");
+  if (!db.is_postgres()) {
+    SECTION("the database is in WAL mode") {
+      auto sqlite =
+          medic::sqlite::Database::open(db.url().substr(9), medic::sqlite::OpenMode::read_only);
+      REQUIRE(sqlite);
+      auto mode = sqlite->prepare("PRAGMA journal_mode");
+      REQUIRE(mode);
+      REQUIRE(mode->step().value_or(false));
+      REQUIRE(mode->column_text(0) == "wal");
+    }
   }
 }
 
-TEST_CASE("sqlite store: refuses a database newer than the binary", "[storage][sqlite]") {
-  const TempDir dir;
-  const auto path = dir.path() / "coordinator.db";
-  {
-    auto db = sqlite::Database::open(path, sqlite::OpenMode::read_write_create);
-    REQUIRE(db);
-    REQUIRE(
-        db->exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
-                 " name TEXT NOT NULL, applied_at_ms INTEGER NOT NULL);"
-                 " INSERT INTO schema_migrations VALUES (999, 'future', 0)"));
+// Every earlier schema version upgrades to the binary's, keeping what was stored before.
+TEMPLATE_TEST_CASE("store: migrates from every earlier version", "[storage]", Sqlite, Postgres) {
+  const auto& all = TestDatabase(TestType::kind).migrations();
+  for (std::size_t k = 0; k <= all.size(); ++k) {
+    CAPTURE(k);
+    const TestDatabase db(TestType::kind);
+    if (k > 0) {
+      const std::vector<medic::sqlite::Migration> prefix(all.begin(),
+                                                         all.begin() + static_cast<long>(k));
+      auto migrated = db.migrate(prefix);
+      REQUIRE(migrated);
+      REQUIRE(*migrated == static_cast<int>(k));
+      db.exec(
+          "INSERT INTO agents (id, first_seen_ms, last_seen_ms, last_seq, batches)"
+          " VALUES ('old-1', 10, 20, 3, 1)");
+    }
+    auto store = db.open();
+    CHECK(db.query_int("SELECT MAX(version) FROM schema_migrations") ==
+          static_cast<std::int64_t>(all.size()));
+    REQUIRE(record(*store, "web-1", 1, {sample("cpu", 1, 100)}) == BatchOutcome::stored);
+    const auto listed = agents(*store);
+    REQUIRE(listed.size() == (k > 0 ? 2U : 1U));
+    if (k > 0) {
+      CHECK(listed[0].id == "old-1");
+      CHECK(listed[0].last_seq == 3);
+      CHECK(listed[0].dropped_batches == 0); // a column added by a later migration
+    }
   }
-  auto store = storage::open_sqlite_store(path);
+}
+
+TEMPLATE_TEST_CASE("store: refuses a database newer than the binary", "[storage]", Sqlite,
+                   Postgres) {
+  const TestDatabase db(TestType::kind);
+  db.exec(
+      "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY,"
+      " name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL);"
+      " INSERT INTO schema_migrations VALUES (999, 'future', 0)");
+  auto store = storage::open_store(db.url());
   REQUIRE_FALSE(store);
   CHECK(store.error().code() == medic::ErrorCode::storage);
-  CHECK_THAT(store.error().message(), Catch::Contains("newer"));
-  CHECK_THAT(store.error().message(), Catch::Contains(path.string()));
+  CHECK_THAT(store.error().message(),
+             Catch::Contains("has schema version 999, newer than this binary's " +
+                             std::to_string(db.migrations().size()) + "; upgrade medic"));
+  if (db.is_postgres()) {
+    // The URL names the database, without its password.
+    CHECK_THAT(store.error().message(), Catch::Contains(storage::redact_postgres_url(db.url())));
+    CHECK_THAT(store.error().message(), Catch::Contains(":***@"));
+  } else {
+    CHECK_THAT(store.error().message(), Catch::Contains(db.url().substr(9)));
+  }
   // Nothing of the old schema was created next to the future one.
-  CHECK(query_int(path, "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'agents'") == 0);
+  CHECK_FALSE(db.has_table("agents"));
 }
 
-TEST_CASE("sqlite store: hello then batch", "[storage][sqlite]") {
-  const TempDir dir;
-  auto store = open_store(dir.path() / "coordinator.db");
+TEMPLATE_TEST_CASE("store: hello then batch", "[storage]", Sqlite, Postgres) {
+  const TestDatabase db(TestType::kind);
+  auto store = db.open();
   const protocol::Hello hello{"web-1.example", "0.1.0", {{"role", "web"}, {"env", "prod"}}, {}};
   REQUIRE(store->record_hello(envelope("web-1", 0), hello, 500));
   REQUIRE(record(*store, "web-1", 1, {sample("cpu", 0.5, 900), sample("mem", 42, 900)}, 1000) ==
@@ -174,9 +186,9 @@ TEST_CASE("sqlite store: hello then batch", "[storage][sqlite]") {
   }
 }
 
-TEST_CASE("sqlite store: batch without hello creates the agent", "[storage][sqlite]") {
-  const TempDir dir;
-  auto store = open_store(dir.path() / "coordinator.db");
+TEMPLATE_TEST_CASE("store: batch without hello creates the agent", "[storage]", Sqlite, Postgres) {
+  const TestDatabase db(TestType::kind);
+  auto store = db.open();
   REQUIRE(record(*store, "db-1", 7, {sample("disk", 0.9, 100)}, 1234) == BatchOutcome::stored);
 
   const auto listed = agents(*store);
@@ -201,10 +213,10 @@ TEST_CASE("sqlite store: batch without hello creates the agent", "[storage][sqli
   CHECK(after[0].batches == 1);
 }
 
-TEST_CASE("sqlite store: a duplicate (agent, seq) is not counted twice", "[storage][sqlite]") {
-  const TempDir dir;
-  const auto path = dir.path() / "coordinator.db";
-  auto store = open_store(path);
+TEMPLATE_TEST_CASE("store: a duplicate agent and seq is not counted twice", "[storage]", Sqlite,
+                   Postgres) {
+  const TestDatabase db(TestType::kind);
+  auto store = db.open();
   REQUIRE(record(*store, "web-1", 3, {sample("cpu", 1, 100), sample("mem", 2, 100)}) ==
           BatchOutcome::stored);
   // A redelivery, even one carrying different (newer) content, changes nothing.
@@ -216,7 +228,7 @@ TEST_CASE("sqlite store: a duplicate (agent, seq) is not counted twice", "[stora
   CHECK(listed[0].samples == 2);
   CHECK(listed[0].last_seen_ms == 1000);
   CHECK(listed[0].latest.at(0) == storage::LatestSample{"cpu", "", 1, 100});
-  CHECK(query_int(path, "SELECT COUNT(*) FROM received_batches") == 1);
+  CHECK(db.query_int("SELECT COUNT(*) FROM received_batches") == 1);
 
   // The same seq from another agent is a different batch.
   REQUIRE(record(*store, "web-2", 3, {}) == BatchOutcome::stored);
@@ -230,9 +242,10 @@ TEST_CASE("sqlite store: a duplicate (agent, seq) is not counted twice", "[stora
   CHECK(listed[1].batches == 1);
 }
 
-TEST_CASE("sqlite store: the latest sample keeps the newest time", "[storage][sqlite]") {
-  const TempDir dir;
-  auto store = open_store(dir.path() / "coordinator.db");
+TEMPLATE_TEST_CASE("store: the latest sample keeps the newest time", "[storage]", Sqlite,
+                   Postgres) {
+  const TestDatabase db(TestType::kind);
+  auto store = db.open();
   const auto latest_cpu = [&] { return agents(*store).at(0).latest.at(0); };
 
   REQUIRE(record(*store, "web-1", 1, {sample("cpu", 1, 2000)}) == BatchOutcome::stored);
@@ -249,9 +262,10 @@ TEST_CASE("sqlite store: the latest sample keeps the newest time", "[storage][sq
   CHECK(agents(*store).at(0).latest.size() == 1);
 }
 
-TEST_CASE("sqlite store: a NaN sample is counted but not stored as latest", "[storage][sqlite]") {
-  const TempDir dir;
-  auto store = open_store(dir.path() / "coordinator.db");
+TEMPLATE_TEST_CASE("store: a NaN sample is counted but not stored as latest", "[storage]", Sqlite,
+                   Postgres) {
+  const TestDatabase db(TestType::kind);
+  auto store = db.open();
   const double nan = std::numeric_limits<double>::quiet_NaN();
   REQUIRE(record(*store, "web-1", 1,
                  {sample("cpu", 1, 100), sample("cpu", nan, 200), sample("load", nan, 200)}) ==
@@ -262,7 +276,7 @@ TEST_CASE("sqlite store: a NaN sample is counted but not stored as latest", "[st
   CHECK(listed[0].latest == std::vector<storage::LatestSample>{{"cpu", "", 1, 100}});
 }
 
-TEST_CASE("sqlite store: labels are stored in canonical form", "[storage][sqlite]") {
+TEMPLATE_TEST_CASE("store: labels are stored in canonical form", "[storage]", Sqlite, Postgres) {
   using storage::canonical_labels;
   using Labels = std::vector<protocol::Label>;
   CHECK(canonical_labels(Labels{}).empty());
@@ -274,8 +288,8 @@ TEST_CASE("sqlite store: labels are stored in canonical form", "[storage][sqlite
   CHECK(canonical_labels(Labels{{"a", "1"}, {"b", "2"}}) == "a=1,b=2");
   CHECK(canonical_labels(Labels{{"p", R"(C:\)"}}) == R"(p=C:\\)");
 
-  const TempDir dir;
-  auto store = open_store(dir.path() / "coordinator.db");
+  const TestDatabase db(TestType::kind);
+  auto store = db.open();
   // The same label set in another order is the same series.
   REQUIRE(record(*store, "web-1", 1,
                  {sample("disk", 1, 100, {{"mount", "/"}, {"dev", "sda1"}}),
@@ -286,9 +300,9 @@ TEST_CASE("sqlite store: labels are stored in canonical form", "[storage][sqlite
                                                      {"disk", "dev=sdb1", 3, 100}});
 }
 
-TEST_CASE("sqlite store: agents and samples are listed in order", "[storage][sqlite]") {
-  const TempDir dir;
-  auto store = open_store(dir.path() / "coordinator.db");
+TEMPLATE_TEST_CASE("store: agents and samples are listed in order", "[storage]", Sqlite, Postgres) {
+  const TestDatabase db(TestType::kind);
+  auto store = db.open();
   CHECK(agents(*store).empty());
   for (const auto* id : {"web-2", "db-1", "web-10", "Web-3"}) {
     REQUIRE(record(*store, id, 1,
@@ -310,9 +324,9 @@ TEST_CASE("sqlite store: agents and samples are listed in order", "[storage][sql
   CHECK(ids == std::vector<std::string>{"Web-3", "db-1", "web-10", "web-2"});
 }
 
-TEST_CASE("sqlite store: input no backend can store is rejected", "[storage][sqlite]") {
-  const TempDir dir;
-  auto store = open_store(dir.path() / "coordinator.db");
+TEMPLATE_TEST_CASE("store: input no backend can store is rejected", "[storage]", Sqlite, Postgres) {
+  const TestDatabase db(TestType::kind);
+  auto store = db.open();
   auto empty_id = store->record_batch(envelope("", 1), protocol::Batch{}, 1);
   REQUIRE_FALSE(empty_id);
   CHECK(empty_id.error().code() == medic::ErrorCode::invalid_argument);
@@ -330,20 +344,13 @@ TEST_CASE("sqlite store: input no backend can store is rejected", "[storage][sql
   CHECK(agents(*store).at(0).last_seq == too_big - 1);
 }
 
-TEST_CASE("sqlite store: a failed batch leaves nothing behind and can be retried",
-          "[storage][sqlite]") {
-  const TempDir dir;
-  const auto path = dir.path() / "coordinator.db";
-  auto store = open_store(path);
+TEMPLATE_TEST_CASE("store: a failed batch leaves nothing behind and can be retried", "[storage]",
+                   Sqlite, Postgres) {
+  const TestDatabase db(TestType::kind);
+  auto store = db.open();
   REQUIRE(record(*store, "web-1", 16, {sample("cpu", 1, 100)}) == BatchOutcome::stored);
-  {
-    // A second connection makes storing one sample fail midway through the batch.
-    auto db = sqlite::Database::open(path, sqlite::OpenMode::read_write_create);
-    REQUIRE(db);
-    REQUIRE(
-        db->exec("CREATE TRIGGER poison BEFORE INSERT ON latest_samples"
-                 " WHEN NEW.name = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END"));
-  }
+  // A second connection makes storing one sample fail midway through the batch.
+  db.poison_samples();
   const std::vector<protocol::Sample> samples{sample("cpu", 2, 200), sample("poison", 1, 200)};
   auto failed = store->record_batch(envelope("web-1", 17), batch_of(samples), 2000);
   REQUIRE_FALSE(failed);
@@ -355,13 +362,9 @@ TEST_CASE("sqlite store: a failed batch leaves nothing behind and can be retried
   CHECK(listed[0].batches == 1);
   CHECK(listed[0].last_seq == 16);
   CHECK(listed[0].latest.at(0) == storage::LatestSample{"cpu", "", 1, 100});
-  CHECK(query_int(path, "SELECT COUNT(*) FROM received_batches WHERE seq = 17") == 0);
+  CHECK(db.query_int("SELECT COUNT(*) FROM received_batches WHERE seq = 17") == 0);
 
-  {
-    auto db = sqlite::Database::open(path, sqlite::OpenMode::read_write_create);
-    REQUIRE(db);
-    REQUIRE(db->exec("DROP TRIGGER poison"));
-  }
+  db.cure_samples();
   REQUIRE(record(*store, "web-1", 17, samples, 3000) == BatchOutcome::stored);
   listed = agents(*store);
   CHECK(listed.at(0).batches == 2);
@@ -369,10 +372,10 @@ TEST_CASE("sqlite store: a failed batch leaves nothing behind and can be retried
   CHECK(listed.at(0).latest.size() == 2);
 }
 
-TEST_CASE("sqlite store: agent keys are enrolled, listed and revoked for good",
-          "[storage][sqlite]") {
-  const TempDir dir;
-  auto store = open_store(dir.path() / "keys.db");
+TEMPLATE_TEST_CASE("store: agent keys are enrolled and listed and revoked for good", "[storage]",
+                   Sqlite, Postgres) {
+  const TestDatabase db(TestType::kind);
+  auto store = db.open();
   const std::string key_a(40, 'a');
   const std::string key_b(40, 'b');
   REQUIRE(store->add_key({key_a, "web-1", 100, 0}));
