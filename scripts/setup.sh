@@ -19,6 +19,8 @@ packages=(
   collectd-core prometheus-node-exporter monit
   # the escalation tests post to a real Alertmanager (started by the tests on loopback)
   prometheus-alertmanager
+  # the storage suite runs against a real PostgreSQL (scripts/pg_test_server.sh)
+  postgresql
 )
 
 missing=()

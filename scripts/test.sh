@@ -10,6 +10,11 @@ scripts/setup.sh
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
+# The storage suite also runs against a real PostgreSQL: a throw-away server on 127.0.0.1,
+# stopped when this script ends, however it ends.
+eval "$(scripts/pg_test_server.sh start)"
+trap 'scripts/pg_test_server.sh stop' EXIT
+
 status=0
 for flavour in ci asan; do
   echo "=== build: $flavour"

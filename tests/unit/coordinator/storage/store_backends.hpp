@@ -29,9 +29,11 @@ namespace medic::test {
 
 struct Sqlite {
   static constexpr auto kind = coordinator::storage::StoreKind::sqlite;
+  static constexpr const char* kind_name = "sqlite";
 };
 struct Postgres {
   static constexpr auto kind = coordinator::storage::StoreKind::postgres;
+  static constexpr const char* kind_name = "postgres";
 };
 
 class TestDatabase {

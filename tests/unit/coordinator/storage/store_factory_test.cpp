@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // open_store() by URL, and what only a server database can do to a store: lose its connection,
 // refuse bytes SQLite keeps. Runs on both backends like the rest of the storage suite.
+#include <chrono>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -113,4 +114,27 @@ TEMPLATE_TEST_CASE("store: a lost connection is reopened on the next call", "[st
   REQUIRE(agents->size() == 1);
   CHECK(agents->front().batches == 2);
   CHECK(agents->front().latest.at(0).value == 2);
+}
+
+// Not part of the suite (hidden): the time of record_batch for a 100-sample batch.
+TEMPLATE_TEST_CASE("store: record_batch timing", "[.][storage-timing]", Sqlite, Postgres) {
+  const TestDatabase db(TestType::kind);
+  auto store = db.open();
+  protocol::Batch batch;
+  for (int i = 0; i < 100; ++i) {
+    batch.samples.push_back({"metric_" + std::to_string(i % 50), 1.5, 0, {{"core", "0"}}});
+  }
+  constexpr int k_batches = 1000;
+  const auto start = std::chrono::steady_clock::now();
+  for (int seq = 1; seq <= k_batches; ++seq) {
+    for (auto& s : batch.samples) {
+      s.time_ms = seq;
+    }
+    REQUIRE(store->record_batch(envelope("bench", static_cast<std::uint64_t>(seq)), batch, seq));
+  }
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+  WARN(TestType::kind_name << ": " << us / k_batches << " us per 100-sample batch");
+  CHECK(store->list_agents().value().at(0).batches == static_cast<std::uint64_t>(k_batches));
 }
