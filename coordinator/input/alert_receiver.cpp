@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <charconv>
@@ -260,6 +261,13 @@ Result<void> AlertReceiver::bind(uv_loop_t& loop, const std::string& listen) {
 void AlertReceiver::install_routes() {
   auto& s = *m_server;
   s.new_task_queue = [] { return new BoundedPool(k_http_threads); };
+  // httplib's default adds SO_REUSEPORT: a second coordinator would then share our port
+  // silently instead of failing to start.
+  s.set_socket_options([](int sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  // Over it, httplib reads and discards the body (bounded) and answers 413 (counted below).
   s.set_payload_max_length(escalate::k_max_webhook_body_bytes);
   s.set_read_timeout(k_read_timeout_s, 0);
   s.set_write_timeout(k_read_timeout_s, 0);
@@ -315,17 +323,6 @@ bool AlertReceiver::screen(const httplib::Request& req, httplib::Response& res) 
         res.set_header("WWW-Authenticate", "Bearer");
         return false;
       }
-    }
-    const std::string length = req.get_header_value("Content-Length");
-    std::uint64_t bytes = 0;
-    std::from_chars(length.data(), length.data() + length.size(), bytes);
-    if (bytes > escalate::k_max_webhook_body_bytes) {
-      ++m_counters.too_large;
-      complain("refused a delivery", req.remote_addr, "body of " + length + " bytes");
-      refuse_early(req, res, 413,
-                   "body of " + length + " bytes, limit " +
-                       std::to_string(escalate::k_max_webhook_body_bytes));
-      return false;
     }
     return true;
   } catch (const std::exception& e) {

@@ -4,7 +4,6 @@
 // (version 4) parses back into a signal. Re-posting is checked against a plain receiver.
 #include <catch2/catch.hpp>
 
-#include <csignal>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -14,6 +13,7 @@
 #include "coordinator/escalate/escalator.hpp"
 #include "coordinator/escalate/http_client.hpp"
 #include "shared/clock.hpp"
+#include "tests/support/alertmanager.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/unit/coordinator/escalate/http_receiver.hpp"
@@ -25,48 +25,6 @@ using medic::test::wait_until;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr const char* k_alertmanager = "/usr/bin/prometheus-alertmanager";
-
-// Alertmanager with one route to `webhook_url` (sent at once: group_wait 0s).
-class Alertmanager {
-public:
-  Alertmanager(const medic::test::TempDir& dir, const std::string& webhook_url)
-      : m_port(medic::test::closed_port()) {
-    medic::test::write_file(dir / "alertmanager.yml",
-                            "route:\n  receiver: medic\n  group_wait: 0s\n  group_interval: 1s\n"
-                            "receivers:\n  - name: medic\n    webhook_configs:\n      - url: '" +
-                                webhook_url + "'\n");
-    m_process.emplace(
-        std::vector<std::string>{
-            k_alertmanager, "--config.file=" + (dir / "alertmanager.yml").string(),
-            "--storage.path=" + (dir / "data").string(), "--web.listen-address=" + address(),
-            "--cluster.listen-address=", "--log.level=warn"},
-        dir / "alertmanager.log");
-  }
-  ~Alertmanager() {
-    m_process->signal(SIGTERM);
-    (void)m_process->wait_for(5s);
-  }
-
-  [[nodiscard]] std::string address() const { return "127.0.0.1:" + std::to_string(m_port); }
-  [[nodiscard]] std::string url() const { return "http://" + address(); }
-
-  [[nodiscard]] std::optional<std::string> get(const std::string& path) const {
-    auto result =
-        medic::test::run_command({"/usr/bin/curl", "-sf", "--max-time", "2", url() + path}, 5s);
-    return result.status.exited_with(0) ? std::optional(result.output) : std::nullopt;
-  }
-
-  [[nodiscard]] nlohmann::json active_alerts() const {
-    auto body = get("/api/v2/alerts?active=true");
-    return body ? nlohmann::json::parse(*body) : nlohmann::json::array();
-  }
-
-private:
-  int m_port;
-  std::optional<medic::test::Process> m_process;
-};
 
 Notification incident_alert(std::uint64_t id) {
   Notification n;
@@ -85,11 +43,12 @@ Notification incident_alert(std::uint64_t id) {
 
 TEST_CASE("Alertmanager sink: the alert is visible in a real Alertmanager and resolves",
           "[escalate]") {
-  REQUIRE(std::filesystem::exists(k_alertmanager));
+  REQUIRE(std::filesystem::exists(medic::test::k_alertmanager_binary));
   const medic::test::TempDir dir;
   HttpReceiver receiver; // Alertmanager's own webhook lands here
-  Alertmanager alertmanager(dir, receiver.url("/alertmanager"));
-  REQUIRE(wait_until([&] { return alertmanager.get("/-/ready").has_value(); }, 20s, 100ms));
+  medic::test::Alertmanager alertmanager(dir.path(),
+                                         medic::test::webhook_to(receiver.url("/alertmanager")));
+  REQUIRE(alertmanager.wait_ready());
 
   escalate::EscalationConfig config;
   config.alertmanagers.push_back({"am", alertmanager.url(), "http://medic.example/incidents/1"});
@@ -100,7 +59,7 @@ TEST_CASE("Alertmanager sink: the alert is visible in a real Alertmanager and re
   escalator->escalate(incident_alert(1));
 
   nlohmann::json alerts;
-  REQUIRE(wait_until([&] { return (alerts = alertmanager.active_alerts()).size() == 1; }, 10s));
+  REQUIRE(wait_until([&] { return (alerts = alertmanager.alerts()).size() == 1; }, 10s));
   CHECK(alerts[0]["labels"]["alertname"] == "PostgresDown");
   CHECK(alerts[0]["labels"]["medic_incident"] == "1");
   CHECK(alerts[0]["labels"]["env"] == "test");
@@ -120,7 +79,7 @@ TEST_CASE("Alertmanager sink: the alert is visible in a real Alertmanager and re
   CHECK(inbound->at(0).host == "db-1");
 
   escalator->resolve(incident_alert(1));
-  REQUIRE(wait_until([&] { return alertmanager.active_alerts().empty(); }, 10s));
+  REQUIRE(wait_until([&] { return alertmanager.alerts().empty(); }, 10s));
   CHECK(escalator->status()[0].counters.sent == 2);
   const auto outcomes = escalator->drain_outcomes();
   REQUIRE(outcomes.size() == 2);
