@@ -31,7 +31,9 @@ struct AdminSettings {
 
 class AdminServer {
 public:
-  static constexpr std::size_t k_max_request_bytes = 64 * 1024;
+  // Room for `rules.test` with a 1 MiB rule file inline (JSON-escaped); only local, admitted
+  // peers reach it, at most k_max_clients at once.
+  static constexpr std::size_t k_max_request_bytes = 2 * 1024 * 1024;
   static constexpr std::size_t k_max_clients = 64;
 
   AdminServer(uv_loop_t& loop, AdminSettings settings, RequestHandler handler);

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "coordinator/config/coordinator_config.hpp"
 
+#include "coordinator/storage/store_factory.hpp"
+
 namespace medic::coordinator::config {
 
 namespace {
-
-constexpr std::string_view k_sqlite_scheme = "sqlite://";
 
 Result<void> check_listen(const std::string& endpoint) {
   if (!endpoint.starts_with("tcp://") && !endpoint.starts_with("ipc://")) {
@@ -16,16 +16,10 @@ Result<void> check_listen(const std::string& endpoint) {
 }
 
 Result<void> check_storage(const std::string& url) {
-  if (url.starts_with(k_sqlite_scheme) && url.size() > k_sqlite_scheme.size()) {
-    return {};
+  if (auto kind = storage::store_kind(url); !kind) {
+    return fail(std::move(kind).error());
   }
-  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
-    return fail(ErrorCode::config,
-                "PostgreSQL storage is not available in this build yet; use "
-                "sqlite:///var/lib/medic/medic.db");
-  }
-  return fail(ErrorCode::config,
-              "'" + url + "' is not a storage URL like sqlite:///var/lib/medic/medic.db");
+  return {};
 }
 
 Result<void> check_socket_path(const std::string& path) {
@@ -54,7 +48,9 @@ medic::config::Schema make_schema(CoordinatorConfig& config) {
   schema.add_string("security.key_file", config.key_file,
                     "The coordinator's CURVE key pair (mode 0600), created with its .pub if "
                     "missing; agents need the public half");
-  schema.add_string("storage.url", config.storage, "Where state lives: sqlite:///path/to/medic.db",
+  schema.add_string("storage.url", config.storage,
+                    "Where state lives: sqlite:///path/to/medic.db (embedded, the default) or "
+                    "postgresql://user:password@host:5432/medic (docs/storage.md)",
                     check_storage);
   schema.add_integer<std::uint32_t>("storage.queue", config.storage_queue, 1, 1'000'000,
                                     "Batches waiting for the database writer before ingest "
@@ -81,10 +77,14 @@ Result<void> finish(CoordinatorConfig& config) {
   if (auto ok = check_storage(config.storage); !ok) {
     return fail(std::move(ok).error().context("storage.url"));
   }
-  config.sqlite_path = config.storage.substr(k_sqlite_scheme.size());
-  if (config.sqlite_path.is_relative()) {
+  config.sqlite_path.clear();
+  if (storage::store_kind(config.storage) == storage::StoreKind::sqlite) {
+    auto path = storage::sqlite_path(config.storage);
+    if (!path) {
+      return fail(std::move(path).error().context("storage.url"));
+    }
     // sqlite://relative/path is allowed for tests and quick trials.
-    config.sqlite_path = std::filesystem::absolute(config.sqlite_path);
+    config.sqlite_path = std::filesystem::absolute(*path);
   }
   return {};
 }

@@ -32,7 +32,7 @@ struct CoordinatorConfig {
   input::AlertInputConfig alert_input; // Alertmanager's webhook as an input (off by default)
 
   // Derived by finish().
-  std::filesystem::path sqlite_path;
+  std::filesystem::path sqlite_path; // absolute; empty when storage is PostgreSQL
 };
 
 [[nodiscard]] medic::config::Schema make_schema(CoordinatorConfig& config);

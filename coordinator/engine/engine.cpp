@@ -193,9 +193,12 @@ void Engine::on_incident_event(const correlate::IncidentEvent& event, std::int64
       schedule(incident.id, work, 0);
       const bool false_positive = work.false_positive;
       const std::string in_flight = work.in_flight;
+      auto signals =
+          std::move(work.signals); // holds the one that opened it: context for escalation
       work = Work{};
       work.false_positive = false_positive;
       work.in_flight = in_flight;
+      work.signals = std::move(signals);
     }
     diagnose_incident(incident, now_ms);
     maybe_escalate(incident, now_ms);

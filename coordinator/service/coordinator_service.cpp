@@ -14,7 +14,9 @@
 #include "coordinator/input/alert_receiver.hpp"
 #include "coordinator/server/ingest_server.hpp"
 #include "coordinator/server/zap_handler.hpp"
+#include "coordinator/storage/postgres/postgres_store.hpp"
 #include "coordinator/storage/sqlite/sqlite_store.hpp"
+#include "coordinator/storage/store_factory.hpp"
 #include "shared/build_info.hpp"
 #include "shared/clock.hpp"
 #include "shared/security/curve_keys.hpp"
@@ -93,7 +95,7 @@ public:
         "medic-coordinator {} started: agents on {} (CURVE, {} enrolled keys), admin "
         "socket {}, storage {}",
         build_info::k_version, m_ingest.endpoint(), m_zap.allowed(), m_config.admin_socket,
-        m_config.storage);
+        storage::redact_postgres_url(m_config.storage));
     return {};
   }
 
@@ -160,7 +162,8 @@ Result<void> run_coordinator(const config::CoordinatorConfig& config) {
   if (!keys) {
     return fail(std::move(keys).error().context("security.key_file"));
   }
-  auto store = storage::open_sqlite_store(config.sqlite_path);
+  auto store = config.sqlite_path.empty() ? storage::open_store(config.storage)
+                                          : storage::open_sqlite_store(config.sqlite_path);
   if (!store) {
     return fail(std::move(store).error());
   }

@@ -2,8 +2,8 @@
 // The coordinator's brain across hosts, with real agents: the same database-connection signal
 // from 20 agents is one fleet incident with no restarts and one escalation; a dependency's
 // incident is the root of its dependants' and only it is remediated; a flapping service stops
-// being restarted and is escalated; escalation reaches a real Alertmanager (Debian's
-// prometheus-alertmanager, started here on loopback) and a webhook receiver.
+// being restarted and is escalated. (Escalation to a real Alertmanager and a webhook receiver:
+// alertmanager_test.cpp.)
 #include <signal.h>
 
 #include <chrono>
