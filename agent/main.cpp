@@ -2,10 +2,12 @@
 // medic-agent: wires the config to the loop.
 #include "agent/config/agent_config.hpp"
 #include "agent/loop/agent_loop.hpp"
+#include "agent/loop/service_control.hpp"
 #include "shared/cli/daemon_main.hpp"
 
 int main(int argc, char** argv) {
   using medic::agent::config::AgentConfig;
+  medic::agent::loop::remember_command_line(argc, argv); // a SIGHUP reload re-executes it
   return medic::cli::daemon_main<AgentConfig>(
       argc, argv,
       {.name = "medic-agent",

@@ -18,3 +18,5 @@ pkg_check_modules(HYPERSCAN REQUIRED IMPORTED_TARGET libhs>=5.4)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 # Outgoing HTTP for escalation (coordinator/escalate): Alertmanager's API and webhooks.
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
+# sd_notify for the systemd units (shared/service): READY, WATCHDOG, RELOADING, STOPPING.
+pkg_check_modules(LIBSYSTEMD REQUIRED IMPORTED_TARGET libsystemd)

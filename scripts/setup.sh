@@ -19,8 +19,12 @@ packages=(
   collectd-core prometheus-node-exporter monit
   # the escalation tests post to a real Alertmanager (started by the tests on loopback)
   prometheus-alertmanager
+  # the /metrics test checks the exposition with promtool (Debian ships it in prometheus)
+  prometheus
   # the storage suite runs against a real PostgreSQL (scripts/pg_test_server.sh)
   postgresql
+  # the Debian packages (scripts/package.sh, tests/package): checks, the medic user, units
+  lintian adduser systemd
 )
 
 missing=()

@@ -87,7 +87,13 @@ Agent::Agent(uv_loop_t& loop, const config::AgentConfig& config, link::Spool spo
       m_footprint(config.proc_root),
       m_signals(
           loop, [this](int signum) { stop(signum); },
-          [] { spdlog::info("SIGHUP: nothing to reload yet; the config is read at start"); }),
+          [this] {
+            if (m_service.reload) {
+              m_service.reload();
+            } else {
+              spdlog::info("SIGHUP: nothing to reload here; the config is read at start");
+            }
+          }),
       m_signal_out([this](const protocol::SignalView& signal) { add_signal(signal); }) {}
 
 Agent::~Agent() = default;
@@ -298,6 +304,9 @@ void Agent::stop(int signum) noexcept {
     return;
   }
   m_stopping = true;
+  if (m_service.stopping) {
+    m_service.stopping();
+  }
   const auto& delivery = m_link.delivery().counters();
   spdlog::info("signal {}: stopping ({} batches spooled, {} sent, {} acked, {} held)", signum,
                delivery.submitted, delivery.sent, delivery.acked,

@@ -8,6 +8,8 @@
 
 #include <uv.h>
 
+#include <csignal>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -38,6 +40,15 @@ public:
   ~Agent() override;
 
   [[nodiscard]] Result<void> start();
+
+  // What the service around the agent (ServiceControl) does on SIGHUP and when the agent stops.
+  struct ServiceHooks {
+    std::function<void()> reload;   // SIGHUP
+    std::function<void()> stopping; // first thing stop() does
+  };
+  void set_service_hooks(ServiceHooks hooks) { m_service = std::move(hooks); }
+  // Stops as SIGTERM does (a reload that passed its checks re-executes the agent after this).
+  void stop_for_reload() noexcept { stop(SIGHUP); }
 
 private:
   Agent(uv_loop_t& loop, const config::AgentConfig& config, link::Spool spool,
@@ -73,6 +84,7 @@ private:
   link::CoordinatorLink m_link;
   Footprint m_footprint;
   uv::SignalWatch m_signals;
+  ServiceHooks m_service;
   uv_timer_t m_sample_timer{};
   uv_timer_t m_flush_timer{};
   uv_timer_t m_event_timer{};

@@ -12,6 +12,7 @@
 
 #include "agent/link/coordinator_link.hpp"
 #include "agent/loop/agent.hpp"
+#include "agent/loop/service_control.hpp"
 #include "shared/build_info.hpp"
 #include "shared/clock.hpp"
 #include "shared/security/curve_keys.hpp"
@@ -82,14 +83,34 @@ Result<void> run_agent(const config::AgentConfig& config) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   Result<void> outcome;
+  bool reexec = false;
   {
+    ServiceControl service(loop); // systemd notifications and SIGHUP; outlives the agent
     auto agent = Agent::create(loop, config, std::move(*spool), std::move(*settings),
                                std::move(*cursors), std::move(*acting));
+    if (agent) {
+      Agent* running = agent->get();
+      auto reload = [&service, running] {
+        service.reload([running] { running->stop_for_reload(); });
+      };
+      running->set_service_hooks(
+          {.reload = reload, .stopping = [&service] { service.stopping(); }});
+    }
     outcome = agent ? (*agent)->start() : fail(std::move(agent).error());
     if (outcome) {
+      service.notifier().ready(fmt::format("reporting to {} as {} every {} ms",
+                                           config.coordinator_endpoint, config.id,
+                                           config.interval.count()));
       uv_run(&loop, UV_RUN_DEFAULT);
+    } else {
+      service.notifier().close();
     }
     uv::close_loop(loop);
+    reexec = service.reexec_requested();
+  }
+  if (outcome && reexec) {
+    // Everything is closed (spool, sockets, loop): the new image opens them again.
+    return ServiceControl::reexec();
   }
   return outcome;
 }

@@ -59,6 +59,8 @@ void AdminCommands::handle(const nlohmann::json& request, const Respond& respond
     log_events(request, respond);
   } else if (name == "actions") {
     actions(request, respond);
+  } else if (name == "agent.show") {
+    agent_show(request, respond);
   } else if (m_incidents != nullptr && m_incidents->handle(name, request, respond)) {
     return;
   } else if (m_rules != nullptr && m_rules->handle(name, request, respond)) {
@@ -67,9 +69,10 @@ void AdminCommands::handle(const nlohmann::json& request, const Respond& respond
     respond(failure(
         "unknown-command",
         "unknown command '" + name +
-            "' (status, agents, signals, logs, actions, keys.add, keys.list, keys.revoke, "
-            "incidents, incident.show, explain, incident.false, approvals, approve, deny, run, "
-            "dry-run, stats, rules.check, rules.test)"));
+            "' (status, agents, agent.show, signals, logs, actions, keys.add, keys.list, "
+            "keys.revoke, incidents, incident.show, explain, incident.false, approvals, approve, "
+            "deny, run, dry-run, stats, rules.check, rules.test, reload, silence.add, "
+            "silence.list, silence.expire)"));
   }
 }
 

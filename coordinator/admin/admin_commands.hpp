@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -35,6 +37,11 @@ public:
   void set_incident_commands(IncidentCommands* incidents) noexcept { m_incidents = incidents; }
   // rules.check and rules.test (absent in tests of ingest alone).
   void set_rules_commands(RulesCommands* rules) noexcept { m_rules = rules; }
+  // agent.show's action catalog: the engine's view of one agent (nullopt: no HELLO since the
+  // coordinator started, so its catalog is not known). Loop thread. Optional.
+  using AgentCatalog =
+      std::function<std::optional<std::vector<protocol::ActionSchema>>(const std::string&)>;
+  void set_agent_catalog(AgentCatalog source) { m_agent_catalog = std::move(source); }
 
   // Loop thread.
   void handle(const nlohmann::json& request, const Respond& respond);
@@ -49,6 +56,8 @@ private:
   void log_events(const nlohmann::json& request, const Respond& respond);
   // Action outcomes (commands and the agents' own healing), with budgets and evidence.
   void actions(const nlohmann::json& request, const Respond& respond);
+  // One agent in full: record, state, keys, open incidents, budgets, catalog (agent_show.cpp).
+  void agent_show(const nlohmann::json& request, const Respond& respond);
   // Runs `query` on the storage worker and `answer` with its result back on the loop.
   template <class Query, class Answer>
   void on_storage(const Respond& respond, Query query, Answer answer);
@@ -64,6 +73,7 @@ private:
   std::int64_t m_started_ms;
   IncidentCommands* m_incidents = nullptr;
   RulesCommands* m_rules = nullptr;
+  AgentCatalog m_agent_catalog;
 };
 
 // The JSON form of one agent, shared by the admin answer and medicctl's --json output.

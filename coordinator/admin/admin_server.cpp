@@ -150,7 +150,10 @@ void AdminServer::accept_client() noexcept {
   if (!peer_allowed(ref)) {
     ++m_refused_peers;
     spdlog::warn("admin socket: refused a peer that is neither root, our user nor our group");
-    write(ref.id, error_response("permission", "not allowed on this admin socket"));
+    write(ref.id, error_response("permission",
+                                 "not allowed on this admin socket: run medicctl as root, as the "
+                                 "coordinator's user, or with the admin group (admin.group) as "
+                                 "your primary group (e.g. sg medic -c 'medicctl ...')"));
     finish(ref);
     return;
   }

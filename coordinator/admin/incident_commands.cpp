@@ -7,6 +7,7 @@
 
 #include "coordinator/admin/admin_reply.hpp"
 #include "coordinator/admin/maintenance_commands.hpp"
+#include "coordinator/admin/silence_commands.hpp"
 #include "coordinator/storage/labels_json.hpp"
 
 namespace medic::coordinator::admin {
@@ -19,7 +20,8 @@ constexpr std::size_t k_max_trail = 10'000;
 const std::set<std::string, std::less<>> k_decision_kinds = {
     "opened",   "reopened", "linked",    "fleet",    "flapping", "diagnosed", "decided",
     "held",     "approval", "approved",  "denied",   "expired",  "command",   "result",
-    "verified", "failed",   "escalated", "autonomy", "resolved", "dry-run",   "false-positive"};
+    "verified", "failed",   "escalated", "autonomy", "resolved", "dry-run",   "false-positive",
+    "silenced", "silence"};
 
 Result<std::vector<protocol::Label>> params_of(const nlohmann::json& request) {
   std::vector<protocol::Label> params;
@@ -80,7 +82,8 @@ bool IncidentCommands::handle(const std::string& name, const nlohmann::json& req
     respond({{"ok", true}, {"dry_run", on->get<bool>()}});
   } else if (name == "stats") {
     respond({{"ok", true}, {"stats", m_engine.status()}});
-  } else if (!handle_maintenance(m_engine, name, request, respond)) {
+  } else if (!handle_maintenance(m_engine, name, request, respond) &&
+             !handle_silence(m_engine, name, request, respond)) {
     return false;
   }
   return true;

@@ -82,6 +82,9 @@ Result<nlohmann::json> admin_request(const std::string& socket_path, const nlohm
       return fail(ErrorCode::io, "timed out sending the request to " + socket_path);
     }
     const ssize_t n = ::send(fd.get(), line.data() + written, line.size() - written, MSG_NOSIGNAL);
+    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+      break; // the coordinator hung up, maybe after answering (a refused peer): read that
+    }
     if (n < 0 && errno != EAGAIN && errno != EINTR) {
       return fail(ErrorCode::io, errno_text("sending the request", errno));
     }

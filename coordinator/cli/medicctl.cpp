@@ -11,8 +11,10 @@
 #include <vector>
 
 #include "coordinator/cli/admin_client.hpp"
+#include "coordinator/cli/agent_cli.hpp"
 #include "coordinator/cli/incident_cli.hpp"
 #include "coordinator/cli/rules_cli.hpp"
+#include "coordinator/cli/silence_cli.hpp"
 #include "coordinator/cli/table.hpp"
 #include "coordinator/config/coordinator_config.hpp"
 #include "shared/build_info.hpp"
@@ -34,6 +36,8 @@ constexpr const char* k_usage =
     "Commands:\n"
     "  status    the coordinator's version, listen address and ingest counters\n"
     "  agents    every agent with its state, last contact and latest CPU and memory\n"
+    "  agent show ID                  one agent in full: state, counters, latest samples,\n"
+    "                                 keys, open incidents, action catalog, budgets\n"
     "  signals [AGENT]                the newest detector signals (fire and clear)\n"
     "  actions [AGENT]                the newest action outcomes (commands and the agents'\n"
     "                                 own healing) and the agents' remediation budgets\n"
@@ -57,7 +61,15 @@ constexpr const char* k_usage =
     "  maintenance list | remove ID   the windows and the freeze; end a window now\n"
     "  freeze on [--for 2h] [--reason TEXT] | freeze off\n"
     "                                 stop (or resume) every remediation in the fleet\n"
+    "  silence add [--host H] [--service S] [--rule R] [--category C] [--severity S]\n"
+    "        [--label K=V|K!=V|K=~RE|K!~RE]... (--duration 2h | --until WHEN) [--start WHEN]\n"
+    "        --comment TEXT           no escalation notifications for matching incidents\n"
+    "                                 (remediation goes on); ~H makes host/service/rule a regex\n"
+    "  silence list [--all] | silence expire ID\n"
+    "                                 active and pending silences (--all: expired too); end one\n"
     "  stats                          MTTD, MTTR, recovery and escalation rates\n"
+    "  reload                         read the coordinator's config file again (as SIGHUP);\n"
+    "                                 a bad one is refused and the running config stays\n"
     "  rules check FILE               load and validate a candidate diagnosis rule set\n"
     "  rules test --rules FILE [--since 2h|ISO|UNIX-MS] [--until ...] [--limit N] [--assume 5s]\n"
     "                                 backtest: replay the period's stored signals (default\n"
@@ -195,7 +207,7 @@ std::optional<Options> parse(int argc, char** argv, int& exit_code) {
 // The admin request for a command line, or an error message for bad usage.
 std::variant<json, std::string> build_request(const std::vector<std::string>& words) {
   const auto& verb = words[0];
-  if ((verb == "status" || verb == "agents") && words.size() == 1) {
+  if ((verb == "status" || verb == "agents" || verb == "reload") && words.size() == 1) {
     return json{{"cmd", verb}};
   }
   if ((verb == "signals" || verb == "logs" || verb == "actions") && words.size() <= 2) {
@@ -224,6 +236,15 @@ std::variant<json, std::string> build_request(const std::vector<std::string>& wo
   }
   if (auto rules = coordinator::cli::build_rules_request(words)) {
     return std::move(*rules);
+  }
+  if (auto agent = coordinator::cli::build_agent_request(words)) {
+    return std::move(*agent);
+  }
+  if (auto silence = coordinator::cli::build_silence_request(
+          words, std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count())) {
+    return std::move(*silence);
   }
   std::string line;
   for (const auto& word : words) {
@@ -350,6 +371,11 @@ int run(int argc, char** argv) {
     // printed
   } else if (coordinator::cli::print_rules_answer(command, *answer)) {
     // printed
+  } else if (coordinator::cli::print_agent_answer(command, *answer) ||
+             coordinator::cli::print_silence_answer(command, *answer)) {
+    // printed
+  } else if (command == "reload") {
+    std::printf("%s\n", answer->value("summary", "reloaded").c_str());
   } else if (command == "keys.add") {
     std::printf("enrolled agent %s\n", answer->at("key").value("agent", "").c_str());
   } else {

@@ -55,6 +55,20 @@ medic::config::Schema make_schema(CoordinatorConfig& config) {
   schema.add_integer<std::uint32_t>("storage.queue", config.storage_queue, 1, 1'000'000,
                                     "Batches waiting for the database writer before ingest "
                                     "stops reading and agents are pushed back");
+  // Raw rows also carry the batch claims that make redelivery harmless: they must outlive
+  // anything an agent's spool could still send (spool.max_age, 7 days at most by default).
+  schema.add_duration("storage.retention.raw", config.retention_raw, std::chrono::milliseconds(0),
+                      std::chrono::hours(24 * 3650),
+                      "Raw samples (and batch claims) are kept this long; 0 keeps them for ever");
+  schema.add_duration("storage.retention.minute", config.retention_minute,
+                      std::chrono::milliseconds(0), std::chrono::hours(24 * 3650),
+                      "Per-minute roll-ups (count, sum, min, max per series) are kept this long");
+  schema.add_duration("storage.retention.hour", config.retention_hour,
+                      std::chrono::milliseconds(0), std::chrono::hours(24 * 3650),
+                      "Per-hour roll-ups are kept this long");
+  schema.add_duration("storage.retention.events", config.retention_events,
+                      std::chrono::milliseconds(0), std::chrono::hours(24 * 3650),
+                      "Signals, log events and evidence are kept this long");
   schema.add_string("admin.socket", config.admin_socket, "Unix socket medicctl talks to",
                     check_socket_path);
   schema.add_string("admin.group", config.admin_group,
@@ -64,10 +78,16 @@ medic::config::Schema make_schema(CoordinatorConfig& config) {
                     "Least severe level written to the log");
   engine::add_engine_keys(schema, config.engine);
   input::add_alert_input_keys(schema, config.alert_input);
+  metrics::add_metrics_keys(schema, config.metrics);
   return schema;
 }
 
 Result<void> finish(CoordinatorConfig& config) {
+  if (config.retention_raw.count() != 0 && config.retention_raw < std::chrono::hours(24)) {
+    return fail(ErrorCode::config,
+                "storage.retention.raw must be at least 1d (or 0, for ever): batch claims are "
+                "kept as long, and an agent may resend a batch from its spool after a day away");
+  }
   if (config.lost_after <= config.stale_after) {
     return fail(ErrorCode::config, "agents.lost_after must be longer than agents.stale_after");
   }

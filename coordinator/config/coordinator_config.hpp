@@ -9,6 +9,7 @@
 
 #include "coordinator/engine/engine_config.hpp"
 #include "coordinator/input/alert_receiver.hpp"
+#include "coordinator/metrics/metrics_config.hpp"
 #include "shared/config/schema.hpp"
 #include "shared/error.hpp"
 
@@ -25,11 +26,17 @@ struct CoordinatorConfig {
   std::string key_file = "/var/lib/medic/coordinator.key"; // CURVE key pair, created if missing
   std::string storage = "sqlite:///var/lib/medic/medic.db";
   std::uint32_t storage_queue = 1024; // batches waiting for the database writer
+  // storage.retention.*: how long each kind of row is kept (0: for ever), docs/storage.md.
+  std::chrono::milliseconds retention_raw{std::chrono::hours(24 * 7)};
+  std::chrono::milliseconds retention_minute{std::chrono::hours(24 * 30)};
+  std::chrono::milliseconds retention_hour{std::chrono::hours(24 * 400)};
+  std::chrono::milliseconds retention_events{std::chrono::hours(24 * 30)};
   std::string admin_socket = k_default_admin_socket;
   std::string admin_group; // empty: the coordinator's own group
   std::string log_level = "info";
   engine::EngineConfig engine;         // correlation, diagnosis, plan, learn, escalation, commands
   input::AlertInputConfig alert_input; // Alertmanager's webhook as an input (off by default)
+  metrics::MetricsConfig metrics;      // GET /metrics on loopback (off by default)
 
   // Derived by finish().
   std::filesystem::path sqlite_path; // absolute; empty when storage is PostgreSQL

@@ -46,6 +46,13 @@ std::string_view to_string(EventKind kind) noexcept {
 Correlator::Correlator(CorrelationConfig config)
     : m_config(std::move(config)), m_graph(m_config.dependencies) {}
 
+void Correlator::reconfigure(const CorrelationConfig& config) {
+  std::string group_label = std::move(m_config.group_label);
+  m_config = config;
+  m_config.group_label = std::move(group_label);
+  m_graph = DependencyGraph(m_config.dependencies);
+}
+
 std::vector<IncidentEvent> Correlator::on_signal(const SignalInput& input, std::int64_t now_ms) {
   Events events;
   const AgentIndex agent = know_agent(input.agent_id, input.host, input.agent_labels);

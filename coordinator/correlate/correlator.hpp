@@ -97,6 +97,10 @@ public:
   // above the largest restored id). Replaces all state but the known agents. Quiet periods in
   // progress and fleet windows are not restored: an open incident waits for its next clear.
   void restore(std::vector<Incident> incidents, IncidentId next_id);
+  // A config reload: the windows, fleet and flapping thresholds, max_open and the dependency
+  // map apply from now on (links already made stay until the incident is relinked);
+  // group_label is kept (the known agents' groups were counted by it: a restart changes it).
+  void reconfigure(const CorrelationConfig& config);
 
   [[nodiscard]] const Incident* find(IncidentId id) const;
   [[nodiscard]] std::vector<Incident> open_incidents() const;     // by id

@@ -54,7 +54,9 @@ Engine::Engine(uv_loop_t& loop, const Clock& clock, const EngineConfig& config,
       m_planner(config.plan, m_learner),
       m_escalator(escalate::make_escalator(config.escalation)),
       m_started_ms(clock.now_unix_ms()),
-      m_dry_run(config.plan.dry_run) {}
+      m_dry_run(config.plan.dry_run) {
+  m_config.diagnose.rules = {}; // m_rules holds them: one copy of a large rule set is enough
+}
 
 Engine::~Engine() {
   close();
@@ -278,6 +280,9 @@ void Engine::maybe_escalate(const correlate::Incident& incident, std::int64_t no
   facts.needs_review = work.diagnosis && work.diagnosis->rule_id == diagnose::k_needs_review;
   const auto decision = escalate::decide_escalation(m_config.escalation.rules, facts);
   if (!decision) {
+    return;
+  }
+  if (silence_holds(incident, now_ms)) { // engine_silences.cpp: remediation goes on
     return;
   }
   work.escalated = true;

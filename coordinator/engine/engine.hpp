@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -27,6 +28,7 @@
 #include "coordinator/escalate/escalator.hpp"
 #include "coordinator/input/alert_listener.hpp"
 #include "coordinator/learn/learner.hpp"
+#include "coordinator/metrics/registry.hpp"
 #include "coordinator/plan/planner.hpp"
 #include "coordinator/server/ingest_listener.hpp"
 #include "coordinator/storage/store.hpp"
@@ -96,12 +98,35 @@ public:
   void remove_maintenance(const std::string& id, const std::string& actor, Done done) override;
   void set_freeze(maintenance::Freeze freeze, const std::string& actor, Done done) override;
   [[nodiscard]] nlohmann::json maintenance_state() const override;
+  // engine_silences.cpp
+  void add_silence(escalate::Silence silence, const std::string& actor, Done done) override;
+  void expire_silence(const std::string& id, const std::string& actor, Done done) override;
+  void list_silences(bool all, Done done) override;
   [[nodiscard]] nlohmann::json status() const override;
+
+  // A config reload (engine_reload.cpp), loop thread: `next` has passed finish_engine (the
+  // service checked the whole config first). Swaps in the rules, correlation (dependency map),
+  // plan, learn, escalation and commands.* settings, and plan.dry_run when it changed; what
+  // cannot change live is kept (see Correlator/Learner/Planner::reconfigure, and
+  // diagnosis.recent_window). The escalation sinks are rebuilt only when `sinks` says so
+  // (their queues are dropped: joining them may take up to a second). Audited as `actor`
+  // with `summary`.
+  enum class Sinks : std::uint8_t { keep, rebuild };
+  void reload(EngineConfig next, Sinks sinks, const std::string& actor, const std::string& summary);
+  [[nodiscard]] const diagnose::RuleSet& rules() const noexcept { return m_rules; }
+  [[nodiscard]] const EngineConfig& config() const noexcept { return m_config; }
 
   // Loop thread; also driven by the timer. Public for tests that drive time themselves.
   void tick() noexcept;
   [[nodiscard]] const EngineCounters& counters() const noexcept { return m_counters; }
   [[nodiscard]] const FleetView& fleet() const noexcept { return m_fleet; }
+  // For /metrics (coordinator/metrics), loop thread: what the collector reads, and the counter
+  // of finished recoveries by {action, outcome} (set before start(); may stay null).
+  [[nodiscard]] const correlate::Correlator& correlator() const noexcept { return m_correlator; }
+  [[nodiscard]] const escalate::Escalator* escalator() const noexcept { return m_escalator.get(); }
+  void set_recovery_counter(metrics::CounterFamily* recoveries) noexcept {
+    m_recovery_counter = recoveries;
+  }
 
 private:
   // What the engine tracks about an open incident beyond the correlator's record.
@@ -184,17 +209,32 @@ private:
   void maintenance_changed(std::int64_t now_ms);
   [[nodiscard]] Result<void> restore_maintenance();
 
+  // engine_silences.cpp
+  // True when an active silence covers the incident: its escalation is held (audited once per
+  // silence) and reconsidered when no silence covers it any more.
+  [[nodiscard]] bool silence_holds(const correlate::Incident& incident, std::int64_t now_ms);
+  // Drops silences that ended; reconsiders the incidents they held.
+  void expire_silences(std::int64_t now_ms);
+  void silences_changed(std::int64_t now_ms);
+  // At start, after the incidents: the silences not yet ended, and the open incidents they hold.
+  [[nodiscard]] Result<void> restore_silences();
+
   // engine_persist.cpp
   void flush(std::int64_t now_ms) noexcept;
   // The learned state and the planner's (approvals, autonomy, cooldowns, day counts).
   void save_learned(std::int64_t now_ms) noexcept;
+  // engine_daily.cpp: the daily self-healing figures, from the effectiveness counters' growth
+  // since the UTC day began; written with the learned state, and finished when the day ends.
+  void update_daily(const learn::EffectivenessState& now_state, std::int64_t now_ms);
+  [[nodiscard]] nlohmann::json daily_document() const;
+  void restore_daily(const nlohmann::json& document);
   void restore_planner(const plan::PlannerSnapshot& snapshot);
   void drain_escalations(std::int64_t now_ms);
   [[nodiscard]] std::string diagnosis_json(const Work& work) const;
 
   uv_loop_t& m_loop;
   const Clock& m_clock;
-  const EngineConfig& m_config;
+  EngineConfig m_config; // a copy without the rules (m_rules has them): reload() replaces it
   diagnose::RuleSet m_rules;
   server::CommandSender& m_sender;
   uv::Worker& m_storage_worker;
@@ -203,6 +243,8 @@ private:
   FleetView m_fleet;
   correlate::Correlator m_correlator;
   learn::Learner m_learner;
+  std::string m_daily_day;             // "YYYY-MM-DD" (UTC) the base belongs to; '' before any
+  learn::EffectivenessState m_daily_base; // the counters when that day began
   plan::Planner m_planner;
   std::unique_ptr<escalate::Escalator> m_escalator;
   WriteBehind m_writes;
@@ -211,6 +253,8 @@ private:
   std::set<std::pair<std::int64_t, correlate::IncidentId>> m_due; // (retry_at_ms, incident)
   maintenance::Maintenance m_maintenance;
   std::set<correlate::IncidentId> m_maintenance_held; // held or not escalated by maintenance
+  std::vector<escalate::Silence> m_silences; // pending and active (bounded: k_max_silences)
+  std::map<correlate::IncidentId, std::string> m_silenced; // escalation held -> by this silence
   std::uint64_t m_next_command = 1;
   std::int64_t m_started_ms = 0;
   bool m_dry_run = false;
@@ -220,6 +264,7 @@ private:
   uv_timer_t m_timer{};
   bool m_timer_open = false;
   EngineCounters m_counters;
+  metrics::CounterFamily* m_recovery_counter = nullptr; // {action, outcome}
 };
 
 } // namespace medic::coordinator::engine

@@ -37,6 +37,7 @@ void Engine::tick() noexcept {
     if (m_maintenance.expire(now_ms)) { // a window ended or the freeze ran out
       maintenance_changed(now_ms);
     }
+    expire_silences(now_ms); // a silence ended: what it held may be escalated now
     replan_held(now_ms);
     drain_escalations(now_ms);
     // What the correlator forgot (resolved past the reopen window) needs no work record;
@@ -217,7 +218,9 @@ nlohmann::json Engine::status() const {
           {"false_positive_rate", figures.false_positive_rate},
           {"per_action", rate_rows(figures.per_action)},
           {"per_risk", rate_rows(figures.per_risk)},
-          {"sinks", std::move(sinks)}};
+          {"sinks", std::move(sinks)},
+          {"diagnosis_rules", m_rules.size()},
+          {"diagnosis_rules_from", m_rules.origin()}};
 }
 
 } // namespace medic::coordinator::engine

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "coordinator/correlate/incident.hpp"
+#include "coordinator/escalate/silence.hpp"
 #include "coordinator/maintenance/maintenance.hpp"
 #include "protocol/message.hpp"
 #include "shared/error.hpp"
@@ -61,6 +62,13 @@ public:
   virtual void remove_maintenance(const std::string& id, const std::string& actor, Done done) = 0;
   virtual void set_freeze(maintenance::Freeze freeze, const std::string& actor, Done done) = 0;
   [[nodiscard]] virtual nlohmann::json maintenance_state() const = 0;
+  // Silences (engine_silences.cpp, docs/silences.md), written through like maintenance: `done`
+  // gets the silence's JSON (or why not) once the store has committed the change. `silence`
+  // arrives with its matchers, times and comment; the engine gives it its id and actor.
+  virtual void add_silence(escalate::Silence silence, const std::string& actor, Done done) = 0;
+  virtual void expire_silence(const std::string& id, const std::string& actor, Done done) = 0;
+  // {"silences": [...]}: pending and active ones, or (all) every one stored, newest first.
+  virtual void list_silences(bool all, Done done) = 0;
   // Counters and state for `medicctl status` and `stats`.
   [[nodiscard]] virtual nlohmann::json status() const = 0;
 };

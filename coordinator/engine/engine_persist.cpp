@@ -86,7 +86,9 @@ void Engine::save_learned(std::int64_t now_ms) noexcept {
     const nlohmann::json document = {{"posteriors", snapshot.posteriors},
                                      {"patterns", snapshot.patterns},
                                      {"effectiveness", snapshot.effectiveness},
-                                     {"planner", m_planner.snapshot()}};
+                                     {"planner", m_planner.snapshot()},
+                                     {"daily", daily_document()}};
+    update_daily(snapshot.effectiveness, now_ms); // engine_daily.cpp
     auto text = std::make_shared<std::string>(
         document.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     const bool queued =
@@ -104,6 +106,22 @@ void Engine::save_learned(std::int64_t now_ms) noexcept {
     }
   } catch (const std::exception& e) {
     spdlog::error("engine: saving the learned state: {}", e.what());
+  }
+}
+
+nlohmann::json Engine::daily_document() const {
+  return {{"day", m_daily_day}, {"base", m_daily_base}};
+}
+
+void Engine::restore_daily(const nlohmann::json& document) {
+  try {
+    m_daily_day = document.at("day").get<std::string>();
+    m_daily_base = document.at("base").get<learn::EffectivenessState>();
+  } catch (const std::exception& e) {
+    // The day's figures then start again from now; the learned state is unaffected.
+    spdlog::warn("engine: the stored daily baseline is refused ({}); today's figures restart",
+                 e.what());
+    m_daily_day.clear();
   }
 }
 
@@ -176,6 +194,9 @@ Result<void> Engine::restore() {
       if (auto restored = m_learner.restore(snapshot); !restored) {
         return fail(std::move(restored).error().context("restoring the learned state"));
       }
+      if (document.contains("daily")) {
+        restore_daily(document.at("daily")); // engine_daily.cpp
+      }
       if (document.contains("planner")) {
         restore_planner(document.at("planner").get<plan::PlannerSnapshot>());
       }
@@ -184,6 +205,9 @@ Result<void> Engine::restore() {
       spdlog::warn("engine: the stored learned state is unreadable ({}); starting afresh",
                    e.what());
     }
+  }
+  if (auto silences = restore_silences(); !silences) { // engine_silences.cpp
+    return silences;
   }
   spdlog::info("engine: {} open incidents restored, next incident id {}", m_correlator.open_count(),
                m_correlator.next_id());

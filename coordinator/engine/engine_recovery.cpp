@@ -270,6 +270,9 @@ void Engine::finish_recovery(const std::string& command_id, bool success, const 
   }
   const std::string text = recovery.candidate.action + " on " + recovery.host + " (command " +
                            command_id + ") " + (success ? "worked: " : "failed: ") + why;
+  if (m_recovery_counter != nullptr) {
+    m_recovery_counter->with({recovery.candidate.action, success ? "succeeded" : "failed"}).inc();
+  }
   if (success) {
     ++m_counters.recoveries_succeeded;
     work.auto_recovered = recovery.actor == "coordinator";

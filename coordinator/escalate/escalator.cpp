@@ -59,7 +59,7 @@ std::vector<SinkStatus> Escalator::status() const {
   std::vector<SinkStatus> result;
   result.reserve(m_sinks.size());
   for (const auto& sink : m_sinks) {
-    result.push_back({sink->name(), sink->counters(), sink->failed_deliveries()});
+    result.push_back({sink->name(), sink->counters(), sink->failed_deliveries(), sink->queued()});
   }
   return result;
 }

@@ -20,6 +20,7 @@ struct SinkStatus {
   std::string name;
   SinkCounters counters;
   std::vector<DeliveryOutcome> failed; // the last failed deliveries, oldest first
+  std::size_t queued = 0;              // notifications waiting in its queue
 };
 
 class Escalator {

@@ -113,6 +113,11 @@ void Sink::stop() {
   }
 }
 
+std::size_t Sink::queued() const {
+  std::lock_guard lock(m_mutex);
+  return m_queue.size();
+}
+
 SinkCounters Sink::counters() const noexcept {
   const auto get = [](const std::atomic<std::uint64_t>& counter) {
     return counter.load(std::memory_order_relaxed);

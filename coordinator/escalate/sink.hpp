@@ -98,6 +98,8 @@ public:
   void stop();
 
   [[nodiscard]] SinkCounters counters() const noexcept;
+  // Any thread: notifications waiting in the queue (for /metrics).
+  [[nodiscard]] std::size_t queued() const;
   [[nodiscard]] std::vector<DeliveryOutcome> failed_deliveries() const; // oldest first
   [[nodiscard]] std::vector<DeliveryOutcome> drain_outcomes();          // oldest first
   [[nodiscard]] std::uint64_t outcomes_dropped() const noexcept { return m_outcomes_dropped; }

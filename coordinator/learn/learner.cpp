@@ -94,6 +94,12 @@ Learner::Learner(LearnConfig config)
       m_baselines(m_config.max_baselines),
       m_effectiveness(m_config.max_actions) {}
 
+void Learner::reconfigure(const LearnConfig& config) {
+  m_config.baseline_span = config.baseline_span;
+  m_config.lower_bound_sd = config.lower_bound_sd;
+  m_config.texts = config.texts;
+}
+
 void Learner::record_outcome(const Outcome& outcome, std::int64_t now_ms) {
   PosteriorRow& row =
       m_posteriors.get_or_insert(join_key(outcome.diagnosis, outcome.action), [&outcome] {

@@ -108,6 +108,9 @@ public:
   [[nodiscard]] std::size_t pattern_count() const noexcept { return m_patterns.size(); }
   [[nodiscard]] std::size_t baseline_count() const noexcept { return m_baselines.size(); }
   [[nodiscard]] const LearnConfig& config() const noexcept { return m_config; }
+  // A config reload: baseline_span and lower_bound_sd apply from now on; the capacities
+  // (max_*) are kept, the maps were sized by them (a restart changes them).
+  void reconfigure(const LearnConfig& config);
 
 private:
   LearnConfig m_config;

@@ -88,6 +88,17 @@ Planner::Planner(PlanConfig config, learn::Learner& learner)
   m_config.max_auto = parse_risk(m_config.max_auto_risk).value_or(m_config.max_auto);
 }
 
+void Planner::reconfigure(const PlanConfig& config) {
+  const auto max_tracked = m_config.max_tracked;
+  const auto max_pending = m_config.max_pending_approvals;
+  const auto approval_timeout = m_config.approval_timeout;
+  m_config = config; // assigned in place: m_limits and m_autonomy keep their reference
+  m_config.max_tracked = max_tracked;
+  m_config.max_pending_approvals = max_pending;
+  m_config.approval_timeout = approval_timeout;
+  m_config.max_auto = parse_risk(m_config.max_auto_risk).value_or(m_config.max_auto);
+}
+
 std::optional<Ranked> Planner::rank_one(const PlanContext& context,
                                         const diagnose::Candidate& candidate,
                                         std::string& drop_reason) const {

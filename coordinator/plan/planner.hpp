@@ -110,6 +110,11 @@ public:
   Planner& operator=(Planner&&) = delete;
   ~Planner() = default;
 
+  // A config reload: every plan.* key applies from the next decision, but max_tracked,
+  // max_pending_approvals and approval_timeout (the books were built with them: a restart
+  // changes them). The limits and books see the change (they refer to m_config).
+  void reconfigure(const PlanConfig& config);
+
   [[nodiscard]] Decision decide(const PlanContext& context, std::int64_t now_ms);
 
   void started(const RecoveryKey& key, std::int64_t now_ms);

@@ -2,6 +2,7 @@
 #include "coordinator/server/ingest_server.hpp"
 
 #include <cerrno>
+#include <chrono>
 
 #include <spdlog/spdlog.h>
 
@@ -141,6 +142,7 @@ void IngestServer::on_readable() {
   const std::string peer(parts[0].data<char>(), parts[0].size());
   if (count != k_max_frames) {
     ++m_counters.malformed;
+    ++m_counters.malformed_by_reason[4]; // frame-count
     complain("malformed message", peer,
              "expected exactly one frame, got " + std::to_string(count - 1));
     return;
@@ -163,6 +165,7 @@ void IngestServer::handle_frame(const std::string& peer, const std::string& key,
   auto decoded = protocol::decode(frame, &failure);
   if (!decoded) {
     ++m_counters.malformed;
+    ++m_counters.malformed_by_reason[static_cast<std::size_t>(failure)];
     complain("malformed message from agent " + *agent, peer, decoded.error().message());
     const auto envelope = protocol::peek_envelope(std::as_bytes(std::span(frame)));
     reply_error(peer, *agent, envelope ? std::optional<std::uint64_t>(envelope->seq) : std::nullopt,
@@ -187,6 +190,7 @@ void IngestServer::handle_frame(const std::string& peer, const std::string& key,
   case protocol::MessageType::result: handle_result(*decoded); break;
   default:
     ++m_counters.malformed;
+    ++m_counters.malformed_by_reason[5]; // unexpected-type
     complain(
         "unexpected message", peer,
         std::string(protocol::to_string(decoded->envelope.type)) + " is not sent to a coordinator");
@@ -243,11 +247,19 @@ void IngestServer::flush_pending() noexcept {
   const std::size_t count = m_pending.size();
   auto job = [this, pending = std::make_shared<std::vector<PendingBatch>>(
                         std::move(m_pending))]() -> uv::Worker::Completion {
-    auto outcomes = std::make_shared<std::vector<Result<storage::BatchOutcome>>>();
-    outcomes->reserve(pending->size());
+    // One transaction for the whole drain (the store's record_batches).
+    std::vector<storage::Store::BatchToStore> group;
+    group.reserve(pending->size());
     for (const auto& item : *pending) {
-      outcomes->push_back(m_store.record_batch(
-          item.message.envelope, std::get<protocol::Batch>(item.message.body), item.received_ms));
+      group.push_back({&item.message.envelope, &std::get<protocol::Batch>(item.message.body),
+                       item.received_ms});
+    }
+    const auto started = std::chrono::steady_clock::now();
+    auto outcomes = std::make_shared<std::vector<Result<storage::BatchOutcome>>>(
+        m_store.record_batches(group));
+    if (m_store_latency != nullptr) {
+      m_store_latency->observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     }
     return [this, pending, outcomes] {
       m_batches_in_storage -= std::min(m_batches_in_storage, pending->size());

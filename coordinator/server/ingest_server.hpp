@@ -5,6 +5,7 @@
 // once the store has it; heartbeats are answered at once. Loop thread only.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -16,6 +17,7 @@
 #include <uv.h>
 #include <zmq.hpp>
 
+#include "coordinator/metrics/registry.hpp"
 #include "coordinator/server/ingest_listener.hpp"
 #include "coordinator/server/zap_handler.hpp"
 #include "coordinator/storage/store.hpp"
@@ -35,6 +37,12 @@ struct IngestSettings {
   std::size_t storage_queue = 1024; // batches handed to storage and not yet stored, at most
 };
 
+// Why a frame was counted as malformed: protocol::DecodeFailure's codes in its order, then a
+// message of other than one frame, and a message type coordinators are not sent.
+inline constexpr std::array<std::string_view, 6> k_malformed_reasons = {
+    "malformed",    "too-large",   "unsupported-version",
+    "unknown-type", "frame-count", "unexpected-type"};
+
 struct IngestCounters {
   std::uint64_t frames = 0;
   std::uint64_t hellos = 0;
@@ -51,6 +59,7 @@ struct IngestCounters {
   std::uint64_t acks_sent = 0;
   std::uint64_t replies_failed = 0;
   std::uint64_t cut_offs = 0; // times the socket was recreated to drop revoked agents
+  std::array<std::uint64_t, k_malformed_reasons.size()> malformed_by_reason{}; // sums to malformed
 };
 
 // What the loop knows of a connected agent right now (not stored: it is gone on restart).
@@ -84,6 +93,11 @@ public:
   // Batches handed to storage and not yet stored, and the bound at which reading pauses.
   [[nodiscard]] std::size_t batches_waiting() const noexcept { return m_batches_in_storage; }
   [[nodiscard]] std::size_t batches_bound() const noexcept { return m_settings.storage_queue; }
+  // True while reading is stopped because storage is full.
+  [[nodiscard]] bool paused() const noexcept { return m_watcher && m_watcher->paused(); }
+  // Where the storage worker records how long each group of batches took in the store (any
+  // thread may read it); before start().
+  void set_store_latency(metrics::Histogram* histogram) noexcept { m_store_latency = histogram; }
   [[nodiscard]] const std::unordered_map<std::string, Peer>& peers() const noexcept {
     return m_peers;
   }
@@ -150,6 +164,7 @@ private:
   std::vector<PendingBatch> m_pending;  // decoded, not yet handed to storage
   std::size_t m_batches_in_storage = 0; // handed over, not yet stored
   IngestCounters m_counters;
+  metrics::Histogram* m_store_latency = nullptr; // observed on the storage worker's thread
   log::RateLimiter m_log_limit{10, 10'000};
 };
 

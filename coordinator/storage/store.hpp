@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "coordinator/correlate/incident.hpp"
+#include "coordinator/storage/silence_record.hpp" // silences (block at the end of Store)
 #include "protocol/message.hpp"
 #include "shared/error.hpp"
 
@@ -134,6 +135,71 @@ struct IncidentQuery {
   std::size_t limit = 100;
 };
 
+// ---- Samples over time, retention and the daily healing figures (issue 7) ----
+
+// Which samples to read back: one agent's series by name ('' any), labels (nullopt: any) and
+// time range (inclusive), oldest first, at most `limit` points.
+struct SeriesQuery {
+  std::string agent_id;
+  std::string name;
+  std::optional<std::string> labels; // canonical_labels() text
+  std::int64_t since_ms = 0;
+  std::int64_t until_ms = std::numeric_limits<std::int64_t>::max();
+  std::size_t limit = 10'000;
+};
+
+enum class RollupPeriod { minute, hour };
+
+// One series over one minute or hour: count, sum (mean = sum / count), min and max.
+struct SeriesRollup {
+  std::string name;
+  std::string labels;
+  std::int64_t bucket_ms = 0;
+  std::int64_t count = 0;
+  double sum = 0;
+  double min = 0;
+  double max = 0;
+  friend bool operator==(const SeriesRollup&, const SeriesRollup&) = default;
+};
+
+struct RollupFlush {
+  std::size_t minute_rows = 0; // minute roll-up rows written (merged into existing ones)
+  std::size_t hours = 0;       // hours rolled up from their minutes
+  std::size_t open_buckets = 0;
+  std::uint64_t dropped = 0; // samples left out of roll-ups because the buffer was full (total)
+};
+
+// How long each kind of row is kept; 0 keeps it for ever.
+struct RetentionPolicy {
+  std::int64_t raw_ms = 7 * 86'400'000LL;      // raw samples, and the batch claims dedup needs
+  std::int64_t minute_ms = 30 * 86'400'000LL;  // minute roll-ups
+  std::int64_t hour_ms = 400 * 86'400'000LL;   // hour roll-ups
+  std::int64_t events_ms = 30 * 86'400'000LL;  // signals, log events, evidence
+  std::size_t max_rows_per_call = 50'000;      // per table, so the worker is never held long
+};
+
+struct RetentionOutcome {
+  std::size_t deleted = 0; // rows, every table together
+  bool more = false;       // a table had more to delete than max_rows_per_call: call again
+};
+
+// One UTC day of self-healing (the seeds' daily self-healing metrics), from the engine's
+// effectiveness counters: incidents opened that day, how they ended, and how fast.
+struct DailyHealingMetrics {
+  std::string day; // YYYY-MM-DD (UTC)
+  std::int64_t opened = 0;
+  std::int64_t resolved = 0;
+  std::int64_t auto_recovered = 0;
+  std::int64_t escalated = 0;
+  std::int64_t false_positives = 0;
+  std::int64_t actions = 0;
+  std::int64_t actions_succeeded = 0;
+  double mttd_ms = 0; // mean over the incidents detected that day; 0 when none
+  double mttr_ms = 0; // mean over the incidents resolved that day; 0 when none
+  std::int64_t updated_ms = 0;
+  friend bool operator==(const DailyHealingMetrics&, const DailyHealingMetrics&) = default;
+};
+
 enum class BatchOutcome {
   stored,    // first time this (agent, seq) was seen; its effects are now durable
   duplicate, // already stored earlier; nothing changed (ack it again)
@@ -164,6 +230,25 @@ public:
   [[nodiscard]] virtual Result<BatchOutcome> record_batch(const protocol::Envelope& envelope,
                                                           const protocol::Batch& batch,
                                                           std::int64_t received_ms) = 0;
+
+  // Several batches at once, as ingest hands them over: one transaction for the group where the
+  // backend can (one commit instead of one per batch), each batch still stored exactly once and
+  // atomically — a batch that fails is rolled back alone and its slot says why; if the group's
+  // commit fails, every slot does. The default stores them one by one.
+  struct BatchToStore {
+    const protocol::Envelope* envelope = nullptr;
+    const protocol::Batch* batch = nullptr;
+    std::int64_t received_ms = 0;
+  };
+  [[nodiscard]] virtual std::vector<Result<BatchOutcome>> record_batches(
+      std::span<const BatchToStore> batches) {
+    std::vector<Result<BatchOutcome>> outcomes;
+    outcomes.reserve(batches.size());
+    for (const auto& one : batches) {
+      outcomes.push_back(record_batch(*one.envelope, *one.batch, one.received_ms));
+    }
+    return outcomes;
+  }
 
   // Signals and log events, newest first (by time_ms, then arrival).
   [[nodiscard]] virtual Result<std::vector<SignalRecord>> recent_signals(
@@ -213,6 +298,45 @@ public:
                                                       std::int64_t now_ms) = 0;
   [[nodiscard]] virtual Result<std::optional<std::string>> get_engine_state(
       std::string_view name) = 0;
+
+  // ---- Samples over time, retention, daily healing figures ----
+  // record_batch stores every batch's samples raw (one packed row, sample_pack.hpp) and adds
+  // them to minute roll-ups held in memory; flush_rollups writes the minutes that ended at or
+  // before `closed_before_ms` (merged with rows already there, so a late batch adds up), then
+  // rolls every whole hour before that from its minutes into the hour table. INT64_MAX writes
+  // every open minute (shutdown). Roll-ups not yet flushed when the process dies are lost; the
+  // raw rows are not.
+  [[nodiscard]] virtual Result<RollupFlush> flush_rollups(std::int64_t closed_before_ms) = 0;
+  // Raw samples of one agent (query.agent_id required), oldest first.
+  [[nodiscard]] virtual Result<std::vector<LatestSample>> read_samples(
+      const SeriesQuery& query) = 0;
+  // Roll-ups of one agent, by bucket then name and labels.
+  [[nodiscard]] virtual Result<std::vector<SeriesRollup>> read_rollups(
+      RollupPeriod period, const SeriesQuery& query) = 0;
+  // Deletes what `policy` no longer keeps, oldest first, bounded per call.
+  [[nodiscard]] virtual Result<RetentionOutcome> apply_retention(const RetentionPolicy& policy,
+                                                                 std::int64_t now_ms) = 0;
+  // Upserts one day's figures (by day); newest day first when listed.
+  [[nodiscard]] virtual Result<void> put_daily_metrics(const DailyHealingMetrics& metrics) = 0;
+  [[nodiscard]] virtual Result<std::vector<DailyHealingMetrics>> list_daily_metrics(
+      std::size_t limit) = 0;
+
+  // ---- Silences (docs/silences.md; sqlite/sqlite_store_silences.cpp,
+  // postgres/postgres_store_silences.cpp) ----
+  // Each call is one committed transaction: `medicctl silence add|expire` answers only after
+  // it, so a crash never forgets a new silence nor brings back an expired one.
+  // Adds a silence; an id already stored is refused (ErrorCode::invalid_argument).
+  [[nodiscard]] virtual Result<void> add_silence(const SilenceRecord& silence) = 0;
+  // Ends a silence now: expired_ms = now_ms, expired_by = actor, ends_ms = min(ends_ms, now_ms).
+  // Returns the row as it is now; nullopt when no silence has this id. A silence already
+  // expired (early or by its end) is returned unchanged.
+  [[nodiscard]] virtual Result<std::optional<SilenceRecord>> expire_silence(
+      std::string_view id, std::string_view actor, std::int64_t now_ms) = 0;
+  // Silences not yet ended at now_ms (pending and active), or every one with `all`; ordered by
+  // ends_ms then id (all: newest created first), at most `limit`.
+  [[nodiscard]] virtual Result<std::vector<SilenceRecord>> list_silences(bool all,
+                                                                         std::int64_t now_ms,
+                                                                         std::size_t limit) = 0;
 };
 
 // The canonical text of a label set, the key every backend stores a series under: "k=v,k2=v2"

@@ -6,12 +6,14 @@
 
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <functional>
 #include <string>
 
 #include <spdlog/spdlog.h>
 
 #include "shared/build_info.hpp"
+#include "shared/cli/config_source.hpp"
 #include "shared/cli/daemon_options.hpp"
 #include "shared/config/schema.hpp"
 #include "shared/log/logging.hpp"
@@ -29,7 +31,32 @@ struct DaemonProgram {
   std::function<Result<void>(const Config&)> run;
   // Optional: --print-public-key loads the config, then calls this instead of run.
   std::function<Result<void>(const Config&)> print_public_key = {};
+  // Optional, called instead of run: also given where the config came from, to read it again.
+  std::function<Result<void>(const Config&, ConfigSource<Config>)> run_reloadable = {};
 };
+
+// Reads the config again from the sources `options` named, and checks it as at start.
+template <class Config>
+Result<Config> reload_config(const DaemonProgram<Config>& program, const DaemonOptions& options) {
+  Config config;
+  auto schema = program.make_schema(config);
+  if (auto loaded = load_config(schema, options, program.default_config); !loaded) {
+    return fail(std::move(loaded).error());
+  }
+  if (auto finished = program.finish(config); !finished) {
+    return fail(std::move(finished).error());
+  }
+  return config;
+}
+
+// The file load_config reads for `options`; empty when none.
+inline std::string config_file(const DaemonOptions& options, const std::string& default_path) {
+  if (options.config_path) {
+    return *options.config_path;
+  }
+  std::error_code ec;
+  return std::filesystem::exists(default_path, ec) ? default_path : std::string();
+}
 
 template <class Config>
 int daemon_main(int argc, char** argv, const DaemonProgram<Config>& program) noexcept {
@@ -86,7 +113,16 @@ int daemon_main(int argc, char** argv, const DaemonProgram<Config>& program) noe
     }
     auto level = log::parse_level(program.log_level(config));
     log::init(program.name, level ? *level : spdlog::level::info);
-    if (auto ran = program.run(config); !ran) {
+    Result<void> ran;
+    if (program.run_reloadable) {
+      ConfigSource<Config> source{
+          config_file(*options, program.default_config),
+          [&program, options = *options] { return reload_config(program, options); }};
+      ran = program.run_reloadable(config, std::move(source));
+    } else {
+      ran = program.run(config);
+    }
+    if (!ran) {
       spdlog::critical("{}", ran.error().message());
       return k_exit_failure;
     }

@@ -90,6 +90,8 @@ Result<Statement> Database::prepare(std::string_view sql) {
   return Statement(m_db, stmt);
 }
 
+std::int64_t Database::changes() const noexcept { return sqlite3_changes64(m_db); }
+
 std::string Database::last_error() const {
   return sqlite3_errmsg(m_db);
 }

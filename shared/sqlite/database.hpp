@@ -46,6 +46,8 @@ public:
   [[nodiscard]] Result<void> exec(std::string_view sql);
   [[nodiscard]] Result<Statement> prepare(std::string_view sql);
   [[nodiscard]] std::string last_error() const;
+  // Rows changed by the last INSERT, UPDATE or DELETE on this connection.
+  [[nodiscard]] std::int64_t changes() const noexcept;
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return m_path; }
 
   // Applies every migration newer than the recorded version, each in its own transaction, and

@@ -6,6 +6,9 @@
 //      every batch with protocol::decode: the ceiling the whole path is compared with;
 //   3. whole: the real ingest (ZapHandler + IngestServer + uv::Worker on a libuv loop) with an
 //      in-memory Store, N CURVE agents each keeping a window of unacked batches.
+//   4. fleet (--rate=1 --store=URL --signals=2, issue 7): the same ingest on a real SQLite or
+//      PostgreSQL store, each agent sending one batch per 1/rate s (50 distinct series and a few
+//      signals), paced as real agents are: what a fleet of N agents costs the coordinator.
 //
 // The receiving side (plain ROUTER or coordinator) runs in its own process — this program run
 // again with --role — so its CPU time and memory can be read from /proc apart from the
@@ -41,6 +44,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 #include <uv.h>
 #include <zmq.hpp>
@@ -48,6 +52,7 @@
 #include "coordinator/server/ingest_server.hpp"
 #include "coordinator/server/zap_handler.hpp"
 #include "coordinator/storage/store.hpp"
+#include "coordinator/storage/store_factory.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/message.hpp"
 #include "shared/clock.hpp"
@@ -110,6 +115,9 @@ struct Options {
   bool codec = true;
   int retries = 2;       // extra tries of a scenario disturbed by other load
   double noisy_pct = 20; // "disturbed": others used more than this % of a core
+  double rate = 0;             // batches per second per agent; 0: as fast as the window allows
+  std::string store = "memory"; // or a storage URL (sqlite:///path, postgresql://...)
+  std::size_t signals = 0;      // signals in every batch (fleet mode)
   std::string role;
   int shm_fd = -1;
 };
@@ -132,7 +140,9 @@ std::vector<std::string> split(std::string_view text, char by) {
                "[--seconds=5] [--warmup=1]\n"
                "       [--window=8] [--storage-queue=1024] [--receive-queue=10000] "
                "[--io-threads=1] [--no-codec]\n"
-               "       [--plain-hwm=100] [--retries=2] [--noisy-pct=20]\n",
+               "       [--plain-hwm=100] [--retries=2] [--noisy-pct=20]\n"
+               "       [--rate=HZ --store=memory|sqlite:///path|postgresql://... "
+               "--signals=N]\n",
                complaint.c_str());
   std::exit(2);
 }
@@ -176,6 +186,12 @@ Options parse_options(int argc, char** argv) {
         options.retries = std::stoi(value);
       } else if (key == "--noisy-pct") {
         options.noisy_pct = std::stod(value);
+      } else if (key == "--rate") {
+        options.rate = std::stod(value);
+      } else if (key == "--store") {
+        options.store = value;
+      } else if (key == "--signals") {
+        options.signals = std::stoul(value);
       } else if (key == "--no-codec") {
         options.codec = false;
       } else if (key == "--role") {
@@ -197,10 +213,11 @@ Options parse_options(int argc, char** argv) {
   if (options.window == 0 || options.window > 1024 || options.seconds <= 0 ||
       options.seconds > 600 || options.warmup < 0 || options.warmup > 60 ||
       options.io_threads < 1 || options.retries < 0 || options.retries > 10 ||
-      options.plain_hwm < 1) {
+      options.plain_hwm < 1 || options.rate < 0 || options.rate > 1000 || options.signals > 50 ||
+      options.store.size() >= 512) {
     usage(
         "window 1..1024, seconds 0..600, warmup 0..60, io-threads >= 1, retries 0..10, "
-        "plain-hwm >= 1");
+        "plain-hwm >= 1, rate 0..1000, signals 0..50, store URL < 512 bytes");
   }
   return options;
 }
@@ -218,6 +235,8 @@ struct SharedRegion {
   std::uint32_t receive_queue = 0;
   int plain_hwm = 0;
   char server_secret_key[k_key_chars]{};
+  char store_url[512]{}; // "" or "memory": the in-memory store
+  std::uint32_t signals = 0;
   char agent_public_keys[k_max_agents][k_key_chars]{};
   // Control.
   std::atomic<int> state{0};
@@ -237,6 +256,7 @@ struct SharedRegion {
   std::atomic<std::uint64_t> zap_admitted{0};
   std::atomic<std::uint64_t> zap_refused{0};
   std::atomic<std::uint64_t> peak_storage_queue{0};
+  std::atomic<std::uint64_t> storage_errors{0};
 };
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
@@ -292,9 +312,25 @@ void publish_endpoint(SharedRegion& shared, const std::string& endpoint) {
 
 class BatchEncoder {
 public:
-  BatchEncoder() : m_views(k_samples_per_batch) {
+  // Fleet mode (signals > 0 or distinct): 50 different series, as a real host sends (per core,
+  // per mount...), and `signals` signals that fire and clear in turn.
+  explicit BatchEncoder(std::size_t signals = 0, bool distinct = false)
+      : m_views(k_samples_per_batch), m_signal_views(signals), m_fleet(signals > 0 || distinct) {
+    m_names.reserve(m_views.size() + signals * 2);
     for (std::size_t i = 0; i < m_views.size(); ++i) {
-      m_views[i].name = k_sample_names[i % k_sample_names.size()];
+      std::string name(k_sample_names[i % k_sample_names.size()]);
+      if (distinct && i >= k_sample_names.size()) {
+        name += "." + std::to_string(i / k_sample_names.size());
+      }
+      m_names.push_back(std::move(name));
+      m_views[i].name = m_names.back();
+    }
+    for (std::size_t i = 0; i < signals; ++i) {
+      m_names.push_back("bench.rule_" + std::to_string(i));
+      m_signal_views[i].rule = m_names.back();
+      m_names.push_back("bench.fingerprint_" + std::to_string(i));
+      m_signal_views[i].fingerprint = m_names.back();
+      m_signal_views[i].message = "bench signal";
     }
   }
   // Encodes `envelope` with `seq` into the reused frame buffer.
@@ -306,12 +342,27 @@ public:
       m_views[i].time_ms = now_ms;
     }
     m_frame.clear();
-    protocol::encode_batch(m_frame, envelope, m_views);
+    if (!m_fleet) {
+      protocol::encode_batch(m_frame, envelope, m_views);
+      return m_frame;
+    }
+    for (auto& signal : m_signal_views) {
+      signal.state = seq % 2 == 0 ? protocol::SignalState::cleared : protocol::SignalState::firing;
+      signal.value = static_cast<double>(seq % 100);
+      signal.time_ms = now_ms;
+    }
+    protocol::BatchView batch;
+    batch.samples = m_views;
+    batch.signals = m_signal_views;
+    protocol::encode_batch(m_frame, envelope, batch);
     return m_frame;
   }
 
 private:
+  std::vector<std::string> m_names; // reserved up front: the views point into it
   std::vector<protocol::SampleView> m_views;
+  std::vector<protocol::SignalView> m_signal_views;
+  bool m_fleet = false;
   std::string m_frame;
 };
 
@@ -373,18 +424,38 @@ CodecResult measure_codec() {
 // Dedups by (agent id, seq): per agent, every seq up to a contiguous mark plus a hash set of
 // those above it, so memory stays bounded by the agents' windows rather than growing with
 // every batch (which would make the RSS figure meaningless). Storage worker thread only.
+// With a backend (fleet mode), HELLOs and batches go to that real store and are counted here;
+// without one, batches are deduplicated in memory and kept nowhere.
 class MemoryStore final : public storage::Store {
 public:
-  explicit MemoryStore(SharedRegion& shared) : m_shared(shared) {}
+  explicit MemoryStore(SharedRegion& shared, std::unique_ptr<storage::Store> backend = nullptr)
+      : m_shared(shared), m_backend(std::move(backend)) {}
 
-  Result<void> record_hello(const protocol::Envelope&, const protocol::Hello&,
-                            std::int64_t) override {
+  Result<void> record_hello(const protocol::Envelope& envelope, const protocol::Hello& hello,
+                            std::int64_t received_ms) override {
     m_shared.hellos.fetch_add(1, std::memory_order_relaxed);
+    if (m_backend) {
+      return m_backend->record_hello(envelope, hello, received_ms);
+    }
     return {};
   }
 
   Result<storage::BatchOutcome> record_batch(const protocol::Envelope& envelope,
-                                             const protocol::Batch& batch, std::int64_t) override {
+                                             const protocol::Batch& batch,
+                                             std::int64_t received_ms) override {
+    if (m_backend) {
+      auto outcome = m_backend->record_batch(envelope, batch, received_ms);
+      if (outcome && *outcome == storage::BatchOutcome::duplicate) {
+        m_shared.duplicates.fetch_add(1, std::memory_order_relaxed);
+      } else if (outcome) {
+        m_shared.batches.fetch_add(1, std::memory_order_relaxed);
+        m_shared.samples.fetch_add(batch.samples.size(), std::memory_order_relaxed);
+      } else {
+        m_shared.storage_errors.fetch_add(1, std::memory_order_relaxed);
+        report_storage_error(outcome.error().message());
+      }
+      return outcome;
+    }
     auto& seen = m_agents[envelope.agent_id];
     const std::uint64_t seq = envelope.seq;
     if (seq <= seen.contiguous || seen.above.contains(seq)) {
@@ -462,13 +533,48 @@ public:
   Result<std::optional<std::string>> get_engine_state(std::string_view) override {
     return std::optional<std::string>();
   }
+  // Samples over time: the backend's, when there is one.
+  Result<storage::RollupFlush> flush_rollups(std::int64_t closed_before_ms) override {
+    return m_backend ? m_backend->flush_rollups(closed_before_ms) : storage::RollupFlush{};
+  }
+  Result<std::vector<storage::LatestSample>> read_samples(const storage::SeriesQuery&) override {
+    return std::vector<storage::LatestSample>{};
+  }
+  Result<std::vector<storage::SeriesRollup>> read_rollups(storage::RollupPeriod,
+                                                          const storage::SeriesQuery&) override {
+    return std::vector<storage::SeriesRollup>{};
+  }
+  Result<storage::RetentionOutcome> apply_retention(const storage::RetentionPolicy&,
+                                                    std::int64_t) override {
+    return storage::RetentionOutcome{};
+  }
+  Result<void> put_daily_metrics(const storage::DailyHealingMetrics&) override { return {}; }
+  Result<void> add_silence(const storage::SilenceRecord&) override { return {}; }
+  Result<std::optional<storage::SilenceRecord>> expire_silence(std::string_view, std::string_view,
+                                                               std::int64_t) override {
+    return std::optional<storage::SilenceRecord>();
+  }
+  Result<std::vector<storage::SilenceRecord>> list_silences(bool, std::int64_t,
+                                                            std::size_t) override {
+    return std::vector<storage::SilenceRecord>{};
+  }
+  Result<std::vector<storage::DailyHealingMetrics>> list_daily_metrics(std::size_t) override {
+    return std::vector<storage::DailyHealingMetrics>{};
+  }
 
 private:
   struct Seen {
     std::uint64_t contiguous = 0;
     std::unordered_set<std::uint64_t> above;
   };
+  void report_storage_error(const std::string& what) {
+    if (m_shared.storage_errors.load() <= 3) {
+      std::fprintf(stderr, "child: storing a batch: %s\n", what.c_str());
+    }
+  }
+
   SharedRegion& m_shared;
+  std::unique_ptr<storage::Store> m_backend;
   std::unordered_map<std::string, Seen> m_agents;
 };
 
@@ -479,7 +585,7 @@ public:
       : m_shared(shared),
         m_worker(*init_loop(m_loop), "medic-storage", shared.storage_queue),
         m_zap(m_loop, m_context, m_clock),
-        m_store(shared),
+        m_store(shared, open_backend(shared)),
         m_ingest(m_loop, m_context, m_clock, m_zap, m_worker, m_store,
                  {"tcp://127.0.0.1:*", static_cast<int>(shared.receive_queue),
                   shared.server_secret_key}) {}
@@ -508,6 +614,18 @@ public:
   ~CoordinatorRole() { uv_loop_close(&m_loop); }
 
 private:
+  static std::unique_ptr<storage::Store> open_backend(const SharedRegion& shared) {
+    const std::string url = shared.store_url;
+    if (url.empty() || url == "memory") {
+      return nullptr;
+    }
+    auto store = storage::open_store(url);
+    if (!store) {
+      throw std::runtime_error("opening " + url + ": " + store.error().message());
+    }
+    return std::move(*store);
+  }
+
   static uv_loop_t* init_loop(uv_loop_t& loop) {
     uv_loop_init(&loop);
     return &loop;
@@ -812,12 +930,16 @@ struct SimAgent {
   std::uint64_t next_seq = 1;
   bool greeted = false; // HELLO went out (with ZMQ_IMMEDIATE it cannot before the handshake)
   bool acked_once = false;
+  std::int64_t next_due_ns = 0; // fleet mode: when the next batch is due
 };
 
 // Between the main thread and the driver threads.
 struct DriverControl {
   std::atomic<bool> stop{false};
   std::atomic<bool> recording{false};
+  // Fleet mode, set before the driver threads start.
+  std::int64_t interval_ns = 0; // between one agent's batches; 0: as fast as the window allows
+  std::size_t signals = 0;
 };
 
 struct DriverStats {
@@ -835,9 +957,17 @@ class AckedDriver {
 public:
   AckedDriver(std::span<std::unique_ptr<SimAgent>> agents, DriverControl& control,
               DriverStats& stats)
-      : m_agents(agents), m_control(control), m_stats(stats) {
+      : m_agents(agents),
+        m_control(control),
+        m_stats(stats),
+        m_encoder(control.signals, control.interval_ns > 0) {
+    const auto now = steady_ns();
     for (auto& agent : m_agents) {
       m_items.push_back({agent->socket.handle(), 0, ZMQ_POLLIN, 0});
+      // Spread over one interval, as real agents started at different times are.
+      agent->next_due_ns =
+          now + static_cast<std::int64_t>(m_items.size()) * control.interval_ns /
+                    static_cast<std::int64_t>(m_agents.size());
     }
   }
 
@@ -851,6 +981,13 @@ public:
       for (std::size_t i = 0; i < m_items.size(); ++i) {
         if ((m_items[i].revents & ZMQ_POLLIN) != 0) {
           drain(*m_agents[i]);
+        }
+      }
+      if (m_control.interval_ns > 0) {
+        for (auto& agent : m_agents) {
+          if (agent->greeted) {
+            fill_window(*agent);
+          }
         }
       }
       if (const auto now = steady_ns(); now >= next_scan) {
@@ -895,6 +1032,14 @@ private:
         return;
       }
       const auto now = steady_ns();
+      if (m_control.interval_ns > 0) {
+        if (now < agent.next_due_ns) {
+          return;
+        }
+        // Paced like a real agent's sampling timer; after a long stall it does not burst.
+        agent.next_due_ns = std::max(agent.next_due_ns + m_control.interval_ns,
+                                     now - m_control.interval_ns);
+      }
       // A send that fails (no connection yet) stays outstanding and goes with the resends.
       const bool sent = send_batch(agent, agent.next_seq);
       slot = {agent.next_seq, sent ? now : 0, sent ? now : 0, true};
@@ -1019,6 +1164,7 @@ struct ScenarioResult {
   double others_cpu_pct = 0; // everything else the machine ran meanwhile (it is shared)
   std::map<std::string, double> thread_cpu_pct;
   ProcMemory memory;
+  ProcMemory memory_before; // when measuring started: flat memory means the same at the end
   double rtt_p50_us = NAN;
   double rtt_p99_us = NAN;
   std::size_t rtt_count = 0;
@@ -1029,7 +1175,7 @@ struct ScenarioResult {
   std::uint64_t resent = 0, stray_acks = 0, errors = 0;
   std::uint64_t refused_in_window = 0; // of refused_busy, while measuring
   std::uint64_t refused_busy = 0, duplicates = 0, malformed = 0, replies_failed = 0;
-  std::uint64_t zap_admitted = 0, peak_storage_queue = 0;
+  std::uint64_t zap_admitted = 0, peak_storage_queue = 0, storage_errors = 0;
 };
 
 struct JoinOnExit {
@@ -1079,6 +1225,8 @@ void fill_shared_inputs(SharedRegion& shared, const Options& options, const Keys
   shared.storage_queue = options.storage_queue;
   shared.receive_queue = options.receive_queue;
   shared.plain_hwm = options.plain_hwm;
+  shared.signals = static_cast<std::uint32_t>(options.signals);
+  std::snprintf(shared.store_url, sizeof shared.store_url, "%s", options.store.c_str());
   std::snprintf(shared.server_secret_key, k_key_chars, "%s", keys.server.secret_key.c_str());
   for (std::size_t i = 0; i < agents; ++i) {
     std::snprintf(shared.agent_public_keys[i], k_key_chars, "%s",
@@ -1188,6 +1336,34 @@ void collect_counters(ScenarioResult& result, const SharedRegion& shared,
   result.replies_failed = shared.replies_failed.load();
   result.zap_admitted = shared.zap_admitted.load();
   result.peak_storage_queue = shared.peak_storage_queue.load();
+  result.storage_errors = shared.storage_errors.load();
+}
+
+// Fleet mode starts every scenario on an empty database: the SQLite file is removed; on
+// PostgreSQL the bench works in its own schema, dropped and created again.
+std::string fresh_store(const std::string& url) {
+  if (url.starts_with("sqlite:")) {
+    auto path = storage::sqlite_path(url);
+    if (!path) {
+      throw std::runtime_error(path.error().message());
+    }
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(*path + suffix);
+    }
+    return url;
+  }
+  if (url.starts_with("postgres")) {
+    {
+      pqxx::connection connection(url);
+      pqxx::work work(connection);
+      work.exec("DROP SCHEMA IF EXISTS medic_bench CASCADE");
+      work.exec("CREATE SCHEMA medic_bench");
+      work.commit();
+    }
+    return url + (url.find('?') == std::string::npos ? "?" : "&") +
+           "options=-csearch_path%3Dmedic_bench";
+  }
+  return url;
 }
 
 ScenarioResult run_scenario(const Options& options, PathKind path, std::size_t count,
@@ -1198,6 +1374,8 @@ ScenarioResult run_scenario(const Options& options, PathKind path, std::size_t c
   SharedMemory memory;
   SharedRegion& shared = memory.region();
   fill_shared_inputs(shared, options, keys, count);
+  const std::string store_url = fresh_store(options.store);
+  std::snprintf(shared.store_url, sizeof shared.store_url, "%s", store_url.c_str());
   Child child(path == PathKind::whole ? "coordinator" : "plain", memory);
   const std::string endpoint = child.wait_listening();
   std::fprintf(stderr, "  %s, %zu agents: receiver pid %d on %s\n",
@@ -1207,6 +1385,8 @@ ScenarioResult run_scenario(const Options& options, PathKind path, std::size_t c
   zmq::context_t context(options.io_threads, static_cast<int>(count + 64));
   auto agents = connect_agents(context, path, endpoint, keys, count, options);
   DriverControl control;
+  control.interval_ns = options.rate > 0 ? static_cast<std::int64_t>(1e9 / options.rate) : 0;
+  control.signals = options.signals;
   std::vector<std::unique_ptr<DriverStats>> stats;
   std::vector<std::thread> threads;
   const JoinOnExit joiner{control, threads}; // before `agents` go, whatever is thrown
@@ -1231,6 +1411,7 @@ ScenarioResult run_scenario(const Options& options, PathKind path, std::size_t c
   result.listen_overflows = listen_overflows() - overflows_before;
   std::this_thread::sleep_for(std::chrono::duration<double>(options.warmup));
   const Snapshot before = take_snapshot(child.pid(), shared, stats);
+  result.memory_before = read_memory(child.pid());
   control.recording.store(true);
   std::this_thread::sleep_for(std::chrono::duration<double>(options.seconds));
   control.recording.store(false);
@@ -1353,6 +1534,31 @@ void print_results(const std::vector<ScenarioResult>& results) {
       std::thread::hardware_concurrency());
 }
 
+// Fleet mode: what N paced agents cost the coordinator with a real store.
+void print_fleet(const Options& options, const std::vector<ScenarioResult>& results) {
+  std::printf("### Fleet: %g batch/s per agent, %zu samples and %zu signals each, store %s\n\n",
+              options.rate, k_samples_per_batch, options.signals,
+              options.store.starts_with("postgres") ? "PostgreSQL" : options.store.c_str());
+  std::printf(
+      "| agents | batches/s stored | samples/s stored | signals/s | coordinator CPU %% "
+      "| RSS at start → end of measuring, MB | peak storage queue | ack p50 ms | ack p99 ms "
+      "| resent | storage errors |\n"
+      "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (const auto& r : results) {
+    std::printf("| %zu | %s | %s | %s | %s | %s → %s | %llu | %s | %s | %llu | %llu |\n",
+                r.agents, with_commas(r.stored_per_s).c_str(),
+                with_commas(r.samples_per_s).c_str(),
+                with_commas(r.stored_per_s * static_cast<double>(options.signals)).c_str(),
+                fixed(r.coordinator_cpu_pct, 0).c_str(), fixed(r.memory_before.rss_mb, 1).c_str(),
+                fixed(r.memory.rss_mb, 1).c_str(),
+                static_cast<unsigned long long>(r.peak_storage_queue),
+                milliseconds(r.rtt_p50_us).c_str(), milliseconds(r.rtt_p99_us).c_str(),
+                static_cast<unsigned long long>(r.resent),
+                static_cast<unsigned long long>(r.storage_errors));
+  }
+  std::printf("\n");
+}
+
 // CPU time per batch that got through, in µs: what extrapolates to other rates and machines.
 double micros_per_batch(double cpu_pct, double batches_per_s) {
   return batches_per_s > 0 ? cpu_pct / 100.0 / batches_per_s * 1e6 : NAN;
@@ -1424,8 +1630,13 @@ void raise_fd_limit(std::size_t agents) {
   getrlimit(RLIMIT_NOFILE, &limit);
   const rlim_t wanted = static_cast<rlim_t>(agents) * 4 + 256; // socket, mailbox, pollers
   if (limit.rlim_cur < wanted) {
+    // Root may raise the hard limit too (10,000 CURVE agents need about 30,000 descriptors).
+    if (limit.rlim_max < wanted && geteuid() == 0) {
+      limit.rlim_max = wanted;
+    }
     limit.rlim_cur = std::min(limit.rlim_max, std::max(wanted, limit.rlim_cur));
     setrlimit(RLIMIT_NOFILE, &limit); // inherited by the children
+    getrlimit(RLIMIT_NOFILE, &limit);
   }
   if (limit.rlim_cur < wanted) {
     std::fprintf(stderr, "warning: only %llu file descriptors for %zu agents\n",
@@ -1496,6 +1707,9 @@ int run_parent(const Options& options) {
   envelope.agent_id = agent_id(1);
   print_header(options, codec ? &*codec : nullptr, encoder.encode(envelope, 1, unix_ms()).size(),
                load_at_start);
+  if (options.rate > 0) {
+    print_fleet(options, results);
+  }
   print_results(results);
   print_threads(results);
   print_health(results);

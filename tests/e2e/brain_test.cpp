@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 
 #include <catch2/catch.hpp>
@@ -74,6 +75,46 @@ TEST_CASE("a crashed service is restarted through the coordinator, verified and 
   CHECK(learned);
   const auto why = fleet.ctl_words({"explain", std::to_string(id)});
   CHECK(why.output.find("start-svc") != std::string::npos);
+
+  // A clean stop writes the day's healing figures and the open minute roll-ups; the raw samples
+  // were stored with their batches. A restart finds the incident, its timeline and what was
+  // learned again.
+  fleet.coordinator().signal(SIGTERM);
+  REQUIRE(fleet.coordinator().wait_for(15s));
+  const auto stored = medic::test::run_command(
+      {"/usr/bin/sqlite3", fleet.db_path(),
+       "SELECT (SELECT COUNT(*) FROM sample_batches) > 0, (SELECT COUNT(*) FROM rollups_minute) > "
+       "0, (SELECT COUNT(*) FROM series WHERE agent_id = 'web-1') > 0, (SELECT opened || '/' || "
+       "resolved || '/' || auto_recovered || '/' || actions_succeeded FROM daily_healing_metrics "
+       "ORDER BY day DESC LIMIT 1)"});
+  INFO(stored.output << stored.errors);
+  REQUIRE(stored.status.exited_with(0));
+  CHECK(stored.output.starts_with("1|1|1|"));
+  // At least this incident, resolved automatically by one successful action.
+  const auto figures = stored.output.substr(std::min<std::size_t>(6, stored.output.size()));
+  int opened = 0, resolved = 0, automatic = 0, succeeded = 0;
+  REQUIRE(std::sscanf(figures.c_str(), "%d/%d/%d/%d", &opened, &resolved, &automatic,
+                      &succeeded) == 4);
+  CHECK(opened >= 1);
+  CHECK(resolved >= 1);
+  CHECK(automatic >= 1);
+  CHECK(succeeded >= 1);
+
+  fleet.start_coordinator(fleet.endpoint(), coordinator_config(write_rules(fleet, "auto")));
+  const auto again = fleet.ctl_words({"--json", "incident", "show", std::to_string(id)});
+  INFO(again.output << again.errors);
+  REQUIRE(again.status.exited_with(0));
+  const auto kinds_again = timeline_kinds(fleet, id);
+  REQUIRE(kinds_again.size() >= kinds.size());
+  CHECK(std::equal(kinds.begin(), kinds.end(), kinds_again.begin()));
+  const auto stats_again = fleet.ctl("stats");
+  REQUIRE(stats_again);
+  bool still_learned = false;
+  for (const auto& row : stats_again->at("stats").value("per_action", json::array())) {
+    still_learned = still_learned || (row.value("name", "") == "start-svc" &&
+                                      row.value("successes", 0) == 1);
+  }
+  CHECK(still_learned);
 }
 
 TEST_CASE("a high-risk recovery waits for approval, and approve runs it") {

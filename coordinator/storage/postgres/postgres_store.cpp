@@ -194,6 +194,7 @@ Result<void> PostgresStore::connect() {
     connection->pq().set_client_encoding("UTF8");
     prepare_statements(connection->pq());
     prepare_event_statements(connection->pq());
+    prepare_sample_statements(connection->pq());
     m_connection = std::move(connection);
     return {};
   } catch (const std::exception& error) {
@@ -266,6 +267,7 @@ Result<BatchOutcome> PostgresStore::record_batch(const protocol::Envelope& envel
   }
   BatchOutcome outcome = BatchOutcome::duplicate;
   auto done = transact([&](pqxx::transaction_base& tx) -> Result<void> {
+    m_series.rollback(); // whatever a failed earlier attempt of this batch staged
     auto stored = store_batch(tx, envelope, *seq, batch, received_ms);
     if (!stored) {
       return fail(std::move(stored).error());
@@ -273,6 +275,12 @@ Result<BatchOutcome> PostgresStore::record_batch(const protocol::Envelope& envel
     outcome = *stored;
     return {};
   });
+  // The roll-ups see the samples only once their transaction committed.
+  if (done && outcome == BatchOutcome::stored) {
+    m_series.commit();
+  } else {
+    m_series.rollback();
+  }
   if (!done) {
     return fail(std::move(done).error().context(where));
   }
@@ -293,6 +301,7 @@ Result<BatchOutcome> PostgresStore::store_batch(pqxx::transaction_base& tx,
     return BatchOutcome::duplicate;
   }
   upsert_latest(tx, agent_id, batch);
+  store_samples(tx, agent_id, seq, batch);
   insert_events(tx, agent_id, seq, batch, received_ms);
   return BatchOutcome::stored;
 }
@@ -368,6 +377,69 @@ Result<std::vector<AgentRecord>> PostgresStore::list_agents() {
     return fail(std::move(done).error().context("listing agents"));
   }
   return agents;
+}
+
+} // namespace medic::coordinator::storage
+
+namespace medic::coordinator::storage {
+
+// One transaction for the group, a savepoint per batch: a batch that fails is
+// undone alone; a lost connection runs the whole group again (transact), as for one batch.
+std::vector<Result<BatchOutcome>> PostgresStore::record_batches(
+    std::span<const BatchToStore> batches) {
+  if (batches.size() <= 1) {
+    return Store::record_batches(batches);
+  }
+  std::vector<Result<BatchOutcome>> outcomes;
+  auto done = transact([&](pqxx::transaction_base& tx) -> Result<void> {
+    outcomes.clear();
+    m_series.rollback(); // whatever a failed earlier attempt staged
+    for (const auto& one : batches) {
+      const auto& envelope = *one.envelope;
+      const std::string where =
+          "recording batch " + std::to_string(envelope.seq) + " from agent " + envelope.agent_id;
+      auto seq = checked_sender(envelope);
+      if (!seq) {
+        outcomes.push_back(fail(std::move(seq).error().context(where)));
+        continue;
+      }
+      const auto mark = m_series.mark();
+      // Plain savepoints on the group's transaction (pqxx's subtransaction left the group
+      // aborted after a failed batch here).
+      tx.exec("SAVEPOINT batch");
+      try {
+        auto stored = store_batch(tx, envelope, *seq, *one.batch, one.received_ms);
+        tx.exec("RELEASE SAVEPOINT batch");
+        outcomes.push_back(std::move(stored));
+      } catch (const pqxx::broken_connection&) {
+        throw;
+      } catch (const pqxx::in_doubt_error&) {
+        throw;
+      } catch (const std::exception& error) {
+        m_series.rollback_to(mark);
+        if (!m_connection->pq().is_open()) {
+          throw; // the session is gone: transact reconnects and runs the group again
+        }
+        tx.exec("ROLLBACK TO SAVEPOINT batch");
+        outcomes.push_back(
+            fail(Error(ErrorCode::storage, pg::message_of(error)).context(where)));
+      }
+    }
+    return {};
+  });
+  if (!done) {
+    m_series.rollback();
+    std::vector<Result<BatchOutcome>> failed;
+    failed.reserve(batches.size());
+    for (std::size_t i = 0; i < batches.size(); ++i) {
+      failed.push_back(fail(ErrorCode::storage, "storing a group of " +
+                                                    std::to_string(batches.size()) +
+                                                    " batches: " + done.error().message()));
+    }
+    return failed;
+  }
+  m_series.commit(); // the roll-ups see the samples only once the group committed
+  return outcomes;
 }
 
 } // namespace medic::coordinator::storage

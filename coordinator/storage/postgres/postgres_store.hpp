@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "coordinator/storage/series_cache.hpp"
 #include "coordinator/storage/store.hpp"
 #include "shared/sqlite/database.hpp" // medic::sqlite::Migration: the embedded migrations' type
 
@@ -53,6 +54,9 @@ public:
   [[nodiscard]] Result<BatchOutcome> record_batch(const protocol::Envelope& envelope,
                                                   const protocol::Batch& batch,
                                                   std::int64_t received_ms) override;
+  // One transaction for the group, a savepoint per batch.
+  [[nodiscard]] std::vector<Result<BatchOutcome>> record_batches(
+      std::span<const BatchToStore> batches) override;
   [[nodiscard]] Result<std::vector<AgentRecord>> list_agents() override;
   // postgres_store_events.cpp
   [[nodiscard]] Result<std::vector<SignalRecord>> recent_signals(const EventQuery& query) override;
@@ -80,6 +84,25 @@ public:
   [[nodiscard]] Result<void> put_engine_state(std::string_view name, std::string_view document,
                                               std::int64_t now_ms) override;
   [[nodiscard]] Result<std::optional<std::string>> get_engine_state(std::string_view name) override;
+
+  // postgres_store_samples.cpp
+  [[nodiscard]] Result<RollupFlush> flush_rollups(std::int64_t closed_before_ms) override;
+  [[nodiscard]] Result<std::vector<LatestSample>> read_samples(const SeriesQuery& query) override;
+  [[nodiscard]] Result<std::vector<SeriesRollup>> read_rollups(RollupPeriod period,
+                                                               const SeriesQuery& query) override;
+  [[nodiscard]] Result<RetentionOutcome> apply_retention(const RetentionPolicy& policy,
+                                                         std::int64_t now_ms) override;
+  [[nodiscard]] Result<void> put_daily_metrics(const DailyHealingMetrics& metrics) override;
+  [[nodiscard]] Result<std::vector<DailyHealingMetrics>> list_daily_metrics(
+      std::size_t limit) override;
+
+  // postgres_store_silences.cpp: silences (Store's "Silences" block)
+  [[nodiscard]] Result<void> add_silence(const SilenceRecord& silence) override;
+  [[nodiscard]] Result<std::optional<SilenceRecord>> expire_silence(std::string_view id,
+                                                                    std::string_view actor,
+                                                                    std::int64_t now_ms) override;
+  [[nodiscard]] Result<std::vector<SilenceRecord>> list_silences(bool all, std::int64_t now_ms,
+                                                                 std::size_t limit) override;
 
 private:
   friend Result<std::unique_ptr<Store>> open_postgres_store(const std::string& url);
@@ -109,6 +132,11 @@ private:
                             std::int64_t seq, const protocol::Batch& batch,
                             std::int64_t received_ms);
 
+  // postgres_store_samples.cpp
+  static void prepare_sample_statements(pqxx::connection_base& connection);
+  void store_samples(pqxx::transaction_base& tx, const std::string& agent_id, std::int64_t seq,
+                     const protocol::Batch& batch);
+
   std::string m_url;                        // with the password: never put into a message
   std::string m_where;                      // "postgresql://user:***@host/db", for messages
   std::unique_ptr<Connection> m_connection; // null while disconnected
@@ -119,6 +147,10 @@ private:
   std::string m_times;
   std::vector<std::size_t> m_order;
   std::vector<std::string> m_canonical;
+  SeriesCache m_series;
+  std::string m_key_scratch;
+  std::string m_pack_scratch;
+  std::vector<RollupRow> m_rollup_scratch;
 };
 
 template <class Body>

@@ -37,10 +37,11 @@ constexpr std::string_view k_count_batch_sql =
     " dropped_batches = MAX(dropped_batches, excluded.dropped_batches),"
     " dropped_items = MAX(dropped_items, excluded.dropped_items)";
 
-// ">=" so that of two samples with the same time, the later one in arrival order wins.
+// From memory, by series id (the series row gives agent, name and labels). ">=" so that of two
+// samples with the same time, the later one in arrival order wins.
 constexpr std::string_view k_upsert_latest_sql =
     "INSERT INTO latest_samples (agent_id, name, labels, value, time_ms)"
-    " VALUES (?1, ?2, ?3, ?4, ?5)"
+    " SELECT agent_id, name, labels, ?2, ?3 FROM series WHERE id = ?1"
     " ON CONFLICT (agent_id, name, labels) DO UPDATE SET value = excluded.value,"
     " time_ms = excluded.time_ms WHERE excluded.time_ms >= latest_samples.time_ms";
 
@@ -144,6 +145,12 @@ Result<BatchOutcome> SqliteStore::record_batch(const protocol::Envelope& envelop
                                                const protocol::Batch& batch,
                                                std::int64_t received_ms) {
   auto outcome = store_batch(envelope, batch, received_ms);
+  // The roll-ups see the samples only once their transaction committed.
+  if (outcome && *outcome == BatchOutcome::stored) {
+    m_series.commit();
+  } else {
+    m_series.rollback();
+  }
   if (!outcome) {
     return fail(std::move(outcome).error().context(
         "recording batch " + std::to_string(envelope.seq) + " from agent " + envelope.agent_id));
@@ -164,6 +171,78 @@ Result<BatchOutcome> SqliteStore::store_batch(const protocol::Envelope& envelope
   if (!tx) {
     return fail(std::move(tx).error());
   }
+  auto outcome = store_batch_body(envelope, *seq, batch, received_ms);
+  if (!outcome || *outcome == BatchOutcome::duplicate) {
+    return outcome;
+  }
+  if (auto committed = tx->commit(); !committed) {
+    return fail(std::move(committed).error());
+  }
+  return BatchOutcome::stored;
+}
+
+std::vector<Result<BatchOutcome>> SqliteStore::record_batches(
+    std::span<const BatchToStore> batches) {
+  if (batches.size() <= 1) {
+    return Store::record_batches(batches);
+  }
+  auto tx = sqlite::Transaction::begin(m_db);
+  if (!tx) {
+    return Store::record_batches(batches); // one by one, each saying what went wrong
+  }
+  std::vector<Result<BatchOutcome>> outcomes;
+  outcomes.reserve(batches.size());
+  for (const auto& one : batches) {
+    const auto& envelope = *one.envelope;
+    const std::string where =
+        "recording batch " + std::to_string(envelope.seq) + " from agent " + envelope.agent_id;
+    auto seq = checked_sender(envelope);
+    if (!seq) {
+      outcomes.push_back(fail(std::move(seq).error().context(where)));
+      continue;
+    }
+    // A savepoint per batch: one that fails is undone alone, the group goes on.
+    const auto mark = m_series.mark();
+    if (auto saved = m_db.exec("SAVEPOINT batch"); !saved) {
+      outcomes.push_back(fail(std::move(saved).error().context(where)));
+      continue;
+    }
+    auto outcome = store_batch_body(envelope, *seq, *one.batch, one.received_ms);
+    if (outcome) {
+      auto released = m_db.exec("RELEASE batch");
+      if (!released) {
+        outcome = fail(std::move(released).error());
+      }
+    }
+    if (!outcome) {
+      (void)m_db.exec("ROLLBACK TO batch; RELEASE batch");
+      m_series.rollback_to(mark);
+      outcomes.push_back(fail(std::move(outcome).error().context(where)));
+      continue;
+    }
+    outcomes.push_back(std::move(outcome));
+  }
+  if (auto committed = tx->commit(); !committed) {
+    m_series.rollback();
+    const std::string why = "committing a group of " + std::to_string(batches.size()) +
+                            " batches: " + committed.error().message();
+    for (auto& outcome : outcomes) {
+      if (outcome) {
+        outcome = fail(ErrorCode::storage, why);
+      }
+    }
+    return outcomes;
+  }
+  // The roll-ups see the samples only once their transaction committed.
+  m_series.commit();
+  return outcomes;
+}
+
+Result<BatchOutcome> SqliteStore::store_batch_body(const protocol::Envelope& envelope,
+                                                   std::int64_t seq_value,
+                                                   const protocol::Batch& batch,
+                                                   std::int64_t received_ms) {
+  const auto* seq = &seq_value; // the body reads as it did inside store_batch
   auto claimed = claim_batch(envelope.agent_id, *seq, received_ms);
   if (!claimed) {
     return fail(std::move(claimed).error());
@@ -176,19 +255,16 @@ Result<BatchOutcome> SqliteStore::store_batch(const protocol::Envelope& envelope
       !counted) {
     return fail(std::move(counted).error());
   }
-  for (const auto& sample : batch.samples) {
-    if (auto upserted = upsert_latest(envelope.agent_id, sample); !upserted) {
-      return fail(std::move(upserted).error());
-    }
+  // Latest values are not written per sample: store_samples stages them, and after the commit
+  // they wait in memory (newest per series) until flush_latest() writes them in bulk.
+  if (auto stored = store_samples(envelope.agent_id, *seq, batch); !stored) {
+    return fail(std::move(stored).error());
   }
   if (auto inserted = insert_events(envelope.agent_id, *seq, batch, received_ms); !inserted) {
     return fail(std::move(inserted).error());
   }
   if (auto inserted = insert_actions(envelope.agent_id, *seq, batch, received_ms); !inserted) {
     return fail(std::move(inserted).error());
-  }
-  if (auto committed = tx->commit(); !committed) {
-    return fail(std::move(committed).error());
   }
   return BatchOutcome::stored;
 }
@@ -227,26 +303,10 @@ Result<void> SqliteStore::count_batch(std::string_view agent_id, std::int64_t se
   return {};
 }
 
-Result<void> SqliteStore::upsert_latest(std::string_view agent_id, const protocol::Sample& sample) {
-  // SQLite stores a bound NaN as NULL, which the NOT NULL column rejects; one NaN must not make
-  // the whole batch unstorable (the agent would resend it forever). It still counts as a sample.
-  if (std::isnan(sample.value)) {
-    return {};
-  }
-  auto& statement = m_statements.upsert_latest;
-  const sqlite::ResetOnExit reset(statement);
-  statement.bind(1, agent_id)
-      .bind(2, sample.name)
-      .bind(3, canonical_labels(sample.labels))
-      .bind(4, sample.value)
-      .bind(5, sample.time_ms);
-  if (auto done = statement.run(); !done) {
-    return fail(std::move(done).error().context("storing sample " + sample.name));
-  }
-  return {};
-}
-
 Result<std::vector<AgentRecord>> SqliteStore::list_agents() {
+  if (auto flushed = flush_latest_now(); !flushed) {
+    return fail(std::move(flushed).error());
+  }
   auto& statement = m_statements.select_agents;
   const sqlite::ResetOnExit reset(statement);
   std::vector<AgentRecord> agents;

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "coordinator/storage/series_cache.hpp"
 #include "coordinator/storage/store.hpp"
 #include "shared/sqlite/database.hpp"
 
@@ -28,6 +29,9 @@ public:
   [[nodiscard]] Result<BatchOutcome> record_batch(const protocol::Envelope& envelope,
                                                   const protocol::Batch& batch,
                                                   std::int64_t received_ms) override;
+  // One transaction for the group, a savepoint per batch.
+  [[nodiscard]] std::vector<Result<BatchOutcome>> record_batches(
+      std::span<const BatchToStore> batches) override;
   [[nodiscard]] Result<std::vector<AgentRecord>> list_agents() override;
   [[nodiscard]] Result<std::vector<SignalRecord>> recent_signals(const EventQuery& query) override;
   [[nodiscard]] Result<std::vector<LogEventRecord>> recent_log_events(
@@ -54,6 +58,25 @@ public:
                                               std::int64_t now_ms) override;
   [[nodiscard]] Result<std::optional<std::string>> get_engine_state(std::string_view name) override;
 
+  // sqlite_store_samples.cpp
+  [[nodiscard]] Result<RollupFlush> flush_rollups(std::int64_t closed_before_ms) override;
+  [[nodiscard]] Result<std::vector<LatestSample>> read_samples(const SeriesQuery& query) override;
+  [[nodiscard]] Result<std::vector<SeriesRollup>> read_rollups(RollupPeriod period,
+                                                               const SeriesQuery& query) override;
+  [[nodiscard]] Result<RetentionOutcome> apply_retention(const RetentionPolicy& policy,
+                                                         std::int64_t now_ms) override;
+  [[nodiscard]] Result<void> put_daily_metrics(const DailyHealingMetrics& metrics) override;
+  [[nodiscard]] Result<std::vector<DailyHealingMetrics>> list_daily_metrics(
+      std::size_t limit) override;
+
+  // sqlite_store_silences.cpp: silences (Store's "Silences" block)
+  [[nodiscard]] Result<void> add_silence(const SilenceRecord& silence) override;
+  [[nodiscard]] Result<std::optional<SilenceRecord>> expire_silence(std::string_view id,
+                                                                    std::string_view actor,
+                                                                    std::int64_t now_ms) override;
+  [[nodiscard]] Result<std::vector<SilenceRecord>> list_silences(bool all, std::int64_t now_ms,
+                                                                 std::size_t limit) override;
+
 private:
   friend Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& path);
 
@@ -74,13 +97,19 @@ private:
   [[nodiscard]] Result<BatchOutcome> store_batch(const protocol::Envelope& envelope,
                                                  const protocol::Batch& batch,
                                                  std::int64_t received_ms);
+  // Everything a batch stores, inside the caller's transaction or savepoint.
+  [[nodiscard]] Result<BatchOutcome> store_batch_body(const protocol::Envelope& envelope,
+                                                      std::int64_t seq, const protocol::Batch& batch,
+                                                      std::int64_t received_ms);
   [[nodiscard]] Result<bool> claim_batch(std::string_view agent_id, std::int64_t seq,
                                          std::int64_t received_ms);
   [[nodiscard]] Result<void> count_batch(std::string_view agent_id, std::int64_t seq,
                                          std::int64_t sample_count, std::int64_t received_ms,
                                          const protocol::DropCounts& dropped);
-  [[nodiscard]] Result<void> upsert_latest(std::string_view agent_id,
-                                           const protocol::Sample& sample);
+  // Writes the newest values waiting in m_series to latest_samples, in the caller's transaction
+  // (flush_latest) or in one of its own (flush_latest_now).
+  [[nodiscard]] Result<void> flush_latest();
+  [[nodiscard]] Result<void> flush_latest_now();
   // sqlite_store_events.cpp
   [[nodiscard]] static Result<std::pair<sqlite::Statement, sqlite::Statement>>
   prepare_event_statements(sqlite::Database& db);
@@ -90,9 +119,24 @@ private:
   // sqlite_store_actions.cpp: results, budgets and evidence (rare: prepared when present)
   [[nodiscard]] Result<void> insert_actions(std::string_view agent_id, std::int64_t seq,
                                             const protocol::Batch& batch, std::int64_t received_ms);
+  // sqlite_store_samples.cpp
+  struct SampleStatements {
+    sqlite::Statement upsert_series;
+    sqlite::Statement insert_batch;
+  };
+  [[nodiscard]] Result<void> store_samples(std::string_view agent_id, std::int64_t seq,
+                                           const protocol::Batch& batch);
+  [[nodiscard]] Result<std::size_t> roll_hours(std::int64_t hours_before_ms);
+
   // Declared before the statements so that they are finalized before the connection closes.
   sqlite::Database m_db;
   Statements m_statements;
+  std::unique_ptr<SampleStatements> m_sample_statements; // prepared on first use
+  SeriesCache m_series{true}; // keeps latest values until flush_latest()
+  std::vector<SeriesCache::LatestPoint> m_latest_scratch;
+  std::string m_key_scratch;
+  std::string m_pack_scratch;
+  std::vector<RollupRow> m_rollup_scratch;
 };
 
 } // namespace medic::coordinator::storage

@@ -142,23 +142,24 @@ public:
                                          name + "'") == 1;
   }
 
-  // Makes inserting a latest sample named 'poison' fail with "poisoned", from another
-  // connection: a failure midway through a batch.
+  // Makes numbering a new series named 'poison' fail with "poisoned", from another connection:
+  // a failure midway through a batch (both backends number new series inside the batch's
+  // transaction; latest values may be written later, in bulk).
   void poison_samples() const {
     if (is_postgres()) {
       exec(
           "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
           " IF NEW.name = 'poison' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$;"
-          " CREATE TRIGGER poison BEFORE INSERT ON latest_samples FOR EACH ROW"
+          " CREATE TRIGGER poison BEFORE INSERT ON series FOR EACH ROW"
           " EXECUTE FUNCTION poison()");
     } else {
       exec(
-          "CREATE TRIGGER poison BEFORE INSERT ON latest_samples"
+          "CREATE TRIGGER poison BEFORE INSERT ON series"
           " WHEN NEW.name = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END");
     }
   }
   void cure_samples() const {
-    exec(is_postgres() ? "DROP TRIGGER poison ON latest_samples" : "DROP TRIGGER poison");
+    exec(is_postgres() ? "DROP TRIGGER poison ON series" : "DROP TRIGGER poison");
   }
 
   // Ends the store's server session (PostgreSQL only), as a server restart would.
