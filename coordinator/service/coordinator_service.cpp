@@ -125,6 +125,7 @@ public:
     m_reload->source = &m_source;
     m_reload->work.data = this;
     spdlog::info("reloading the config (asked by {})", m_reload->actor);
+    m_notifier.reloading("reloading the config"); // systemd: RELOADING=1 until READY=1 again
     uv_queue_work(&m_loop, &m_reload->work, &Coordinator::read_config, [](uv_work_t* work, int) {
       static_cast<Coordinator*>(work->data)->apply_reload();
     });
@@ -223,8 +224,10 @@ private:
         spdlog::error("reload asked by {} refused, the running config stays: {}", job->actor,
                       report.error().message());
       }
+      m_notifier.ready(report ? "config reloaded" : "reload refused; the running config stays");
       job->done(std::move(report));
     } catch (const std::exception& e) {
+      m_notifier.ready("reload failed; the running config stays");
       spdlog::error("reload asked by {}: {}", job->actor, e.what());
     }
   }

@@ -26,7 +26,7 @@ bool explained(bool ok, const Fleet& fleet, const FakeSystemd& systemd) {
 
 } // namespace
 
-TEST_CASE("fake systemd: the coordinator sends READY then WATCHDOG then STOPPING",
+TEST_CASE("fake systemd: the coordinator sends READY then WATCHDOG then RELOADING then STOPPING",
           "[fake-systemd]") {
   Fleet fleet;
   FakeSystemd systemd(fleet.dir() / "coordinator-notify.sock");
@@ -44,6 +44,12 @@ TEST_CASE("fake systemd: the coordinator sends READY then WATCHDOG then STOPPING
   REQUIRE(explained(systemd.wait_for("WATCHDOG=1", 3s, ready + 1), fleet, systemd));
   const auto first_watchdog = systemd.matched();
   CHECK(explained(systemd.wait_for("WATCHDOG=1", 3s, first_watchdog + 1), fleet, systemd));
+
+  // A reload (SIGHUP, as ExecReload sends) is framed by RELOADING=1 and READY=1.
+  const auto before_reload = systemd.matched();
+  fleet.coordinator().signal(SIGHUP);
+  REQUIRE(explained(systemd.wait_for("RELOADING=1", 10s, before_reload + 1), fleet, systemd));
+  CHECK(explained(systemd.wait_for("READY=1", 10s, systemd.matched() + 1), fleet, systemd));
 
   fleet.coordinator().signal(SIGTERM);
   CHECK(explained(systemd.wait_for("STOPPING=1", 10s), fleet, systemd));
