@@ -475,6 +475,28 @@ public:
     return storage::BatchOutcome::stored;
   }
 
+  // As the coordinator does: the whole drain in one call (one transaction in the backend).
+  std::vector<Result<storage::BatchOutcome>> record_batches(
+      std::span<const BatchToStore> batches) override {
+    if (!m_backend) {
+      return Store::record_batches(batches);
+    }
+    auto outcomes = m_backend->record_batches(batches);
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+      const auto& outcome = outcomes[i];
+      if (outcome && *outcome == storage::BatchOutcome::duplicate) {
+        m_shared.duplicates.fetch_add(1, std::memory_order_relaxed);
+      } else if (outcome) {
+        m_shared.batches.fetch_add(1, std::memory_order_relaxed);
+        m_shared.samples.fetch_add(batches[i].batch->samples.size(), std::memory_order_relaxed);
+      } else {
+        m_shared.storage_errors.fetch_add(1, std::memory_order_relaxed);
+        report_storage_error(outcome.error().message());
+      }
+    }
+    return outcomes;
+  }
+
   Result<std::vector<storage::AgentRecord>> list_agents() override {
     std::vector<storage::AgentRecord> agents;
     for (const auto& [id, seen] : m_agents) {
