@@ -27,6 +27,24 @@ void RollupBuffer::add(std::int64_t series_id, std::int64_t time_ms, double valu
   aggregate.max = std::max(aggregate.max, value);
 }
 
+void RollupBuffer::merge(const RollupRow& row) {
+  const Key key{row.series_id, bucket_start(row.bucket_ms, k_minute_ms)};
+  auto found = m_buckets.find(key);
+  if (found == m_buckets.end()) {
+    if (m_buckets.size() >= m_max_buckets) {
+      m_dropped += static_cast<std::uint64_t>(row.count);
+      return;
+    }
+    m_buckets.emplace(key, Aggregate{row.count, row.sum, row.min, row.max});
+    return;
+  }
+  auto& aggregate = found->second;
+  aggregate.count += row.count;
+  aggregate.sum += row.sum;
+  aggregate.min = std::min(aggregate.min, row.min);
+  aggregate.max = std::max(aggregate.max, row.max);
+}
+
 void RollupBuffer::take_closed(std::int64_t before_ms, std::vector<RollupRow>& out) {
   for (auto it = m_buckets.begin(); it != m_buckets.end();) {
     const auto& [key, aggregate] = *it;

@@ -38,6 +38,8 @@ public:
 
   // NaN and infinities are left out of roll-ups (the raw rows keep them).
   void add(std::int64_t series_id, std::int64_t time_ms, double value);
+  // Adds a whole minute's aggregate (a row taken out of memory elsewhere).
+  void merge(const RollupRow& row);
   // Moves every bucket whose minute ends at or before `before_ms` into `out` (appended).
   void take_closed(std::int64_t before_ms, std::vector<RollupRow>& out);
   [[nodiscard]] std::size_t open_buckets() const noexcept { return m_buckets.size(); }

@@ -1,12 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 // What both backends keep in memory about samples between transactions: the id of every series
-// seen (agent, name, labels), and the minute roll-ups. A batch's samples are staged while its
-// transaction runs and reach the roll-ups only once it commits; a rolled-back transaction also
-// forgets the series ids it created, since the database forgot them too.
+// seen (agent, name, labels), each series' open minute roll-up and (SQLite) its newest value. A
+// batch's samples are staged while its transaction runs and reach the roll-ups only once it
+// commits; a rolled-back transaction also forgets the series ids it created, since the database
+// forgot them too.
+//
+// Hot path, per sample, without hashing: an agent sends the same series in the same order
+// batch after batch, so the series at position i of its last batch is compared (name, labels)
+// with sample i of this one; only a series that moved or is new costs a key lookup. The slots
+// live in one array, and a series' roll-up and latest value live in its slot.
 #pragma once
 
 #include <cstdint>
 #include <algorithm>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
@@ -18,27 +25,49 @@
 #include "coordinator/storage/rollup_buffer.hpp"
 #include "coordinator/storage/sample_pack.hpp"
 #include "coordinator/storage/store.hpp"
+#include "protocol/message.hpp"
 
 namespace medic::coordinator::storage {
 
 class SeriesCache {
 public:
-  // Bounded: past `max_series` ids nothing more is cached (lookups then go to the database).
+  using Slot = std::uint32_t;
+  static constexpr Slot k_no_slot = std::numeric_limits<Slot>::max();
+
+  // Bounded: past `max_series` series (or `max_agents` agents) nothing more is cached; such
+  // series are looked up in the database every time and rolled up in a bounded side buffer.
   // With `track_latest`, commit() also keeps each series' newest value in memory until
   // take_latest() hands them over (the SQLite backend writes latest_samples from it in bulk).
-  explicit SeriesCache(bool track_latest = false, std::size_t max_series = 2'000'000)
-      : m_max_series(max_series), m_track_latest(track_latest) {}
+  explicit SeriesCache(bool track_latest = false, std::size_t max_series = 2'000'000,
+                       std::size_t max_agents = 1'000'000)
+      : m_max_series(std::min<std::size_t>(max_series, k_no_slot - 1)),
+        m_max_agents(std::min<std::size_t>(max_agents, k_no_slot - 1)),
+        m_track_latest(track_latest) {}
 
   // The cache key of a series; `out` is reused so a lookup allocates nothing once warm.
   static void make_key(std::string& out, std::string_view agent_id, std::string_view name,
                        std::string_view labels);
-  [[nodiscard]] std::optional<std::int64_t> find(std::string_view key) const;
-  // An id the current transaction created (forgotten again by rollback()).
-  void remember_new(std::string key, std::int64_t id);
-  // An id read from the database (stays, whatever the transaction does).
-  void remember(std::string key, std::int64_t id);
 
-  void stage(const PackedSample& sample) { m_staged.push_back(sample); }
+  // One lookup per batch: the agent's position table (k_no_slot when the cache is full).
+  [[nodiscard]] Slot agent(std::string_view agent_id);
+  // The series the agent sent at `position` last time, if `sample` is that same series.
+  [[nodiscard]] std::optional<Slot> at_position(Slot agent, std::size_t position,
+                                                const protocol::Sample& sample) const;
+  // Remembers that the agent sent `slot` at `position` (a hint for its next batch).
+  void place(Slot agent, std::size_t position, Slot slot);
+
+  [[nodiscard]] std::optional<Slot> find(std::string_view key) const;
+  [[nodiscard]] std::int64_t id_of(Slot slot) const noexcept { return m_slots[slot].id; }
+  // An id the current transaction created (forgotten again by rollback()); k_no_slot when full.
+  Slot remember_new(std::string key, std::int64_t id, const protocol::Sample& sample);
+  // An id read from the database (stays, whatever the transaction does).
+  Slot remember(std::string key, std::int64_t id, const protocol::Sample& sample);
+
+  // `slot` may be k_no_slot (a series the cache had no room for).
+  void stage(const PackedSample& sample, Slot slot) {
+    m_staged.push_back(sample);
+    m_staged_slots.push_back(slot);
+  }
   // The samples staged since `from` (a mark's `staged`): one batch's, to pack.
   [[nodiscard]] std::span<const PackedSample> staged(std::size_t from = 0) const noexcept {
     return std::span<const PackedSample>(m_staged).subspan(std::min(from, m_staged.size()));
@@ -53,7 +82,10 @@ public:
   [[nodiscard]] Mark mark() const noexcept { return {m_new.size(), m_staged.size()}; }
   void rollback_to(Mark mark);
 
-  [[nodiscard]] RollupBuffer& rollups() noexcept { return m_rollups; }
+  // Moves every minute roll-up that ends at or before `before_ms` into `out` (appended).
+  void take_closed(std::int64_t before_ms, std::vector<RollupRow>& out);
+  [[nodiscard]] std::size_t open_buckets() const noexcept;
+  [[nodiscard]] std::uint64_t dropped() const noexcept { return m_overflow.dropped(); }
 
   struct LatestPoint {
     std::int64_t series_id = 0;
@@ -62,7 +94,9 @@ public:
   };
   // The newest committed value of every series changed since the last call (NaN left out).
   void take_latest(std::vector<LatestPoint>& out);
-  [[nodiscard]] std::size_t pending_latest() const noexcept { return m_latest.size(); }
+  [[nodiscard]] std::size_t pending_latest() const noexcept {
+    return m_dirty.size() + m_latest_uncached.size();
+  }
 
 private:
   struct Hash {
@@ -71,14 +105,41 @@ private:
       return std::hash<std::string_view>{}(text);
     }
   };
+  struct SeriesSlot {
+    std::int64_t id = 0; // 0: forgotten (its transaction rolled back)
+    std::string name;    // as the agent sent them, for the positional compare
+    std::vector<protocol::Label> labels;
+    // The open minute roll-up (count 0: none).
+    std::int64_t bucket_ms = 0;
+    std::int64_t count = 0;
+    double sum = 0;
+    double min = 0;
+    double max = 0;
+    // The newest committed value (track_latest).
+    std::int64_t latest_ms = std::numeric_limits<std::int64_t>::min();
+    double latest = 0;
+    bool dirty = false;
+  };
+
+  Slot add_slot(std::string key, std::int64_t id, const protocol::Sample& sample);
+  void roll(SeriesSlot& slot, std::int64_t time_ms, double value);
+  void track_latest(std::optional<Slot> slot, std::int64_t series_id, std::int64_t time_ms,
+                    double value);
 
   std::size_t m_max_series;
+  std::size_t m_max_agents;
   bool m_track_latest;
-  std::unordered_map<std::int64_t, LatestPoint> m_latest; // changed since take_latest()
-  std::unordered_map<std::string, std::int64_t, Hash, std::equal_to<>> m_ids;
-  std::vector<std::string> m_new; // created by the running transaction
+  std::vector<SeriesSlot> m_slots;
+  std::unordered_map<std::string, Slot, Hash, std::equal_to<>> m_ids;
+  std::unordered_map<std::string, Slot, Hash, std::equal_to<>> m_agent_index;
+  std::vector<std::vector<Slot>> m_positions; // per agent: the slot sent at each position
+  std::vector<std::pair<std::string, Slot>> m_new; // created by the running transaction
   std::vector<PackedSample> m_staged;
-  RollupBuffer m_rollups;
+  std::vector<Slot> m_staged_slots;
+  std::vector<RollupRow> m_closed; // minutes a newer sample closed, waiting for take_closed
+  RollupBuffer m_overflow;         // samples older than their slot's open minute; uncached series
+  std::vector<Slot> m_dirty;       // slots whose latest value changed since take_latest()
+  std::unordered_map<std::int64_t, LatestPoint> m_latest_uncached;
 };
 
 // Series id -> (name, canonical labels) of one agent, for reading raw samples back.

@@ -278,6 +278,13 @@ Transaction::~Transaction() {
   }
 }
 
+void Transaction::rollback() noexcept {
+  if (m_db != nullptr) {
+    (void)m_db->exec("ROLLBACK");
+    m_db = nullptr;
+  }
+}
+
 Result<void> Transaction::commit() {
   if (auto committed = m_db->exec("COMMIT"); !committed) {
     return fail(std::move(committed).error().context("committing"));

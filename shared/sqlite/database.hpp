@@ -129,6 +129,8 @@ public:
   ~Transaction();
 
   [[nodiscard]] Result<void> commit();
+  // Undoes everything now (also after a failed commit); the destructor then does nothing.
+  void rollback() noexcept;
 
 private:
   explicit Transaction(Database& db) : m_db(&db) {}

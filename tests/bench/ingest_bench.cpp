@@ -15,8 +15,15 @@
 // simulated agents. Parent and child share one memfd-backed page of counters and keys. Every
 // wait is bounded; a child dies with its parent (PR_SET_PDEATHSIG).
 //
+// The simulated agents run in this process, and beyond k_agents_per_process (5,000) also in
+// forked helper processes (each agent needs two descriptors, and the hard descriptor limit may
+// be 20,000); "agents CPU" is theirs together. A driver thread's cost is proportional to the
+// work it does, not to its number of agents: epoll over the sockets' ZMQ_FD, a heap of due
+// times (AckedDriver).
+//
 // Prints Markdown to stdout; progress and the child's logs go to stderr.
 
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -25,6 +32,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -33,6 +41,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -70,7 +79,6 @@ namespace server = coordinator::server;
 constexpr std::size_t k_samples_per_batch = 50;
 constexpr std::size_t k_key_chars = 41; // Z85 key and its NUL
 constexpr std::size_t k_max_agents = 10'000;
-constexpr std::size_t k_agents_per_thread = 500;
 constexpr std::size_t k_max_rtt_records = 4'000'000; // per run, across threads
 // The real agent's ack timeout (agent/link/delivery.hpp): only batches the coordinator refused
 // or lost are sent again, never one that is merely queued.
@@ -111,6 +119,7 @@ struct Options {
   std::uint32_t storage_queue = 1024;   // the coordinator's default storage.queue
   std::uint32_t receive_queue = 10'000; // the coordinator's default agents.receive_queue
   int io_threads = 1;                   // the agents' context; the coordinator's is always 1
+  std::size_t agents_per_thread = 500;  // simulated agents per driver thread
   int plain_hwm = 100; // plain path, both ends: per-connection queues are what bounds its memory
   bool codec = true;
   int retries = 2;       // extra tries of a scenario disturbed by other load
@@ -139,7 +148,7 @@ std::vector<std::string> split(std::string_view text, char by) {
                "usage: medic-ingest-bench [--agents=1,100,1000] [--paths=plain,whole] "
                "[--seconds=5] [--warmup=1]\n"
                "       [--window=8] [--storage-queue=1024] [--receive-queue=10000] "
-               "[--io-threads=1] [--no-codec]\n"
+               "[--io-threads=1] [--agents-per-thread=500] [--no-codec]\n"
                "       [--plain-hwm=100] [--retries=2] [--noisy-pct=20]\n"
                "       [--rate=HZ --store=memory|sqlite:///path|postgresql://... "
                "--signals=N]\n",
@@ -180,6 +189,8 @@ Options parse_options(int argc, char** argv) {
         options.receive_queue = static_cast<std::uint32_t>(std::stoul(value));
       } else if (key == "--io-threads") {
         options.io_threads = std::stoi(value);
+      } else if (key == "--agents-per-thread") {
+        options.agents_per_thread = std::stoul(value);
       } else if (key == "--plain-hwm") {
         options.plain_hwm = std::stoi(value);
       } else if (key == "--retries") {
@@ -212,11 +223,13 @@ Options parse_options(int argc, char** argv) {
   }
   if (options.window == 0 || options.window > 1024 || options.seconds <= 0 ||
       options.seconds > 600 || options.warmup < 0 || options.warmup > 60 ||
-      options.io_threads < 1 || options.retries < 0 || options.retries > 10 ||
+      options.io_threads < 1 || options.agents_per_thread == 0 ||
+      options.agents_per_thread > k_max_agents || options.retries < 0 || options.retries > 10 ||
       options.plain_hwm < 1 || options.rate < 0 || options.rate > 1000 || options.signals > 50 ||
       options.store.size() >= 512) {
     usage(
-        "window 1..1024, seconds 0..600, warmup 0..60, io-threads >= 1, retries 0..10, "
+        "window 1..1024, seconds 0..600, warmup 0..60, io-threads >= 1, "
+        "agents-per-thread 1..10000, retries 0..10, "
         "plain-hwm >= 1, rate 0..1000, signals 0..50, store URL < 512 bytes");
   }
   return options;
@@ -952,7 +965,9 @@ struct SimAgent {
   std::uint64_t next_seq = 1;
   bool greeted = false; // HELLO went out (with ZMQ_IMMEDIATE it cannot before the handshake)
   bool acked_once = false;
-  std::int64_t next_due_ns = 0; // fleet mode: when the next batch is due
+  std::int64_t next_due_ns = 0;       // fleet mode: when the next batch is due
+  std::int64_t scheduled_due_ns = -1; // fleet mode: the due time it has in the heap, if any
+  bool ready_queued = false;          // on the driver's list of agents with input waiting
 };
 
 // Between the main thread and the driver threads.
@@ -971,10 +986,53 @@ struct DriverStats {
   std::atomic<std::uint64_t> stray_acks{0}; // acks of batches no longer outstanding
   std::atomic<std::uint64_t> errors{0};
   std::atomic<std::uint64_t> agents_acked{0};
-  std::vector<std::int64_t> rtt_ns; // the thread's own until it is joined
+  // A slice of DriverArea::rtt, the thread's own; read by the main thread once it is joined.
+  std::int64_t* rtt_ns = nullptr;
   std::size_t rtt_cap = 0;
+  std::size_t rtt_count = 0;
 };
 
+// Control and statistics of every driver thread, in memory shared with the helper processes
+// that drive part of the agents (fork without exec: the same addresses in all of them). One
+// process cannot hold 10,000 agents: each needs two descriptors (its TCP connection and its
+// socket's mailbox) and the hard RLIMIT_NOFILE here is 20,000 without CAP_SYS_RESOURCE.
+constexpr std::size_t k_max_driver_threads = 64;
+constexpr std::size_t k_agents_per_process = 5'000;
+
+struct DriverArea {
+  DriverControl control;
+  std::atomic<int> helpers_done{0}; // helpers whose threads are joined (their stats final)
+  std::atomic<int> helpers_failed{0};
+  std::atomic<bool> release{false}; // helpers may close their sockets and exit
+  std::array<DriverStats, k_max_driver_threads> stats;
+  std::array<std::int64_t, k_max_rtt_records> rtt; // left uninitialised: mmap gives zeroes
+};
+
+class SharedDriverArea {
+public:
+  SharedDriverArea() {
+    void* memory = mmap(nullptr, sizeof(DriverArea), PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED) {
+      throw std::runtime_error(std::string("mmap of the driver area: ") + std::strerror(errno));
+    }
+    m_area = new (memory) DriverArea; // default-initialised: the RTT pages stay untouched
+  }
+  SharedDriverArea(const SharedDriverArea&) = delete;
+  SharedDriverArea& operator=(const SharedDriverArea&) = delete;
+  ~SharedDriverArea() { munmap(m_area, sizeof(DriverArea)); }
+  [[nodiscard]] DriverArea& area() noexcept { return *m_area; }
+
+private:
+  DriverArea* m_area = nullptr;
+};
+
+// Drives a share of the agents from one thread at a cost proportional to the work done, not to
+// the number of agents: each socket's ZMQ_FD is in one epoll set (an agent wakes the thread only
+// when something arrived for it), and in fleet mode the agents' due times are in a min-heap (the
+// thread sleeps until the next one is due). ZMQ_FD is edge-like: it says "look at ZMQ_EVENTS",
+// and any send or receive on the socket may consume that notice, so after draining or sending
+// the socket's ZMQ_EVENTS is read again and an agent with input left goes on a ready list.
 class AckedDriver {
 public:
   AckedDriver(std::span<std::unique_ptr<SimAgent>> agents, DriverControl& control,
@@ -982,36 +1040,66 @@ public:
       : m_agents(agents),
         m_control(control),
         m_stats(stats),
-        m_encoder(control.signals, control.interval_ns > 0) {
+        m_encoder(control.signals, control.interval_ns > 0),
+        m_epoll(epoll_create1(EPOLL_CLOEXEC)) {
+    if (m_epoll < 0) {
+      throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
+    }
+    m_ready.reserve(m_agents.size());
+    m_due_heap.reserve(2 * m_agents.size() + 16);
     const auto now = steady_ns();
-    for (auto& agent : m_agents) {
-      m_items.push_back({agent->socket.handle(), 0, ZMQ_POLLIN, 0});
+    for (std::size_t i = 0; i < m_agents.size(); ++i) {
+      auto& agent = *m_agents[i];
+      epoll_event event{};
+      event.events = EPOLLIN;
+      event.data.u64 = i;
+      const int fd = agent.socket.get(zmq::sockopt::fd);
+      if (epoll_ctl(m_epoll, EPOLL_CTL_ADD, fd, &event) != 0) {
+        const std::string error = std::strerror(errno);
+        ::close(m_epoll);
+        throw std::runtime_error("epoll_ctl(ADD, ZMQ_FD " + std::to_string(fd) + "): " + error);
+      }
       // Spread over one interval, as real agents started at different times are.
-      agent->next_due_ns =
-          now + static_cast<std::int64_t>(m_items.size()) * control.interval_ns /
-                    static_cast<std::int64_t>(m_agents.size());
+      agent.next_due_ns = now + static_cast<std::int64_t>(i + 1) * control.interval_ns /
+                                    static_cast<std::int64_t>(m_agents.size());
     }
   }
+  AckedDriver(const AckedDriver&) = delete;
+  AckedDriver& operator=(const AckedDriver&) = delete;
+  ~AckedDriver() { ::close(m_epoll); }
 
   void run() {
-    for (auto& agent : m_agents) {
-      greet(*agent);
+    for (std::size_t i = 0; i < m_agents.size(); ++i) {
+      greet(i);
     }
+    std::array<epoll_event, k_max_events> events{};
+    std::vector<std::size_t> ready;
+    ready.reserve(m_agents.size());
     std::int64_t next_scan = steady_ns() + k_resend_scan_ns;
     while (!m_control.stop.load(std::memory_order_relaxed)) {
-      zmq::poll(m_items.data(), m_items.size(), std::chrono::milliseconds(5));
-      for (std::size_t i = 0; i < m_items.size(); ++i) {
-        if ((m_items[i].revents & ZMQ_POLLIN) != 0) {
-          drain(*m_agents[i]);
+      const int count = epoll_wait(m_epoll, events.data(), static_cast<int>(events.size()),
+                                   wait_ms(steady_ns(), next_scan));
+      if (count < 0 && errno != EINTR) {
+        m_stats.errors.fetch_add(1, std::memory_order_relaxed);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1)); // never spin on a failure
+      }
+      for (int e = 0; e < count; ++e) {
+        const auto i = static_cast<std::size_t>(events[static_cast<std::size_t>(e)].data.u64);
+        if (i < m_agents.size() && has_input(*m_agents[i])) {
+          drain(i);
         }
       }
-      if (m_control.interval_ns > 0) {
-        for (auto& agent : m_agents) {
-          if (agent->greeted) {
-            fill_window(*agent);
-          }
-        }
+      // Agents left with input by a bounded drain or a send: this turn's list only, so a
+      // socket that keeps receiving cannot starve the others.
+      ready.swap(m_ready);
+      for (const auto i : ready) {
+        m_agents[i]->ready_queued = false;
       }
+      for (const auto i : ready) {
+        drain(i);
+      }
+      ready.clear();
+      send_due(steady_ns());
       if (const auto now = steady_ns(); now >= next_scan) {
         resend_overdue(now);
         next_scan = now + k_resend_scan_ns;
@@ -1020,6 +1108,76 @@ public:
   }
 
 private:
+  static constexpr std::size_t k_max_events = 256;        // per epoll_wait
+  static constexpr int k_max_drain = 256;                 // messages per agent per turn
+  static constexpr std::size_t k_max_due_per_turn = 1024; // due agents served per turn
+  static constexpr std::int64_t k_max_wait_ns = 5'000'000;
+
+  struct Due {
+    std::int64_t at_ns;
+    std::size_t index;
+    bool operator>(const Due& other) const noexcept { return at_ns > other.at_ns; }
+  };
+
+  // Until the next due agent or resend scan, 5 ms at most; 0 while agents are ready.
+  int wait_ms(std::int64_t now, std::int64_t next_scan) const {
+    if (!m_ready.empty()) {
+      return 0;
+    }
+    std::int64_t until = std::min(next_scan, now + k_max_wait_ns);
+    if (!m_due_heap.empty()) {
+      until = std::min(until, m_due_heap.front().at_ns);
+    }
+    if (until <= now) {
+      return 0;
+    }
+    return static_cast<int>((until - now + 999'999) / 1'000'000); // rounded up: no busy wait
+  }
+
+  static bool has_input(SimAgent& agent) {
+    return (agent.socket.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0;
+  }
+
+  // After a send (which may have consumed the ZMQ_FD notice of an arrival), or a bounded drain.
+  void check_input(std::size_t i) {
+    SimAgent& agent = *m_agents[i];
+    if (!agent.ready_queued && has_input(agent)) {
+      agent.ready_queued = true;
+      m_ready.push_back(i);
+    }
+  }
+
+  // Fleet mode: an agent with a batch due later has one entry in the heap at its due time. One
+  // whose due time has passed but whose window is full has none: the ack that frees a slot
+  // (drain → fill_window) sends and schedules it again.
+  void schedule(std::size_t i, std::int64_t now) {
+    SimAgent& agent = *m_agents[i];
+    if (m_control.interval_ns <= 0 || !agent.greeted || agent.next_due_ns <= now ||
+        agent.scheduled_due_ns == agent.next_due_ns) {
+      return;
+    }
+    agent.scheduled_due_ns = agent.next_due_ns;
+    m_due_heap.push_back({agent.next_due_ns, i});
+    std::push_heap(m_due_heap.begin(), m_due_heap.end(), std::greater<>{});
+  }
+
+  void send_due(std::int64_t now) {
+    for (std::size_t served = 0;
+         served < k_max_due_per_turn && !m_due_heap.empty() && m_due_heap.front().at_ns <= now;
+         ++served) {
+      std::pop_heap(m_due_heap.begin(), m_due_heap.end(), std::greater<>{});
+      const Due due = m_due_heap.back();
+      m_due_heap.pop_back();
+      SimAgent& agent = *m_agents[due.index];
+      if (agent.scheduled_due_ns != due.at_ns) {
+        continue; // stale: the agent was served (and scheduled again) before this came up
+      }
+      agent.scheduled_due_ns = -1;
+      fill_window(due.index);
+      check_input(due.index);
+    }
+  }
+
   bool send_hello(SimAgent& agent) {
     protocol::Envelope envelope = agent.envelope;
     envelope.seq = 0;
@@ -1034,11 +1192,13 @@ private:
 
   // HELLO first, then the window; until the handshake is done every send fails (EAGAIN) and
   // the resend scan tries again.
-  void greet(SimAgent& agent) {
+  void greet(std::size_t i) {
+    SimAgent& agent = *m_agents[i];
     agent.greeted = send_hello(agent);
     if (agent.greeted) {
-      fill_window(agent);
+      fill_window(i);
     }
+    check_input(i);
   }
 
   bool send_batch(SimAgent& agent, std::uint64_t seq) {
@@ -1046,17 +1206,20 @@ private:
     return agent.socket.send(zmq::buffer(frame), zmq::send_flags::dontwait).has_value();
   }
 
-  void fill_window(SimAgent& agent) {
+  // Sends what the window and (fleet mode) the pacing allow, then schedules the next one.
+  void fill_window(std::size_t i) {
+    SimAgent& agent = *m_agents[i];
     const std::size_t window = agent.slots.size();
+    auto now = steady_ns();
     for (;;) {
       Slot& slot = agent.slots[agent.next_seq % window];
       if (slot.busy) {
-        return;
+        break;
       }
-      const auto now = steady_ns();
+      now = steady_ns();
       if (m_control.interval_ns > 0) {
         if (now < agent.next_due_ns) {
-          return;
+          break;
         }
         // Paced like a real agent's sampling timer; after a long stall it does not burst.
         agent.next_due_ns = std::max(agent.next_due_ns + m_control.interval_ns,
@@ -1068,11 +1231,13 @@ private:
       ++agent.next_seq;
       m_stats.sent.fetch_add(1, std::memory_order_relaxed);
     }
+    schedule(i, now);
   }
 
-  void drain(SimAgent& agent) {
+  void drain(std::size_t i) {
+    SimAgent& agent = *m_agents[i];
     zmq::message_t reply;
-    for (int i = 0; i < 256 && agent.socket.recv(reply, zmq::recv_flags::dontwait); ++i) {
+    for (int n = 0; n < k_max_drain && agent.socket.recv(reply, zmq::recv_flags::dontwait); ++n) {
       auto message = protocol::decode(reply.to_string_view());
       if (!message) {
         m_stats.errors.fetch_add(1, std::memory_order_relaxed);
@@ -1085,7 +1250,10 @@ private:
         }
       }
     }
-    fill_window(agent);
+    if (agent.greeted) {
+      fill_window(i);
+    }
+    check_input(i); // input left by the bound, or announced during the sends
   }
 
   void on_ack(SimAgent& agent, std::uint64_t seq) {
@@ -1101,25 +1269,28 @@ private:
       m_stats.agents_acked.fetch_add(1, std::memory_order_relaxed);
     }
     if (m_control.recording.load(std::memory_order_relaxed) &&
-        m_stats.rtt_ns.size() < m_stats.rtt_cap) {
-      m_stats.rtt_ns.push_back(steady_ns() - slot.first_sent_ns);
+        m_stats.rtt_count < m_stats.rtt_cap) {
+      m_stats.rtt_ns[m_stats.rtt_count++] = steady_ns() - slot.first_sent_ns;
     }
   }
 
   // A batch refused while the storage queue was full is never acked: send it again, as the
   // agent's spool would.
   void resend_overdue(std::int64_t now) {
-    for (auto& agent : m_agents) {
-      if (!agent->greeted) {
-        greet(*agent);
+    for (std::size_t i = 0; i < m_agents.size(); ++i) {
+      auto& agent = *m_agents[i];
+      if (!agent.greeted) {
+        greet(i);
         continue;
       }
-      for (auto& slot : agent->slots) {
+      bool any_sent = false;
+      for (auto& slot : agent.slots) {
         const bool never_sent = slot.last_sent_ns == 0;
         if (!slot.busy || (!never_sent && now - slot.last_sent_ns <= k_resend_after_ns)) {
           continue;
         }
-        if (send_batch(*agent, slot.seq)) {
+        if (send_batch(agent, slot.seq)) {
+          any_sent = true;
           slot.first_sent_ns = never_sent ? now : slot.first_sent_ns;
           slot.last_sent_ns = now;
           if (!never_sent) {
@@ -1127,15 +1298,20 @@ private:
           }
         }
       }
+      if (any_sent) {
+        check_input(i);
+      }
     }
   }
 
   std::span<std::unique_ptr<SimAgent>> m_agents;
   DriverControl& m_control;
   DriverStats& m_stats;
-  std::vector<zmq::pollitem_t> m_items;
   BatchEncoder m_encoder;
   std::string m_frame;
+  int m_epoll = -1;
+  std::vector<std::size_t> m_ready; // agents with input waiting; each at most once
+  std::vector<Due> m_due_heap;      // min-heap on at_ns; at most ~2 entries per agent
 };
 
 // Plain path: every agent sends as fast as its socket takes batches; nothing comes back.
@@ -1200,6 +1376,8 @@ struct ScenarioResult {
   std::uint64_t zap_admitted = 0, peak_storage_queue = 0, storage_errors = 0;
 };
 
+std::string fixed(double value, int decimals);
+
 struct JoinOnExit {
   DriverControl& control;
   std::vector<std::thread>& threads;
@@ -1225,15 +1403,28 @@ struct Snapshot {
   std::uint64_t refused_busy = 0;
 };
 
-Snapshot take_snapshot(pid_t child, const SharedRegion& shared,
-                       const std::vector<std::unique_ptr<DriverStats>>& stats) {
+// The simulated agents' CPU: this process and its helpers, threads summed by name.
+ProcCpu read_agents_cpu(std::span<const pid_t> helpers) {
+  ProcCpu cpu = read_cpu(getpid());
+  for (const auto pid : helpers) {
+    const ProcCpu helper = read_cpu(pid);
+    cpu.seconds += helper.seconds;
+    for (const auto& [name, seconds] : helper.threads) {
+      cpu.threads[name] += seconds;
+    }
+  }
+  return cpu;
+}
+
+Snapshot take_snapshot(pid_t child, const SharedRegion& shared, std::span<const DriverStats> stats,
+                       std::span<const pid_t> helpers) {
   Snapshot snapshot;
   snapshot.at_ns = steady_ns();
   snapshot.child = read_cpu(child);
-  snapshot.self = read_cpu(getpid());
+  snapshot.self = read_agents_cpu(helpers);
   snapshot.machine_busy = machine_busy_seconds();
   for (const auto& one : stats) {
-    snapshot.acked += one->acked.load();
+    snapshot.acked += one.acked.load();
   }
   snapshot.batches = shared.batches.load();
   snapshot.samples = shared.samples.load();
@@ -1258,9 +1449,10 @@ void fill_shared_inputs(SharedRegion& shared, const Options& options, const Keys
 
 std::vector<std::unique_ptr<SimAgent>> connect_agents(zmq::context_t& context, PathKind path,
                                                       const std::string& endpoint, const Keys& keys,
-                                                      std::size_t count, const Options& options) {
+                                                      std::size_t begin, std::size_t end,
+                                                      const Options& options) {
   std::vector<std::unique_ptr<SimAgent>> agents;
-  for (std::size_t i = 0; i < count; ++i) {
+  for (std::size_t i = begin; i < end; ++i) {
     auto agent = std::make_unique<SimAgent>(context, i, options.window);
     agent->socket.set(zmq::sockopt::linger, 0);
     // As agent/link/coordinator_link.cpp sets them.
@@ -1283,14 +1475,14 @@ std::vector<std::unique_ptr<SimAgent>> connect_agents(zmq::context_t& context, P
 // Until every agent has had an ack (whole) or the ROUTER has decoded a batch per agent (plain);
 // 30 s at most. Returns the seconds it took.
 double wait_connected(PathKind path, std::size_t count, const SharedRegion& shared,
-                      const std::vector<std::unique_ptr<DriverStats>>& stats) {
+                      std::span<const DriverStats> stats) {
   const auto start = Steady::now();
   const auto deadline = start + std::chrono::seconds(30);
   while (Steady::now() < deadline) {
     std::uint64_t ready = 0;
     if (path == PathKind::whole) {
       for (const auto& one : stats) {
-        ready += one->agents_acked.load();
+        ready += one.agents_acked.load();
       }
     } else {
       ready = shared.batches.load();
@@ -1326,10 +1518,10 @@ void compute_rates(ScenarioResult& result, const Snapshot& a, const Snapshot& b)
   }
 }
 
-void compute_rtt(ScenarioResult& result, const std::vector<std::unique_ptr<DriverStats>>& stats) {
+void compute_rtt(ScenarioResult& result, std::span<const DriverStats> stats) {
   std::vector<std::int64_t> all;
   for (const auto& one : stats) {
-    all.insert(all.end(), one->rtt_ns.begin(), one->rtt_ns.end());
+    all.insert(all.end(), one.rtt_ns, one.rtt_ns + one.rtt_count);
   }
   result.rtt_count = all.size();
   if (all.empty()) {
@@ -1345,12 +1537,12 @@ void compute_rtt(ScenarioResult& result, const std::vector<std::unique_ptr<Drive
 }
 
 void collect_counters(ScenarioResult& result, const SharedRegion& shared,
-                      const std::vector<std::unique_ptr<DriverStats>>& stats) {
+                      std::span<const DriverStats> stats) {
   for (const auto& one : stats) {
-    result.connected += one->agents_acked.load();
-    result.resent += one->resent.load();
-    result.stray_acks += one->stray_acks.load();
-    result.errors += one->errors.load();
+    result.connected += one.agents_acked.load();
+    result.resent += one.resent.load();
+    result.stray_acks += one.stray_acks.load();
+    result.errors += one.errors.load();
   }
   result.refused_busy = shared.refused_busy.load();
   result.duplicates = shared.duplicates.load();
@@ -1388,6 +1580,144 @@ std::string fresh_store(const std::string& url) {
   return url;
 }
 
+// Which driver thread drives which agents in which process: processes of at most
+// k_agents_per_process agents (process 0 is this one), threads of about agents_per_thread.
+struct DriverPlan {
+  std::size_t process = 0;
+  std::size_t begin = 0, end = 0; // agent indexes
+};
+
+std::vector<DriverPlan> plan_drivers(std::size_t count, std::size_t agents_per_thread) {
+  const std::size_t processes = (count + k_agents_per_process - 1) / k_agents_per_process;
+  std::vector<DriverPlan> plan;
+  for (std::size_t p = 0; p < processes; ++p) {
+    const std::size_t begin = p * count / processes;
+    const std::size_t end = (p + 1) * count / processes;
+    const std::size_t threads =
+        std::clamp<std::size_t>((end - begin + agents_per_thread - 1) / agents_per_thread, 1,
+                                k_max_driver_threads / processes);
+    for (std::size_t t = 0; t < threads; ++t) {
+      plan.push_back(
+          {p, begin + t * (end - begin) / threads, begin + (t + 1) * (end - begin) / threads});
+    }
+  }
+  return plan;
+}
+
+std::pair<std::size_t, std::size_t> process_range(std::span<const DriverPlan> plan,
+                                                  std::size_t process) {
+  std::size_t begin = SIZE_MAX, end = 0;
+  for (const auto& one : plan) {
+    if (one.process == process) {
+      begin = std::min(begin, one.begin);
+      end = std::max(end, one.end);
+    }
+  }
+  return {begin, end};
+}
+
+// Starts this process's driver threads on `agents` (its share, from process_range's begin).
+void start_drivers(std::vector<std::unique_ptr<SimAgent>>& agents, std::span<const DriverPlan> plan,
+                   std::size_t process, DriverArea& area, PathKind path,
+                   std::vector<std::thread>& threads) {
+  const std::size_t first = process_range(plan, process).first;
+  for (std::size_t t = 0; t < plan.size(); ++t) {
+    if (plan[t].process != process) {
+      continue;
+    }
+    std::span<std::unique_ptr<SimAgent>> mine(agents.data() + (plan[t].begin - first),
+                                              plan[t].end - plan[t].begin);
+    DriverStats& one = area.stats[t];
+    DriverControl& control = area.control;
+    threads.emplace_back([mine, path, &control, &one] {
+      if (path == PathKind::whole) {
+        AckedDriver(mine, control, one).run();
+      } else {
+        drive_plain(mine, control, one);
+      }
+    });
+  }
+}
+
+// A forked helper process: connects and drives its share of the agents until told to stop,
+// then keeps its connections until the receiver has stopped. Returns its exit status.
+int run_agents_helper(const Options& options, PathKind path, const std::string& endpoint,
+                      const Keys& keys, std::span<const DriverPlan> plan, std::size_t process,
+                      DriverArea& area) noexcept {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  prctl(PR_SET_NAME, "agents-helper");
+  try {
+    const auto [begin, end] = process_range(plan, process);
+    zmq::context_t context(options.io_threads, static_cast<int>(end - begin + 64));
+    auto agents = connect_agents(context, path, endpoint, keys, begin, end, options);
+    {
+      std::vector<std::thread> threads;
+      const JoinOnExit joiner{area.control, threads};
+      start_drivers(agents, plan, process, area, path, threads);
+      while (!area.control.stop.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
+    area.helpers_done.fetch_add(1);
+    const auto deadline = Steady::now() + std::chrono::seconds(60);
+    while (!area.release.load() && Steady::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    agents.clear();
+    context.close();
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "agents helper %zu: %s\n", process, e.what());
+  }
+  area.helpers_failed.fetch_add(1);
+  area.control.stop.store(true); // a scenario without part of its agents means nothing
+  return 1;
+}
+
+// The helper processes of one scenario; killed if the scenario ends by an exception.
+struct Helpers {
+  std::vector<pid_t> pids;
+
+  // Until every helper has joined its threads (15 s at most).
+  void wait_done(const DriverArea& area) const {
+    const auto deadline = Steady::now() + std::chrono::seconds(15);
+    while (static_cast<std::size_t>(area.helpers_done.load() + area.helpers_failed.load()) <
+               pids.size() &&
+           Steady::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (area.helpers_failed.load() > 0) {
+      throw std::runtime_error(std::to_string(area.helpers_failed.load()) +
+                               " agents helper(s) failed");
+    }
+  }
+  // Waits 15 s at most for them to exit, then kills them.
+  void reap() noexcept {
+    const auto deadline = Steady::now() + std::chrono::seconds(15);
+    while (!pids.empty()) {
+      int status = 0;
+      if (waitpid(pids.back(), &status, WNOHANG) == pids.back()) {
+        pids.pop_back();
+      } else if (Steady::now() >= deadline) {
+        std::fprintf(stderr, "agents helper %d did not exit within 15 s: killing it\n",
+                     pids.back());
+        kill(pids.back(), SIGKILL);
+        waitpid(pids.back(), &status, 0);
+        pids.pop_back();
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
+  }
+  ~Helpers() {
+    for (const auto pid : pids) {
+      kill(pid, SIGKILL);
+      int status = 0;
+      waitpid(pid, &status, 0);
+    }
+  }
+};
+
 ScenarioResult run_scenario(const Options& options, PathKind path, std::size_t count,
                             const Keys& keys) {
   ScenarioResult result;
@@ -1404,47 +1734,67 @@ ScenarioResult run_scenario(const Options& options, PathKind path, std::size_t c
                path == PathKind::whole ? "whole" : "plain", count, child.pid(), endpoint.c_str());
 
   const std::uint64_t overflows_before = listen_overflows();
-  zmq::context_t context(options.io_threads, static_cast<int>(count + 64));
-  auto agents = connect_agents(context, path, endpoint, keys, count, options);
-  DriverControl control;
+  SharedDriverArea area_memory;
+  DriverArea& area = area_memory.area();
+  DriverControl& control = area.control;
   control.interval_ns = options.rate > 0 ? static_cast<std::int64_t>(1e9 / options.rate) : 0;
   control.signals = options.signals;
-  std::vector<std::unique_ptr<DriverStats>> stats;
+  const auto plan = plan_drivers(count, options.agents_per_thread);
+  const std::span<DriverStats> stats(area.stats.data(), plan.size());
+  for (std::size_t t = 0; t < plan.size(); ++t) {
+    stats[t].rtt_cap = k_max_rtt_records / plan.size();
+    stats[t].rtt_ns = area.rtt.data() + t * stats[t].rtt_cap;
+  }
+  // Helpers first, while this process has no thread to lose in the fork.
+  Helpers helpers;
+  const std::size_t processes = plan.back().process + 1;
+  for (std::size_t process = 1; process < processes; ++process) {
+    const pid_t pid = fork();
+    if (pid < 0) {
+      throw std::runtime_error(std::string("fork of an agents helper: ") + std::strerror(errno));
+    }
+    if (pid == 0) {
+      _exit(run_agents_helper(options, path, endpoint, keys, plan, process, area));
+    }
+    helpers.pids.push_back(pid);
+  }
+  const auto [begin, end] = process_range(plan, 0);
+  zmq::context_t context(options.io_threads, static_cast<int>(end - begin + 64));
+  auto agents = connect_agents(context, path, endpoint, keys, begin, end, options);
   std::vector<std::thread> threads;
   const JoinOnExit joiner{control, threads}; // before `agents` go, whatever is thrown
-  const std::size_t thread_count = (count + k_agents_per_thread - 1) / k_agents_per_thread;
-  for (std::size_t t = 0; t < thread_count; ++t) {
-    const std::size_t begin = t * count / thread_count;
-    const std::size_t end = (t + 1) * count / thread_count;
-    auto& one = *stats.emplace_back(std::make_unique<DriverStats>());
-    one.rtt_cap = k_max_rtt_records / thread_count;
-    one.rtt_ns.reserve(one.rtt_cap);
-    std::span<std::unique_ptr<SimAgent>> mine(agents.data() + begin, end - begin);
-    threads.emplace_back([mine, path, &control, &one] {
-      if (path == PathKind::whole) {
-        AckedDriver(mine, control, one).run();
-      } else {
-        drive_plain(mine, control, one);
-      }
-    });
-  }
+  start_drivers(agents, plan, 0, area, path, threads);
 
   result.connect_seconds = wait_connected(path, count, shared, stats);
   result.listen_overflows = listen_overflows() - overflows_before;
   std::this_thread::sleep_for(std::chrono::duration<double>(options.warmup));
-  const Snapshot before = take_snapshot(child.pid(), shared, stats);
+  const Snapshot before = take_snapshot(child.pid(), shared, stats, helpers.pids);
   result.memory_before = read_memory(child.pid());
   control.recording.store(true);
   std::this_thread::sleep_for(std::chrono::duration<double>(options.seconds));
   control.recording.store(false);
-  const Snapshot after = take_snapshot(child.pid(), shared, stats);
+  const Snapshot after = take_snapshot(child.pid(), shared, stats, helpers.pids);
   result.memory = read_memory(child.pid());
 
   joiner.join();
+  helpers.wait_done(area);
   child.stop(); // while the agents are still connected, so what it acks on the way out arrives
+  area.release.store(true);
   agents.clear();
   context.close();
+  helpers.reap();
   compute_rates(result, before, after);
+  std::string simulator_threads; // stderr only: the drivers against ZeroMQ's I/O (CURVE) thread
+  for (const auto& [name, cpu] : after.self.threads) {
+    const auto earlier = before.self.threads.find(name);
+    const double pct = 100.0 *
+                       (cpu - (earlier == before.self.threads.end() ? 0 : earlier->second)) /
+                       result.seconds;
+    if (pct >= 0.5) {
+      simulator_threads += " " + name + " " + fixed(pct, 0) + " %";
+    }
+  }
+  std::fprintf(stderr, "    simulated agents' CPU by thread:%s\n", simulator_threads.c_str());
   result.refused_in_window = after.refused_busy - before.refused_busy;
   compute_rtt(result, stats);
   collect_counters(result, shared, stats);
@@ -1503,9 +1853,10 @@ void print_header(const Options& options, const CodecResult* codec, std::size_t 
   std::printf("- batch: %zu samples, %zu bytes encoded\n", k_samples_per_batch, frame_bytes);
   std::printf(
       "- whole path: window of %zu unacked batches per agent, storage queue %u, receive "
-      "queue %u; plain path: HWM %d at both ends; agents' ZeroMQ io_threads %d\n",
+      "queue %u; plain path: HWM %d at both ends; agents' ZeroMQ io_threads %d, %zu agents "
+      "per driver thread\n",
       options.window, options.storage_queue, options.receive_queue, options.plain_hwm,
-      options.io_threads);
+      options.io_threads, options.agents_per_thread);
   std::printf(
       "- each figure: %.1f s measured after connecting and a %.1f s warm-up; load "
       "average %s at the start, %s at the end\n\n",
@@ -1650,9 +2001,12 @@ void print_health(const std::vector<ScenarioResult>& results) {
 void raise_fd_limit(std::size_t agents) {
   rlimit limit{};
   getrlimit(RLIMIT_NOFILE, &limit);
-  const rlim_t wanted = static_cast<rlim_t>(agents) * 4 + 256; // socket, mailbox, pollers
+  // A simulator process (at most k_agents_per_process agents): a TCP connection and a mailbox
+  // per agent; the receiver: a connection per agent.
+  const rlim_t wanted =
+      static_cast<rlim_t>(std::max(std::min(agents, k_agents_per_process) * 2, agents)) + 256;
   if (limit.rlim_cur < wanted) {
-    // Root may raise the hard limit too (10,000 CURVE agents need about 30,000 descriptors).
+    // Root with CAP_SYS_RESOURCE may raise the hard limit too.
     if (limit.rlim_max < wanted && geteuid() == 0) {
       limit.rlim_max = wanted;
     }

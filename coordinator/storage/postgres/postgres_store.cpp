@@ -383,52 +383,56 @@ Result<std::vector<AgentRecord>> PostgresStore::list_agents() {
 
 namespace medic::coordinator::storage {
 
-// One transaction for the group, a savepoint per batch: a batch that fails is
-// undone alone; a lost connection runs the whole group again (transact), as for one batch.
+// One transaction for the group, no savepoints (each would cost two more round trips per
+// batch): should any batch fail, the group is rolled back and stored again batch by batch, each
+// in its own transaction, so only that batch fails. A lost connection runs the whole group
+// again (transact), as for one batch.
 std::vector<Result<BatchOutcome>> PostgresStore::record_batches(
     std::span<const BatchToStore> batches) {
   if (batches.size() <= 1) {
     return Store::record_batches(batches);
   }
   std::vector<Result<BatchOutcome>> outcomes;
+  bool one_failed = false;
   auto done = transact([&](pqxx::transaction_base& tx) -> Result<void> {
     outcomes.clear();
+    one_failed = false;
     m_series.rollback(); // whatever a failed earlier attempt staged
     for (const auto& one : batches) {
       const auto& envelope = *one.envelope;
-      const std::string where =
-          "recording batch " + std::to_string(envelope.seq) + " from agent " + envelope.agent_id;
       auto seq = checked_sender(envelope);
-      if (!seq) {
-        outcomes.push_back(fail(std::move(seq).error().context(where)));
+      if (!seq) { // nothing written: this batch alone fails
+        outcomes.push_back(fail(std::move(seq).error().context(
+            "recording batch " + std::to_string(envelope.seq) + " from agent " +
+            envelope.agent_id)));
         continue;
       }
-      const auto mark = m_series.mark();
-      // Plain savepoints on the group's transaction (pqxx's subtransaction left the group
-      // aborted after a failed batch here).
-      tx.exec("SAVEPOINT batch");
       try {
         auto stored = store_batch(tx, envelope, *seq, *one.batch, one.received_ms);
-        tx.exec("RELEASE SAVEPOINT batch");
+        if (!stored) {
+          one_failed = true;
+          return fail(std::move(stored).error()); // rolls the group back
+        }
         outcomes.push_back(std::move(stored));
       } catch (const pqxx::broken_connection&) {
         throw;
       } catch (const pqxx::in_doubt_error&) {
         throw;
       } catch (const std::exception& error) {
-        m_series.rollback_to(mark);
         if (!m_connection->pq().is_open()) {
           throw; // the session is gone: transact reconnects and runs the group again
         }
-        tx.exec("ROLLBACK TO SAVEPOINT batch");
-        outcomes.push_back(
-            fail(Error(ErrorCode::storage, pg::message_of(error)).context(where)));
+        one_failed = true;
+        return fail(ErrorCode::storage, pg::message_of(error)); // rolls the group back
       }
     }
     return {};
   });
   if (!done) {
     m_series.rollback();
+    if (one_failed) {
+      return Store::record_batches(batches);
+    }
     std::vector<Result<BatchOutcome>> failed;
     failed.reserve(batches.size());
     for (std::size_t i = 0; i < batches.size(); ++i) {

@@ -61,20 +61,29 @@ void PostgresStore::store_samples(pqxx::transaction_base& tx, const std::string&
     return;
   }
   const std::size_t first = m_series.mark().staged; // this batch's samples start here
+  const auto agent = m_series.agent(agent_id);
   std::int64_t base_ms = std::numeric_limits<std::int64_t>::max();
-  for (const auto& sample : batch.samples) {
-    const std::string labels = pg::text(canonical_labels(sample.labels));
-    const std::string name = pg::text(sample.name);
-    SeriesCache::make_key(m_key_scratch, agent_id, name, labels);
+  for (std::size_t position = 0; position < batch.samples.size(); ++position) {
+    const auto& sample = batch.samples[position];
+    auto slot = m_series.at_position(agent, position, sample);
     std::int64_t id = 0;
-    if (auto known = m_series.find(m_key_scratch)) {
-      id = *known;
+    if (slot) {
+      id = m_series.id_of(*slot);
     } else {
-      const auto row = tx.exec_prepared1("upsert_series", agent_id, name, labels);
-      id = row[0].as<std::int64_t>();
-      m_series.remember_new(m_key_scratch, id);
+      const std::string labels = pg::text(canonical_labels(sample.labels));
+      const std::string name = pg::text(sample.name);
+      SeriesCache::make_key(m_key_scratch, agent_id, name, labels);
+      slot = m_series.find(m_key_scratch);
+      if (slot) {
+        id = m_series.id_of(*slot);
+      } else {
+        const auto row = tx.exec_prepared1("upsert_series", agent_id, name, labels);
+        id = row[0].as<std::int64_t>();
+        slot = m_series.remember_new(m_key_scratch, id, sample);
+      }
+      m_series.place(agent, position, *slot);
     }
-    m_series.stage({id, sample.time_ms, sample.value});
+    m_series.stage({id, sample.time_ms, sample.value}, *slot);
     base_ms = std::min(base_ms, sample.time_ms);
   }
   pack_samples(m_pack_scratch, m_series.staged(first), base_ms);
@@ -86,7 +95,7 @@ void PostgresStore::store_samples(pqxx::transaction_base& tx, const std::string&
 Result<RollupFlush> PostgresStore::flush_rollups(std::int64_t closed_before_ms) {
   RollupFlush flush;
   m_rollup_scratch.clear();
-  m_series.rollups().take_closed(closed_before_ms, m_rollup_scratch);
+  m_series.take_closed(closed_before_ms, m_rollup_scratch);
   auto done = transact([&](pqxx::transaction_base& tx) -> Result<void> {
     flush.minute_rows = 0;
     flush.hours = 0;
@@ -138,8 +147,8 @@ Result<RollupFlush> PostgresStore::flush_rollups(std::int64_t closed_before_ms) 
     return fail(std::move(done).error().context(
         "writing " + std::to_string(m_rollup_scratch.size()) + " minute roll-ups"));
   }
-  flush.open_buckets = m_series.rollups().open_buckets();
-  flush.dropped = m_series.rollups().dropped();
+  flush.open_buckets = m_series.open_buckets();
+  flush.dropped = m_series.dropped();
   return flush;
 }
 

@@ -92,6 +92,12 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& pa
     return fail(std::move(db).error()); // already names the path
   }
   const std::string where = "opening store " + path.string();
+  // A fleet's batches touch rows all over the agent-keyed indexes: a page cache of 64 MiB (not
+  // SQLite's 2 MiB) keeps their inner pages in memory, so a group transaction writes each dirty
+  // page once at commit instead of spilling it to the WAL half-way and reading it back.
+  if (auto cache = db->exec("PRAGMA cache_size=-65536;"); !cache) {
+    return fail(std::move(cache).error().context(where));
+  }
   if (auto migrated = db->migrate(migrations::sqlite_migrations()); !migrated) {
     return fail(std::move(migrated).error().context(where));
   }
@@ -181,6 +187,10 @@ Result<BatchOutcome> SqliteStore::store_batch(const protocol::Envelope& envelope
   return BatchOutcome::stored;
 }
 
+// One transaction for the whole group, no savepoints: a savepoint per batch would copy every
+// page a batch touches into SQLite's statement journal first (40 pages a batch with 5,000
+// agents, the largest cost measured). Should any batch fail, the group is rolled back and
+// stored again batch by batch, each in its own transaction, so only that batch fails.
 std::vector<Result<BatchOutcome>> SqliteStore::record_batches(
     std::span<const BatchToStore> batches) {
   if (batches.size() <= 1) {
@@ -194,44 +204,24 @@ std::vector<Result<BatchOutcome>> SqliteStore::record_batches(
   outcomes.reserve(batches.size());
   for (const auto& one : batches) {
     const auto& envelope = *one.envelope;
-    const std::string where =
-        "recording batch " + std::to_string(envelope.seq) + " from agent " + envelope.agent_id;
     auto seq = checked_sender(envelope);
-    if (!seq) {
-      outcomes.push_back(fail(std::move(seq).error().context(where)));
-      continue;
-    }
-    // A savepoint per batch: one that fails is undone alone, the group goes on.
-    const auto mark = m_series.mark();
-    if (auto saved = m_db.exec("SAVEPOINT batch"); !saved) {
-      outcomes.push_back(fail(std::move(saved).error().context(where)));
+    if (!seq) { // nothing written: this batch alone fails
+      outcomes.push_back(fail(std::move(seq).error().context(
+          "recording batch " + std::to_string(envelope.seq) + " from agent " + envelope.agent_id)));
       continue;
     }
     auto outcome = store_batch_body(envelope, *seq, *one.batch, one.received_ms);
-    if (outcome) {
-      auto released = m_db.exec("RELEASE batch");
-      if (!released) {
-        outcome = fail(std::move(released).error());
-      }
-    }
     if (!outcome) {
-      (void)m_db.exec("ROLLBACK TO batch; RELEASE batch");
-      m_series.rollback_to(mark);
-      outcomes.push_back(fail(std::move(outcome).error().context(where)));
-      continue;
+      tx->rollback();
+      m_series.rollback();
+      return Store::record_batches(batches);
     }
     outcomes.push_back(std::move(outcome));
   }
   if (auto committed = tx->commit(); !committed) {
+    tx->rollback();
     m_series.rollback();
-    const std::string why = "committing a group of " + std::to_string(batches.size()) +
-                            " batches: " + committed.error().message();
-    for (auto& outcome : outcomes) {
-      if (outcome) {
-        outcome = fail(ErrorCode::storage, why);
-      }
-    }
-    return outcomes;
+    return Store::record_batches(batches);
   }
   // The roll-ups see the samples only once their transaction committed.
   m_series.commit();

@@ -73,27 +73,35 @@ Result<void> SqliteStore::store_samples(std::string_view agent_id, std::int64_t 
         SampleStatements{std::move(*upsert), std::move(*insert)});
   }
   const std::size_t first = m_series.mark().staged; // this batch's samples start here
+  const auto agent = m_series.agent(agent_id);
   std::int64_t base_ms = std::numeric_limits<std::int64_t>::max();
-  for (const auto& sample : batch.samples) {
-    auto& key = m_key_scratch;
-    const std::string labels = canonical_labels(sample.labels);
-    SeriesCache::make_key(key, agent_id, sample.name, labels);
+  for (std::size_t position = 0; position < batch.samples.size(); ++position) {
+    const auto& sample = batch.samples[position];
+    auto slot = m_series.at_position(agent, position, sample);
     std::int64_t id = 0;
-    if (auto known = m_series.find(key)) {
-      id = *known;
+    if (slot) {
+      id = m_series.id_of(*slot);
     } else {
-      auto& statement = m_sample_statements->upsert_series;
-      const sqlite::ResetOnExit reset(statement);
-      statement.bind(1, agent_id).bind(2, std::string_view(sample.name)).bind(3, labels);
-      auto row = statement.step();
-      if (!row || !*row) {
-        return fail(ErrorCode::storage, "numbering series " + sample.name + ": " +
-                                            (row ? "no id returned" : row.error().message()));
+      const std::string labels = canonical_labels(sample.labels);
+      SeriesCache::make_key(m_key_scratch, agent_id, sample.name, labels);
+      slot = m_series.find(m_key_scratch);
+      if (slot) {
+        id = m_series.id_of(*slot);
+      } else {
+        auto& statement = m_sample_statements->upsert_series;
+        const sqlite::ResetOnExit reset(statement);
+        statement.bind(1, agent_id).bind(2, std::string_view(sample.name)).bind(3, labels);
+        auto row = statement.step();
+        if (!row || !*row) {
+          return fail(ErrorCode::storage, "numbering series " + sample.name + ": " +
+                                              (row ? "no id returned" : row.error().message()));
+        }
+        id = statement.column_int(0);
+        slot = m_series.remember_new(m_key_scratch, id, sample);
       }
-      id = statement.column_int(0);
-      m_series.remember_new(key, id);
+      m_series.place(agent, position, *slot);
     }
-    m_series.stage({id, sample.time_ms, sample.value});
+    m_series.stage({id, sample.time_ms, sample.value}, *slot);
     base_ms = std::min(base_ms, sample.time_ms);
   }
   pack_samples(m_pack_scratch, m_series.staged(first), base_ms);
@@ -142,7 +150,7 @@ Result<void> SqliteStore::flush_latest_now() {
 Result<RollupFlush> SqliteStore::flush_rollups(std::int64_t closed_before_ms) {
   RollupFlush flush;
   m_rollup_scratch.clear();
-  m_series.rollups().take_closed(closed_before_ms, m_rollup_scratch);
+  m_series.take_closed(closed_before_ms, m_rollup_scratch);
   auto tx = sqlite::Transaction::begin(m_db);
   if (!tx) {
     return fail(std::move(tx).error());
@@ -183,8 +191,8 @@ Result<RollupFlush> SqliteStore::flush_rollups(std::int64_t closed_before_ms) {
     return fail(std::move(committed).error().context(
         "committing " + std::to_string(m_rollup_scratch.size()) + " minute roll-ups"));
   }
-  flush.open_buckets = m_series.rollups().open_buckets();
-  flush.dropped = m_series.rollups().dropped();
+  flush.open_buckets = m_series.open_buckets();
+  flush.dropped = m_series.dropped();
   return flush;
 }
 

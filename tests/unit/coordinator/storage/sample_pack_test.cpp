@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The raw samples' packed form and the in-memory minute roll-ups, without a database.
+#include <algorithm>
 #include <cmath>
+#include <tuple>
 #include <limits>
 
 #include <catch2/catch.hpp>
@@ -105,20 +107,32 @@ TEST_CASE("rollup buffer: bounded, and counts what it could not hold", "[storage
   REQUIRE(buffer.dropped() == 1);
 }
 
+namespace {
+
+medic::protocol::Sample sample_of(std::string name, std::vector<medic::protocol::Label> labels = {}) {
+  medic::protocol::Sample sample;
+  sample.name = std::move(name);
+  sample.labels = std::move(labels);
+  return sample;
+}
+
+} // namespace
+
 TEST_CASE("series cache: a rolled-back transaction forgets its new ids and staged samples",
           "[storage][samples]") {
   storage::SeriesCache cache;
   std::string key;
   storage::SeriesCache::make_key(key, "a", "cpu", "");
-  cache.remember(key, 1);
+  const auto cpu = cache.remember(key, 1, sample_of("cpu"));
   storage::SeriesCache::make_key(key, "a", "mem", "");
-  cache.remember_new(key, 2);
-  cache.stage({2, 0, 5});
+  const auto mem = cache.remember_new(key, 2, sample_of("mem"));
+  cache.stage({2, 0, 5}, mem);
   cache.rollback();
   REQUIRE_FALSE(cache.find(key));
   storage::SeriesCache::make_key(key, "a", "cpu", "");
-  REQUIRE(cache.find(key) == std::optional<std::int64_t>(1));
-  REQUIRE(cache.rollups().open_buckets() == 0);
+  REQUIRE(cache.find(key) == std::optional(cpu));
+  REQUIRE(cache.id_of(cpu) == 1);
+  REQUIRE(cache.open_buckets() == 0);
 
   // Keys do not run into each other, whatever bytes the parts hold.
   std::string other;
@@ -131,9 +145,85 @@ TEST_CASE("series cache: a rolled-back transaction forgets its new ids and stage
   REQUIRE(key != other);
 
   storage::SeriesCache::make_key(key, "a", "disk", "mount=/");
-  cache.remember_new(key, 3);
-  cache.stage({3, 1000, 4});
+  const auto disk = cache.remember_new(key, 3, sample_of("disk", {{"mount", "/"}}));
+  cache.stage({3, 1000, 4}, disk);
   cache.commit();
-  REQUIRE(cache.find(key) == std::optional<std::int64_t>(3));
-  REQUIRE(cache.rollups().open_buckets() == 1);
+  REQUIRE(cache.find(key) == std::optional(disk));
+  REQUIRE(cache.open_buckets() == 1);
+}
+
+TEST_CASE("series cache: the series at a batch position is found again without a key",
+          "[storage][samples]") {
+  storage::SeriesCache cache;
+  const auto agent = cache.agent("a");
+  REQUIRE(cache.agent("a") == agent);
+  REQUIRE(cache.agent("b") != agent);
+  std::string key;
+  storage::SeriesCache::make_key(key, "a", "disk", "mount=/");
+  const auto disk = cache.remember_new(key, 7, sample_of("disk", {{"mount", "/"}}));
+  cache.place(agent, 3, disk);
+  cache.commit();
+  REQUIRE(cache.at_position(agent, 3, sample_of("disk", {{"mount", "/"}})) == std::optional(disk));
+  // Another series at that position, other labels, another position: no match.
+  REQUIRE_FALSE(cache.at_position(agent, 3, sample_of("disk", {{"mount", "/var"}})));
+  REQUIRE_FALSE(cache.at_position(agent, 3, sample_of("cpu")));
+  REQUIRE_FALSE(cache.at_position(agent, 2, sample_of("disk", {{"mount", "/"}})));
+  REQUIRE_FALSE(cache.at_position(cache.agent("b"), 3, sample_of("disk", {{"mount", "/"}})));
+
+  // A series created by a batch that rolls back is no longer found by its position either.
+  const auto mark = cache.mark();
+  storage::SeriesCache::make_key(key, "a", "mem", "");
+  const auto mem = cache.remember_new(key, 8, sample_of("mem"));
+  cache.place(agent, 0, mem);
+  cache.stage({8, 0, 1}, mem);
+  cache.rollback_to(mark);
+  REQUIRE_FALSE(cache.at_position(agent, 0, sample_of("mem")));
+  REQUIRE_FALSE(cache.find(key));
+  REQUIRE(cache.staged().empty());
+}
+
+TEST_CASE("series cache: minute roll-ups close on a newer minute and take late samples",
+          "[storage][samples]") {
+  storage::SeriesCache cache(true);
+  std::string key;
+  storage::SeriesCache::make_key(key, "a", "cpu", "");
+  const auto cpu = cache.remember_new(key, 1, sample_of("cpu"));
+  cache.stage({1, 60'000, 3}, cpu);
+  cache.stage({1, 119'999, -1}, cpu);
+  cache.stage({1, 120'000, 10}, cpu);           // the next minute closes the first
+  cache.stage({1, 61'000, 5}, cpu);             // late: the first minute again
+  cache.stage({1, 62'000, std::nan("")}, cpu);  // neither rolled up nor latest
+  cache.stage({1, 9, 1}, storage::SeriesCache::k_no_slot); // a series the cache had no room for
+  cache.commit();
+
+  std::vector<storage::RollupRow> rows;
+  cache.take_closed(119'999, rows); // the minute at 60 s has not ended yet
+  REQUIRE(rows == std::vector<storage::RollupRow>{{1, 0, 1, 1, 1, 1}});
+  rows.clear();
+  cache.take_closed(120'000, rows);
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.series_id, a.bucket_ms, a.count) < std::tie(b.series_id, b.bucket_ms, b.count);
+  });
+  // The first minute in two parts (the database merges them): 3 and -1, then the late 5.
+  REQUIRE(rows == std::vector<storage::RollupRow>{{1, 60'000, 1, 5, 5, 5}, {1, 60'000, 2, 2, -1, 3}});
+  REQUIRE(cache.open_buckets() == 1);
+  rows.clear();
+  cache.take_closed(std::numeric_limits<std::int64_t>::max(), rows);
+  REQUIRE(rows == std::vector<storage::RollupRow>{{1, 120'000, 1, 10, 10, 10}});
+  REQUIRE(cache.open_buckets() == 0);
+
+  // Latest values: the newest per series, once, then nothing until the next commit.
+  std::vector<storage::SeriesCache::LatestPoint> latest;
+  cache.take_latest(latest);
+  std::sort(latest.begin(), latest.end(),
+            [](const auto& a, const auto& b) { return a.time_ms < b.time_ms; });
+  REQUIRE(latest.size() == 2);
+  REQUIRE(latest[0].series_id == 1);
+  REQUIRE(latest[0].time_ms == 9);
+  REQUIRE(latest[1].series_id == 1);
+  REQUIRE(latest[1].time_ms == 120'000);
+  REQUIRE(latest[1].value == 10);
+  latest.clear();
+  cache.take_latest(latest);
+  REQUIRE(latest.empty());
 }
