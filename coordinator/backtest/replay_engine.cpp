@@ -43,6 +43,7 @@ ReplayEngine::ReplayEngine(const ReplayInput& input, const engine::EngineConfig&
       m_correlator(m_config.correlation),
       m_learner(m_config.learn),
       m_planner(m_config.plan, m_learner),
+      m_recovery(m_planner, m_learner),
       m_result_used(input.results.size(), false) {
   if (options.learned != nullptr) {
     (void)m_learner.restore(*options.learned); // a bad snapshot leaves the priors only
@@ -99,7 +100,7 @@ void ReplayEngine::run() {
 }
 
 bool ReplayEngine::idle() const {
-  return m_correlator.open_count() == 0 && m_finishing.empty() && m_due.empty() &&
+  return m_correlator.open_count() == 0 && m_finishing.empty() && m_recovery.nothing_due() &&
          m_planner.pending().empty();
 }
 
@@ -112,8 +113,8 @@ void ReplayEngine::advance(std::int64_t to_ms) {
     if (!m_finishing.empty()) {
       next = std::min(next, m_finishing.begin()->first);
     }
-    if (!m_due.empty()) {
-      next = std::min(next, m_due.begin()->first);
+    if (const auto due = m_recovery.next_due_ms()) {
+      next = std::min(next, *due);
     }
     if (next > to_ms) {
       return;

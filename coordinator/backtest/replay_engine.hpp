@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -17,6 +16,7 @@
 #include "coordinator/correlate/correlator.hpp"
 #include "coordinator/engine/fleet_view.hpp"
 #include "coordinator/plan/planner.hpp"
+#include "coordinator/plan/recovery_flow.hpp"
 
 namespace medic::coordinator::backtest::detail {
 
@@ -33,27 +33,15 @@ public:
   [[nodiscard]] ReplayReport report();
 
 private:
-  struct Work {
-    std::optional<diagnose::Diagnosis> diagnosis;
-    std::uint32_t attempts = 0;
-    std::uint32_t failed = 0;
-    std::vector<std::string> tried;
+  // The recovery's part is plan::RecoveryFlow's, as in the live engine.
+  struct Work : plan::RecoveryState {
     bool escalated = false;
-    bool gave_up = false;
-    bool approval_timed_out = false;
     bool in_flight = false;
-    std::int64_t retry_at_ms = 0;
-    std::uint64_t approval_id = 0;
-    std::string last_decision;
   };
   // A recovery the replay pretends it sent.
   struct Simulated {
     correlate::IncidentId incident_id = 0;
-    plan::RecoveryKey key;
-    diagnose::Candidate candidate;
-    std::string risk;
-    std::string diagnosis_key;
-    std::int64_t sent_ms = 0;
+    plan::Dispatched dispatched;
     bool success = true;
     bool teaches = false;            // a verified outcome (stored) or the assumed success
     std::size_t decision = SIZE_MAX; // index in the incident's decisions, to fill the outcome
@@ -73,7 +61,7 @@ private:
 
   // replay_recovery.cpp
   void plan_recovery(const correlate::Incident& snapshot, std::int64_t now_ms);
-  void decided(const correlate::Incident& incident, Work& work, const plan::Decision& decision,
+  void decided(const correlate::Incident& incident, const plan::Decision& decision,
                std::int64_t now_ms);
   void dispatch(const correlate::Incident& incident, const plan::Ranked& chosen,
                 std::int64_t now_ms);
@@ -82,7 +70,9 @@ private:
   void finish_due(std::int64_t now_ms);
   void finish(Simulated recovery, std::int64_t now_ms);
   void expire_approvals(std::int64_t now_ms);
-  void schedule(correlate::IncidentId id, Work& work, std::int64_t at_ms);
+  void schedule(correlate::IncidentId id, Work& work, std::int64_t at_ms) {
+    m_recovery.schedule(id, work, at_ms);
+  }
   void replan_due(std::int64_t now_ms);
   [[nodiscard]] plan::PlanContext context_for(const correlate::Incident& incident,
                                               const Work& work);
@@ -97,6 +87,7 @@ private:
   correlate::Correlator m_correlator;
   learn::Learner m_learner;
   plan::Planner m_planner;
+  plan::RecoveryFlow m_recovery; // the decisions the live engine makes, and the retry schedule
 
   std::unordered_map<std::string, const ReplayAgent*> m_agents;
   // agent id -> indexes into m_input.results (oldest first), and which were used already.
@@ -106,8 +97,7 @@ private:
 
   std::unordered_map<correlate::IncidentId, Work> m_work;
   std::map<correlate::IncidentId, ReplayIncident> m_records; // the listed ones
-  std::set<std::pair<std::int64_t, correlate::IncidentId>> m_due;
-  std::multimap<std::int64_t, Simulated> m_finishing; // by finish time
+  std::multimap<std::int64_t, Simulated> m_finishing;        // by finish time
   std::int64_t m_next_tick_ms = 0;
   std::uint64_t m_ticks = 0;
   std::uint64_t m_records_not_listed = 0;

@@ -30,6 +30,7 @@
 #include "coordinator/learn/learner.hpp"
 #include "coordinator/metrics/registry.hpp"
 #include "coordinator/plan/planner.hpp"
+#include "coordinator/plan/recovery_flow.hpp"
 #include "coordinator/server/ingest_listener.hpp"
 #include "coordinator/storage/store.hpp"
 #include "shared/clock.hpp"
@@ -130,21 +131,13 @@ public:
 
 private:
   // What the engine tracks about an open incident beyond the correlator's record.
-  struct Work {
-    std::optional<diagnose::Diagnosis> diagnosis;
-    std::uint32_t attempts = 0;
-    std::uint32_t failed = 0;
-    std::vector<std::string> tried;
+  // The recovery's part (diagnosis, attempts, tried, holds, approval) is plan::RecoveryFlow's.
+  struct Work : plan::RecoveryState {
     bool escalated = false;
     bool auto_recovered = false;
     bool false_positive = false;
-    bool approval_timed_out = false;
-    bool gave_up = false;                 // the planner or the agent said a person must look
     bool escalation_held = false;         // a maintenance window kept it quiet (audited once)
-    std::int64_t retry_at_ms = 0;         // held: plan again at this time
-    std::uint64_t approval_id = 0;        // waiting for this approval
     std::string in_flight;                // command id
-    std::string last_decision;            // the last verdict audited (holds are re-checked quietly)
     std::deque<protocol::Signal> signals; // the latest ones folded in (bounded)
     std::deque<protocol::CommandResult> results; // recoveries tried, with their output
   };
@@ -246,11 +239,11 @@ private:
   std::string m_daily_day;             // "YYYY-MM-DD" (UTC) the base belongs to; '' before any
   learn::EffectivenessState m_daily_base; // the counters when that day began
   plan::Planner m_planner;
+  plan::RecoveryFlow m_recovery{m_planner, m_learner}; // and the retry schedule
   std::unique_ptr<escalate::Escalator> m_escalator;
   WriteBehind m_writes;
   std::unordered_map<correlate::IncidentId, Work> m_work;
-  std::unordered_map<std::string, Recovery> m_in_flight;          // by command id
-  std::set<std::pair<std::int64_t, correlate::IncidentId>> m_due; // (retry_at_ms, incident)
+  std::unordered_map<std::string, Recovery> m_in_flight; // by command id
   maintenance::Maintenance m_maintenance;
   std::set<correlate::IncidentId> m_maintenance_held; // held or not escalated by maintenance
   std::vector<escalate::Silence> m_silences; // pending and active (bounded: k_max_silences)

@@ -11,7 +11,7 @@ namespace medic::coordinator::engine {
 
 namespace {
 
-constexpr std::int64_t k_held_retry_ms = 5000;
+using plan::k_held_retry_ms;
 constexpr std::size_t k_results_kept = 8; // per incident, for the escalation context
 
 nlohmann::json decision_json(const plan::Decision& decision) {
@@ -45,30 +45,14 @@ std::string params_text(const std::vector<protocol::Label>& params) {
   return text;
 }
 
-// A verified outcome teaches something; a refusal or a dry run does not.
-bool teaches(protocol::ResultStatus status) {
-  return status == protocol::ResultStatus::succeeded || status == protocol::ResultStatus::failed ||
-         status == protocol::ResultStatus::timed_out;
-}
-
 } // namespace
 
 plan::PlanContext Engine::context_for(const correlate::Incident& incident, const Work& work) const {
-  plan::PlanContext context;
-  context.incident = incident;
-  if (work.diagnosis) {
-    context.diagnosis = *work.diagnosis;
-  }
+  plan::PlanContext context = plan::RecoveryFlow::context(incident, work, m_correlator);
   if (const AgentView* view = m_fleet.find(incident.agent_id); view != nullptr && view->greeted) {
     context.catalog = &view->catalog;
     context.agent_connected = true;
   }
-  // A fleet member is not held like a dependant: it waits for a person's approval (the
-  // blast-radius guard), so an operator may still heal one host of the fleet.
-  context.fleet_member = incident.link == correlate::LinkReason::fleet;
-  context.inhibited = !context.fleet_member && m_correlator.inhibited(incident);
-  context.attempts_so_far = work.attempts;
-  context.tried_actions = work.tried;
   return context;
 }
 
@@ -81,21 +65,16 @@ std::string Engine::plan_recovery(const correlate::Incident& snapshot, std::int6
       incident.kind == correlate::IncidentKind::host) {
     diagnose_incident(incident, now_ms); // restored after a restart: diagnose on today's view
   }
-  if (!work.diagnosis || !work.in_flight.empty() ||
-      incident.state != correlate::IncidentState::open) {
-    return "nothing to plan";
-  }
-  schedule(incident.id, work, 0);
-  if (incident.flapping) {
-    // Restarting a flapping target only feeds the loop: stop and let a person look.
-    if (!work.gave_up) {
-      work.gave_up = true;
-      audit(incident.id, now_ms, "coordinator", "held",
-            "not remediated: the incident is flapping (it opened and resolved too often); "
-            "remediation stops and it is escalated");
-      maybe_escalate(incident, now_ms);
-    }
+  switch (m_recovery.open(incident, work, !work.in_flight.empty())) {
+  case plan::Opening::not_now: return "nothing to plan";
+  case plan::Opening::flapping_gave_up:
+    audit(incident.id, now_ms, "coordinator", "held",
+          "not remediated: the incident is flapping (it opened and resolved too often); "
+          "remediation stops and it is escalated");
+    maybe_escalate(incident, now_ms);
     return "flapping: not remediated";
+  case plan::Opening::flapping: return "flapping: not remediated";
+  case plan::Opening::plan: break;
   }
   if (auto hold = maintenance_hold(incident, work, now_ms)) {
     std::string said = "held: " + *hold;
@@ -115,45 +94,36 @@ std::string Engine::plan_recovery(const correlate::Incident& snapshot, std::int6
     return "held: the agent of host '" + incident.host +
            "' has not said HELLO since the coordinator started; decided again when it has";
   }
-  const auto context = context_for(incident, work);
-  const plan::Decision decision = m_planner.decide(context, now_ms);
-  std::string said = std::string(plan::to_string(decision.verdict)) + ": " + decision.reason;
-  if (said != work.last_decision) { // a hold re-checked every few seconds is audited once
-    audit(incident.id, now_ms, "coordinator", "decided", said, decision_json(decision));
-    work.last_decision = std::move(said);
+  const plan::Planned planned = m_recovery.decide(context_for(incident, work), work, now_ms);
+  const plan::Decision& decision = planned.decision;
+  if (planned.newly_said) { // a hold re-checked every few seconds is audited once
+    audit(incident.id, now_ms, "coordinator", "decided", planned.said, decision_json(decision));
   }
-  switch (decision.verdict) {
-  case plan::Verdict::run: return dispatch(incident, *decision.chosen, "coordinator", now_ms);
-  case plan::Verdict::await_approval: {
-    auto approval = m_planner.request_approval(context, decision, now_ms);
-    if (!approval) {
-      audit(incident.id, now_ms, "coordinator", "held",
-            "could not file an approval: " + approval.error().message());
-      schedule(incident.id, work, now_ms + k_held_retry_ms);
-      return approval.error().message();
-    }
-    if (work.approval_id != approval->id) {
-      ++m_counters.approvals_requested;
-      m_last_learned_save_ms = 0; // the planner's state (with it) is saved at the next tick
-      audit(incident.id, now_ms, "coordinator", "approval",
-            "approval " + std::to_string(approval->id) + " requested to run " + approval->action +
-                " on " + approval->host + " (risk " + approval->risk + "): " + approval->reason +
-                "; run `medicctl approve " + std::to_string(approval->id) + "`");
-    }
-    work.approval_id = approval->id;
-    return "waiting for approval " + std::to_string(approval->id);
+  switch (planned.next) {
+  case plan::NextStep::dispatch: return dispatch(incident, *decision.chosen, "coordinator", now_ms);
+  case plan::NextStep::approval_failed:
+    audit(incident.id, now_ms, "coordinator", "held",
+          "could not file an approval: " + planned.approval_error);
+    return planned.approval_error;
+  case plan::NextStep::approval_requested: {
+    const plan::Approval& approval = *planned.approval;
+    ++m_counters.approvals_requested;
+    m_last_learned_save_ms = 0; // the planner's state (with it) is saved at the next tick
+    audit(incident.id, now_ms, "coordinator", "approval",
+          "approval " + std::to_string(approval.id) + " requested to run " + approval.action +
+              " on " + approval.host + " (risk " + approval.risk + "): " + approval.reason +
+              "; run `medicctl approve " + std::to_string(approval.id) + "`");
+    return "waiting for approval " + std::to_string(approval.id);
   }
-  case plan::Verdict::held:
-    // Inhibition ends with a `linked` event, which plans again; limits are polled.
-    schedule(incident.id, work,
-             context.inhibited ? 0 : decision.retry_at_ms.value_or(now_ms + k_held_retry_ms));
-    return "held: " + decision.reason;
-  case plan::Verdict::escalate:
-    work.gave_up = true;
+  case plan::NextStep::approval_pending:
+    return "waiting for approval " + std::to_string(planned.approval->id);
+  case plan::NextStep::held: return "held: " + decision.reason;
+  case plan::NextStep::escalate:
     maybe_escalate(incident, now_ms);
     return "escalated: " + decision.reason;
-  default: return decision.reason;
+  case plan::NextStep::none: break;
   }
+  return decision.reason;
 }
 
 std::string Engine::dispatch(const correlate::Incident& incident, const plan::Ranked& chosen,
@@ -175,21 +145,18 @@ std::string Engine::dispatch(const correlate::Incident& incident, const plan::Ra
           "could not send " + what + ": " + sent.error().message() + "; retrying in 5 s");
     return "not sent: " + sent.error().message();
   }
+  plan::Dispatched started = m_recovery.started(incident, work, chosen, now_ms);
   Recovery& recovery = m_in_flight[*sent];
   recovery.incident_id = incident.id;
   recovery.agent_id = incident.agent_id;
   recovery.host = incident.host;
-  recovery.target = incident.fingerprint;
-  recovery.candidate = chosen.candidate;
-  recovery.risk = chosen.risk;
-  recovery.diagnosis_key = work.diagnosis ? learn::diagnosis_key(*work.diagnosis) : "";
+  recovery.target = std::move(started.key.target);
+  recovery.candidate = std::move(started.candidate);
+  recovery.risk = std::move(started.risk);
+  recovery.diagnosis_key = std::move(started.diagnosis_key);
   recovery.actor = actor;
   recovery.sent_ms = now_ms;
   work.in_flight = *sent;
-  ++work.attempts;
-  work.tried.push_back(chosen.candidate.action);
-  m_planner.started({incident.id, incident.host, chosen.candidate.action, incident.fingerprint},
-                    now_ms);
   audit(
       incident.id, now_ms, actor, "command",
       "sent " + what + " as command " + *sent + " (attempt " + std::to_string(work.attempts) + ")",
@@ -221,8 +188,7 @@ void Engine::on_command_result(const std::string& agent_id, const protocol::Comm
   if (it == m_in_flight.end() || it->second.agent_id != agent_id) {
     return; // answered already (a resent RESULT), or not ours
   }
-  const bool success =
-      result.status == protocol::ResultStatus::succeeded && result.post_check != "failed";
+  const plan::Verification verified = plan::verify(result.status, result.post_check);
   std::string why = std::string(protocol::to_string(result.status));
   if (!result.post_check.empty()) {
     why += ", post-condition " + result.post_check;
@@ -240,7 +206,7 @@ void Engine::on_command_result(const std::string& agent_id, const protocol::Comm
   while (results.size() > k_results_kept) {
     results.pop_front();
   }
-  finish_recovery(result.command_id, success, why, teaches(result.status), now_ms);
+  finish_recovery(result.command_id, verified.success, why, verified.teaches, now_ms);
   if (needs_person) {
     m_work[incident_id].gave_up = true;
     if (const auto* incident = m_correlator.find(incident_id); incident != nullptr) {
@@ -259,15 +225,15 @@ void Engine::finish_recovery(const std::string& command_id, bool success, const 
   m_in_flight.erase(it);
   Work& work = m_work[recovery.incident_id];
   work.in_flight.clear();
-  m_planner.finished(
-      {recovery.incident_id, recovery.host, recovery.candidate.action, recovery.target}, success,
-      now_ms);
-  if (learned && !recovery.diagnosis_key.empty()) {
-    m_learner.record_outcome({recovery.diagnosis_key, recovery.candidate.action, recovery.target,
-                              recovery.risk, recovery.candidate.prior_success,
-                              recovery.candidate.prior_weight, success, now_ms - recovery.sent_ms},
-                             now_ms); // also the pattern's and the effectiveness figures
-  }
+  // The planner, the learner (the pattern's and the effectiveness figures too) and the failures.
+  const auto autonomy_changes = m_recovery.finished(
+      work,
+      {{recovery.incident_id, recovery.host, recovery.candidate.action, recovery.target},
+       recovery.candidate,
+       recovery.risk,
+       recovery.diagnosis_key,
+       recovery.sent_ms},
+      success, learned, now_ms);
   const std::string text = recovery.candidate.action + " on " + recovery.host + " (command " +
                            command_id + ") " + (success ? "worked: " : "failed: ") + why;
   if (m_recovery_counter != nullptr) {
@@ -278,7 +244,6 @@ void Engine::finish_recovery(const std::string& command_id, bool success, const 
     work.auto_recovered = recovery.actor == "coordinator";
   } else {
     ++m_counters.recoveries_failed;
-    ++work.failed;
   }
   nlohmann::json detail = {{"command", command_id}, {"success", success}};
   if (const auto* posterior =
@@ -289,7 +254,7 @@ void Engine::finish_recovery(const std::string& command_id, bool success, const 
   }
   audit(recovery.incident_id, now_ms, "agent:" + recovery.agent_id, success ? "verified" : "failed",
         text, std::move(detail));
-  for (const auto& change : m_planner.review_autonomy(now_ms)) {
+  for (const auto& change : autonomy_changes) {
     audit(recovery.incident_id, now_ms, "coordinator", "autonomy", change.sentence);
   }
   if (const auto* incident = m_correlator.find(recovery.incident_id);
@@ -301,26 +266,11 @@ void Engine::finish_recovery(const std::string& command_id, bool success, const 
 }
 
 void Engine::schedule(correlate::IncidentId id, Work& work, std::int64_t at_ms) {
-  if (work.retry_at_ms != 0) {
-    m_due.erase({work.retry_at_ms, id});
-  }
-  work.retry_at_ms = at_ms;
-  if (at_ms != 0) {
-    m_due.insert({at_ms, id});
-  }
+  m_recovery.schedule(id, work, at_ms);
 }
 
 void Engine::replan_held(std::int64_t now_ms) {
-  // Only what is due: the cost does not grow with the number of open incidents.
-  std::vector<correlate::IncidentId> due;
-  while (!m_due.empty() && m_due.begin()->first <= now_ms) {
-    due.push_back(m_due.begin()->second);
-    m_due.erase(m_due.begin());
-  }
-  for (const correlate::IncidentId id : due) {
-    if (const auto it = m_work.find(id); it != m_work.end()) {
-      it->second.retry_at_ms = 0;
-    }
+  for (const correlate::IncidentId id : m_recovery.take_due(now_ms, m_work)) {
     const correlate::Incident* incident = m_correlator.find(id);
     if (incident != nullptr && incident->state == correlate::IncidentState::open) {
       plan_recovery(*incident, now_ms);
@@ -346,9 +296,7 @@ void Engine::expire_commands(std::int64_t now_ms) {
 
 void Engine::expire_approvals(std::int64_t now_ms) {
   for (const auto& approval : m_planner.expired(now_ms)) {
-    Work& work = m_work[approval.incident];
-    work.approval_id = 0;
-    work.approval_timed_out = true;
+    plan::RecoveryFlow::approval_expired(m_work[approval.incident]);
     audit(approval.incident, now_ms, "coordinator", "expired",
           "approval " + std::to_string(approval.id) + " to run " + approval.action + " on " +
               approval.host + " timed out: nobody approved it");

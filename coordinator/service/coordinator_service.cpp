@@ -2,6 +2,7 @@
 #include "coordinator/service/coordinator_service.hpp"
 #include "coordinator/service/storage_housekeeping.hpp"
 
+#include <sys/resource.h>
 #include <uv.h>
 
 #include <spdlog/spdlog.h>
@@ -36,6 +37,21 @@ namespace medic::coordinator::service {
 namespace {
 
 constexpr std::size_t k_control_jobs = 256;
+
+// Every connected agent holds one descriptor. Lifts the soft limit to the hard one (a soft
+// limit of 1,024, systemd's and most shells' default, would cap the fleet at about 1,000 agents).
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) {
+    return;
+  }
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    spdlog::info("open file limit raised from {} to {} (one descriptor per agent)", before,
+                 limit.rlim_cur);
+  }
+}
 
 using ConfigSource = cli::ConfigSource<config::CoordinatorConfig>;
 
@@ -374,6 +390,7 @@ private:
 } // namespace
 
 Result<void> run_coordinator(const config::CoordinatorConfig& config, ConfigSource source) {
+  raise_open_file_limit();
   gid_t admin_group = static_cast<gid_t>(-1);
   if (!config.admin_group.empty()) {
     auto gid = admin::group_id(config.admin_group);

@@ -118,8 +118,10 @@ void SeriesCache::roll(SeriesSlot& slot, std::int64_t time_ms, double value) {
       m_overflow.merge(closed);
     }
     slot.count = 0;
+    --m_open_slots;
   }
   if (slot.count == 0) {
+    ++m_open_slots;
     slot.bucket_ms = bucket;
     slot.count = 1;
     slot.sum = slot.min = slot.max = value;
@@ -184,21 +186,18 @@ void SeriesCache::take_closed(std::int64_t before_ms, std::vector<RollupRow>& ou
     }
     return false;
   });
-  for (auto& slot : m_slots) {
-    if (slot.count > 0 && slot.bucket_ms <= last_bucket) {
-      out.push_back({slot.id, slot.bucket_ms, slot.count, slot.sum, slot.min, slot.max});
-      slot.count = 0;
+  const bool everything = before_ms == std::numeric_limits<std::int64_t>::max();
+  if (everything || bucket_start(last_bucket, k_minute_ms) > m_scanned_bucket) {
+    m_scanned_bucket = everything ? m_scanned_bucket : bucket_start(last_bucket, k_minute_ms);
+    for (auto& slot : m_slots) {
+      if (slot.count > 0 && slot.bucket_ms <= last_bucket) {
+        out.push_back({slot.id, slot.bucket_ms, slot.count, slot.sum, slot.min, slot.max});
+        slot.count = 0;
+        --m_open_slots;
+      }
     }
   }
   m_overflow.take_closed(before_ms, out);
-}
-
-std::size_t SeriesCache::open_buckets() const noexcept {
-  std::size_t open = m_closed.size() + m_overflow.open_buckets();
-  for (const auto& slot : m_slots) {
-    open += slot.count > 0 ? 1 : 0;
-  }
-  return open;
 }
 
 void SeriesCache::take_latest(std::vector<LatestPoint>& out) {

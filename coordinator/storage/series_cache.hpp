@@ -84,7 +84,9 @@ public:
 
   // Moves every minute roll-up that ends at or before `before_ms` into `out` (appended).
   void take_closed(std::int64_t before_ms, std::vector<RollupRow>& out);
-  [[nodiscard]] std::size_t open_buckets() const noexcept;
+  [[nodiscard]] std::size_t open_buckets() const noexcept {
+    return m_open_slots + m_closed.size() + m_overflow.open_buckets();
+  }
   [[nodiscard]] std::uint64_t dropped() const noexcept { return m_overflow.dropped(); }
 
   struct LatestPoint {
@@ -136,6 +138,10 @@ private:
   std::vector<std::pair<std::string, Slot>> m_new; // created by the running transaction
   std::vector<PackedSample> m_staged;
   std::vector<Slot> m_staged_slots;
+  std::size_t m_open_slots = 0;    // slots with an open minute
+  // The last minute take_closed scanned the slots for: a later call in the same minute has no
+  // slot to find (a late sample that opens an older minute in an empty slot waits a minute).
+  std::int64_t m_scanned_bucket = std::numeric_limits<std::int64_t>::min();
   std::vector<RollupRow> m_closed; // minutes a newer sample closed, waiting for take_closed
   RollupBuffer m_overflow;         // samples older than their slot's open minute; uncached series
   std::vector<Slot> m_dirty;       // slots whose latest value changed since take_latest()

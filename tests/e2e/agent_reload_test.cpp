@@ -7,7 +7,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "tests/e2e/e2e_fixture.hpp"
+#include "tests/support/fleet_fixture.hpp"
 #include "tests/e2e/fake_systemd.hpp"
 
 using namespace std::chrono_literals;

@@ -6,7 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "shared/sqlite/database.hpp"
-#include "tests/e2e/e2e_fixture.hpp"
+#include "tests/support/fleet_fixture.hpp"
 
 using namespace std::chrono_literals;
 using medic::test::Fleet;
@@ -117,8 +117,7 @@ TEST_CASE("a restarted coordinator keeps what it stored and hears from the agent
         return agent && agent->value("batches", 0) >= 1;
       },
       15s));
-  fleet.coordinator().signal(SIGTERM);
-  REQUIRE(fleet.coordinator().wait_for(2s));
+  REQUIRE(fleet.stop_coordinator(2s));
   // Same database, admin socket, key and port: a new process, and the agent reconnects by itself.
   fleet.start_coordinator(fleet.endpoint());
   const auto kept = fleet.agent("e2e-restart");

@@ -17,7 +17,7 @@
 
 #include "tests/e2e/brain_helpers.hpp"
 #include "tests/support/alertmanager.hpp"
-#include "tests/unit/coordinator/escalate/http_receiver.hpp"
+#include "tests/support/http_receiver.hpp"
 
 using namespace std::chrono_literals;
 using medic::test::Alertmanager;
@@ -158,8 +158,7 @@ TEST_CASE("escalation to alertmanager: a critical incident is posted and resolve
   REQUIRE(alertmanager.wait_ready());
   REQUIRE(medic::test::wait_until([&] { return fleet.agent("svc-1").has_value(); }, 15s));
   medic::test::sleep_for(1500ms); // the process sampler has seen it up
-  service.first->signal(SIGKILL);
-  REQUIRE(service.first->wait_for(5s));
+  REQUIRE(service.crash());
 
   json alerts;
   REQUIRE(medic::test::wait_until([&] { return !(alerts = alertmanager.alerts()).empty(); }, 30s,

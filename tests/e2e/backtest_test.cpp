@@ -44,12 +44,10 @@ TEST_CASE("medicctl rules test backtests a candidate rule set and changes nothin
   Fleet fleet;
   TestService service(fleet, "medic-backtest-svc");
   fleet.start_coordinator("tcp://127.0.0.1:*", coordinator_config(write_rules(fleet, "observe")));
-  fleet.start_agent("web-1", true, agent_config(service, "web", "low"));
+  fleet.start_connected_agent("web-1", agent_config(service, "web", "low"));
   INFO(fleet.logs());
-  REQUIRE(medic::test::wait_until([&] { return fleet.agent("web-1").has_value(); }, 15s));
   medic::test::sleep_for(1500ms);
-  service.first->signal(SIGKILL);
-  REQUIRE(service.first->wait_for(5s));
+  REQUIRE(service.crash());
   std::optional<json> live;
   REQUIRE(medic::test::wait_until(
       [&] { return (live = incident_with_rule(fleet, "process-down")).has_value(); }, 30s, 200ms));

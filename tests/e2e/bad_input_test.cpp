@@ -7,7 +7,7 @@
 
 #include "protocol/codec.hpp"
 #include "shared/security/curve_keys.hpp"
-#include "tests/e2e/e2e_fixture.hpp"
+#include "tests/support/fleet_fixture.hpp"
 
 using namespace std::chrono_literals;
 using medic::test::Fleet;

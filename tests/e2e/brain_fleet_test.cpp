@@ -12,7 +12,7 @@
 #include <catch2/catch.hpp>
 
 #include "tests/e2e/brain_helpers.hpp"
-#include "tests/unit/coordinator/escalate/http_receiver.hpp"
+#include "tests/support/http_receiver.hpp"
 
 using namespace std::chrono_literals;
 using medic::test::Fleet;
@@ -191,9 +191,8 @@ TEST_CASE("a flapping service stops being restarted and is escalated") {
                               "correlation: {quiet_period: 0s, flap_count: 2, flap_window: 10m}\n"
                               "plan: {cooldown: 0s}\n"
                               "escalation:\n  rules: {critical_at_once: false}\n");
-  fleet.start_agent("web-9", true, agent_config(service, "web", "low"));
+  fleet.start_connected_agent("web-9", agent_config(service, "web", "low"));
   INFO(fleet.logs());
-  REQUIRE(medic::test::wait_until([&] { return fleet.agent("web-9").has_value(); }, 15s));
   medic::test::sleep_for(1500ms);
 
   // Killed three times: twice restarted by the coordinator, the third opening is flapping.

@@ -7,12 +7,13 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "tests/e2e/e2e_fixture.hpp"
+#include "tests/support/fleet_fixture.hpp"
 
 namespace medic::test::brain {
 
@@ -32,6 +33,11 @@ struct TestService {
   }
   ~TestService() {
     (void)medic::test::run_command({"/usr/bin/pkill", "-KILL", "-f", path.string()});
+  }
+  // SIGKILL to the instance the test started; true once it is gone within 5 s.
+  [[nodiscard]] bool crash() const {
+    first->signal(SIGKILL);
+    return first->wait_for(std::chrono::seconds(5)).has_value();
   }
   [[nodiscard]] bool running() const {
     return medic::test::run_command({"/usr/bin/pgrep", "-f", path.string()}).status.exited_with(0);
@@ -106,6 +112,29 @@ inline std::optional<json> incident_with_rule(const Fleet& fleet, const std::str
     }
   }
   return std::nullopt;
+}
+
+// The incident of `rule` once it is resolved, polled every 200 ms; nullopt after `timeout`.
+inline std::optional<json> wait_for_resolved(const Fleet& fleet, const std::string& rule,
+                                             std::chrono::milliseconds timeout) {
+  std::optional<json> incident;
+  const bool resolved = medic::test::wait_until(
+      [&] {
+        incident = incident_with_rule(fleet, rule);
+        return incident && incident->value("state", "") == "resolved";
+      },
+      timeout, std::chrono::milliseconds(200));
+  return resolved ? incident : std::nullopt;
+}
+
+// The coordinator with `coordinator_config` (tcp://127.0.0.1:*) and agent `id` watching
+// `service` (agent_config()), connected, once its process sampler has seen the service up.
+inline void start_watching(Fleet& fleet, const TestService& service, const std::string& id,
+                           const std::string& service_label, const std::string& risk,
+                           const std::string& coordinator_config) {
+  fleet.start_coordinator("tcp://127.0.0.1:*", coordinator_config);
+  fleet.start_connected_agent(id, agent_config(service, service_label, risk));
+  medic::test::sleep_for(std::chrono::milliseconds(1500));
 }
 
 // The incidents and their timelines, for failure messages.

@@ -18,13 +18,9 @@ TEST_CASE("a pending approval survives a coordinator restart and can still be ap
   Fleet fleet;
   TestService service(fleet, "medic-restart-svc");
   const std::string config = coordinator_config(write_rules(fleet, "auto"));
-  fleet.start_coordinator("tcp://127.0.0.1:*", config);
-  fleet.start_agent("db-1", true, agent_config(service, "db", "high"));
+  start_watching(fleet, service, "db-1", "db", "high", config);
   INFO(fleet.logs());
-  REQUIRE(medic::test::wait_until([&] { return fleet.agent("db-1").has_value(); }, 15s));
-  medic::test::sleep_for(1500ms);
-  service.first->signal(SIGKILL);
-  REQUIRE(service.first->wait_for(5s));
+  REQUIRE(service.crash());
 
   std::uint64_t id = 0;
   REQUIRE(medic::test::wait_until(
@@ -38,8 +34,7 @@ TEST_CASE("a pending approval survives a coordinator restart and can still be ap
       },
       20s, 200ms));
 
-  fleet.coordinator().signal(SIGTERM);
-  REQUIRE(fleet.coordinator().wait_for(10s));
+  REQUIRE(fleet.stop_coordinator());
   fleet.start_coordinator(fleet.endpoint(), config);
   const auto after = fleet.ctl("approvals");
   REQUIRE(after);

@@ -22,15 +22,12 @@ namespace fs = std::filesystem;
 TEST_CASE("a crashed service is restarted through the coordinator, verified and learned") {
   Fleet fleet;
   TestService service(fleet, "medic-brain-svc");
-  fleet.start_coordinator("tcp://127.0.0.1:*", coordinator_config(write_rules(fleet, "auto")));
-  fleet.start_agent("web-1", true, agent_config(service, "web", "low"));
+  start_watching(fleet, service, "web-1", "web", "low",
+                 coordinator_config(write_rules(fleet, "auto")));
   INFO(fleet.logs());
-  REQUIRE(medic::test::wait_until([&] { return fleet.agent("web-1").has_value(); }, 15s));
-  medic::test::sleep_for(1500ms); // the process sampler has seen it up
 
   const auto killed_at = std::chrono::steady_clock::now();
-  service.first->signal(SIGKILL);
-  REQUIRE(service.first->wait_for(5s));
+  REQUIRE(service.crash());
   REQUIRE(medic::test::wait_until([&] { return service.running(); }, 30s, 20ms));
   WARN("crash to running again through the coordinator: "
        << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
@@ -39,13 +36,8 @@ TEST_CASE("a crashed service is restarted through the coordinator, verified and 
        << " ms");
 
   // The incident resolves once the process is seen up again and the quiet period passed.
-  std::optional<json> incident;
-  REQUIRE(medic::test::wait_until(
-      [&] {
-        incident = incident_with_rule(fleet, "process-down");
-        return incident && incident->value("state", "") == "resolved";
-      },
-      30s, 200ms));
+  const auto incident = wait_for_resolved(fleet, "process-down", 30s);
+  REQUIRE(incident);
   CHECK(incident->value("host", "") != "");
   CHECK(incident->at("diagnosis").value("root_cause", "") == "crashed-service");
 
@@ -79,8 +71,7 @@ TEST_CASE("a crashed service is restarted through the coordinator, verified and 
   // A clean stop writes the day's healing figures and the open minute roll-ups; the raw samples
   // were stored with their batches. A restart finds the incident, its timeline and what was
   // learned again.
-  fleet.coordinator().signal(SIGTERM);
-  REQUIRE(fleet.coordinator().wait_for(15s));
+  REQUIRE(fleet.stop_coordinator(15s));
   const auto stored = medic::test::run_command(
       {"/usr/bin/sqlite3", fleet.db_path(),
        "SELECT (SELECT COUNT(*) FROM sample_batches) > 0, (SELECT COUNT(*) FROM rollups_minute) > "
@@ -120,13 +111,10 @@ TEST_CASE("a crashed service is restarted through the coordinator, verified and 
 TEST_CASE("a high-risk recovery waits for approval, and approve runs it") {
   Fleet fleet;
   TestService service(fleet, "medic-approve-svc");
-  fleet.start_coordinator("tcp://127.0.0.1:*", coordinator_config(write_rules(fleet, "auto")));
-  fleet.start_agent("db-1", true, agent_config(service, "db", "high"));
+  start_watching(fleet, service, "db-1", "db", "high",
+                 coordinator_config(write_rules(fleet, "auto")));
   INFO(fleet.logs());
-  REQUIRE(medic::test::wait_until([&] { return fleet.agent("db-1").has_value(); }, 15s));
-  medic::test::sleep_for(1500ms);
-  service.first->signal(SIGKILL);
-  REQUIRE(service.first->wait_for(5s));
+  REQUIRE(service.crash());
 
   json pending;
   REQUIRE(medic::test::wait_until(
@@ -166,16 +154,12 @@ TEST_CASE("a high-risk recovery waits for approval, and approve runs it") {
 TEST_CASE("an unapproved recovery times out and escalates instead") {
   Fleet fleet;
   TestService service(fleet, "medic-timeout-svc");
-  fleet.start_coordinator(
-      "tcp://127.0.0.1:*",
+  start_watching(
+      fleet, service, "db-2", "db", "low",
       coordinator_config(write_rules(fleet, "approve"), "{approval_timeout: 10s, cooldown: 1s}",
                          "escalation:\n  rules: {critical_at_once: false}\n"));
-  fleet.start_agent("db-2", true, agent_config(service, "db", "low"));
   INFO(fleet.logs());
-  REQUIRE(medic::test::wait_until([&] { return fleet.agent("db-2").has_value(); }, 15s));
-  medic::test::sleep_for(1500ms);
-  service.first->signal(SIGKILL);
-  REQUIRE(service.first->wait_for(5s));
+  REQUIRE(service.crash());
 
   std::optional<json> incident;
   REQUIRE(medic::test::wait_until(

@@ -7,7 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include "shared/sqlite/database.hpp"
-#include "tests/e2e/e2e_fixture.hpp"
+#include "tests/support/fleet_fixture.hpp"
 
 using namespace std::chrono_literals;
 using medic::test::Fleet;

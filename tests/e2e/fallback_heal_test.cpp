@@ -11,78 +11,25 @@
 
 #include <catch2/catch.hpp>
 
-#include "tests/e2e/e2e_fixture.hpp"
+#include "tests/support/fleet_fixture.hpp"
+#include "tests/support/watched_service.hpp"
 
 using namespace std::chrono_literals;
+using medic::test::fallback_heal_config;
 using medic::test::Fleet;
+using medic::test::WatchedService;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
 
-// Pids of processes whose executable is `path` (the service copies are unique per test run).
-std::vector<pid_t> pids_running(const fs::path& path) {
-  std::vector<pid_t> pids;
-  for (const auto& entry : fs::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename().string();
-    if (name.empty() || name[0] < '1' || name[0] > '9') {
-      continue;
-    }
-    std::error_code error;
-    const auto exe = fs::read_symlink(entry.path() / "exe", error);
-    if (!error && exe == path) {
-      pids.push_back(static_cast<pid_t>(std::stol(name)));
-    }
-  }
-  return pids;
-}
-
-void kill_all(const fs::path& path) {
-  for (const pid_t pid : pids_running(path)) {
-    ::kill(pid, SIGKILL);
-  }
-}
-
-// `cooldown`: the action's own (catalog) cooldown, which the healer waits for beside its backoff.
-std::string heal_config(const fs::path& service, const std::string& start_argv,
-                        const std::string& cooldown = "0s") {
-  return "processes:\n"
-         "  - {name: svc, process_name: " +
-         service.filename().string() +
-         "}\n"
-         "sample:\n"
-         "  process_discovery_ms: 1000\n"
-         "heal:\n"
-         "  fallback_after: 1s\n"
-         "  backoff_base: 500ms\n"
-         "  backoff_max: 1s\n"
-         "  max_attempts: 3\n"
-         "  healthy_for: 30s\n"
-         "heal_rules:\n"
-         "  - {id: restart-svc, on_rule: process-down, match: {process: svc}, action: start-svc}\n"
-         "actions:\n"
-         "  - name: start-svc\n"
-         "    kind: exec\n"
-         "    risk: low\n"
-         "    timeout: 5s\n"
-         "    cooldown: " +
-         cooldown +
-         "\n"
-         "    argv: " +
-         start_argv + "\n";
-}
-
 std::vector<json> local_results(const Fleet& fleet, const std::string& agent) {
   std::vector<json> results;
-  const auto answer = fleet.ctl_words({"--json", "actions", agent});
-  if (!answer.status.exited_with(0)) {
+  const auto parsed = fleet.ctl_json({"actions", agent});
+  if (!parsed) {
     return results;
   }
-  const auto parsed = json::parse(answer.output, nullptr, false);
-  if (parsed.is_discarded()) {
-    return results;
-  }
-  for (const auto& result : parsed.value("results", json::array())) {
+  for (const auto& result : parsed->value("results", json::array())) {
     if (result.value("origin", "") == "local") {
       results.push_back(result);
     }
@@ -101,10 +48,8 @@ std::string audit_rows(const fs::path& spool) {
 // Starts the coordinator and the agent, waits until they talk, then stops the coordinator.
 std::string start_then_cut_off(Fleet& fleet, const std::string& id, const std::string& extra) {
   const std::string endpoint = fleet.start_coordinator();
-  fleet.start_agent(id, true, extra);
-  REQUIRE(medic::test::wait_until([&] { return fleet.agent(id).has_value(); }, 15s));
-  fleet.coordinator().signal(SIGTERM);
-  REQUIRE(fleet.coordinator().wait_for(10s));
+  fleet.start_connected_agent(id, extra);
+  REQUIRE(fleet.stop_coordinator());
   return endpoint;
 }
 
@@ -112,15 +57,10 @@ std::string start_then_cut_off(Fleet& fleet, const std::string& id, const std::s
 
 TEST_CASE("with the coordinator down, the agent restarts a killed service by itself") {
   Fleet fleet;
-  const fs::path service = fleet.dir() / ("medic-svc-" + std::to_string(::getpid()));
-  fs::copy_file("/bin/sleep", service);
-  struct Cleanup {
-    fs::path path;
-    ~Cleanup() { kill_all(path); }
-  } cleanup{service};
-  const std::string start = "[/usr/bin/setsid, -f, " + service.string() + ", '3600']";
-  medic::test::Process first({service.string(), "3600"}, fleet.dir() / "svc.log");
-  const std::string endpoint = start_then_cut_off(fleet, "web-1", heal_config(service, start));
+  const WatchedService service(fleet.dir().path(), "medic-svc");
+  medic::test::Process first({service.path().string(), "3600"}, fleet.dir() / "svc.log");
+  const std::string endpoint =
+      start_then_cut_off(fleet, "web-1", fallback_heal_config(service, service.start_argv(), "0s"));
   INFO(fleet.logs());
 
   // Killed while the agent is cut off: it notices (1 s discovery, 200 ms sampling) and, being
@@ -129,7 +69,7 @@ TEST_CASE("with the coordinator down, the agent restarts a killed service by its
   const auto killed_at = std::chrono::steady_clock::now();
   first.signal(SIGKILL);
   REQUIRE(first.wait_for(5s));
-  REQUIRE(medic::test::wait_until([&] { return !pids_running(service).empty(); }, 20s, 20ms));
+  REQUIRE(medic::test::wait_until([&] { return service.running(); }, 20s, 20ms));
   const auto healed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::steady_clock::now() - killed_at)
                              .count();
@@ -152,16 +92,11 @@ TEST_CASE("with the coordinator down, the agent restarts a killed service by its
 
 TEST_CASE("a service that never stays up is retried with backoff, then left for a person") {
   Fleet fleet;
-  const fs::path service = fleet.dir() / ("medic-crash-" + std::to_string(::getpid()));
-  fs::copy_file("/bin/sleep", service);
-  struct Cleanup {
-    fs::path path;
-    ~Cleanup() { kill_all(path); }
-  } cleanup{service};
+  const WatchedService service(fleet.dir().path(), "medic-crash");
   // "Starting" it runs a command that exits at once: the service never comes up.
-  medic::test::Process first({service.string(), "3600"}, fleet.dir() / "svc.log");
+  medic::test::Process first({service.path().string(), "3600"}, fleet.dir() / "svc.log");
   const std::string endpoint =
-      start_then_cut_off(fleet, "db-1", heal_config(service, "[/bin/true]", "2s"));
+      start_then_cut_off(fleet, "db-1", fallback_heal_config(service, "[/bin/true]", "2s"));
   INFO(fleet.logs());
   medic::test::sleep_for(1500ms);
   first.signal(SIGKILL);

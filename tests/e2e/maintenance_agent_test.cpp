@@ -14,75 +14,21 @@
 
 #include <catch2/catch.hpp>
 
-#include "tests/e2e/e2e_fixture.hpp"
+#include "tests/support/fleet_fixture.hpp"
+#include "tests/support/watched_service.hpp"
 
 using namespace std::chrono_literals;
 using medic::test::Fleet;
+using medic::test::WatchedService;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
 
-// Pids of processes whose executable is `path` (the service copy is unique per test run).
-std::vector<pid_t> pids_running(const fs::path& path) {
-  std::vector<pid_t> pids;
-  for (const auto& entry : fs::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename().string();
-    if (name.empty() || name[0] < '1' || name[0] > '9') {
-      continue;
-    }
-    std::error_code error;
-    if (fs::read_symlink(entry.path() / "exe", error) == path && !error) {
-      pids.push_back(static_cast<pid_t>(std::stol(name)));
-    }
-  }
-  return pids;
-}
-
-void kill_all(const fs::path& path) {
-  for (const pid_t pid : pids_running(path)) {
-    ::kill(pid, SIGKILL);
-  }
-}
-
-// A uniquely named copy of sleep, started once by the test and again by the agent's action.
-struct Service {
-  fs::path path;
-  explicit Service(const Fleet& fleet)
-      : path(fleet.dir() / ("medic-mw-svc-" + std::to_string(::getpid()))) {
-    fs::copy_file("/bin/sleep", path);
-  }
-  ~Service() { kill_all(path); }
-  [[nodiscard]] bool running() const { return !pids_running(path).empty(); }
-  void kill_now() const {
-    kill_all(path);
-    REQUIRE(medic::test::wait_until([&] { return !running(); }, 5s));
-  }
-};
-
-// An ordinary (not `always`) heal rule: it acts only after 1 s without the coordinator.
-std::string agent_config(const Service& service) {
-  return "processes:\n"
-         "  - {name: svc, process_name: " +
-         service.path.filename().string() +
-         "}\n"
-         "sample:\n"
-         "  process_discovery_ms: 1000\n"
-         "heal:\n"
-         "  fallback_after: 1s\n"
-         "  backoff_base: 500ms\n"
-         "  backoff_max: 1s\n"
-         "  max_attempts: 3\n"
-         "  healthy_for: 30s\n"
-         "heal_rules:\n"
-         "  - {id: restart-svc, on_rule: process-down, match: {process: svc}, action: start-svc}\n"
-         "actions:\n"
-         "  - name: start-svc\n"
-         "    kind: exec\n"
-         "    risk: low\n"
-         "    timeout: 5s\n"
-         "    argv: [/usr/bin/setsid, -f, " +
-         service.path.string() + ", '3600']\n";
+// An ordinary (not `always`) heal rule: it acts only after 1 s without the coordinator. The
+// action's cooldown is the catalog's default (1m).
+std::string agent_config(const WatchedService& service) {
+  return medic::test::fallback_heal_config(service, service.start_argv(), "1m");
 }
 
 bool agent_logged(const Fleet& fleet, const std::string& id, const std::string& text) {
@@ -105,25 +51,19 @@ std::string audit_rows(const Fleet& fleet, const std::string& id) {
       .output;
 }
 
-void stop_coordinator(Fleet& fleet) {
-  fleet.coordinator().signal(SIGTERM);
-  REQUIRE(fleet.coordinator().wait_for(10s));
-}
-
 // Coordinator up in dry-run mode, agent connected and greeted; returns the agent's process.
-medic::test::Process& start_connected(Fleet& fleet, const Service& service, const std::string& id) {
+medic::test::Process& start_connected(Fleet& fleet, const WatchedService& service,
+                                      const std::string& id) {
   fleet.start_coordinator();
   REQUIRE(fleet.ctl_words({"dry-run", "on"}).status.exited_with(0));
-  auto& agent = fleet.start_agent(id, true, agent_config(service));
-  REQUIRE(medic::test::wait_until([&] { return fleet.agent(id).has_value(); }, 15s));
-  return agent;
+  return fleet.start_connected_agent(id, agent_config(service));
 }
 
 // Kills the service while the agent is cut off and checks that nothing restarts it for 6 s
 // (fallback_after 1 s + discovery 1 s + backoff: the agent would have acted well before).
-void check_held(const Fleet& fleet, const Service& service, const std::string& id,
+void check_held(const Fleet& fleet, const WatchedService& service, const std::string& id,
                 const std::string& reason) {
-  service.kill_now();
+  REQUIRE(service.kill_now());
   REQUIRE(medic::test::wait_until(
       [&] {
         return audit_rows(fleet, id).find("start-svc:rejected:" + reason) != std::string::npos;
@@ -142,8 +82,8 @@ TEST_CASE(
     "an agent cut off during a maintenance window leaves a killed service down until it is "
     "removed") {
   Fleet fleet;
-  Service service(fleet);
-  medic::test::Process first({service.path.string(), "3600"}, fleet.dir() / "svc.log");
+  const WatchedService service(fleet.dir().path(), "medic-mw-svc");
+  medic::test::Process first({service.path().string(), "3600"}, fleet.dir() / "svc.log");
   (void)start_connected(fleet, service, "mw-1");
   const std::string endpoint = fleet.endpoint();
   const std::string host = fleet.agent("mw-1")->value("host", "");
@@ -164,7 +104,7 @@ TEST_CASE(
   }
   REQUIRE_FALSE(window_id.empty());
 
-  stop_coordinator(fleet);
+  REQUIRE(fleet.stop_coordinator());
   check_held(fleet, service, "mw-1", "maintenance window " + window_id);
 
   // Back online: the held run reached the coordinator as a local outcome with its reason.
@@ -182,7 +122,7 @@ TEST_CASE(
   REQUIRE(medic::test::wait_until(
       [&] { return latest_policy_says(fleet, "mw-1", "freeze off, 0 windows"); }, 10s, 100ms));
   CHECK_FALSE(service.running());
-  stop_coordinator(fleet);
+  REQUIRE(fleet.stop_coordinator());
   const bool healed = medic::test::wait_until([&] { return service.running(); }, 20s, 100ms);
   INFO(fleet.logs());
   CHECK(healed);
@@ -190,8 +130,8 @@ TEST_CASE(
 
 TEST_CASE("the fleet freeze holds an agent's own healing across an agent restart until lifted") {
   Fleet fleet;
-  Service service(fleet);
-  medic::test::Process first({service.path.string(), "3600"}, fleet.dir() / "svc.log");
+  const WatchedService service(fleet.dir().path(), "medic-mw-svc");
+  medic::test::Process first({service.path().string(), "3600"}, fleet.dir() / "svc.log");
   auto& agent = start_connected(fleet, service, "fz-1");
   const std::string endpoint = fleet.endpoint();
 
@@ -200,7 +140,7 @@ TEST_CASE("the fleet freeze holds an agent's own healing across an agent restart
       [&] { return latest_policy_says(fleet, "fz-1", "freeze on, 0 windows"); }, 10s, 100ms));
 
   // Cut off, and the agent restarted meanwhile: the freeze comes back from its spool.
-  stop_coordinator(fleet);
+  REQUIRE(fleet.stop_coordinator());
   agent.signal(SIGTERM);
   REQUIRE(agent.wait_for(10s));
   fleet.start_agent("fz-1", false, agent_config(service));
@@ -215,7 +155,7 @@ TEST_CASE("the fleet freeze holds an agent's own healing across an agent restart
   REQUIRE(medic::test::wait_until(
       [&] { return latest_policy_says(fleet, "fz-1", "freeze off, 0 windows"); }, 15s, 100ms));
   CHECK_FALSE(service.running());
-  stop_coordinator(fleet);
+  REQUIRE(fleet.stop_coordinator());
   const bool healed = medic::test::wait_until([&] { return service.running(); }, 20s, 100ms);
   INFO(fleet.logs());
   CHECK(healed);

@@ -18,16 +18,6 @@ using namespace medic::test::brain;
 
 namespace {
 
-std::optional<json> ctl_json(const Fleet& fleet, std::vector<std::string> words) {
-  words.insert(words.begin(), "--json");
-  const auto result = fleet.ctl_words(words);
-  auto parsed = json::parse(result.output, nullptr, false);
-  if (!result.status.exited_with(0) || parsed.is_discarded()) {
-    return std::nullopt;
-  }
-  return parsed;
-}
-
 std::uint64_t escalations(const Fleet& fleet) {
   const auto stats = fleet.ctl("stats");
   return stats ? stats->at("stats").value("escalations", std::uint64_t{0}) : 0;
@@ -35,8 +25,7 @@ std::uint64_t escalations(const Fleet& fleet) {
 
 // Kills the service and waits until the coordinator holds the incident, saying why.
 json crash_and_wait_for_hold(Fleet& fleet, TestService& service, const std::string& why) {
-  service.first->signal(SIGKILL);
-  REQUIRE(service.first->wait_for(5s));
+  REQUIRE(service.crash());
   std::optional<json> incident;
   REQUIRE(medic::test::wait_until(
       [&] {
@@ -59,9 +48,8 @@ TEST_CASE("a maintenance window holds remediation and escalation until it is rem
   TestService service(fleet, "medic-mw-svc");
   const std::string config = coordinator_config(write_rules(fleet, "auto"));
   fleet.start_coordinator("tcp://127.0.0.1:*", config);
-  fleet.start_agent("web-1", true, agent_config(service, "web", "low"));
+  fleet.start_connected_agent("web-1", agent_config(service, "web", "low"));
   INFO(fleet.logs());
-  REQUIRE(medic::test::wait_until([&] { return fleet.agent("web-1").has_value(); }, 15s));
 
   const std::string host = service.path.filename().string() + "-host";
   const auto added = fleet.ctl_words(
@@ -72,10 +60,9 @@ TEST_CASE("a maintenance window holds remediation and escalation until it is rem
   CHECK(added.output.find("kernel upgrade") != std::string::npos);
 
   // Written through: a coordinator restarted now still has the window.
-  fleet.coordinator().signal(SIGTERM);
-  REQUIRE(fleet.coordinator().wait_for(10s));
+  REQUIRE(fleet.stop_coordinator());
   fleet.start_coordinator(fleet.endpoint(), config);
-  const auto listed = ctl_json(fleet, {"maintenance", "list"});
+  const auto listed = fleet.ctl_json({"maintenance", "list"});
   REQUIRE(listed);
   REQUIRE(listed->at("maintenance").at("windows").size() == 1);
   CHECK(listed->at("maintenance").at("windows").at(0).value("id", "") == "mw-1");
@@ -105,11 +92,9 @@ TEST_CASE("a maintenance window holds remediation and escalation until it is rem
 TEST_CASE("a fleet freeze holds every remediation until it is lifted") {
   Fleet fleet;
   TestService service(fleet, "medic-freeze-svc");
-  fleet.start_coordinator("tcp://127.0.0.1:*", coordinator_config(write_rules(fleet, "auto")));
-  fleet.start_agent("web-1", true, agent_config(service, "web", "low"));
+  start_watching(fleet, service, "web-1", "web", "low",
+                 coordinator_config(write_rules(fleet, "auto")));
   INFO(fleet.logs());
-  REQUIRE(medic::test::wait_until([&] { return fleet.agent("web-1").has_value(); }, 15s));
-  medic::test::sleep_for(1500ms);
 
   const auto frozen = fleet.ctl_words({"freeze", "on", "--reason", "change freeze"});
   INFO(frozen.output);

@@ -14,8 +14,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "tests/e2e/e2e_fixture.hpp"
-#include "tests/support/alertmanager.hpp"
+#include "tests/support/fleet_fixture.hpp"
+#include "tests/support/loopback_server.hpp"
 
 extern char** environ;
 

@@ -66,29 +66,19 @@ TEST_CASE("the coordinator heals through PostgreSQL and finds its state again af
   Fleet fleet;
   TestService service(fleet, "medic-pg-svc");
   const std::string config = coordinator_config(write_rules(fleet, "auto"));
-  fleet.start_coordinator("tcp://127.0.0.1:*", config);
-  fleet.start_agent("web-1", true, agent_config(service, "web", "low"));
+  start_watching(fleet, service, "web-1", "web", "low", config);
   INFO(fleet.logs());
-  REQUIRE(medic::test::wait_until([&] { return fleet.agent("web-1").has_value(); }, 15s));
   CHECK(schema.count("agents") == 1); // in PostgreSQL, not in a SQLite file
-  medic::test::sleep_for(1500ms);
 
-  service.first->signal(SIGKILL);
-  REQUIRE(service.first->wait_for(5s));
+  REQUIRE(service.crash());
   REQUIRE(medic::test::wait_until([&] { return service.running(); }, 30s, 50ms));
-  std::optional<json> incident;
-  REQUIRE(medic::test::wait_until(
-      [&] {
-        incident = incident_with_rule(fleet, "process-down");
-        return incident && incident->value("state", "") == "resolved";
-      },
-      30s, 200ms));
+  const auto incident = wait_for_resolved(fleet, "process-down", 30s);
+  REQUIRE(incident);
   const auto id = incident->value("id", std::uint64_t{0});
   CHECK(schema.count("incidents") >= 1);
   CHECK(schema.count("audit") >= 5);
 
-  fleet.coordinator().signal(SIGTERM);
-  REQUIRE(fleet.coordinator().wait_for(10s));
+  REQUIRE(fleet.stop_coordinator());
   fleet.start_coordinator(fleet.endpoint(), config);
   const auto kinds = timeline_kinds(fleet, id);
   for (const char* step : {"opened", "diagnosed", "command", "verified", "resolved"}) {

@@ -8,7 +8,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "tests/e2e/e2e_fixture.hpp"
+#include "tests/support/fleet_fixture.hpp"
 
 using medic::test::Fleet;
 using medic::test::read_file;

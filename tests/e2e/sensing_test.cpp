@@ -8,7 +8,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "tests/e2e/e2e_fixture.hpp"
+#include "tests/support/fleet_fixture.hpp"
 
 using namespace std::chrono_literals;
 using medic::test::Fleet;

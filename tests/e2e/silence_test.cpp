@@ -11,7 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include "tests/e2e/brain_helpers.hpp"
-#include "tests/unit/coordinator/escalate/http_receiver.hpp"
+#include "tests/support/http_receiver.hpp"
 
 using namespace std::chrono_literals;
 using medic::test::Fleet;
@@ -20,20 +20,10 @@ using namespace medic::test::brain;
 
 namespace {
 
-std::optional<json> ctl_json(const Fleet& fleet, std::vector<std::string> words) {
-  words.insert(words.begin(), "--json");
-  const auto result = fleet.ctl_words(words);
-  auto parsed = json::parse(result.output, nullptr, false);
-  if (!result.status.exited_with(0) || parsed.is_discarded()) {
-    return std::nullopt;
-  }
-  return parsed;
-}
-
 std::vector<std::string> silence_ids(const Fleet& fleet, bool all) {
   std::vector<std::string> ids;
-  const auto listed = ctl_json(fleet, all ? std::vector<std::string>{"silence", "list", "--all"}
-                                          : std::vector<std::string>{"silence", "list"});
+  const auto listed = fleet.ctl_json(all ? std::vector<std::string>{"silence", "list", "--all"}
+                                         : std::vector<std::string>{"silence", "list"});
   if (listed) {
     for (const auto& s : listed->value("silences", json::array())) {
       ids.push_back(s.value("id", "") + ":" + s.value("state", ""));
@@ -69,20 +59,19 @@ TEST_CASE("a silenced incident is not notified and survives kill -9 until it is 
       coordinator_config(write_rules(fleet, "auto"), "{cooldown: 1s}", webhook_config(webhook));
   fleet.start_coordinator("tcp://127.0.0.1:*", config);
   const std::string host = service.path.filename().string() + "-host";
-  fleet.start_agent("svc-1", true, watching_agent(service, host));
+  fleet.start_connected_agent("svc-1", watching_agent(service, host));
   INFO(fleet.logs());
-  REQUIRE(medic::test::wait_until([&] { return fleet.agent("svc-1").has_value(); }, 15s));
 
-  const auto added = ctl_json(fleet, {"silence", "add", "--host", host, "--label", "env=~e2e-.*",
-                                      "--duration", "1h", "--comment", "e2e: planned work"});
+  const auto added = fleet.ctl_json({"silence", "add", "--host", host, "--label", "env=~e2e-.*",
+                                     "--duration", "1h", "--comment", "e2e: planned work"});
   REQUIRE(added);
   const std::string id = added->at("silence").value("id", "");
   REQUIRE(id.size() == 36);
   CHECK(added->at("silence").value("state", "") == "active");
   CHECK(added->at("silence").value("created_by", "").starts_with("operator:uid="));
   // A second silence, expired at once: it must stay expired whatever happens next.
-  const auto other = ctl_json(fleet, {"silence", "add", "--host", "elsewhere", "--duration", "1h",
-                                      "--comment", "e2e: expired early"});
+  const auto other = fleet.ctl_json({"silence", "add", "--host", "elsewhere", "--duration", "1h",
+                                     "--comment", "e2e: expired early"});
   REQUIRE(other);
   const std::string other_id = other->at("silence").value("id", "");
   const auto expired_other = fleet.ctl_words({"silence", "expire", other_id});
@@ -92,8 +81,7 @@ TEST_CASE("a silenced incident is not notified and survives kill -9 until it is 
   CHECK(silence_ids(fleet, false) == std::vector<std::string>{id + ":active"});
 
   medic::test::sleep_for(1500ms); // the process sampler has seen it up
-  service.first->signal(SIGKILL);
-  REQUIRE(service.first->wait_for(5s));
+  REQUIRE(service.crash());
 
   // The incident opens critical, would be escalated at once, and is held by the silence.
   std::uint64_t incident_id = 0;
@@ -152,10 +140,16 @@ TEST_CASE("medicctl silence and agent show: good and bad arguments against a liv
   fleet.start_coordinator();
   fleet.start_agent("show-1");
   INFO(fleet.logs());
-  REQUIRE(medic::test::wait_until([&] { return fleet.agent("show-1").has_value(); }, 15s));
+  // Listed once its HELLO is stored; shown below once its first batch is too.
+  REQUIRE(medic::test::wait_until(
+      [&] {
+        const auto listed = fleet.agent("show-1");
+        return listed && listed->value("batches", std::uint64_t{0}) >= 1;
+      },
+      15s));
 
   // agent show: one agent in full.
-  const auto shown = ctl_json(fleet, {"agent", "show", "show-1"});
+  const auto shown = fleet.ctl_json({"agent", "show", "show-1"});
   REQUIRE(shown);
   const json& agent = shown->at("agent");
   CHECK(agent.value("id", "") == "show-1");

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/loopback_server.hpp" // free_loopback_port
 #include "tests/support/process.hpp"
 
 namespace medic::test {
@@ -34,9 +35,6 @@ struct AlertmanagerOptions {
   options.webhook_token = std::move(token);
   return options;
 }
-
-// A loopback TCP port that was free a moment ago (bound to port 0, then closed).
-[[nodiscard]] int free_loopback_port();
 
 class Alertmanager {
 public:

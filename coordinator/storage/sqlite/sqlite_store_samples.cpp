@@ -118,52 +118,96 @@ Result<void> SqliteStore::store_samples(std::string_view agent_id, std::int64_t 
   return {};
 }
 
-Result<void> SqliteStore::flush_latest() {
-  m_latest_scratch.clear();
-  m_series.take_latest(m_latest_scratch);
+Result<std::size_t> SqliteStore::flush_latest(std::size_t budget) {
   auto& statement = m_statements.upsert_latest;
-  for (const auto& point : m_latest_scratch) {
+  std::size_t written = 0;
+  for (; m_latest_written < m_latest_pending.size() && written < budget;
+       ++m_latest_written, ++written) {
+    const auto& point = m_latest_pending[m_latest_written];
     const sqlite::ResetOnExit reset(statement);
     statement.bind(1, point.series_id).bind(2, point.value).bind(3, point.time_ms);
     if (auto ran = statement.run(); !ran) {
       return fail(std::move(ran).error().context(
-          "writing the latest values of " + std::to_string(m_latest_scratch.size()) + " series"));
+          "writing the latest values of " + std::to_string(m_latest_pending.size()) + " series"));
     }
   }
-  return {};
+  return written;
+}
+
+void SqliteStore::settle_latest() {
+  if (m_latest_written == m_latest_pending.size()) {
+    m_latest_pending.clear();
+    m_latest_written = 0;
+  }
 }
 
 Result<void> SqliteStore::flush_latest_now() {
-  if (m_series.pending_latest() == 0) {
+  if (m_series.pending_latest() == 0 && m_latest_pending.empty()) {
     return {};
   }
+  // Appended after the ones still waiting, so a series in both gets its newer value last.
+  m_series.take_latest(m_latest_pending);
+  const auto before = m_latest_written;
   auto tx = sqlite::Transaction::begin(m_db);
   if (!tx) {
     return fail(std::move(tx).error());
   }
-  if (auto flushed = flush_latest(); !flushed) {
-    return flushed;
+  if (auto flushed = flush_latest(std::numeric_limits<std::size_t>::max()); !flushed) {
+    m_latest_written = before; // rolled back with the transaction: written again next time
+    return fail(std::move(flushed).error());
   }
-  return tx->commit();
+  if (auto committed = tx->commit(); !committed) {
+    tx->rollback();
+    m_latest_written = before;
+    return committed;
+  }
+  settle_latest();
+  return {};
 }
 
 Result<RollupFlush> SqliteStore::flush_rollups(std::int64_t closed_before_ms) {
+  // Rows per call, latest values and minute roll-ups together (about 50 ms here, while the
+  // batches wait); INT64_MAX (shutdown) writes everything.
+  constexpr std::size_t k_rows_per_flush = 10'000;
+  // Latest values matter to readers only through list_agents, which writes them all first;
+  // written behind every 5 minutes they only spare a restart the older values.
+  constexpr std::int64_t k_latest_every_ms = 300'000;
+  const bool everything = closed_before_ms == std::numeric_limits<std::int64_t>::max();
+  std::size_t budget = everything ? std::numeric_limits<std::size_t>::max() : k_rows_per_flush;
   RollupFlush flush;
-  m_rollup_scratch.clear();
-  m_series.take_closed(closed_before_ms, m_rollup_scratch);
+  m_series.take_closed(closed_before_ms, m_rollup_pending);
+  if (m_latest_pending.empty() &&
+      (everything || m_latest_taken_ms == std::numeric_limits<std::int64_t>::min() ||
+       closed_before_ms - m_latest_taken_ms >= k_latest_every_ms)) {
+    m_series.take_latest(m_latest_pending);
+    m_latest_taken_ms = closed_before_ms;
+  }
+  const auto latest_before = m_latest_written;
+  const auto rollups_before = m_rollups_written;
+  // Whatever this transaction does not commit is written again by the next call.
+  const auto undo = [&] {
+    m_latest_written = latest_before;
+    m_rollups_written = rollups_before;
+  };
   auto tx = sqlite::Transaction::begin(m_db);
   if (!tx) {
     return fail(std::move(tx).error());
   }
-  if (auto latest = flush_latest(); !latest) {
+  auto latest = flush_latest(budget);
+  if (!latest) {
+    undo();
     return fail(std::move(latest).error());
   }
-  if (!m_rollup_scratch.empty()) {
+  budget -= std::min(budget, *latest);
+  if (m_rollups_written < m_rollup_pending.size() && budget > 0) {
     auto merge = m_db.prepare(k_merge_minute_sql);
     if (!merge) {
+      undo();
       return fail(std::move(merge).error());
     }
-    for (const auto& row : m_rollup_scratch) {
+    for (; m_rollups_written < m_rollup_pending.size() && budget > 0;
+         ++m_rollups_written, --budget, ++flush.minute_rows) {
+      const auto& row = m_rollup_pending[m_rollups_written];
       merge->bind(1, row.series_id)
           .bind(2, row.bucket_ms)
           .bind(3, row.count)
@@ -173,25 +217,34 @@ Result<RollupFlush> SqliteStore::flush_rollups(std::int64_t closed_before_ms) {
       auto ran = merge->run();
       merge->reset();
       if (!ran) {
+        undo();
         return fail(std::move(ran).error().context("writing minute roll-ups"));
       }
     }
-    flush.minute_rows = m_rollup_scratch.size();
   }
-  // Whole hours before the oldest minute still open (or the cut-off) roll up now.
-  if (closed_before_ms != std::numeric_limits<std::int64_t>::max()) {
+  // Whole hours before the oldest minute still open (or the cut-off) roll up, once every minute
+  // taken has been written.
+  const bool minutes_written = m_rollups_written == m_rollup_pending.size();
+  if (!everything && minutes_written) {
     auto hours = roll_hours(bucket_start(closed_before_ms, k_hour_ms));
     if (!hours) {
+      undo();
       return fail(std::move(hours).error());
     }
     flush.hours = *hours;
   }
   if (auto committed = tx->commit(); !committed) {
-    // The rows taken out of the buffer are lost with the transaction: say so.
+    tx->rollback();
+    undo();
     return fail(std::move(committed).error().context(
-        "committing " + std::to_string(m_rollup_scratch.size()) + " minute roll-ups"));
+        "committing " + std::to_string(flush.minute_rows) + " minute roll-ups"));
   }
-  flush.open_buckets = m_series.open_buckets();
+  settle_latest();
+  if (minutes_written) {
+    m_rollup_pending.clear();
+    m_rollups_written = 0;
+  }
+  flush.open_buckets = m_series.open_buckets() + (m_rollup_pending.size() - m_rollups_written);
   flush.dropped = m_series.dropped();
   return flush;
 }

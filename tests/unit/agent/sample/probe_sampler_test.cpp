@@ -1,111 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/sample/probe_sampler.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/loopback_server.hpp"
 #include "tests/unit/agent/sample/recording_sink.hpp"
 
 using namespace medic::agent::sample;
+using medic::test::CannedServer;
 using medic::test::RecordingSink;
 
 namespace {
-
-// A listening socket on 127.0.0.1, port chosen by the kernel.
-int listen_local(std::uint16_t& port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  REQUIRE(::listen(fd, 16) == 0);
-  socklen_t length = sizeof address;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-  port = ntohs(address.sin_port);
-  return fd;
-}
-
-// A tiny HTTP server on its own thread: answers each request with `response` once the request
-// headers arrived, or never answers when `response` is empty (the connection stays open).
-class TestServer {
-public:
-  explicit TestServer(std::string response)
-      : m_response(std::move(response)), m_fd(listen_local(m_port)), m_thread([this] { run(); }) {}
-  TestServer(const TestServer&) = delete;
-  TestServer& operator=(const TestServer&) = delete;
-  ~TestServer() {
-    m_stop = true;
-    m_thread.join();
-    for (const int fd : m_held) {
-      ::close(fd);
-    }
-    ::close(m_fd);
-  }
-  [[nodiscard]] std::uint16_t port() const { return m_port; }
-  [[nodiscard]] std::string last_request() const {
-    const std::lock_guard lock(m_mutex);
-    return m_request;
-  }
-
-private:
-  void run() {
-    while (!m_stop) {
-      pollfd listening{m_fd, POLLIN, 0};
-      if (::poll(&listening, 1, 20) <= 0) {
-        continue;
-      }
-      const int client = ::accept4(m_fd, nullptr, nullptr, SOCK_CLOEXEC);
-      if (client < 0) {
-        continue;
-      }
-      if (m_response.empty()) {
-        m_held.push_back(client);
-        continue;
-      }
-      std::string request;
-      char buffer[1024];
-      while (request.find("\r\n\r\n") == std::string::npos) {
-        pollfd readable{client, POLLIN, 0};
-        if (::poll(&readable, 1, 2000) <= 0) {
-          break;
-        }
-        const ssize_t got = ::read(client, buffer, sizeof buffer);
-        if (got <= 0) {
-          break;
-        }
-        request.append(buffer, static_cast<std::size_t>(got));
-      }
-      {
-        const std::lock_guard lock(m_mutex);
-        m_request = request;
-      }
-      (void)::write(client, m_response.data(), m_response.size());
-      ::close(client);
-    }
-  }
-
-  std::string m_response;
-  std::uint16_t m_port = 0;
-  int m_fd;
-  std::atomic<bool> m_stop{false};
-  std::vector<int> m_held;
-  mutable std::mutex m_mutex;
-  std::string m_request;
-  std::thread m_thread;
-};
 
 ProbeConfig probe(std::string name, ProbeKind kind, std::uint16_t port) {
   ProbeConfig config;
@@ -152,7 +63,8 @@ std::map<std::string, std::string> named(const std::string& name) {
 
 TEST_CASE("TCP probe: a listening port is up, a closed one down", "[sample][probe]") {
   std::uint16_t port = 0;
-  const int listening = listen_local(port);
+  const int listening = medic::test::listen_loopback(port);
+  REQUIRE(listening >= 0);
   const RecordingSink up = run_probe(probe("db", ProbeKind::tcp, port));
   CHECK(up.value("probe.up", {{"probe", "db"}, {"target", "127.0.0.1:" + std::to_string(port)}}) ==
         1);
@@ -170,7 +82,7 @@ TEST_CASE("TCP probe: a listening port is up, a closed one down", "[sample][prob
 
 TEST_CASE("HTTP probe reads the status and judges it", "[sample][probe]") {
   SECTION("200 is up; the request is a minimal GET") {
-    TestServer server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    CannedServer server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
     ProbeConfig config = probe("web", ProbeKind::http, server.port());
     config.host = "localhost";
     config.path = "/health?full=1";
@@ -184,7 +96,7 @@ TEST_CASE("HTTP probe reads the status and judges it", "[sample][probe]") {
     CHECK_THAT(server.last_request(), Catch::Contains("Connection: close\r\n"));
   }
   SECTION("500 is down unless expected") {
-    TestServer server("HTTP/1.0 500 Internal Server Error\r\n\r\n");
+    CannedServer server("HTTP/1.0 500 Internal Server Error\r\n\r\n");
     ProbeConfig config = probe("web", ProbeKind::http, server.port());
     RecordingSink sink = run_probe(config);
     CHECK(sink.value("probe.up", named("web")) == 0);
@@ -194,13 +106,13 @@ TEST_CASE("HTTP probe reads the status and judges it", "[sample][probe]") {
     CHECK(sink.value("probe.up", named("web")) == 1);
   }
   SECTION("a reply that is not HTTP is down") {
-    TestServer server("SSH-2.0-OpenSSH_9.2\r\n");
+    CannedServer server("SSH-2.0-OpenSSH_9.2\r\n");
     const RecordingSink sink = run_probe(probe("web", ProbeKind::http, server.port()));
     CHECK(sink.value("probe.up", named("web")) == 0);
     CHECK(sink.count("probe.http_status") == 0);
   }
   SECTION("headers beyond the read limit: the status line still decides") {
-    TestServer server("HTTP/1.1 204 No Content\r\nX-Long: " + std::string(500, 'a') + "\r\n\r\n");
+    CannedServer server("HTTP/1.1 204 No Content\r\nX-Long: " + std::string(500, 'a') + "\r\n\r\n");
     ProbeConfig config = probe("web", ProbeKind::http, server.port());
     config.max_response_bytes = 64;
     const RecordingSink sink = run_probe(config);
@@ -210,7 +122,7 @@ TEST_CASE("HTTP probe reads the status and judges it", "[sample][probe]") {
 }
 
 TEST_CASE("HTTP probe against a server that never answers times out", "[sample][probe]") {
-  TestServer server("");
+  CannedServer server("");
   ProbeConfig config = probe("stuck", ProbeKind::http, server.port());
   config.timeout_ms = 200;
   std::chrono::milliseconds took{};
@@ -223,7 +135,7 @@ TEST_CASE("HTTP probe against a server that never answers times out", "[sample][
 }
 
 TEST_CASE("a probe never overlaps itself and keeps its interval", "[sample][probe]") {
-  TestServer server("");
+  CannedServer server("");
   ProbeConfig config = probe("stuck", ProbeKind::http, server.port());
   config.timeout_ms = 100;
   config.interval_ms = 1000;

@@ -42,6 +42,22 @@ inline SignalInput input(const Fire& fire) {
   return in;
 }
 
+// A signal of `agent` labelled service=`service`, category api.
+inline Fire on_service(std::string agent, std::string service, std::string fp) {
+  return {.agent = std::move(agent),
+          .fingerprint = std::move(fp),
+          .category = protocol::Category::api,
+          .agent_labels = {{"service", std::move(service)}}};
+}
+
+// No fleet incidents: every host's incidents stay its own.
+inline CorrelationConfig no_fleet() {
+  CorrelationConfig config;
+  config.fleet_min_hosts = 0;
+  config.fleet_min_percent = 0;
+  return config;
+}
+
 inline SignalInput cleared(Fire fire) {
   fire.state = protocol::SignalState::cleared;
   return input(fire);

@@ -11,24 +11,10 @@ namespace protocol = medic::protocol;
 
 namespace {
 
-CorrelationConfig no_fleet() {
-  CorrelationConfig config;
-  config.fleet_min_hosts = 0;
-  config.fleet_min_percent = 0;
-  return config;
-}
-
 CorrelationConfig with_dependencies() {
   CorrelationConfig config = no_fleet();
   config.dependencies = {{"api", {"postgres", "redis"}}, {"postgres", {"storage"}}};
   return config;
-}
-
-Fire on_service(std::string agent, std::string service, std::string fp) {
-  return {.agent = std::move(agent),
-          .fingerprint = std::move(fp),
-          .category = protocol::Category::api,
-          .agent_labels = {{"service", std::move(service)}}};
 }
 
 } // namespace

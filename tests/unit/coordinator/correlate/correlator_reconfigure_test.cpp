@@ -8,24 +8,6 @@
 using namespace medic::coordinator::correlate;
 using namespace medic::coordinator::correlate::test;
 
-namespace {
-
-Fire on_service(std::string agent, std::string service, std::string fp) {
-  return {.agent = std::move(agent),
-          .fingerprint = std::move(fp),
-          .category = medic::protocol::Category::api,
-          .agent_labels = {{"service", std::move(service)}}};
-}
-
-CorrelationConfig no_fleet() {
-  CorrelationConfig config;
-  config.fleet_min_hosts = 0;
-  config.fleet_min_percent = 0;
-  return config;
-}
-
-} // namespace
-
 TEST_CASE("correlate reconfigure: a new dependency map links the next incidents",
           "[correlate][reload]") {
   Correlator correlator(no_fleet());

@@ -8,17 +8,6 @@ using namespace medic::coordinator::correlate;
 using namespace medic::coordinator::correlate::test;
 namespace protocol = medic::protocol;
 
-namespace {
-
-CorrelationConfig no_fleet() {
-  CorrelationConfig config;
-  config.fleet_min_hosts = 0;
-  config.fleet_min_percent = 0;
-  return config;
-}
-
-} // namespace
-
 TEST_CASE("correlate: repeats fold into the open incident of their agent and fingerprint",
           "[correlate]") {
   Correlator correlator(no_fleet());

@@ -14,9 +14,9 @@
 #include "coordinator/escalate/http_client.hpp"
 #include "shared/clock.hpp"
 #include "tests/support/alertmanager.hpp"
+#include "tests/support/http_receiver.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
-#include "tests/unit/coordinator/escalate/http_receiver.hpp"
 
 namespace escalate = medic::coordinator::escalate;
 using escalate::Notification;

@@ -8,8 +8,8 @@
 
 #include "coordinator/escalate/escalator.hpp"
 #include "coordinator/escalate/webhook_sink.hpp"
+#include "tests/support/http_receiver.hpp"
 #include "tests/support/process.hpp"
-#include "tests/unit/coordinator/escalate/http_receiver.hpp"
 
 namespace escalate = medic::coordinator::escalate;
 using escalate::DeliveryOptions;
@@ -45,7 +45,7 @@ DeliveryOptions fast_options() {
 }
 
 std::string dead_url() {
-  return "http://127.0.0.1:" + std::to_string(medic::test::closed_port()) + "/hook";
+  return "http://127.0.0.1:" + std::to_string(medic::test::free_loopback_port()) + "/hook";
 }
 
 } // namespace

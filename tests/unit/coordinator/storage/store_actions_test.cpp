@@ -7,18 +7,12 @@
 
 namespace storage = medic::coordinator::storage;
 namespace protocol = medic::protocol;
+using medic::test::envelope;
 using medic::test::Postgres;
 using medic::test::Sqlite;
 using medic::test::TestDatabase;
 
 namespace {
-
-protocol::Envelope envelope(std::uint64_t seq) {
-  protocol::Envelope env;
-  env.agent_id = "web-1";
-  env.seq = seq;
-  return env;
-}
 
 protocol::CommandResult result(std::string action, std::int64_t started_ms) {
   protocol::CommandResult r;
@@ -50,8 +44,9 @@ TEMPLATE_TEST_CASE("store: action results and budgets and evidence are stored on
   batch.budgets = {{"proc-down:web", "restart-service", 2, 900, 5000, false}};
   batch.evidence = {{"proc-down:web", "process-down", "diag-process-tree", 1100,
                      protocol::ResultStatus::succeeded, "PID PPID"}};
-  REQUIRE(store.record_batch(envelope(1), batch, 10'000) == storage::BatchOutcome::stored);
-  REQUIRE(store.record_batch(envelope(1), batch, 10'001) == storage::BatchOutcome::duplicate);
+  REQUIRE(store.record_batch(envelope("web-1", 1), batch, 10'000) == storage::BatchOutcome::stored);
+  REQUIRE(store.record_batch(envelope("web-1", 1), batch, 10'001) ==
+          storage::BatchOutcome::duplicate);
 
   auto results = store.recent_results({});
   REQUIRE(results);
@@ -68,10 +63,10 @@ TEMPLATE_TEST_CASE("store: action results and budgets and evidence are stored on
   // A newer report replaces the budget; an older one (a late redelivery) does not.
   protocol::Batch newer;
   newer.budgets = {{"proc-down:web", "restart-service", 5, 900, 9000, true}};
-  REQUIRE(store.record_batch(envelope(3), newer, 20'000));
+  REQUIRE(store.record_batch(envelope("web-1", 3), newer, 20'000));
   protocol::Batch older;
   older.budgets = {{"proc-down:web", "restart-service", 1, 100, 200, false}};
-  REQUIRE(store.record_batch(envelope(2), older, 15'000));
+  REQUIRE(store.record_batch(envelope("web-1", 2), older, 15'000));
   auto budgets = store.list_budgets("web-1");
   REQUIRE(budgets);
   REQUIRE(budgets->size() == 1);

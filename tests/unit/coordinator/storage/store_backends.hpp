@@ -3,7 +3,7 @@
 // and a TestDatabase per test, which is a fresh SQLite file in a temporary directory or a fresh
 // schema in the PostgreSQL database named by MEDIC_TEST_POSTGRES_URL (dropped at the end), so
 // tests can run in parallel. Without that variable the PostgreSQL cases fail, saying how to start
-// the test server: they are never skipped silently.
+// the test server: they are never skipped silently. Plus the batches the cases store.
 #pragma once
 
 #include <atomic>
@@ -22,10 +22,30 @@
 #include "coordinator/storage/postgres/postgres_store.hpp"
 #include "coordinator/storage/store_factory.hpp"
 #include "migrations/migrations.hpp"
+#include "protocol/message.hpp"
 #include "shared/sqlite/database.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace medic::test {
+
+// What a batch arrives in: the agent and its batch sequence number.
+inline protocol::Envelope envelope(std::string agent_id, std::uint64_t seq) {
+  protocol::Envelope env;
+  env.agent_id = std::move(agent_id);
+  env.seq = seq;
+  return env;
+}
+
+inline protocol::Sample sample(std::string name, double value, std::int64_t time_ms,
+                               std::vector<protocol::Label> labels = {}) {
+  return protocol::Sample{std::move(name), value, time_ms, std::move(labels)};
+}
+
+inline protocol::Batch batch_of(std::vector<protocol::Sample> samples) {
+  protocol::Batch batch;
+  batch.samples = std::move(samples);
+  return batch;
+}
 
 struct Sqlite {
   static constexpr auto kind = coordinator::storage::StoreKind::sqlite;

@@ -6,18 +6,12 @@
 
 namespace storage = medic::coordinator::storage;
 namespace protocol = medic::protocol;
+using medic::test::envelope;
 using medic::test::Postgres;
 using medic::test::Sqlite;
 using medic::test::TestDatabase;
 
 namespace {
-
-protocol::Envelope envelope(std::string agent_id, std::uint64_t seq) {
-  protocol::Envelope env;
-  env.agent_id = std::move(agent_id);
-  env.seq = seq;
-  return env;
-}
 
 protocol::Signal signal(std::string rule, std::int64_t time_ms,
                         protocol::SignalState state = protocol::SignalState::firing) {

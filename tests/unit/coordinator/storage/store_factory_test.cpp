@@ -13,23 +13,15 @@
 
 namespace storage = medic::coordinator::storage;
 namespace protocol = medic::protocol;
+using medic::test::envelope;
 using medic::test::Postgres;
 using medic::test::Sqlite;
 using medic::test::TestDatabase;
 
 namespace {
 
-protocol::Envelope envelope(std::string agent_id, std::uint64_t seq) {
-  protocol::Envelope env;
-  env.agent_id = std::move(agent_id);
-  env.seq = seq;
-  return env;
-}
-
 protocol::Batch one_sample(double value) {
-  protocol::Batch batch;
-  batch.samples = {protocol::Sample{"cpu", value, 100, {}}};
-  return batch;
+  return medic::test::batch_of({medic::test::sample("cpu", value, 100)});
 }
 
 } // namespace

@@ -9,7 +9,10 @@
 
 namespace storage = medic::coordinator::storage;
 namespace protocol = medic::protocol;
+using medic::test::batch_of;
+using medic::test::envelope;
 using medic::test::Postgres;
+using medic::test::sample;
 using medic::test::Sqlite;
 using medic::test::TestDatabase;
 
@@ -18,28 +21,10 @@ namespace {
 constexpr std::int64_t k_t0 = 1'700'000'040'000; // 40 s into a minute
 constexpr std::int64_t k_never = std::numeric_limits<std::int64_t>::max();
 
-protocol::Envelope envelope(std::string agent_id, std::uint64_t seq) {
-  protocol::Envelope env;
-  env.agent_id = std::move(agent_id);
-  env.seq = seq;
-  return env;
-}
-
-protocol::Sample sample(std::string name, double value, std::int64_t time_ms,
-                        std::vector<protocol::Label> labels = {}) {
-  protocol::Sample s;
-  s.name = std::move(name);
-  s.value = value;
-  s.time_ms = time_ms;
-  s.labels = std::move(labels);
-  return s;
-}
-
 void store(storage::Store& store, const std::string& agent, std::uint64_t seq,
            std::vector<protocol::Sample> samples, std::int64_t received_ms = k_t0) {
-  protocol::Batch batch;
-  batch.samples = std::move(samples);
-  const auto outcome = store.record_batch(envelope(agent, seq), batch, received_ms);
+  const auto outcome =
+      store.record_batch(envelope(agent, seq), batch_of(std::move(samples)), received_ms);
   if (!outcome) {
     FAIL(outcome.error().message());
   }
@@ -327,4 +312,50 @@ TEMPLATE_TEST_CASE("store: a group of batches is stored in one go, a failing one
   CHECK(*retried[0] == storage::BatchOutcome::stored);
   REQUIRE(retried[1]);
   CHECK(*retried[1] == storage::BatchOutcome::duplicate);
+}
+
+TEST_CASE("store: SQLite flushes a bounded number of rows a call and goes on at the next",
+          "[storage]") {
+  const TestDatabase db(storage::StoreKind::sqlite);
+  auto s = db.open();
+  // 30,000 series over 600 agents, each with one sample in the minute at k_t0.
+  constexpr int k_agents = 600;
+  constexpr int k_per_agent = 50;
+  for (int a = 0; a < k_agents; ++a) {
+    std::vector<protocol::Sample> samples;
+    for (int i = 0; i < k_per_agent; ++i) {
+      samples.push_back(sample("m." + std::to_string(i), i, k_t0));
+    }
+    store(*s, "agent-" + std::to_string(a), 1, std::move(samples));
+  }
+  const std::int64_t series = k_agents * k_per_agent;
+  // Two hours later: the minute has ended and its hour too.
+  const std::int64_t later = k_t0 + 2 * 3'600'000;
+  auto first = s->flush_rollups(later);
+  REQUIRE(first);
+  // Each call writes 10,000 rows, latest values first, and holds the hour back.
+  CHECK(db.query_int("SELECT COUNT(*) FROM latest_samples") == 10'000);
+  CHECK(db.query_int("SELECT COUNT(*) FROM rollups_minute") == 0);
+  CHECK(first->hours == 0);
+  CHECK(first->open_buckets == static_cast<std::size_t>(series));
+  for (int i = 0; i < 4; ++i) {
+    auto next = s->flush_rollups(later);
+    REQUIRE(next);
+    CHECK(next->minute_rows == (i < 2 ? 0U : 10'000U));
+    CHECK(next->hours == 0);
+  }
+  CHECK(db.query_int("SELECT COUNT(*) FROM latest_samples") == series);
+  auto third = s->flush_rollups(later);
+  REQUIRE(third);
+  CHECK(third->minute_rows == 10'000);
+  CHECK(db.query_int("SELECT COUNT(*) FROM rollups_minute") == series);
+  // Every minute written: now the hour rolls up, with all of them.
+  CHECK(third->hours >= 1);
+  CHECK(db.query_int("SELECT COUNT(*) FROM rollups_hour") == series);
+  CHECK(third->open_buckets == 0);
+  // A read of the agents writes whatever is still waiting, whatever the budget.
+  store(*s, "agent-0", 2, {sample("m.0", 42, later)});
+  auto agents = s->list_agents();
+  REQUIRE(agents);
+  CHECK(db.query_int("SELECT value FROM latest_samples WHERE agent_id = 'agent-0' AND name = 'm.0'") == 42);
 }

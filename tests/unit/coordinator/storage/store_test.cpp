@@ -13,30 +13,15 @@
 
 namespace storage = medic::coordinator::storage;
 namespace protocol = medic::protocol;
+using medic::test::batch_of;
+using medic::test::envelope;
 using medic::test::Postgres;
+using medic::test::sample;
 using medic::test::Sqlite;
 using medic::test::TestDatabase;
 using storage::BatchOutcome;
 
 namespace {
-
-protocol::Envelope envelope(std::string agent_id, std::uint64_t seq) {
-  protocol::Envelope env;
-  env.agent_id = std::move(agent_id);
-  env.seq = seq;
-  return env;
-}
-
-protocol::Sample sample(std::string name, double value, std::int64_t time_ms,
-                        std::vector<protocol::Label> labels = {}) {
-  return protocol::Sample{std::move(name), value, time_ms, std::move(labels)};
-}
-
-protocol::Batch batch_of(std::vector<protocol::Sample> samples) {
-  protocol::Batch batch;
-  batch.samples = std::move(samples);
-  return batch;
-}
 
 BatchOutcome record(storage::Store& store, const std::string& agent_id, std::uint64_t seq,
                     std::vector<protocol::Sample> samples, std::int64_t received_ms = 1000) {

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "tests/e2e/e2e_fixture.hpp"
+#include "tests/support/fleet_fixture.hpp"
+
+#include <signal.h>
 
 #include <stdexcept>
 
@@ -85,6 +87,21 @@ Process& Fleet::start_agent(const std::string& id, bool enrol_first,
   return *m_agents.back();
 }
 
+Process& Fleet::start_connected_agent(const std::string& id, const std::string& extra_config,
+                                      std::chrono::milliseconds timeout) {
+  Process& process = start_agent(id, true, extra_config);
+  if (!wait_until([&] { return agent(id).has_value(); }, timeout)) {
+    throw std::runtime_error("agent " + id + " was not listed by the coordinator within " +
+                             std::to_string(timeout.count()) + " ms:\n" + logs());
+  }
+  return process;
+}
+
+bool Fleet::stop_coordinator(std::chrono::milliseconds timeout) {
+  m_coordinator->signal(SIGTERM);
+  return m_coordinator->wait_for(timeout).has_value();
+}
+
 CommandResult Fleet::ctl_words(const std::vector<std::string>& words) const {
   std::vector<std::string> argv{k_medicctl_bin, "--socket", socket_path()};
   argv.insert(argv.end(), words.begin(), words.end());
@@ -98,6 +115,16 @@ std::optional<nlohmann::json> Fleet::ctl(const std::string& command) const {
   }
   auto parsed = nlohmann::json::parse(result.output, nullptr, false);
   if (parsed.is_discarded()) {
+    return std::nullopt;
+  }
+  return parsed;
+}
+
+std::optional<nlohmann::json> Fleet::ctl_json(std::vector<std::string> words) const {
+  words.insert(words.begin(), "--json");
+  const auto result = ctl_words(words);
+  auto parsed = nlohmann::json::parse(result.output, nullptr, false);
+  if (!result.status.exited_with(0) || parsed.is_discarded()) {
     return std::nullopt;
   }
   return parsed;

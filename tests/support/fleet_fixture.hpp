@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // A coordinator (and optionally agents) running as real processes in a temporary directory,
-// on a loopback port the coordinator picks itself (tcp://127.0.0.1:*).
+// on a loopback port the coordinator picks itself (tcp://127.0.0.1:*): the fixture of the
+// end-to-end tests. The binaries' paths come from the medic_test_fleet target's definitions.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,11 +37,19 @@ public:
   // Starts an agent reporting every 200 ms; enrols it first unless told not to.
   Process& start_agent(const std::string& id, bool enrol_first = true,
                        const std::string& extra_config = "");
+  // Starts an agent (enrolled first) and waits until the coordinator lists it; throws with the
+  // logs when it is not listed within `timeout`.
+  Process& start_connected_agent(const std::string& id, const std::string& extra_config = "",
+                                 std::chrono::milliseconds timeout = std::chrono::seconds(15));
+  // SIGTERM to the coordinator; true once it exited within `timeout`.
+  [[nodiscard]] bool stop_coordinator(std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
   // medicctl --socket <ours> --json <command>; nullopt when medicctl failed.
   [[nodiscard]] std::optional<nlohmann::json> ctl(const std::string& command) const;
   // medicctl with several words, e.g. {"keys", "revoke", "web-1"}.
   [[nodiscard]] CommandResult ctl_words(const std::vector<std::string>& words) const;
+  // medicctl --json with several words; nullopt when medicctl failed or printed no JSON.
+  [[nodiscard]] std::optional<nlohmann::json> ctl_json(std::vector<std::string> words) const;
   // The agent with this id from `medicctl agents --json`, if listed.
   [[nodiscard]] std::optional<nlohmann::json> agent(const std::string& id) const;
 
