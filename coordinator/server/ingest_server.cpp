@@ -86,7 +86,7 @@ void IngestServer::cut_off(const std::string& agent_id) noexcept {
     return;
   }
   ++m_counters.cut_offs;
-  flush_pending();
+  flush_pending(true);
   m_peers.erase(agent_id);
   spdlog::info("cutting off agent {}: reopening {} so every agent authenticates again", agent_id,
                m_endpoint);
@@ -205,7 +205,7 @@ void IngestServer::handle_hello(const std::string& peer, protocol::Message messa
   spdlog::info("HELLO from agent {} (host {}, version {})", message.envelope.agent_id, hello.host,
                hello.agent_version);
   m_greeted.insert(message.envelope.agent_id);
-  flush_pending(); // batches that arrived before this HELLO are stored before it
+  flush_pending(true); // batches that arrived before this HELLO are stored before it
   const std::int64_t received_ms = m_clock.now_unix_ms();
   if (m_listener != nullptr) {
     m_listener->on_hello(message.envelope.agent_id, hello, received_ms);
@@ -240,8 +240,8 @@ void IngestServer::handle_batch(const std::string& peer, protocol::Message messa
   }
 }
 
-void IngestServer::flush_pending() noexcept {
-  if (m_pending.empty()) {
+void IngestServer::flush_pending(bool force) noexcept {
+  if (m_pending.empty() || (!force && m_store_jobs >= k_max_store_jobs)) {
     return;
   }
   const std::size_t count = m_pending.size();
@@ -263,15 +263,18 @@ void IngestServer::flush_pending() noexcept {
     }
     return [this, pending, outcomes] {
       m_batches_in_storage -= std::min(m_batches_in_storage, pending->size());
+      m_store_jobs -= std::min<std::size_t>(m_store_jobs, 1);
       for (std::size_t i = 0; i < pending->size(); ++i) {
         const auto& item = (*pending)[i];
         on_batch_stored(item.peer, item.message, item.received_ms, std::move((*outcomes)[i]));
       }
+      flush_pending(); // what arrived meanwhile, as the next group
     };
   };
   m_pending.clear();
   if (m_storage_worker.try_submit(std::move(job))) {
     m_batches_in_storage += count;
+    ++m_store_jobs;
     return;
   }
   m_counters.refused_busy += count;
@@ -358,7 +361,7 @@ void IngestServer::on_batch_stored(const std::string& peer, const protocol::Mess
 
 void IngestServer::maybe_resume() noexcept {
   if (m_watcher && m_watcher->paused() && m_receiving &&
-      m_batches_in_storage <= m_settings.storage_queue / 2) {
+      m_batches_in_storage + m_pending.size() <= m_settings.storage_queue / 2) {
     m_watcher->resume();
   }
 }
@@ -412,7 +415,7 @@ void IngestServer::complain(std::string_view what, const std::string& peer,
 }
 
 void IngestServer::stop_receiving() noexcept {
-  flush_pending(); // the storage worker drains next, and acks these too
+  flush_pending(true); // the storage worker drains next, and acks these too
   m_receiving = false;
   uv::close_handle(m_rebind_timer);
   if (m_watcher) {

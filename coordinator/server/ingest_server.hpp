@@ -123,7 +123,10 @@ private:
   void handle_result(const protocol::Message& message);
   // Batches decoded in one drain go to the storage worker as one job: one wake-up of each
   // thread per drain instead of per batch.
-  void flush_pending() noexcept;
+  // Hands the batches read so far to the storage worker as one group. Unless `force`d, waits
+  // while k_max_store_jobs groups are already there: under load the next group grows instead
+  // (one transaction for more batches), and the completion of a group hands it over.
+  void flush_pending(bool force = false) noexcept;
   void on_batch_stored(const std::string& peer, const protocol::Message& message,
                        std::int64_t received_ms, Result<storage::BatchOutcome> outcome);
   // Reading stops while the storage queue is full; this restarts it once half of it drained.
@@ -163,6 +166,8 @@ private:
   };
   std::vector<PendingBatch> m_pending;  // decoded, not yet handed to storage
   std::size_t m_batches_in_storage = 0; // handed over, not yet stored
+  static constexpr std::size_t k_max_store_jobs = 2;
+  std::size_t m_store_jobs = 0; // groups handed over, not yet stored
   IngestCounters m_counters;
   metrics::Histogram* m_store_latency = nullptr; // observed on the storage worker's thread
   log::RateLimiter m_log_limit{10, 10'000};

@@ -65,6 +65,7 @@
 #include "protocol/codec.hpp"
 #include "protocol/message.hpp"
 #include "shared/clock.hpp"
+#include "coordinator/service/storage_housekeeping.hpp"
 #include "shared/security/curve_keys.hpp"
 #include "shared/uv/worker.hpp"
 
@@ -623,7 +624,8 @@ public:
         m_store(shared, open_backend(shared)),
         m_ingest(m_loop, m_context, m_clock, m_zap, m_worker, m_store,
                  {"tcp://127.0.0.1:*", static_cast<int>(shared.receive_queue),
-                  shared.server_secret_key}) {}
+                  shared.server_secret_key}),
+        m_housekeeping(m_loop, m_clock, m_worker, m_store, {}) {}
 
   int run() {
     for (std::size_t i = 0; i < m_shared.agent_count; ++i) {
@@ -637,6 +639,9 @@ public:
       report_child_failure(m_shared, listening.error().message());
       return 1;
     }
+    // Roll-up and latest-value flushes, as the coordinator runs them (retention too, an hour
+    // in: never within a bench run).
+    m_housekeeping.start();
     uv_timer_init(&m_loop, &m_timer);
     m_timer.data = this;
     uv_timer_start(&m_timer, &CoordinatorRole::on_timer, 10, 10);
@@ -676,6 +681,7 @@ private:
     if (self->m_shared.stop.load() != 0) {
       // The service's shutdown order: stop reading, store and ack what is queued, close.
       self->m_ingest.stop_receiving();
+      self->m_housekeeping.close();
       self->m_worker.stop();
       self->m_ingest.close();
       self->m_zap.close();
@@ -702,6 +708,7 @@ private:
   server::ZapHandler m_zap;
   MemoryStore m_store;
   server::IngestServer m_ingest;
+  coordinator::service::StorageHousekeeping m_housekeeping;
   uv_timer_t m_timer{};
 };
 
