@@ -180,7 +180,7 @@ def admin(sock_path, request):
 
 
 class Medic:
-    """A coordinator and one enrolled agent, as tests/e2e/e2e_fixture.cpp starts them."""
+    """A coordinator and one enrolled agent, as tests/support/fleet_fixture.cpp starts them."""
 
     def __init__(self, build, work):
         self.agent_bin = build / "agent/medic-agent"
