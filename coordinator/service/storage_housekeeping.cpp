@@ -11,6 +11,8 @@ namespace {
 
 // Retention steps per job: each deletes at most max_rows_per_call rows a table.
 constexpr int k_retention_steps = 8;
+// Between retention jobs while a backlog of old rows is deleted.
+constexpr std::int64_t k_retention_catch_up_ms = 15'000;
 
 } // namespace
 
@@ -92,9 +94,11 @@ void StorageHousekeeping::run(std::int64_t now_ms) noexcept {
         spdlog::info("storage: retention deleted {} rows{}", outcome->retention->deleted,
                      outcome->retention->more ? "; more next turn" : "");
       }
-      // More to delete: go on at the next turn instead of waiting an hour.
-      m_next_retention_ms =
-          outcome->retention->more ? now_ms : now_ms + m_settings.retention_every.count();
+      // More to delete: go on 15 s later instead of waiting an hour (not at the next flush,
+      // half a second away: a large backlog would then hold the storage worker continuously).
+      m_next_retention_ms = now_ms + (outcome->retention->more
+                                          ? k_retention_catch_up_ms
+                                          : m_settings.retention_every.count());
     };
   };
   if (m_worker.try_submit(std::move(job))) {
