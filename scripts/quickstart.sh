@@ -133,7 +133,7 @@ start() {
   /usr/bin/setsid /usr/bin/python3 -m http.server --bind 127.0.0.1 \\
     --directory $state_dir/medic-demo $demo_port >>$log_dir/medic-demo.log 2>&1 </dev/null &
   echo \$! >"\$pidfile"
-  for _ in \$(seq 100); do
+  for _ in \$(seq 300); do
     if (exec 3<>/dev/tcp/127.0.0.1/$demo_port) 2>/dev/null; then
       echo "medic-demo: started (pid \$(cat "\$pidfile"), http://127.0.0.1:$demo_port/)"
       return 0
