@@ -122,8 +122,7 @@ private:
   void handle_heartbeat(const std::string& peer, const protocol::Message& message);
   void handle_result(const protocol::Message& message);
   // Batches decoded in one drain go to the storage worker as one job: one wake-up of each
-  // thread per drain instead of per batch.
-  // Hands the batches read so far to the storage worker as one group. Unless `force`d, waits
+  // thread per drain instead of per batch. Hands the batches read so far to the storage worker as one group. Unless `force`d, waits
   // while k_max_store_jobs groups are already there: under load the next group grows instead
   // (one transaction for more batches), and the completion of a group hands it over.
   void flush_pending(bool force = false) noexcept;
