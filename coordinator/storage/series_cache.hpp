@@ -63,6 +63,36 @@ public:
   // An id read from the database (stays, whatever the transaction does).
   Slot remember(std::string key, std::int64_t id, const protocol::Sample& sample);
 
+  // Stages sample `position` of a batch of `agent_id` (`agent` from agent()): its series is
+  // found by position, else by key, else numbered in the database by the backend. The two
+  // callables are the backend's: `describe(sample)` gives the (name, canonical labels) it stores,
+  // `number(name, labels)` creates or finds the series row and gives Result<std::int64_t>.
+  template <class Describe, class Number>
+  [[nodiscard]] Result<void> stage_sample(Slot agent, std::string_view agent_id,
+                                          std::size_t position, const protocol::Sample& sample,
+                                          Describe&& describe, Number&& number) {
+    auto slot = at_position(agent, position, sample);
+    if (!slot) {
+      const auto [name, labels] = describe(sample);
+      make_key(m_key, agent_id, name, labels);
+      slot = find(m_key);
+      if (!slot) {
+        auto id = number(name, labels);
+        if (!id) {
+          return fail(std::move(id).error());
+        }
+        slot = remember_new(m_key, *id, sample);
+        if (*slot == k_no_slot) { // the cache is full: staged by id alone
+          stage({*id, sample.time_ms, sample.value}, k_no_slot);
+          return {};
+        }
+      }
+      place(agent, position, *slot);
+    }
+    stage({id_of(*slot), sample.time_ms, sample.value}, *slot);
+    return {};
+  }
+
   // `slot` may be k_no_slot (a series the cache had no room for).
   void stage(const PackedSample& sample, Slot slot) {
     m_staged.push_back(sample);
@@ -136,6 +166,7 @@ private:
   std::unordered_map<std::string, Slot, Hash, std::equal_to<>> m_agent_index;
   std::vector<std::vector<Slot>> m_positions; // per agent: the slot sent at each position
   std::vector<std::pair<std::string, Slot>> m_new; // created by the running transaction
+  std::string m_key; // stage_sample's key, reused
   std::vector<PackedSample> m_staged;
   std::vector<Slot> m_staged_slots;
   std::size_t m_open_slots = 0;    // slots with an open minute

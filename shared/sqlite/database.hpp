@@ -137,4 +137,20 @@ private:
   Database* m_db;
 };
 
+// Steps `statement` to its end and turns each row into a T with `read(statement)`.
+template <class T, class Read>
+[[nodiscard]] Result<std::vector<T>> collect_rows(Statement& statement, Read&& read) {
+  std::vector<T> rows;
+  for (;;) {
+    auto row = statement.step();
+    if (!row) {
+      return fail(std::move(row).error());
+    }
+    if (!*row) {
+      return rows;
+    }
+    rows.push_back(read(statement));
+  }
+}
+
 } // namespace medic::sqlite

@@ -53,8 +53,8 @@ check() { # check "what" command...
   if "$@"; then echo "ok: $what"; else fail "$what"; fi
 }
 
-tmp="$(mktemp -d /tmp/medic-package-test.XXXXXX)"
-chmod 0755 "$tmp"
+work_dir="$(mktemp -d /tmp/medic-package-test.XXXXXX)"
+chmod 0755 "$work_dir"
 coordinator_pid=""
 agent_pid=""
 backup=""
@@ -79,7 +79,7 @@ cleanup() {
       fi
     done
   fi
-  rm -rf "$tmp"
+  rm -rf "$work_dir"
 }
 installed=""
 trap cleanup EXIT
@@ -88,7 +88,7 @@ trap cleanup EXIT
 # them aside so that the install starts clean and the purge check means something.
 for dir in /etc/medic /var/lib/medic; do
   if [ -e "$dir" ]; then
-    backup="$tmp/backup"
+    backup="$work_dir/backup"
     mkdir -p "$backup"
     mv "$dir" "$backup/$(echo "${dir#/}" | tr / -)"
     echo "moved $dir aside for the test (restored at the end)"
@@ -101,7 +101,7 @@ if [ -z "$debs" ]; then
     echo "package_test: give --build-dir DIR or --debs DIR" >&2
     exit 2
   fi
-  debs="$tmp/debs"
+  debs="$work_dir/debs"
   "$repo/scripts/package.sh" --build-dir "$build_dir" --out "$debs"
 fi
 agent_deb="$(ls "$debs"/medic-agent_*.deb)"
@@ -130,21 +130,21 @@ for deb in "$agent_deb" "$coordinator_deb"; do
   check "$name: Depends names libsystemd0" bash -c 'dpkg-deb -f "$1" Depends | grep -q "libsystemd0"' _ "$deb"
   check "$name: conffiles list /etc/medic" bash -c 'dpkg-deb -I "$1" conffiles | grep -q "^/etc/medic/"' _ "$deb"
   check "$name: md5sums present" bash -c 'dpkg-deb -I "$1" md5sums | grep -q " usr/bin/"' _ "$deb"
-  mkdir -p "$tmp/x-$name" && dpkg-deb -x "$deb" "$tmp/x-$name"
+  mkdir -p "$work_dir/x-$name" && dpkg-deb -x "$deb" "$work_dir/x-$name"
   for bin in $(dpkg-deb -c "$deb" | awk '$6 ~ /^\.\/usr\/bin\/./ {print $6}'); do
-    check "$name: $bin is stripped" bash -c '! readelf -S "$1" | grep -q "\.symtab"' _ "$tmp/x-$name/$bin"
+    check "$name: $bin is stripped" bash -c '! readelf -S "$1" | grep -q "\.symtab"' _ "$work_dir/x-$name/$bin"
   done
 done
 check "medic-coordinator depends on adduser" \
   bash -c 'dpkg-deb -f "$1" Depends | grep -q adduser' _ "$coordinator_deb"
 
 # --- lintian -------------------------------------------------------------------------------
-if lintian --fail-on error --tag-display-limit 0 "$agent_deb" "$coordinator_deb" >"$tmp/lintian.txt" 2>&1; then
-  echo "ok: lintian shows no errors ($(grep -c '^W: ' "$tmp/lintian.txt" || true) warnings)"
+if lintian --fail-on error --tag-display-limit 0 "$agent_deb" "$coordinator_deb" >"$work_dir/lintian.txt" 2>&1; then
+  echo "ok: lintian shows no errors ($(grep -c '^W: ' "$work_dir/lintian.txt" || true) warnings)"
 else
-  fail "lintian:"; cat "$tmp/lintian.txt" >&2
+  fail "lintian:"; cat "$work_dir/lintian.txt" >&2
 fi
-sed 's/^/  lintian: /' "$tmp/lintian.txt"
+sed 's/^/  lintian: /' "$work_dir/lintian.txt"
 
 # --- install -------------------------------------------------------------------------------
 installed="yes"
@@ -174,13 +174,13 @@ check "the units are enabled (deb-systemd-helper)" \
 
 # --- run the installed binaries with the installed configs ---------------------------------
 # As the units would: the coordinator as medic, the agent as root. Only the endpoints move: a
-# port the coordinator picks, an admin socket under $tmp (the unit's /run/medic may be in use).
-run_dir="$tmp/run"
+# port the coordinator picks, an admin socket under $work_dir (the unit's /run/medic may be in use).
+run_dir="$work_dir/run"
 install -d -o medic -g medic -m 0750 "$run_dir"
 socket="$run_dir/coordinator.sock"
 MEDIC_COORDINATOR_AGENTS_LISTEN='tcp://127.0.0.1:*' MEDIC_COORDINATOR_ADMIN_SOCKET="$socket" \
   setpriv --reuid=medic --regid=medic --init-groups \
-  /usr/bin/medic-coordinator --config /etc/medic/coordinator.yaml >"$tmp/coordinator.log" 2>&1 &
+  /usr/bin/medic-coordinator --config /etc/medic/coordinator.yaml >"$work_dir/coordinator.log" 2>&1 &
 coordinator_pid=$!
 endpoint=""
 for _ in $(seq 100); do
@@ -199,7 +199,7 @@ check "medicctl keys add enrols the agent" \
   /usr/bin/medicctl --socket "$socket" keys add package-test "$agent_key"
 MEDIC_AGENT_AGENT_ID=package-test MEDIC_AGENT_COORDINATOR_ENDPOINT="$endpoint" \
   MEDIC_AGENT_BATCH_FLUSH_INTERVAL=500ms \
-  /usr/bin/medic-agent --config /etc/medic/agent.yaml >"$tmp/agent.log" 2>&1 &
+  /usr/bin/medic-agent --config /etc/medic/agent.yaml >"$work_dir/agent.log" 2>&1 &
 agent_pid=$!
 samples=0
 for _ in $(seq 300); do
@@ -224,8 +224,8 @@ done
 agent_pid=""
 coordinator_pid=""
 if [ "$failures" -gt 0 ]; then
-  echo "--- coordinator log"; tail -n 30 "$tmp/coordinator.log"
-  echo "--- agent log"; tail -n 30 "$tmp/agent.log"
+  echo "--- coordinator log"; tail -n 30 "$work_dir/coordinator.log"
+  echo "--- agent log"; tail -n 30 "$work_dir/agent.log"
 fi
 
 # --- remove keeps state, purge removes everything ------------------------------------------

@@ -148,7 +148,6 @@ private:
   std::vector<std::size_t> m_order;
   std::vector<std::string> m_canonical;
   SeriesCache m_series;
-  std::string m_key_scratch;
   std::string m_pack_scratch;
   std::vector<RollupRow> m_rollup_scratch;
 };

@@ -63,27 +63,19 @@ void PostgresStore::store_samples(pqxx::transaction_base& tx, const std::string&
   const std::size_t first = m_series.mark().staged; // this batch's samples start here
   const auto agent = m_series.agent(agent_id);
   std::int64_t base_ms = std::numeric_limits<std::int64_t>::max();
+  // PostgreSQL refuses NUL and invalid UTF-8: names and labels are stored as pg::text.
+  const auto describe = [](const protocol::Sample& sample) {
+    return std::pair<std::string, std::string>(pg::text(sample.name),
+                                               pg::text(canonical_labels(sample.labels)));
+  };
+  // Throws pqxx's exceptions like the rest of the batch's transaction.
+  const auto number = [&](const std::string& name,
+                          const std::string& labels) -> Result<std::int64_t> {
+    return tx.exec_prepared1("upsert_series", agent_id, name, labels)[0].as<std::int64_t>();
+  };
   for (std::size_t position = 0; position < batch.samples.size(); ++position) {
     const auto& sample = batch.samples[position];
-    auto slot = m_series.at_position(agent, position, sample);
-    std::int64_t id = 0;
-    if (slot) {
-      id = m_series.id_of(*slot);
-    } else {
-      const std::string labels = pg::text(canonical_labels(sample.labels));
-      const std::string name = pg::text(sample.name);
-      SeriesCache::make_key(m_key_scratch, agent_id, name, labels);
-      slot = m_series.find(m_key_scratch);
-      if (slot) {
-        id = m_series.id_of(*slot);
-      } else {
-        const auto row = tx.exec_prepared1("upsert_series", agent_id, name, labels);
-        id = row[0].as<std::int64_t>();
-        slot = m_series.remember_new(m_key_scratch, id, sample);
-      }
-      m_series.place(agent, position, *slot);
-    }
-    m_series.stage({id, sample.time_ms, sample.value}, *slot);
+    (void)m_series.stage_sample(agent, agent_id, position, sample, describe, number);
     base_ms = std::min(base_ms, sample.time_ms);
   }
   pack_samples(m_pack_scratch, m_series.staged(first), base_ms);

@@ -143,7 +143,6 @@ private:
   std::int64_t m_latest_taken_ms = std::numeric_limits<std::int64_t>::min();
   std::vector<RollupRow> m_rollup_pending;
   std::size_t m_rollups_written = 0; // of m_rollup_pending
-  std::string m_key_scratch;
   std::string m_pack_scratch;
 };
 

@@ -62,17 +62,7 @@ Result<std::vector<Record>> read_rows(sqlite::Database& db, std::string_view sql
       .bind(2, query.since_ms)
       .bind(3, limit_of(query))
       .bind(4, query.until_ms);
-  std::vector<Record> records;
-  for (;;) {
-    auto row = statement->step();
-    if (!row) {
-      return fail(std::move(row).error());
-    }
-    if (!*row) {
-      return records;
-    }
-    records.push_back(read_row(*statement));
-  }
+  return sqlite::collect_rows<Record>(*statement, read_row);
 }
 
 SignalRecord signal_from_row(const sqlite::Statement& row) {

@@ -8,18 +8,10 @@ namespace medic::coordinator::storage {
 namespace {
 
 Result<std::vector<AgentKey>> read_keys(sqlite::Statement& statement) {
-  std::vector<AgentKey> keys;
-  for (;;) {
-    auto row = statement.step();
-    if (!row) {
-      return fail(std::move(row).error());
-    }
-    if (!*row) {
-      return keys;
-    }
-    keys.push_back({statement.column_text(0), statement.column_text(1), statement.column_int(2),
-                    statement.column_is_null(3) ? 0 : statement.column_int(3)});
-  }
+  return sqlite::collect_rows<AgentKey>(statement, [](const sqlite::Statement& row) {
+    return AgentKey{row.column_text(0), row.column_text(1), row.column_int(2),
+                    row.column_is_null(3) ? 0 : row.column_int(3)};
+  });
 }
 
 } // namespace

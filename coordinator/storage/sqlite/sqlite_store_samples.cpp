@@ -75,33 +75,26 @@ Result<void> SqliteStore::store_samples(std::string_view agent_id, std::int64_t 
   const std::size_t first = m_series.mark().staged; // this batch's samples start here
   const auto agent = m_series.agent(agent_id);
   std::int64_t base_ms = std::numeric_limits<std::int64_t>::max();
+  const auto describe = [](const protocol::Sample& sample) {
+    return std::pair<std::string_view, std::string>(sample.name, canonical_labels(sample.labels));
+  };
+  const auto number = [&](std::string_view name, std::string_view labels) -> Result<std::int64_t> {
+    auto& statement = m_sample_statements->upsert_series;
+    const sqlite::ResetOnExit reset(statement);
+    statement.bind(1, agent_id).bind(2, name).bind(3, labels);
+    auto row = statement.step();
+    if (!row || !*row) {
+      return fail(ErrorCode::storage, "numbering series " + std::string(name) + ": " +
+                                          (row ? "no id returned" : row.error().message()));
+    }
+    return statement.column_int(0);
+  };
   for (std::size_t position = 0; position < batch.samples.size(); ++position) {
     const auto& sample = batch.samples[position];
-    auto slot = m_series.at_position(agent, position, sample);
-    std::int64_t id = 0;
-    if (slot) {
-      id = m_series.id_of(*slot);
-    } else {
-      const std::string labels = canonical_labels(sample.labels);
-      SeriesCache::make_key(m_key_scratch, agent_id, sample.name, labels);
-      slot = m_series.find(m_key_scratch);
-      if (slot) {
-        id = m_series.id_of(*slot);
-      } else {
-        auto& statement = m_sample_statements->upsert_series;
-        const sqlite::ResetOnExit reset(statement);
-        statement.bind(1, agent_id).bind(2, std::string_view(sample.name)).bind(3, labels);
-        auto row = statement.step();
-        if (!row || !*row) {
-          return fail(ErrorCode::storage, "numbering series " + sample.name + ": " +
-                                              (row ? "no id returned" : row.error().message()));
-        }
-        id = statement.column_int(0);
-        slot = m_series.remember_new(m_key_scratch, id, sample);
-      }
-      m_series.place(agent, position, *slot);
+    if (auto staged = m_series.stage_sample(agent, agent_id, position, sample, describe, number);
+        !staged) {
+      return staged;
     }
-    m_series.stage({id, sample.time_ms, sample.value}, *slot);
     base_ms = std::min(base_ms, sample.time_ms);
   }
   pack_samples(m_pack_scratch, m_series.staged(first), base_ms);
@@ -362,20 +355,11 @@ Result<std::vector<SeriesRollup>> SqliteStore::read_rollups(RollupPeriod period,
       .bind(5, query.until_ms)
       .bind(6, static_cast<std::int64_t>(std::min<std::size_t>(
                    query.limit, std::numeric_limits<std::int64_t>::max())));
-  std::vector<SeriesRollup> out;
-  for (;;) {
-    auto row = select->step();
-    if (!row) {
-      return fail(std::move(row).error());
-    }
-    if (!*row) {
-      break;
-    }
-    out.push_back({select->column_text(0), select->column_text(1), select->column_int(2),
-                   select->column_int(3), select->column_double(4), select->column_double(5),
-                   select->column_double(6)});
-  }
-  return out;
+  return sqlite::collect_rows<SeriesRollup>(*select, [](const sqlite::Statement& row) {
+    return SeriesRollup{row.column_text(0),   row.column_text(1),   row.column_int(2),
+                        row.column_int(3),    row.column_double(4), row.column_double(5),
+                        row.column_double(6)};
+  });
 }
 
 Result<RetentionOutcome> SqliteStore::apply_retention(const RetentionPolicy& policy,
@@ -456,21 +440,12 @@ Result<std::vector<DailyHealingMetrics>> SqliteStore::list_daily_metrics(std::si
     return fail(std::move(select).error());
   }
   select->bind(1, static_cast<std::int64_t>(std::min<std::size_t>(limit, 100'000)));
-  std::vector<DailyHealingMetrics> out;
-  for (;;) {
-    auto row = select->step();
-    if (!row) {
-      return fail(std::move(row).error());
-    }
-    if (!*row) {
-      break;
-    }
-    out.push_back({select->column_text(0), select->column_int(1), select->column_int(2),
-                   select->column_int(3), select->column_int(4), select->column_int(5),
-                   select->column_int(6), select->column_int(7), select->column_double(8),
-                   select->column_double(9), select->column_int(10)});
-  }
-  return out;
+  return sqlite::collect_rows<DailyHealingMetrics>(*select, [](const sqlite::Statement& row) {
+    return DailyHealingMetrics{row.column_text(0),    row.column_int(1),    row.column_int(2),
+                               row.column_int(3),     row.column_int(4),    row.column_int(5),
+                               row.column_int(6),     row.column_int(7),    row.column_double(8),
+                               row.column_double(9),  row.column_int(10)};
+  });
 }
 
 } // namespace medic::coordinator::storage

@@ -12,19 +12,11 @@ constexpr const char* k_columns =
     " expired_by FROM silences";
 
 Result<std::vector<SilenceRecord>> read_silences(sqlite::Statement& statement) {
-  std::vector<SilenceRecord> out;
-  for (;;) {
-    auto row = statement.step();
-    if (!row) {
-      return fail(std::move(row).error());
-    }
-    if (!*row) {
-      return out;
-    }
-    out.push_back({statement.column_text(0), statement.column_text(1), statement.column_int(2),
-                   statement.column_int(3), statement.column_text(4), statement.column_int(5),
-                   statement.column_text(6), statement.column_int(7), statement.column_text(8)});
-  }
+  return sqlite::collect_rows<SilenceRecord>(statement, [](const sqlite::Statement& row) {
+    return SilenceRecord{row.column_text(0), row.column_text(1), row.column_int(2),
+                         row.column_int(3),  row.column_text(4), row.column_int(5),
+                         row.column_text(6), row.column_int(7),  row.column_text(8)};
+  });
 }
 
 } // namespace
