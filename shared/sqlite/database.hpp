@@ -56,6 +56,7 @@ public:
   [[nodiscard]] Result<int> migrate(const std::vector<Migration>& migrations);
 
 private:
+  friend class WalCheckpointer; // hooks commits and checkpoints through the C API
   Database(sqlite3* handle, std::filesystem::path path) : m_db(handle), m_path(std::move(path)) {}
 
   sqlite3* m_db = nullptr;

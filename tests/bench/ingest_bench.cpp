@@ -271,6 +271,11 @@ struct SharedRegion {
   std::atomic<std::uint64_t> zap_refused{0};
   std::atomic<std::uint64_t> peak_storage_queue{0};
   std::atomic<std::uint64_t> storage_errors{0};
+  // The storing thread's jobs while measuring (zeroed when measuring starts): the longest batch
+  // group and the longest roll-up flush, in µs, and how many groups took over 50 ms.
+  std::atomic<std::uint64_t> longest_group_us{0};
+  std::atomic<std::uint64_t> longest_flush_us{0};
+  std::atomic<std::uint64_t> slow_groups{0};
 };
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
@@ -435,6 +440,18 @@ CodecResult measure_codec() {
 // ---------------------------------------------------------------------------------------------
 // Child role "coordinator": the real ingest with a store that keeps nothing but dedup state.
 
+std::uint64_t elapsed_us(std::chrono::steady_clock::time_point since) {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::steady_clock::now() - since)
+                                        .count());
+}
+
+void raise_to(std::atomic<std::uint64_t>& peak, std::uint64_t value) {
+  auto seen = peak.load(std::memory_order_relaxed);
+  while (value > seen && !peak.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
+  }
+}
+
 // Dedups by (agent id, seq): per agent, every seq up to a contiguous mark plus a hash set of
 // those above it, so memory stays bounded by the agents' windows rather than growing with
 // every batch (which would make the RSS figure meaningless). Storage worker thread only.
@@ -495,7 +512,13 @@ public:
     if (!m_backend) {
       return Store::record_batches(batches);
     }
+    const auto started = std::chrono::steady_clock::now();
     auto outcomes = m_backend->record_batches(batches);
+    const auto took = elapsed_us(started);
+    raise_to(m_shared.longest_group_us, took);
+    if (took > 50'000) {
+      m_shared.slow_groups.fetch_add(1, std::memory_order_relaxed);
+    }
     for (std::size_t i = 0; i < outcomes.size(); ++i) {
       const auto& outcome = outcomes[i];
       if (outcome && *outcome == storage::BatchOutcome::duplicate) {
@@ -571,7 +594,13 @@ public:
   }
   // Samples over time: the backend's, when there is one.
   Result<storage::RollupFlush> flush_rollups(std::int64_t closed_before_ms) override {
-    return m_backend ? m_backend->flush_rollups(closed_before_ms) : storage::RollupFlush{};
+    if (!m_backend) {
+      return storage::RollupFlush{};
+    }
+    const auto started = std::chrono::steady_clock::now();
+    auto flushed = m_backend->flush_rollups(closed_before_ms);
+    raise_to(m_shared.longest_flush_us, elapsed_us(started));
+    return flushed;
   }
   Result<std::vector<storage::LatestSample>> read_samples(const storage::SeriesQuery&) override {
     return std::vector<storage::LatestSample>{};
@@ -1381,6 +1410,8 @@ struct ScenarioResult {
   std::uint64_t refused_in_window = 0; // of refused_busy, while measuring
   std::uint64_t refused_busy = 0, duplicates = 0, malformed = 0, replies_failed = 0;
   std::uint64_t zap_admitted = 0, peak_storage_queue = 0, storage_errors = 0;
+  double longest_group_ms = NAN, longest_flush_ms = NAN; // the storing thread's, while measuring
+  std::uint64_t slow_groups = 0;                         // groups over 50 ms, while measuring
 };
 
 std::string fixed(double value, int decimals);
@@ -1777,11 +1808,17 @@ ScenarioResult run_scenario(const Options& options, PathKind path, std::size_t c
   std::this_thread::sleep_for(std::chrono::duration<double>(options.warmup));
   const Snapshot before = take_snapshot(child.pid(), shared, stats, helpers.pids);
   result.memory_before = read_memory(child.pid());
+  shared.longest_group_us.store(0);
+  shared.longest_flush_us.store(0);
+  shared.slow_groups.store(0);
   control.recording.store(true);
   std::this_thread::sleep_for(std::chrono::duration<double>(options.seconds));
   control.recording.store(false);
   const Snapshot after = take_snapshot(child.pid(), shared, stats, helpers.pids);
   result.memory = read_memory(child.pid());
+  result.longest_group_ms = static_cast<double>(shared.longest_group_us.load()) / 1000.0;
+  result.longest_flush_ms = static_cast<double>(shared.longest_flush_us.load()) / 1000.0;
+  result.slow_groups = shared.slow_groups.load();
 
   joiner.join();
   helpers.wait_done(area);
@@ -1922,10 +1959,11 @@ void print_fleet(const Options& options, const std::vector<ScenarioResult>& resu
   std::printf(
       "| agents | batches/s stored | samples/s stored | signals/s | coordinator CPU %% "
       "| RSS at start → end of measuring, MB | peak storage queue | ack p50 ms | ack p99 ms "
-      "| resent | storage errors |\n"
-      "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+      "| resent | storage errors | longest group / flush ms | groups over 50 ms |\n"
+      "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const auto& r : results) {
-    std::printf("| %zu | %s | %s | %s | %s | %s → %s | %llu | %s | %s | %llu | %llu |\n",
+    std::printf("| %zu | %s | %s | %s | %s | %s → %s | %llu | %s | %s | %llu | %llu | %s / %s "
+                "| %llu |\n",
                 r.agents, with_commas(r.stored_per_s).c_str(),
                 with_commas(r.samples_per_s).c_str(),
                 with_commas(r.stored_per_s * static_cast<double>(options.signals)).c_str(),
@@ -1934,7 +1972,9 @@ void print_fleet(const Options& options, const std::vector<ScenarioResult>& resu
                 static_cast<unsigned long long>(r.peak_storage_queue),
                 milliseconds(r.rtt_p50_us).c_str(), milliseconds(r.rtt_p99_us).c_str(),
                 static_cast<unsigned long long>(r.resent),
-                static_cast<unsigned long long>(r.storage_errors));
+                static_cast<unsigned long long>(r.storage_errors),
+                fixed(r.longest_group_ms, 1).c_str(), fixed(r.longest_flush_ms, 1).c_str(),
+                static_cast<unsigned long long>(r.slow_groups));
   }
   std::printf("\n");
 }

@@ -105,7 +105,25 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& pa
   if (!statements) {
     return fail(std::move(statements).error().context(where));
   }
-  return std::unique_ptr<Store>(new SqliteStore(std::move(*db), std::move(*statements)));
+  std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(*db), std::move(*statements)));
+  if (auto started = store->start_checkpointer(); !started) {
+    return fail(std::move(started).error().context(where));
+  }
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+Result<void> SqliteStore::start_checkpointer() {
+  // A WAL that starts over keeps its file (writing into blocks it has is cheaper than growing
+  // it); one that a burst made larger than 128 MiB is cut back to that size then.
+  if (auto limit = m_db.exec("PRAGMA journal_size_limit=134217728;"); !limit) {
+    return limit;
+  }
+  auto checkpointer = sqlite::WalCheckpointer::start(m_db, sqlite::CheckpointSettings{});
+  if (!checkpointer) {
+    return fail(std::move(checkpointer).error());
+  }
+  m_checkpointer = std::move(*checkpointer);
+  return {};
 }
 
 Result<SqliteStore::Statements> SqliteStore::prepare_statements(sqlite::Database& db) {

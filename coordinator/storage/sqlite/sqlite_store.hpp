@@ -14,6 +14,7 @@
 #include "coordinator/storage/series_cache.hpp"
 #include "coordinator/storage/store.hpp"
 #include "shared/sqlite/database.hpp"
+#include "shared/sqlite/wal_checkpointer.hpp"
 
 namespace medic::coordinator::storage {
 
@@ -30,7 +31,7 @@ public:
   [[nodiscard]] Result<BatchOutcome> record_batch(const protocol::Envelope& envelope,
                                                   const protocol::Batch& batch,
                                                   std::int64_t received_ms) override;
-  // One transaction for the group, a savepoint per batch.
+  // One transaction for the group; when it fails, each batch again in a transaction of its own.
   [[nodiscard]] std::vector<Result<BatchOutcome>> record_batches(
       std::span<const BatchToStore> batches) override;
   [[nodiscard]] Result<std::vector<AgentRecord>> list_agents() override;
@@ -93,12 +94,14 @@ private:
 
   SqliteStore(sqlite::Database db, Statements statements)
       : m_db(std::move(db)), m_statements(std::move(statements)) {}
+  // Moves WAL checkpoints off the storage thread (wal_checkpointer.hpp).
+  [[nodiscard]] Result<void> start_checkpointer();
 
   [[nodiscard]] static Result<Statements> prepare_statements(sqlite::Database& db);
   [[nodiscard]] Result<BatchOutcome> store_batch(const protocol::Envelope& envelope,
                                                  const protocol::Batch& batch,
                                                  std::int64_t received_ms);
-  // Everything a batch stores, inside the caller's transaction or savepoint.
+  // Everything a batch stores, inside the caller's transaction.
   [[nodiscard]] Result<BatchOutcome> store_batch_body(const protocol::Envelope& envelope,
                                                       std::int64_t seq, const protocol::Batch& batch,
                                                       std::int64_t received_ms);
@@ -144,6 +147,8 @@ private:
   std::vector<RollupRow> m_rollup_pending;
   std::size_t m_rollups_written = 0; // of m_rollup_pending
   std::string m_pack_scratch;
+  // After m_db: stopped (and the writer unhooked) before the connection closes.
+  std::unique_ptr<sqlite::WalCheckpointer> m_checkpointer;
 };
 
 } // namespace medic::coordinator::storage
