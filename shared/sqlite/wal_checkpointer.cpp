@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include <sqlite3.h>
@@ -14,6 +15,8 @@ namespace {
 // A checkpoint now and then even without a wake-up: the last commits before a quiet spell are
 // copied back too, so a reader opening the file later finds a short WAL.
 constexpr auto k_idle_check = std::chrono::seconds(5);
+// Passes in a row at most before the writer is asked to copy the rest.
+constexpr int k_max_passes = 4;
 
 } // namespace
 
@@ -97,19 +100,32 @@ void WalCheckpointer::run() noexcept {
       }
     }
     lock.unlock();
+    // Passes until the frames the writer added during the last one are few: each copies only
+    // what came during the one before, so what is left for the writer is short.
     int wal_frames = 0;
     int copied = 0;
-    const int rc = sqlite3_wal_checkpoint_v2(m_own.m_db, nullptr, SQLITE_CHECKPOINT_PASSIVE,
-                                             &wal_frames, &copied);
+    int rc = sqlite3_wal_checkpoint_v2(m_own.m_db, nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                       &wal_frames, &copied);
+    int passes = 1;
+    std::uint64_t frames_copied = static_cast<std::uint64_t>(copied > 0 ? copied : 0);
+    while (rc == SQLITE_OK && copied == wal_frames && passes < k_max_passes) {
+      const int seen = wal_frames;
+      rc = sqlite3_wal_checkpoint_v2(m_own.m_db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_frames,
+                                     &copied);
+      ++passes;
+      frames_copied += static_cast<std::uint64_t>(std::max(0, copied - seen));
+      if (wal_frames - seen <= m_settings.after_pages / 8) {
+        break;
+      }
+    }
     // Everything it saw copied: the writer's next commit copies what came meanwhile. Else
     // (busy, or a reader holding old frames) the writer asks again at a later commit.
     const bool complete = rc == SQLITE_OK && copied > 0 && copied == wal_frames;
     m_phase.store(complete ? Phase::catch_up : Phase::idle, std::memory_order_release);
     lock.lock();
-    if (rc == SQLITE_OK) {
-      ++m_counters.runs;
-      m_counters.frames_copied += static_cast<std::uint64_t>(copied > 0 ? copied : 0);
-    } else {
+    m_counters.runs += static_cast<std::uint64_t>(passes);
+    m_counters.frames_copied += frames_copied;
+    if (rc != SQLITE_OK) {
       ++m_counters.busy;
     }
   }
