@@ -20,7 +20,7 @@ struct HousekeepingSettings {
   storage::RetentionPolicy retention;
   // Often, because each flush writes a bounded number of rows (storage keeps the rest for the
   // next one): the batches queued behind a flush wait tens of ms, never seconds.
-  std::chrono::milliseconds flush_every{500};
+  std::chrono::milliseconds flush_every{250};
   std::chrono::milliseconds retention_every{3'600'000};
   std::chrono::milliseconds late_grace{30'000}; // a minute is written this long after it ends
 };

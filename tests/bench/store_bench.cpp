@@ -2,7 +2,7 @@
 // medic-store-bench: the coordinator's storage alone, no sockets. N simulated agents each store
 // one batch a simulated second (50 series, half of them labelled as a real host's per-core and
 // per-mount series are, and 2 signals), in groups as the storage worker drains them; the
-// housekeeping flush (latest values, minute roll-ups; a bounded number of rows each) runs
+// housekeeping flush (latest values, minute roll-ups; a bounded number of rows each) runs four times
 // every simulated second, as StorageHousekeeping does. Prints CPU µs per batch of the storing
 // thread, what bounds how many agents one coordinator can hold (issue 7), without the cost of
 // simulating them, and of the threads beside it (the WAL checkpoints).
@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
         outcome ? ++stored : ++failed;
       }
     }
-    for (int flush = 0; flush < 2; ++flush) {
+    for (int flush = 0; flush < 4; ++flush) {
       const double flush_start = wall_s();
       if (auto flushed = store.flush_rollups(now_ms - 30'000); !flushed) {
         std::fprintf(stderr, "store-bench: %s\n", flushed.error().message().c_str());

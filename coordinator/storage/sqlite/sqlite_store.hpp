@@ -25,6 +25,12 @@ namespace medic::coordinator::storage {
 
 class SqliteStore final : public Store {
 public:
+  // Rows a flush_rollups call writes at most, latest values and minute roll-ups together (about
+  // 25 ms here, while the batches wait); INT64_MAX (shutdown) writes everything. With
+  // StorageHousekeeping's four flushes a second, 20,000 rows a second: a fleet of 500,000
+  // series needs about 8,500 minute rows a second and 1,700 latest values.
+  static constexpr std::size_t k_flush_rows = 5'000;
+
   [[nodiscard]] Result<void> record_hello(const protocol::Envelope& envelope,
                                           const protocol::Hello& hello,
                                           std::int64_t received_ms) override;

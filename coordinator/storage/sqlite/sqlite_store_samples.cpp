@@ -159,14 +159,11 @@ Result<void> SqliteStore::flush_latest_now() {
 }
 
 Result<RollupFlush> SqliteStore::flush_rollups(std::int64_t closed_before_ms) {
-  // Rows per call, latest values and minute roll-ups together (about 50 ms here, while the
-  // batches wait); INT64_MAX (shutdown) writes everything.
-  constexpr std::size_t k_rows_per_flush = 10'000;
   // Latest values matter to readers only through list_agents, which writes them all first;
   // written behind every 5 minutes they only spare a restart the older values.
   constexpr std::int64_t k_latest_every_ms = 300'000;
   const bool everything = closed_before_ms == std::numeric_limits<std::int64_t>::max();
-  std::size_t budget = everything ? std::numeric_limits<std::size_t>::max() : k_rows_per_flush;
+  std::size_t budget = everything ? std::numeric_limits<std::size_t>::max() : k_flush_rows;
   RollupFlush flush;
   m_series.take_closed(closed_before_ms, m_rollup_pending);
   if (m_latest_pending.empty() &&

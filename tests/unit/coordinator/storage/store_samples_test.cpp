@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "coordinator/storage/sqlite/sqlite_store.hpp"
 #include "tests/unit/coordinator/storage/store_backends.hpp"
 
 namespace storage = medic::coordinator::storage;
@@ -318,9 +319,11 @@ TEST_CASE("store: SQLite flushes a bounded number of rows a call and goes on at 
           "[storage]") {
   const TestDatabase db(storage::StoreKind::sqlite);
   auto s = db.open();
-  // 30,000 series over 600 agents, each with one sample in the minute at k_t0.
-  constexpr int k_agents = 600;
+  // Three flushes' worth of series (50 per agent), each with one sample in the minute at k_t0.
+  constexpr std::int64_t k_rows = static_cast<std::int64_t>(storage::SqliteStore::k_flush_rows);
   constexpr int k_per_agent = 50;
+  static_assert(k_rows % k_per_agent == 0);
+  constexpr int k_agents = static_cast<int>(3 * k_rows / k_per_agent);
   for (int a = 0; a < k_agents; ++a) {
     std::vector<protocol::Sample> samples;
     for (int i = 0; i < k_per_agent; ++i) {
@@ -328,26 +331,26 @@ TEST_CASE("store: SQLite flushes a bounded number of rows a call and goes on at 
     }
     store(*s, "agent-" + std::to_string(a), 1, std::move(samples));
   }
-  const std::int64_t series = k_agents * k_per_agent;
+  const std::int64_t series = std::int64_t{k_agents} * k_per_agent;
   // Two hours later: the minute has ended and its hour too.
   const std::int64_t later = k_t0 + 2 * 3'600'000;
   auto first = s->flush_rollups(later);
   REQUIRE(first);
-  // Each call writes 10,000 rows, latest values first, and holds the hour back.
-  CHECK(db.query_int("SELECT COUNT(*) FROM latest_samples") == 10'000);
+  // Each call writes k_flush_rows rows, latest values first, and holds the hour back.
+  CHECK(db.query_int("SELECT COUNT(*) FROM latest_samples") == k_rows);
   CHECK(db.query_int("SELECT COUNT(*) FROM rollups_minute") == 0);
   CHECK(first->hours == 0);
   CHECK(first->open_buckets == static_cast<std::size_t>(series));
   for (int i = 0; i < 4; ++i) {
     auto next = s->flush_rollups(later);
     REQUIRE(next);
-    CHECK(next->minute_rows == (i < 2 ? 0U : 10'000U));
+    CHECK(next->minute_rows == (i < 2 ? 0U : static_cast<std::size_t>(k_rows)));
     CHECK(next->hours == 0);
   }
   CHECK(db.query_int("SELECT COUNT(*) FROM latest_samples") == series);
   auto third = s->flush_rollups(later);
   REQUIRE(third);
-  CHECK(third->minute_rows == 10'000);
+  CHECK(third->minute_rows == static_cast<std::size_t>(k_rows));
   CHECK(db.query_int("SELECT COUNT(*) FROM rollups_minute") == series);
   // Every minute written: now the hour rolls up, with all of them.
   CHECK(third->hours >= 1);
