@@ -77,7 +77,7 @@ Transition AnomalyDetector::update(double value, std::int64_t t_ms) noexcept {
   if (m_model.count > m_spec.warmup) {
     raw = std::clamp((decades - k_score_offset_decades) / k_score_span_decades, 0.0, 1.0);
   }
-  m_score = m_suppression.filter(raw);
+  m_score = m_rest.filter(m_suppression.filter(raw));
   return m_latch.update(m_score >= m_spec.fire_score, m_score < m_spec.clear_score, t_ms);
 }
 

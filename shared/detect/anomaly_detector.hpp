@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // AnomalyDetector: a streaming anomaly score in [0, 1] for any series, cheap enough to run on
-// every metric of every host (about 0.2 µs per update, under 2 KiB of state, no allocation,
+// every metric of every host (about 0.2 µs per update, 2 KiB of state, no allocation,
 // deterministic). The model has one fixed configuration; the spec only says when to alarm.
 //
 // The model (parts in anomaly_model.hpp), per sample:
@@ -24,20 +24,24 @@
 //  4. Novel range: a value outside the envelope of the values seen at its scale, by more than 2%
 //     of the envelope's width w, counts as p = 2 / min(n, 2000) * 10^(-7 * excess / w) when that
 //     is smaller (a new extreme among n exchangeable values has chance 2 / n). The envelope
-//     forgets slowly: it shrinks by at most 1% of its width per day and 0.002% per sample.
+//     forgets slowly: it shrinks by at most 0.3% of its width per day and 0.002% per sample.
 //  5. raw = clamp((-log10(p) - 0.5) / 5, 0, 1) for the smallest p of both scales: p = 1e-3
 //     gives 0.5, p <= 10^-5.5 gives 1.
 //  6. News once: the score is raw where raw exceeds a memory of recent raw scores by 0.1, else
 //     0. The memory jumps to each raw score and decays by 0.2% per sample, so an anomaly scores
 //     on the sample where it is first seen and again only if it grows, not on every sample of a
 //     burst.
+//  7. Rest period (as CAD OSE rests after each detection): after a clear alarm (score above 0.5,
+//     p < 1e-3) the next 150 samples pass only a score 0.3 above that alarm's, an escalation; the
+//     aftershocks of one incident do not alarm again.
 // The first `warmup` samples score 0. A non-finite internal state (values near the limits of
 // double) restarts the model from the current sample.
 //
 // How the configuration was chosen: by sense first, then checked against the Numenta Anomaly
 // Benchmark (tests/quality/nab, BENCHMARKS.md "Detection quality: NAB"), one configuration for
 // every series, never per series; the choices that mattered there (the slow scale, the range
-// novelty at both scales, the news-once score) are principled, not fitted to single files.
+// novelty at both scales, the news-once score, the rest period) are principled, not fitted to
+// single files.
 //
 // Firing: fires on the first sample with score >= fire_score; clears once the score has stayed
 // below clear_score for clear_for. With the news-once score an alarm marks the onset of an
@@ -99,6 +103,7 @@ private:
   Latch m_latch;
   Model m_model;
   anomaly::Suppression m_suppression;
+  anomaly::RestPeriod m_rest;
   double m_score = 0;
 };
 

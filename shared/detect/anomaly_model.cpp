@@ -27,7 +27,7 @@ constexpr double k_tail_renormalise = 1e20;
 constexpr double k_range_margin = 0.02;         // of the envelope's width
 constexpr double k_range_count_cap = 2'000;     // p = 2 / min(samples, cap) just past it...
 constexpr double k_range_decades_per_width = 7; // ...and 7 decades less per width beyond
-constexpr double k_range_shrink_per_day = 0.01;
+constexpr double k_range_shrink_per_day = 0.003;
 constexpr double k_range_shrink_per_sample = 2e-5;
 constexpr double k_shift_envelope = 2; // scales of room around a shifted level
 
@@ -35,6 +35,10 @@ constexpr double k_profile_gain_per_day = 0.5;
 
 constexpr double k_suppress_margin = 0.1;
 constexpr double k_suppress_decay = 0.998; // per sample
+
+constexpr double k_rest_trigger = 0.5; // a score above this starts a rest period...
+constexpr std::uint32_t k_rest_samples = 150;
+constexpr double k_rest_margin = 0.3; // ...in which only a score this much higher passes
 
 double day_fraction(double dt_ms) {
   return dt_ms / static_cast<double>(k_day_ms);
@@ -174,6 +178,20 @@ double Suppression::filter(double score) noexcept {
   const double passed = score > m_memory + k_suppress_margin ? score : 0.0;
   m_memory = std::max(m_memory * k_suppress_decay, score);
   return passed;
+}
+
+double RestPeriod::filter(double score) noexcept {
+  if (m_left > 0) {
+    --m_left;
+    if (score <= m_alarm + k_rest_margin) {
+      return 0;
+    }
+  }
+  if (score > k_rest_trigger) {
+    m_alarm = score;
+    m_left = k_rest_samples;
+  }
+  return score;
 }
 
 } // namespace medic::detect::anomaly

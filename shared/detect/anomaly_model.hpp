@@ -51,8 +51,8 @@ private:
   double m_total = 0;
 };
 
-// The range of values seen. It forgets slowly (shrinks by at most 1% of its width per day and
-// 0.002% per sample), so a daily peak stays inside it.
+// The range of values seen. It forgets slowly (shrinks by at most 0.3% of its width per day and
+// 0.002% per sample), so a daily peak stays inside it and a range seen weeks ago is still known.
 class Envelope {
 public:
   void reset(double x) noexcept { m_low = m_high = x; }
@@ -128,6 +128,19 @@ public:
 
 private:
   double m_memory = 0;
+};
+
+// A rest period after a clear alarm (score above 0.5, p < 1e-3), as CAD OSE rests after each
+// detection: for the next 150 samples a score passes only if it exceeds that alarm's score by
+// 0.3 (an escalation), so one incident reports once, not once per aftershock. Applied after
+// Suppression.
+class RestPeriod {
+public:
+  [[nodiscard]] double filter(double score) noexcept;
+
+private:
+  double m_alarm = 0;       // the score of the alarm that started the rest
+  std::uint32_t m_left = 0; // samples left in the rest
 };
 
 } // namespace medic::detect::anomaly

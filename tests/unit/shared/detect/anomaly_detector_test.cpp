@@ -235,3 +235,17 @@ TEST_CASE("anomaly spec validation names the bad field", "[detect]") {
   spec.clear_for = -1ms;
   CHECK_FALSE(AnomalyDetector::create(spec));
 }
+
+TEST_CASE("anomaly parts: a rest period after a clear alarm", "[detect]") {
+  namespace anomaly = medic::detect::anomaly;
+  anomaly::RestPeriod rest;
+  CHECK(rest.filter(0.4) == 0.4);   // not a clear alarm: no rest
+  CHECK(rest.filter(0.45) == 0.45); // still none
+  CHECK(rest.filter(0.6) == 0.6);   // a clear alarm starts the rest
+  CHECK(rest.filter(0.85) == 0);    // an aftershock, not 0.3 above the alarm
+  CHECK(rest.filter(0.95) == 0.95); // an escalation passes and restarts the rest
+  for (int i = 0; i < 150; ++i) {
+    CHECK(rest.filter(0.9) == 0);
+  }
+  CHECK(rest.filter(0.6) == 0.6); // the rest is over
+}
