@@ -7,6 +7,7 @@
 #include <string>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "coordinator/storage/labels_json.hpp"
 #include "migrations/migrations.hpp"
@@ -110,6 +111,15 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& pa
     return fail(std::move(started).error().context(where));
   }
   return std::unique_ptr<Store>(std::move(store));
+}
+
+SqliteStore::~SqliteStore() {
+  if (m_checkpointer) {
+    const auto done = m_checkpointer->counters();
+    spdlog::info("storage: WAL checkpoints: {} passes of the checkpoint thread ({} busy, {} frames"
+                 " copied), {} catch-ups and {} backstop checkpoints by the writer",
+                 done.runs, done.busy, done.frames_copied, done.catch_ups, done.inline_runs);
+  }
 }
 
 Result<void> SqliteStore::start_checkpointer() {

@@ -31,6 +31,11 @@ public:
   // series needs about 8,500 minute rows a second and 1,700 latest values.
   static constexpr std::size_t k_flush_rows = 5'000;
 
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+  // Logs what the WAL checkpoint thread did.
+  ~SqliteStore() override;
+
   [[nodiscard]] Result<void> record_hello(const protocol::Envelope& envelope,
                                           const protocol::Hello& hello,
                                           std::int64_t received_ms) override;
