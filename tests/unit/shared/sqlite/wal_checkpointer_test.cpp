@@ -69,39 +69,50 @@ std::int64_t row_count(const std::filesystem::path& path) {
   return count->column_int(0);
 }
 
+// A fresh database written by write_rows with a checkpointer started with `settings`.
+struct Outcome {
+  std::uintmax_t largest_wal = 0;
+  sqlite::CheckpointCounters counters;
+  std::int64_t rows = 0;
+};
+
+Outcome run_with(sqlite::CheckpointSettings settings, std::chrono::microseconds pause) {
+  const TempDir dir;
+  const auto path = dir / "ckpt.db";
+  auto db = open_with_table(path);
+  auto checkpointer = sqlite::WalCheckpointer::start(db, settings);
+  REQUIRE(checkpointer);
+  Outcome outcome;
+  outcome.largest_wal = write_rows(db, dir / "ckpt.db-wal", pause);
+  outcome.counters = (*checkpointer)->counters();
+  outcome.rows = row_count(path);
+  return outcome;
+}
+
 } // namespace
 
 TEST_CASE("the WAL starts over under steady writes when a thread checkpoints it",
           "[sqlite][checkpoint]") {
-  const TempDir dir;
-  const auto path = dir / "ckpt.db";
-  auto db = open_with_table(path);
-  auto checkpointer = sqlite::WalCheckpointer::start(db, {.after_pages = 64});
-  REQUIRE(checkpointer);
-  const auto largest = write_rows(db, dir / "ckpt.db-wal", std::chrono::microseconds(500));
-  const auto counters = (*checkpointer)->counters();
-  INFO("largest WAL " << largest << " bytes; thread passes " << counters.runs << ", catch-ups "
-                      << counters.catch_ups << ", backstop " << counters.inline_runs);
+  const auto outcome = run_with({.after_pages = 64}, std::chrono::microseconds(500));
+  const auto& counters = outcome.counters;
+  INFO("largest WAL " << outcome.largest_wal << " bytes; thread passes " << counters.runs
+                      << ", catch-ups " << counters.catch_ups << ", backstop "
+                      << counters.inline_runs);
   CHECK(counters.runs > 0);
   CHECK(counters.catch_ups > 0); // the writer copied what a pass left, so the WAL could restart
   CHECK(counters.inline_runs == 0);
-  CHECK(largest < k_written_bytes / 4);
+  CHECK(outcome.largest_wal < k_written_bytes / 4);
   // Everything written is there, read by another connection.
-  CHECK(row_count(path) == k_transactions * k_rows_per_transaction);
+  CHECK(outcome.rows == k_transactions * k_rows_per_transaction);
 }
 
 TEST_CASE("the writer checkpoints itself past the backstop when the thread is never woken",
           "[sqlite][checkpoint]") {
-  const TempDir dir;
-  const auto path = dir / "backstop.db";
-  auto db = open_with_table(path);
-  auto checkpointer =
-      sqlite::WalCheckpointer::start(db, {.after_pages = INT_MAX, .inline_after_pages = 100});
-  REQUIRE(checkpointer);
-  const auto largest = write_rows(db, dir / "backstop.db-wal", std::chrono::microseconds(0));
-  CHECK((*checkpointer)->counters().inline_runs > 0);
-  CHECK(largest < k_written_bytes / 4);
-  CHECK(row_count(path) == k_transactions * k_rows_per_transaction);
+  const auto outcome =
+      run_with({.after_pages = INT_MAX, .inline_after_pages = 100}, std::chrono::microseconds(0));
+  CHECK(outcome.counters.inline_runs > 0);
+  CHECK(outcome.largest_wal < k_written_bytes / 4);
+  CHECK(outcome.rows == k_transactions * k_rows_per_transaction);
 }
 
 TEST_CASE("SQLite's own checkpoint is back once the checkpointer is gone",
