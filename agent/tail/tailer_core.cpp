@@ -187,7 +187,12 @@ void TailerCore::wake(TailedFile& file) {
 }
 
 void TailerCore::poke(TailedFile& file) {
-  enqueue(file);
+  // Not queued yet: whatever pumps meanwhile (a completion, the tick, a glob) must not read it
+  // before the timer fires. One in a pass is served when it comes back if it is behind.
+  if (!file.poked && file.phase != Phase::closed && !m_stopping) {
+    file.poked = true;
+    ++m_deferred;
+  }
   arm_coalesce();
 }
 
@@ -206,6 +211,17 @@ void TailerCore::coalesce_due() noexcept {
   try {
     if (m_inotify) {
       m_inotify->drain(); // what piled up while it was paused, served by the same pass
+    }
+    if (m_deferred > 0) {
+      m_deferred = 0;
+      for (const auto& file : m_files) {
+        if (file->poked && file->in_flight) {
+          ++m_deferred; // see pass_done
+        } else if (file->poked) {
+          file->poked = false;
+          enqueue(*file);
+        }
+      }
     }
     reap();
     pump();

@@ -154,6 +154,7 @@ struct TailedFile final : RecordSink {
   bool have_last_byte = false;
   bool queued = false;
   bool in_flight = false; // in a pass
+  bool poked = false;     // reported changed: queued when the coalescing timer fires
   bool want_fstat = false;
   bool want_stat = false;
   bool want_read = false; // bytes may have been appended (inotify, or the last read was full)
@@ -204,7 +205,8 @@ private:
   // tailer_core.cpp: life cycle and bookkeeping.
   // Queues the file and serves it now (its state machine moves on).
   void wake(TailedFile& file);
-  // Queues the file and serves it with whatever else changed within read_interval.
+  // Marks the file; the coalescing timer queues it with whatever else changed within
+  // read_interval (nothing else that pumps serves it earlier).
   void poke(TailedFile& file);
   // Arms the coalescing timer, unless it is armed: serves poked files, resumes inotify.
   void arm_coalesce() noexcept;
@@ -299,6 +301,7 @@ private:
   std::size_t m_max_pass_reads = 1;   // reads per pass: each gets >= k_min_read_share bytes
   bool m_pumping = false;
   std::int64_t m_last_pass_ms = 0;
+  std::size_t m_deferred = 0; // poked files (at least): the coalescing timer queues them
 
   uv_timer_t* m_timer = nullptr;    // heap: freed by its close callback
   uv_timer_t* m_coalesce = nullptr; // one-shot: serves poked files

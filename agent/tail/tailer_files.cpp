@@ -123,8 +123,9 @@ void TailerCore::read_done(TailedFile& file, const PassOp& op, const char* data)
     return;
   }
   auto size = static_cast<std::size_t>(op.result);
-  // A full read leaves more to read at once; a short one reached the end for now.
-  file.want_read = size == op.capacity;
+  // A full read leaves more to read at once; a short one reached the end for now (unless a
+  // change was reported since the read was issued).
+  file.want_read = size == op.capacity || file.poked;
   const std::uint64_t position = file.reader->position();
   if (op.overlap) {
     // The byte before the offset changed or is gone: the file was truncated (and maybe

@@ -36,6 +36,12 @@ bool reads_buffer(const TailedFile& file) noexcept {
          (file.draining || file.want_read || file.reader->position() < file.observed_size);
 }
 
+// Following, read to the end it knows of, and wanting nothing but another read.
+bool caught_up(const TailedFile& file) noexcept {
+  return file.phase == Phase::following && !file.draining && !file.want_close && !file.want_fstat &&
+         !file.want_stat && !file.blocked && file.reader->position() >= file.observed_size;
+}
+
 ssize_t errno_result(ssize_t rc) noexcept {
   return rc < 0 ? -static_cast<ssize_t>(errno) : rc;
 }
@@ -145,7 +151,8 @@ void TailerCore::pump() {
     ++m_stats.io_passes;
     m_last_pass_ms = now_ms();
   }
-  if (m_queue_size == 0 && m_coalesce != nullptr && !(m_inotify && m_inotify->paused())) {
+  if (m_queue_size == 0 && m_deferred == 0 && m_coalesce != nullptr &&
+      !(m_inotify && m_inotify->paused())) {
     uv_timer_stop(m_coalesce); // everything it was armed for is served
   }
   m_pumping = false;
@@ -273,10 +280,14 @@ void TailerCore::pass_done(IoPass& pass) noexcept {
   m_free_passes.push_back(&pass);
   --m_inflight;
   m_pumping = true; // files are woken below; one pump at the end serves them all
+  bool deferred = false;
+  bool full_read = false; // of the current file: more is there to read at once
   for (std::size_t i = 0; i < pass.op_count; ++i) {
     const PassOp& op = pass.ops[i];
     TailedFile& file = *op.file;
     track_descriptor(file, op);
+    full_read = full_read || (op.request == Request::read && op.into == nullptr && op.result > 0 &&
+                              static_cast<std::size_t>(op.result) == op.capacity);
     try {
       if (!m_stopping) {
         dispatch(file, op, pass.buffer.get() + op.data_at);
@@ -290,9 +301,18 @@ void TailerCore::pass_done(IoPass& pass) noexcept {
     file.in_flight = false;
     if (m_stopping) {
       close_now(file);
+    } else if (file.poked && !full_read && caught_up(file)) {
+      // Written to while this pass was out, but read to its end: the next read waits for the
+      // coalescing timer (at most one read per read_interval), it does not go out at once.
+      deferred = true;
     } else {
+      if (file.poked) {
+        file.poked = false; // served now, with what it needs at once
+        m_deferred -= m_deferred > 0 ? 1 : 0;
+      }
       enqueue(file);
     }
+    full_read = false;
   }
   m_pumping = false;
   if (m_stopping) {
@@ -301,6 +321,9 @@ void TailerCore::pass_done(IoPass& pass) noexcept {
   try {
     reap();
     pump();
+    if (deferred) {
+      arm_coalesce();
+    }
   } catch (const std::exception& e) {
     warn(std::string("tail: after file system calls: ") + e.what());
   }

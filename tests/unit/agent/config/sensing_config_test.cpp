@@ -150,3 +150,17 @@ TEST_CASE("docs/rules.md lists every built-in rule", "[config]") {
     CHECK(doc.find("`" + rule.id + "`") != std::string::npos);
   }
 }
+
+TEST_CASE("logs.read_interval sets how often followed files are read", "[config]") {
+  AgentConfig defaults;
+  REQUIRE(load(defaults, "logs:\n  sources:\n    - {name: app, paths: ['/var/log/a.log']}\n"));
+  CHECK(defaults.sensing.tail.read_interval == std::chrono::milliseconds(100));
+  AgentConfig set;
+  REQUIRE(load(set, "logs:\n  read_interval: 250ms\n"));
+  CHECK(set.sensing.tail.read_interval == std::chrono::milliseconds(250));
+  AgentConfig at_once;
+  REQUIRE(load(at_once, "logs:\n  read_interval: 0s\n"));
+  CHECK(at_once.sensing.tail.read_interval == std::chrono::milliseconds(0));
+  CHECK(load_error("logs:\n  read_interval: 20s\n").find("'20s' is out of range 0s..10s") !=
+        std::string::npos);
+}
