@@ -97,9 +97,9 @@ void StorageHousekeeping::run(std::int64_t now_ms) noexcept {
       // More to delete: go on 15 s later instead of waiting an hour (not at the next flush,
       // a quarter of a second away: a large backlog would then hold the storage worker
       // continuously).
-      m_next_retention_ms = now_ms + (outcome->retention->more
-                                          ? k_retention_catch_up_ms
-                                          : m_settings.retention_every.count());
+      m_next_retention_ms =
+          now_ms +
+          (outcome->retention->more ? k_retention_catch_up_ms : m_settings.retention_every.count());
     };
   };
   if (m_worker.try_submit(std::move(job))) {

@@ -26,8 +26,7 @@ Result<std::unique_ptr<WalCheckpointer>> WalCheckpointer::start(Database& writer
   if (!own) {
     return fail(std::move(own).error().context("starting the WAL checkpoint thread"));
   }
-  return std::unique_ptr<WalCheckpointer>(
-      new WalCheckpointer(writer, std::move(*own), settings));
+  return std::unique_ptr<WalCheckpointer>(new WalCheckpointer(writer, std::move(*own), settings));
 }
 
 WalCheckpointer::WalCheckpointer(Database& writer, Database own, CheckpointSettings settings)
@@ -54,8 +53,7 @@ CheckpointCounters WalCheckpointer::counters() const {
   return m_counters;
 }
 
-int WalCheckpointer::on_commit(void* context, sqlite3* db, const char* schema,
-                               int pages) noexcept {
+int WalCheckpointer::on_commit(void* context, sqlite3* db, const char* schema, int pages) noexcept {
   auto* self = static_cast<WalCheckpointer*>(context);
   const Phase phase = self->m_phase.load(std::memory_order_acquire);
   const bool catch_up = phase == Phase::catch_up;
@@ -104,8 +102,8 @@ void WalCheckpointer::run() noexcept {
     // what came during the one before, so what is left for the writer is short.
     int wal_frames = 0;
     int copied = 0;
-    int rc = sqlite3_wal_checkpoint_v2(m_own.m_db, nullptr, SQLITE_CHECKPOINT_PASSIVE,
-                                       &wal_frames, &copied);
+    int rc = sqlite3_wal_checkpoint_v2(m_own.m_db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_frames,
+                                       &copied);
     int passes = 1;
     std::uint64_t frames_copied = static_cast<std::uint64_t>(copied > 0 ? copied : 0);
     while (rc == SQLITE_OK && copied == wal_frames && passes < k_max_passes) {

@@ -2,8 +2,8 @@
 // medic-store-bench: the coordinator's storage alone, no sockets. N simulated agents each store
 // one batch a simulated second (50 series, half of them labelled as a real host's per-core and
 // per-mount series are, and 2 signals), in groups as the storage worker drains them; the
-// housekeeping flush (latest values, minute roll-ups; a bounded number of rows each) runs four times
-// every simulated second, as StorageHousekeeping does. Prints CPU µs per batch of the storing
+// housekeeping flush (latest values, minute roll-ups; a bounded number of rows each) runs four
+// times every simulated second, as StorageHousekeeping does. Prints CPU µs per batch of the storing
 // thread, what bounds how many agents one coordinator can hold (issue 7), without the cost of
 // simulating them, and of the threads beside it (the WAL checkpoints).
 //
@@ -80,9 +80,8 @@ bool parse(int argc, char** argv, Options& options) {
 
 // One agent's batch, rewritten in place every round (names and labels stay, as a host's do).
 protocol::Batch make_batch() {
-  static constexpr std::string_view k_names[] = {"cpu.usage_pct", "cpu.iowait_pct",
-                                                 "disk.used_pct", "net.rx_bytes_per_s",
-                                                 "mem.used_pct"};
+  static constexpr std::string_view k_names[] = {"cpu.usage_pct", "cpu.iowait_pct", "disk.used_pct",
+                                                 "net.rx_bytes_per_s", "mem.used_pct"};
   protocol::Batch batch;
   for (std::size_t i = 0; i < k_samples; ++i) {
     protocol::Sample sample;
@@ -109,8 +108,9 @@ protocol::Batch make_batch() {
 int main(int argc, char** argv) {
   Options options;
   if (!parse(argc, argv, options)) {
-    std::fprintf(stderr, "usage: medic-store-bench [--store=URL] [--agents=1..100000]"
-                         " [--rounds=1..100000] [--group=1..4096]\n");
+    std::fprintf(stderr,
+                 "usage: medic-store-bench [--store=URL] [--agents=1..100000]"
+                 " [--rounds=1..100000] [--group=1..4096]\n");
     return 2;
   }
   auto opened = coordinator::storage::open_store(options.store);
@@ -154,8 +154,8 @@ int main(int argc, char** argv) {
           batch.samples[s].time_ms = now_ms;
         }
         for (auto& signal : batch.signals) {
-          signal.state = round % 2 == 0 ? protocol::SignalState::firing
-                                        : protocol::SignalState::cleared;
+          signal.state =
+              round % 2 == 0 ? protocol::SignalState::firing : protocol::SignalState::cleared;
           signal.time_ms = now_ms;
         }
         group.push_back({&envelopes[i], &batch, now_ms});
@@ -181,10 +181,11 @@ int main(int argc, char** argv) {
   const double beside = process_cpu_s() - process_cpu0 - first_round_process_cpu - cpu;
   const double wall = wall_s() - wall0;
   const auto steady_batches = static_cast<double>(options.agents * (options.rounds - 1));
-  std::printf("| store | agents | group | batches | failed | first round µs/batch |"
-              " steady µs/batch (CPU) | other threads µs/batch | batches/s (wall) |"
-              " longest flush ms |\n"
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::printf(
+      "| store | agents | group | batches | failed | first round µs/batch |"
+      " steady µs/batch (CPU) | other threads µs/batch | batches/s (wall) |"
+      " longest flush ms |\n"
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   std::printf("| %s | %zu | %zu | %zu | %zu | %.1f | %.1f | %.1f | %.0f | %.0f |\n",
               options.store.substr(0, options.store.find(':')).c_str(), options.agents,
               options.group, stored, failed,

@@ -6,8 +6,8 @@
 #include <limits>
 #include <string>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "coordinator/storage/labels_json.hpp"
 #include "migrations/migrations.hpp"
@@ -116,9 +116,10 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& pa
 SqliteStore::~SqliteStore() {
   if (m_checkpointer) {
     const auto done = m_checkpointer->counters();
-    spdlog::info("storage: WAL checkpoints: {} passes of the checkpoint thread ({} busy, {} frames"
-                 " copied), {} catch-ups and {} backstop checkpoints by the writer",
-                 done.runs, done.busy, done.frames_copied, done.catch_ups, done.inline_runs);
+    spdlog::info(
+        "storage: WAL checkpoints: {} passes of the checkpoint thread ({} busy, {} frames"
+        " copied), {} catch-ups and {} backstop checkpoints by the writer",
+        done.runs, done.busy, done.frames_copied, done.catch_ups, done.inline_runs);
   }
 }
 

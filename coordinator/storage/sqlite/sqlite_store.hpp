@@ -114,7 +114,8 @@ private:
                                                  std::int64_t received_ms);
   // Everything a batch stores, inside the caller's transaction.
   [[nodiscard]] Result<BatchOutcome> store_batch_body(const protocol::Envelope& envelope,
-                                                      std::int64_t seq, const protocol::Batch& batch,
+                                                      std::int64_t seq,
+                                                      const protocol::Batch& batch,
                                                       std::int64_t received_ms);
   [[nodiscard]] Result<bool> claim_batch(std::string_view agent_id, std::int64_t seq,
                                          std::int64_t received_ms);
@@ -149,7 +150,7 @@ private:
   sqlite::Database m_db;
   Statements m_statements;
   std::unique_ptr<SampleStatements> m_sample_statements; // prepared on first use
-  SeriesCache m_series{true}; // keeps latest values until flush_latest()
+  SeriesCache m_series{true};                            // keeps latest values until flush_latest()
   // Taken out of m_series, not yet written: flushes write a bounded number of rows each so the
   // batches queued behind them never wait long (a fleet of 10,000 agents has 500,000 series).
   std::vector<SeriesCache::LatestPoint> m_latest_pending;

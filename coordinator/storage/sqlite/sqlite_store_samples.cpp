@@ -350,11 +350,11 @@ Result<std::vector<SeriesRollup>> SqliteStore::read_rollups(RollupPeriod period,
   }
   select->bind(4, query.since_ms)
       .bind(5, query.until_ms)
-      .bind(6, static_cast<std::int64_t>(std::min<std::size_t>(
-                   query.limit, std::numeric_limits<std::int64_t>::max())));
+      .bind(6, static_cast<std::int64_t>(
+                   std::min<std::size_t>(query.limit, std::numeric_limits<std::int64_t>::max())));
   return sqlite::collect_rows<SeriesRollup>(*select, [](const sqlite::Statement& row) {
-    return SeriesRollup{row.column_text(0),   row.column_text(1),   row.column_int(2),
-                        row.column_int(3),    row.column_double(4), row.column_double(5),
+    return SeriesRollup{row.column_text(0),  row.column_text(1),   row.column_int(2),
+                        row.column_int(3),   row.column_double(4), row.column_double(5),
                         row.column_double(6)};
   });
 }
@@ -368,22 +368,29 @@ Result<RetentionOutcome> SqliteStore::apply_retention(const RetentionPolicy& pol
   // Tables whose ids grow with time are trimmed from their oldest ids: a bounded scan with no
   // extra index to maintain on the write path.
   const Rule rules[] = {
-      {policy.raw_ms, "DELETE FROM sample_batches WHERE id IN (SELECT id FROM sample_batches"
-                      " WHERE time_ms < ?1 ORDER BY time_ms LIMIT ?2)"},
+      {policy.raw_ms,
+       "DELETE FROM sample_batches WHERE id IN (SELECT id FROM sample_batches"
+       " WHERE time_ms < ?1 ORDER BY time_ms LIMIT ?2)"},
       // WITHOUT ROWID tables: by primary key.
-      {policy.raw_ms, "DELETE FROM received_batches WHERE (agent_id, seq) IN (SELECT agent_id,"
-                      " seq FROM received_batches WHERE received_at_ms < ?1 LIMIT ?2)"},
-      {policy.minute_ms, "DELETE FROM rollups_minute WHERE (series_id, bucket_ms) IN (SELECT"
-                         " series_id, bucket_ms FROM rollups_minute WHERE bucket_ms < ?1"
-                         " LIMIT ?2)"},
-      {policy.hour_ms, "DELETE FROM rollups_hour WHERE (series_id, bucket_ms) IN (SELECT"
-                       " series_id, bucket_ms FROM rollups_hour WHERE bucket_ms < ?1 LIMIT ?2)"},
-      {policy.events_ms, "DELETE FROM signals WHERE id IN (SELECT id FROM (SELECT id, received_ms"
-                         " FROM signals ORDER BY id LIMIT ?2) WHERE received_ms < ?1)"},
-      {policy.events_ms, "DELETE FROM log_events WHERE id IN (SELECT id FROM (SELECT id,"
-                         " received_ms FROM log_events ORDER BY id LIMIT ?2) WHERE received_ms < ?1)"},
-      {policy.events_ms, "DELETE FROM evidence WHERE id IN (SELECT id FROM (SELECT id, received_ms"
-                         " FROM evidence ORDER BY id LIMIT ?2) WHERE received_ms < ?1)"},
+      {policy.raw_ms,
+       "DELETE FROM received_batches WHERE (agent_id, seq) IN (SELECT agent_id,"
+       " seq FROM received_batches WHERE received_at_ms < ?1 LIMIT ?2)"},
+      {policy.minute_ms,
+       "DELETE FROM rollups_minute WHERE (series_id, bucket_ms) IN (SELECT"
+       " series_id, bucket_ms FROM rollups_minute WHERE bucket_ms < ?1"
+       " LIMIT ?2)"},
+      {policy.hour_ms,
+       "DELETE FROM rollups_hour WHERE (series_id, bucket_ms) IN (SELECT"
+       " series_id, bucket_ms FROM rollups_hour WHERE bucket_ms < ?1 LIMIT ?2)"},
+      {policy.events_ms,
+       "DELETE FROM signals WHERE id IN (SELECT id FROM (SELECT id, received_ms"
+       " FROM signals ORDER BY id LIMIT ?2) WHERE received_ms < ?1)"},
+      {policy.events_ms,
+       "DELETE FROM log_events WHERE id IN (SELECT id FROM (SELECT id,"
+       " received_ms FROM log_events ORDER BY id LIMIT ?2) WHERE received_ms < ?1)"},
+      {policy.events_ms,
+       "DELETE FROM evidence WHERE id IN (SELECT id FROM (SELECT id, received_ms"
+       " FROM evidence ORDER BY id LIMIT ?2) WHERE received_ms < ?1)"},
   };
   RetentionOutcome outcome;
   const auto limit = static_cast<std::int64_t>(policy.max_rows_per_call);
@@ -438,10 +445,10 @@ Result<std::vector<DailyHealingMetrics>> SqliteStore::list_daily_metrics(std::si
   }
   select->bind(1, static_cast<std::int64_t>(std::min<std::size_t>(limit, 100'000)));
   return sqlite::collect_rows<DailyHealingMetrics>(*select, [](const sqlite::Statement& row) {
-    return DailyHealingMetrics{row.column_text(0),    row.column_int(1),    row.column_int(2),
-                               row.column_int(3),     row.column_int(4),    row.column_int(5),
-                               row.column_int(6),     row.column_int(7),    row.column_double(8),
-                               row.column_double(9),  row.column_int(10)};
+    return DailyHealingMetrics{row.column_text(0),   row.column_int(1), row.column_int(2),
+                               row.column_int(3),    row.column_int(4), row.column_int(5),
+                               row.column_int(6),    row.column_int(7), row.column_double(8),
+                               row.column_double(9), row.column_int(10)};
   });
 }
 

@@ -3,6 +3,8 @@
 // threadpool round trip for many files and many writes), and inotify can be paused while the
 // kernel keeps the events.
 #include <atomic>
+#include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -15,6 +17,21 @@ using namespace medic::test::tail;
 using medic::agent::tail::InotifyEvent;
 using medic::agent::tail::InotifyWatch;
 using medic::test::TempDir;
+
+namespace {
+
+// Follows one file with only inotify reporting its writes (the poll is 10 s away), read at most
+// every `read_interval`; returns once the file is open.
+void follow_one(Harness& harness, const std::filesystem::path& log,
+                std::chrono::milliseconds read_interval) {
+  auto options = test_options(log.string());
+  options.poll_interval = 10s;
+  options.read_interval = read_interval;
+  harness.start(options);
+  REQUIRE(harness.run_until([&] { return harness.tailer().stats().files_open == 1; }));
+}
+
+} // namespace
 
 TEST_CASE("writes to many files within read_interval share threadpool round trips", "[tail]") {
   const TempDir dir;
@@ -62,11 +79,7 @@ TEST_CASE("a change is read within read_interval of the write", "[tail]") {
   const TempDir dir;
   Writer writer(dir / "app.log");
   Harness harness;
-  auto options = test_options((dir / "app.log").string());
-  options.poll_interval = 10s;
-  options.read_interval = 100ms;
-  harness.start(options);
-  REQUIRE(harness.run_until([&] { return harness.tailer().stats().files_open == 1; }));
+  follow_one(harness, dir / "app.log", 100ms);
   for (int i = 1; i <= 5; ++i) {
     harness.run_for(300ms); // idle, so the next write is served after the short settle
     const auto written = std::chrono::steady_clock::now();
@@ -121,11 +134,8 @@ TEST_CASE("many small appends to one file within read_interval are read in one p
   const TempDir dir;
   Writer writer(dir / "app.log");
   Harness harness;
-  auto options = test_options((dir / "app.log").string());
-  options.poll_interval = 10s; // only inotify reports the writes: every pass is a read pass
-  options.read_interval = 250ms;
-  harness.start(options);
-  REQUIRE(harness.run_until([&] { return harness.tailer().stats().files_open == 1; }));
+  constexpr auto k_read_interval = 250ms;
+  follow_one(harness, dir / "app.log", k_read_interval);
   harness.run_for(300ms);
   const std::uint64_t idle_passes = harness.tailer().stats().io_passes;
 
@@ -134,7 +144,7 @@ TEST_CASE("many small appends to one file within read_interval are read in one p
       writer.lines(i, i); // 200 writes, 200 IN_MODIFY
     }
     REQUIRE(harness.run_until_line(200));
-    harness.run_for(options.read_interval + 100ms); // anything left would be read by now
+    harness.run_for(k_read_interval + 100ms); // anything left would be read by now
     CHECK(harness.tailer().stats().io_passes - idle_passes == 1);
   }
   SECTION("written while the loop runs: at most one pass per interval") {
@@ -154,7 +164,7 @@ TEST_CASE("many small appends to one file within read_interval are read in one p
     const std::uint64_t passes = harness.tailer().stats().io_passes - idle_passes;
     // The first change after an idle spell is served after a short settle, the rest once per
     // interval; a full read buffer (never here: 200 short lines) would add passes.
-    const auto intervals = elapsed / options.read_interval;
+    const auto intervals = elapsed / k_read_interval;
     INFO("passes: " << passes << " over " << intervals << " whole intervals");
     CHECK(passes <= static_cast<std::uint64_t>(intervals) + 2);
     CHECK(passes < 20);
@@ -167,11 +177,7 @@ TEST_CASE("read_interval 0 reads at once", "[tail]") {
   const TempDir dir;
   Writer writer(dir / "app.log");
   Harness harness;
-  auto options = test_options((dir / "app.log").string());
-  options.poll_interval = 10s;
-  options.read_interval = 0ms;
-  harness.start(options);
-  REQUIRE(harness.run_until([&] { return harness.tailer().stats().files_open == 1; }));
+  follow_one(harness, dir / "app.log", 0ms);
   harness.run_for(100ms);
   for (int i = 1; i <= 5; ++i) {
     const std::uint64_t passes = harness.tailer().stats().io_passes;
@@ -187,11 +193,8 @@ TEST_CASE("rotations inside one read_interval lose and repeat no line", "[tail]"
   const fs::path log = dir / "app.log";
   Writer writer(log);
   Harness harness;
-  auto options = test_options(log.string());
-  options.read_interval = GENERATE(100ms, 250ms);
-  options.poll_interval = 10s; // the interval, not the poll, decides when the files are read
-  harness.start(options);
-  REQUIRE(harness.run_until([&] { return harness.tailer().stats().files_open == 1; }));
+  const auto read_interval = GENERATE(100ms, 250ms);
+  follow_one(harness, log, read_interval); // the interval, not the poll, decides the reads
 
   int next = 1;
   for (int rotation = 1; rotation <= 4; ++rotation) {
@@ -214,7 +217,7 @@ TEST_CASE("rotations inside one read_interval lose and repeat no line", "[tail]"
     REQUIRE(harness.run_until_line(next - 1));
     INFO("passes for the rotation: " << harness.tailer().stats().io_passes - passes);
   }
-  harness.run_for(options.read_interval + 100ms);
+  harness.run_for(read_interval + 100ms);
   CHECK(harness.numbers() == range(1, next - 1));
   CHECK(harness.gaps.empty());
   CHECK(harness.tailer().stats().rotations >= 4);

@@ -115,8 +115,8 @@ TEMPLATE_TEST_CASE("store: minute roll-ups are written when their minute closes,
   rows = s->read_rollups(storage::RollupPeriod::minute, series_of("a"));
   REQUIRE(rows->size() == 2);
   REQUIRE(rows->front().count == 4);
-  REQUIRE(rows->back() == storage::SeriesRollup{"load", "", minute + storage::k_minute_ms, 1, 100,
-                                                100, 100});
+  REQUIRE(rows->back() ==
+          storage::SeriesRollup{"load", "", minute + storage::k_minute_ms, 1, 100, 100, 100});
 }
 
 TEMPLATE_TEST_CASE("store: whole hours roll up from their minutes, once", "[storage]", Sqlite,
@@ -129,7 +129,7 @@ TEMPLATE_TEST_CASE("store: whole hours roll up from their minutes, once", "[stor
     store(*s, "a", ++seq, {sample("mem", m, hour + m * storage::k_minute_ms)});
   }
   store(*s, "a", ++seq, {sample("mem", 1000, hour + storage::k_hour_ms)}); // next hour
-  REQUIRE(s->flush_rollups(hour + storage::k_hour_ms - 1)); // the hour has not ended
+  REQUIRE(s->flush_rollups(hour + storage::k_hour_ms - 1));                // the hour has not ended
   REQUIRE(s->read_rollups(storage::RollupPeriod::hour, series_of("a"))->empty());
 
   auto flushed = s->flush_rollups(hour + storage::k_hour_ms + storage::k_minute_ms);
@@ -177,8 +177,7 @@ TEMPLATE_TEST_CASE("store: a batch that fails leaves no sample, series or roll-u
   REQUIRE(s->read_samples(series_of("a"))->size() == 1);
 }
 
-TEMPLATE_TEST_CASE("store: series keep their ids across a restart", "[storage]", Sqlite,
-                   Postgres) {
+TEMPLATE_TEST_CASE("store: series keep their ids across a restart", "[storage]", Sqlite, Postgres) {
   const TestDatabase db(TestType::kind);
   {
     auto s = db.open();
@@ -306,8 +305,8 @@ TEMPLATE_TEST_CASE("store: a group of batches is stored in one go, a failing one
 
   // b's retry, once the database takes it, is stored (its claim was undone with it).
   db.cure_samples();
-  const auto retried = s->record_batches(std::vector<storage::Store::BatchToStore>{
-      {&b1, &bad, k_t0}, {&c1, &good, k_t0}});
+  const auto retried = s->record_batches(
+      std::vector<storage::Store::BatchToStore>{{&b1, &bad, k_t0}, {&c1, &good, k_t0}});
   REQUIRE(retried.size() == 2);
   REQUIRE(retried[0]);
   CHECK(*retried[0] == storage::BatchOutcome::stored);
@@ -360,5 +359,6 @@ TEST_CASE("store: SQLite flushes a bounded number of rows a call and goes on at 
   store(*s, "agent-0", 2, {sample("m.0", 42, later)});
   auto agents = s->list_agents();
   REQUIRE(agents);
-  CHECK(db.query_int("SELECT value FROM latest_samples WHERE agent_id = 'agent-0' AND name = 'm.0'") == 42);
+  CHECK(db.query_int(
+            "SELECT value FROM latest_samples WHERE agent_id = 'agent-0' AND name = 'm.0'") == 42);
 }

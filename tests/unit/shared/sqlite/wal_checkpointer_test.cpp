@@ -115,8 +115,7 @@ TEST_CASE("the writer checkpoints itself past the backstop when the thread is ne
   CHECK(outcome.rows == k_transactions * k_rows_per_transaction);
 }
 
-TEST_CASE("SQLite's own checkpoint is back once the checkpointer is gone",
-          "[sqlite][checkpoint]") {
+TEST_CASE("SQLite's own checkpoint is back once the checkpointer is gone", "[sqlite][checkpoint]") {
   const TempDir dir;
   const auto path = dir / "after.db";
   auto db = open_with_table(path);
