@@ -16,10 +16,22 @@ Error sqlite_error(sqlite3* db, std::string_view what) {
                std::string(what) + ": " + (db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
 }
 
+// SQLite's memory statistics take a global mutex around every malloc and free, on every
+// connection of every thread; medic reads none of them. Only settable before SQLite initialises,
+// so once, before the first open (a later call would fail harmlessly with SQLITE_MISUSE).
+void configure_sqlite_once() {
+  static const bool configured = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)configured;
+}
+
 } // namespace
 
 Result<Database> Database::open(const std::filesystem::path& path, OpenMode mode) {
   const std::string where = "opening database " + path.string();
+  configure_sqlite_once();
   int flags = SQLITE_OPEN_NOMUTEX;
   if (mode == OpenMode::read_only) {
     flags |= SQLITE_OPEN_READONLY;
@@ -113,6 +125,9 @@ Result<int> Database::migrate(const std::vector<Migration>& migrations) {
     return fail(std::move(has_row).error());
   }
   int current = static_cast<int>(current_stmt->column_int(0));
+  // Finished now: a statement left mid-step keeps a read open on the schema, and a migration
+  // that drops an index or table would then fail with "database table is locked".
+  current_stmt->reset();
   const int newest = migrations.empty() ? 0 : migrations.back().version;
   if (current > newest) {
     return fail(ErrorCode::storage, "database " + m_path.string() + " has schema version " +

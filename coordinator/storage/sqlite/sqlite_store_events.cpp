@@ -20,26 +20,37 @@ constexpr std::string_view k_insert_log_event_sql =
     " rule, template_id, gap_bytes, labels, received_ms)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 
+// One agent's events walk (agent_id, time_ms); the whole fleet's walk (time_ms). One statement
+// for both, with "?1 = '' OR agent_id = ?1", would walk neither and sort every row it kept.
 #define MEDIC_SELECT_SIGNALS                                                                  \
   "SELECT agent_id, batch_seq, rule, state, severity, category, fingerprint, value, time_ms," \
-  " labels, message, received_ms FROM signals"                                                \
-  " WHERE (?1 = '' OR agent_id = ?1) AND time_ms >= ?2 AND time_ms <= ?4"
+  " labels, message, received_ms FROM signals"
 #define MEDIC_SELECT_LOG_EVENTS                                                       \
   "SELECT agent_id, batch_seq, kind, source, path, time_ms, file_offset, text, rule," \
-  " template_id, gap_bytes, labels, received_ms FROM log_events"                      \
-  " WHERE (?1 = '' OR agent_id = ?1) AND time_ms >= ?2 AND time_ms <= ?4"
+  " template_id, gap_bytes, labels, received_ms FROM log_events"
+#define MEDIC_OF_AGENT " WHERE agent_id = ?1 AND time_ms >= ?2 AND time_ms <= ?4"
+#define MEDIC_OF_FLEET " WHERE ?1 = '' AND time_ms >= ?2 AND time_ms <= ?4"
+#define MEDIC_NEWEST " ORDER BY time_ms DESC, id DESC LIMIT ?3"
+#define MEDIC_OLDEST " ORDER BY time_ms ASC, id ASC LIMIT ?3"
 
-constexpr std::string_view k_select_signals_sql =
-    MEDIC_SELECT_SIGNALS " ORDER BY time_ms DESC, id DESC LIMIT ?3";
-constexpr std::string_view k_select_signals_oldest_sql =
-    MEDIC_SELECT_SIGNALS " ORDER BY time_ms ASC, id ASC LIMIT ?3";
-constexpr std::string_view k_select_log_events_sql =
-    MEDIC_SELECT_LOG_EVENTS " ORDER BY time_ms DESC, id DESC LIMIT ?3";
-constexpr std::string_view k_select_log_events_oldest_sql =
-    MEDIC_SELECT_LOG_EVENTS " ORDER BY time_ms ASC, id ASC LIMIT ?3";
+// [for one agent][oldest first]
+constexpr std::string_view k_select_signals_sql[2][2] = {
+    {MEDIC_SELECT_SIGNALS MEDIC_OF_FLEET MEDIC_NEWEST,
+     MEDIC_SELECT_SIGNALS MEDIC_OF_FLEET MEDIC_OLDEST},
+    {MEDIC_SELECT_SIGNALS MEDIC_OF_AGENT MEDIC_NEWEST,
+     MEDIC_SELECT_SIGNALS MEDIC_OF_AGENT MEDIC_OLDEST}};
+constexpr std::string_view k_select_log_events_sql[2][2] = {
+    {MEDIC_SELECT_LOG_EVENTS MEDIC_OF_FLEET MEDIC_NEWEST,
+     MEDIC_SELECT_LOG_EVENTS MEDIC_OF_FLEET MEDIC_OLDEST},
+    {MEDIC_SELECT_LOG_EVENTS MEDIC_OF_AGENT MEDIC_NEWEST,
+     MEDIC_SELECT_LOG_EVENTS MEDIC_OF_AGENT MEDIC_OLDEST}};
 
 #undef MEDIC_SELECT_SIGNALS
 #undef MEDIC_SELECT_LOG_EVENTS
+#undef MEDIC_OF_AGENT
+#undef MEDIC_OF_FLEET
+#undef MEDIC_NEWEST
+#undef MEDIC_OLDEST
 
 std::int64_t clamped(std::uint64_t value) {
   return static_cast<std::int64_t>(
@@ -50,11 +61,13 @@ std::int64_t limit_of(const EventQuery& query) {
   return static_cast<std::int64_t>(std::min<std::size_t>(query.limit, 100'000));
 }
 
-// Runs a SELECT over events and turns each row into a record with `read_row`.
+// Runs the SELECT over events that fits `query` (from `sql`, by [for one agent][oldest first])
+// and turns each row into a record with `read_row`.
 template <class Record, class ReadRow>
-Result<std::vector<Record>> read_rows(sqlite::Database& db, std::string_view sql,
+Result<std::vector<Record>> read_rows(sqlite::Database& db,
+                                      const std::string_view (&sql)[2][2],
                                       const EventQuery& query, ReadRow read_row) {
-  auto statement = db.prepare(sql);
+  auto statement = db.prepare(sql[query.agent_id.empty() ? 0 : 1][query.oldest_first ? 1 : 0]);
   if (!statement) {
     return fail(std::move(statement).error());
   }
@@ -172,9 +185,7 @@ Result<void> SqliteStore::insert_events(std::string_view agent_id, std::int64_t 
 }
 
 Result<std::vector<SignalRecord>> SqliteStore::recent_signals(const EventQuery& query) {
-  auto records = read_rows<SignalRecord>(
-      m_db, query.oldest_first ? k_select_signals_oldest_sql : k_select_signals_sql, query,
-      signal_from_row);
+  auto records = read_rows<SignalRecord>(m_db, k_select_signals_sql, query, signal_from_row);
   if (!records) {
     return fail(std::move(records).error().context("reading signals"));
   }
@@ -182,9 +193,8 @@ Result<std::vector<SignalRecord>> SqliteStore::recent_signals(const EventQuery& 
 }
 
 Result<std::vector<LogEventRecord>> SqliteStore::recent_log_events(const EventQuery& query) {
-  auto records = read_rows<LogEventRecord>(
-      m_db, query.oldest_first ? k_select_log_events_oldest_sql : k_select_log_events_sql, query,
-      log_event_from_row);
+  auto records =
+      read_rows<LogEventRecord>(m_db, k_select_log_events_sql, query, log_event_from_row);
   if (!records) {
     return fail(std::move(records).error().context("reading log events"));
   }

@@ -118,4 +118,17 @@ TEMPLATE_TEST_CASE("store: event queries filter by agent and time and respect th
   REQUIRE(logs_in_window);
   REQUIRE(logs_in_window->size() == 3);
   CHECK(logs_in_window->front().event.time_ms == 20);
+
+  // One agent's events and the fleet's are read by different statements: all four orders.
+  window.agent_id = "a";
+  auto of_a_in_window = store->recent_signals(window);
+  REQUIRE(of_a_in_window);
+  REQUIRE(of_a_in_window->size() == 2);
+  CHECK(of_a_in_window->front().signal.time_ms == 20);
+  CHECK(of_a_in_window->back().signal.time_ms == 40);
+  auto newest_of_b = store->recent_log_events({"b", 0, 1});
+  REQUIRE(newest_of_b);
+  REQUIRE(newest_of_b->size() == 1);
+  CHECK(newest_of_b->front().event.time_ms == 50);
+  CHECK(newest_of_b->front().agent_id == "b");
 }
