@@ -15,10 +15,12 @@ using medic::test::Fleet;
 namespace {
 
 struct Stored {
-  std::int64_t count = 0; // rows in received_batches for the agent
-  std::int64_t min_seq = 0;
+  std::int64_t min_seq = 0; // the lowest and highest seq stored (agents.first_seq, last_seq)
   std::int64_t max_seq = 0;
-  std::int64_t batches = 0; // the agent's stored-batch counter
+  std::int64_t gaps = 0;     // ranges between them never stored (batch_gaps)
+  std::int64_t batches = 0;  // the agent's stored-batch counter, one per batch stored
+  std::int64_t raw_rows = 0; // raw sample rows, one per stored batch that had samples
+  std::int64_t raw_seqs = 0; // distinct seqs among them
 };
 
 // What the coordinator's database holds for one agent, read through a second connection.
@@ -28,30 +30,39 @@ Stored stored(const Fleet& fleet, const std::string& agent) {
   if (!db) {
     return result;
   }
-  auto rows = db->prepare(
-      "SELECT COUNT(*), COALESCE(MIN(seq), 0), COALESCE(MAX(seq), 0)"
-      " FROM received_batches WHERE agent_id = ?1");
-  auto counter = db->prepare("SELECT batches FROM agents WHERE id = ?1");
-  if (!rows || !counter) {
+  auto counter = db->prepare("SELECT first_seq, last_seq, batches FROM agents WHERE id = ?1");
+  auto gaps = db->prepare(
+      "SELECT COUNT(*) FROM batch_gaps g JOIN agents a ON a.id = g.agent_id"
+      " WHERE g.agent_id = ?1 AND g.last_seq >= a.first_seq");
+  auto raw =
+      db->prepare("SELECT COUNT(*), COUNT(DISTINCT seq) FROM sample_batches WHERE agent_id = ?1");
+  if (!counter || !gaps || !raw) {
     return result;
-  }
-  rows->bind(1, std::string_view(agent));
-  if (rows->step().value_or(false)) {
-    result.count = rows->column_int(0);
-    result.min_seq = rows->column_int(1);
-    result.max_seq = rows->column_int(2);
   }
   counter->bind(1, std::string_view(agent));
   if (counter->step().value_or(false)) {
-    result.batches = counter->column_int(0);
+    result.min_seq = counter->column_int(0);
+    result.max_seq = counter->column_int(1);
+    result.batches = counter->column_int(2);
+  }
+  gaps->bind(1, std::string_view(agent));
+  if (gaps->step().value_or(false)) {
+    result.gaps = gaps->column_int(0);
+  }
+  raw->bind(1, std::string_view(agent));
+  if (raw->step().value_or(false)) {
+    result.raw_rows = raw->column_int(0);
+    result.raw_seqs = raw->column_int(1);
   }
   return result;
 }
 
-// Every seq from the agent's first to its latest stored, each exactly once, and at least
-// `at_least` of them. (A new spool numbers from the wall clock, so the first seq is not 1.)
+// Every seq from the agent's first to its latest stored, each exactly once (one count per seq,
+// no gap between them, no raw row twice), and at least `at_least` of them. (A new spool numbers
+// from the wall clock, so the first seq is not 1.)
 bool complete(const Stored& s, std::int64_t at_least) {
-  return s.count >= at_least && s.count == s.max_seq - s.min_seq + 1 && s.batches == s.count;
+  return s.batches >= at_least && s.batches == s.max_seq - s.min_seq + 1 && s.gaps == 0 &&
+         s.raw_rows == s.raw_seqs && s.raw_rows > 0;
 }
 
 std::int64_t spooled(const Fleet& fleet, const std::string& agent) {
@@ -82,7 +93,7 @@ TEST_CASE("kill -9 of the coordinator mid-stream: every seq 1..N is stored exact
   Fleet fleet;
   const std::string endpoint = fleet.start_coordinator();
   fleet.start_agent("e2e-stream");
-  REQUIRE(medic::test::wait_until([&] { return stored(fleet, "e2e-stream").count >= 5; }, 15s));
+  REQUIRE(medic::test::wait_until([&] { return stored(fleet, "e2e-stream").batches >= 5; }, 15s));
 
   fleet.coordinator().signal(SIGKILL);
   REQUIRE(fleet.coordinator().wait_for(2s));
@@ -92,10 +103,11 @@ TEST_CASE("kill -9 of the coordinator mid-stream: every seq 1..N is stored exact
   fleet.start_coordinator(endpoint);
   INFO(fleet.logs());
   const bool caught_up = medic::test::wait_until(
-      [&] { return complete(stored(fleet, "e2e-stream"), at_kill.count + 7); }, 20s, 100ms);
+      [&] { return complete(stored(fleet, "e2e-stream"), at_kill.batches + 7); }, 20s, 100ms);
   const auto after = stored(fleet, "e2e-stream");
-  INFO("count " << after.count << " min " << after.min_seq << " max " << after.max_seq
-                << " batches " << after.batches);
+  INFO("batches " << after.batches << " min " << after.min_seq << " max " << after.max_seq
+                  << " gaps " << after.gaps << " raw rows " << after.raw_rows << " raw seqs "
+                  << after.raw_seqs);
   CHECK(caught_up);
 }
 
@@ -103,7 +115,7 @@ TEST_CASE("kill -9 of the agent after batches reached its spool: they arrive onc
   Fleet fleet;
   const std::string endpoint = fleet.start_coordinator();
   auto* agent = &fleet.start_agent("e2e-crash");
-  REQUIRE(medic::test::wait_until([&] { return stored(fleet, "e2e-crash").count >= 3; }, 15s));
+  REQUIRE(medic::test::wait_until([&] { return stored(fleet, "e2e-crash").batches >= 3; }, 15s));
 
   // Take the coordinator away so batches pile up in the spool, then crash the agent.
   fleet.coordinator().signal(SIGKILL);
@@ -120,7 +132,7 @@ TEST_CASE("kill -9 of the agent after batches reached its spool: they arrive onc
   INFO(fleet.logs());
   // Everything spooled before the crash, and newer batches numbered after it, exactly once.
   CHECK(medic::test::wait_until(
-      [&] { return complete(stored(fleet, "e2e-crash"), before.count + in_spool + 3); }, 20s,
+      [&] { return complete(stored(fleet, "e2e-crash"), before.batches + in_spool + 3); }, 20s,
       100ms));
   CHECK(medic::test::wait_until([&] { return spooled(fleet, "e2e-crash") <= 2; }, 10s));
 }
@@ -129,7 +141,8 @@ TEST_CASE("a 60 s partition loses nothing, keeps agent memory flat, and drains a
   Fleet fleet;
   fleet.start_coordinator();
   auto& agent = fleet.start_agent("e2e-partition");
-  REQUIRE(medic::test::wait_until([&] { return stored(fleet, "e2e-partition").count >= 5; }, 15s));
+  REQUIRE(
+      medic::test::wait_until([&] { return stored(fleet, "e2e-partition").batches >= 5; }, 15s));
 
   // SIGSTOP freezes the coordinator with its connections open: a silent peer, as in a partition.
   fleet.coordinator().signal(SIGSTOP);
@@ -161,7 +174,7 @@ TEST_CASE("a 60 s partition loses nothing, keeps agent memory flat, and drains a
   const auto before = stored(fleet, "e2e-partition");
   INFO(fleet.logs().substr(0, 20'000));
   CHECK(medic::test::wait_until(
-      [&] { return complete(stored(fleet, "e2e-partition"), before.count + spool_end); }, 30s,
+      [&] { return complete(stored(fleet, "e2e-partition"), before.batches + spool_end); }, 30s,
       200ms));
   CHECK(medic::test::wait_until([&] { return spooled(fleet, "e2e-partition") <= 2; }, 10s));
 }

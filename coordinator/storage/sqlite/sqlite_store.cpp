@@ -16,11 +16,14 @@ namespace medic::coordinator::storage {
 
 namespace {
 
-// RETURNING yields a row only when the insert happened, which tells a new (agent, seq) from a
-// redelivered one without a second query.
-constexpr std::string_view k_claim_batch_sql =
-    "INSERT INTO received_batches (agent_id, seq, received_at_ms) VALUES (?1, ?2, ?3)"
-    " ON CONFLICT (agent_id, seq) DO NOTHING RETURNING seq";
+// The batch-claim state of one agent (seq_ledger.hpp), read on first sight of it.
+constexpr std::string_view k_select_last_seq_sql = "SELECT last_seq FROM agents WHERE id = ?1";
+constexpr std::string_view k_select_gaps_sql =
+    "SELECT first_seq, last_seq FROM batch_gaps WHERE agent_id = ?1";
+constexpr std::string_view k_insert_gap_sql =
+    "INSERT INTO batch_gaps (agent_id, first_seq, last_seq, created_ms) VALUES (?1, ?2, ?3, ?4)";
+constexpr std::string_view k_delete_gap_sql =
+    "DELETE FROM batch_gaps WHERE agent_id = ?1 AND first_seq = ?2";
 
 constexpr std::string_view k_upsert_hello_sql =
     "INSERT INTO agents (id, host, version, labels, first_seen_ms, last_seen_ms)"
@@ -29,11 +32,13 @@ constexpr std::string_view k_upsert_hello_sql =
     " labels = excluded.labels, last_seen_ms = excluded.last_seen_ms";
 
 constexpr std::string_view k_count_batch_sql =
-    "INSERT INTO agents (id, first_seen_ms, last_seen_ms, last_seq, batches, samples,"
+    "INSERT INTO agents (id, first_seen_ms, last_seen_ms, last_seq, first_seq, batches, samples,"
     " dropped_batches, dropped_items)"
-    " VALUES (?1, ?4, ?4, ?2, 1, ?3, ?5, ?6)"
+    " VALUES (?1, ?4, ?4, ?2, ?2, 1, ?3, ?5, ?6)"
     " ON CONFLICT (id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms,"
-    " last_seq = MAX(last_seq, excluded.last_seq), batches = batches + 1,"
+    " last_seq = MAX(last_seq, excluded.last_seq),"
+    " first_seq = CASE WHEN batches = 0 THEN excluded.first_seq"
+    " ELSE MIN(first_seq, excluded.first_seq) END, batches = batches + 1,"
     " samples = samples + excluded.samples,"
     " dropped_batches = MAX(dropped_batches, excluded.dropped_batches),"
     " dropped_items = MAX(dropped_items, excluded.dropped_items)";
@@ -138,13 +143,17 @@ Result<void> SqliteStore::start_checkpointer() {
 }
 
 Result<SqliteStore::Statements> SqliteStore::prepare_statements(sqlite::Database& db) {
-  auto claim = db.prepare(k_claim_batch_sql);
+  auto last_seq = db.prepare(k_select_last_seq_sql);
+  auto gaps = db.prepare(k_select_gaps_sql);
+  auto insert_gap = db.prepare(k_insert_gap_sql);
+  auto delete_gap = db.prepare(k_delete_gap_sql);
   auto hello = db.prepare(k_upsert_hello_sql);
   auto count = db.prepare(k_count_batch_sql);
   auto latest = db.prepare(k_upsert_latest_sql);
   auto select = db.prepare(k_select_agents_sql);
   auto events = prepare_event_statements(db);
-  for (auto* prepared : {&claim, &hello, &count, &latest, &select}) {
+  for (auto* prepared :
+       {&last_seq, &gaps, &insert_gap, &delete_gap, &hello, &count, &latest, &select}) {
     if (!*prepared) {
       return fail(std::move(*prepared).error());
     }
@@ -152,7 +161,8 @@ Result<SqliteStore::Statements> SqliteStore::prepare_statements(sqlite::Database
   if (!events) {
     return fail(std::move(events).error());
   }
-  return Statements{std::move(*claim),        std::move(*hello),  std::move(*count),
+  return Statements{std::move(*last_seq),     std::move(*gaps),   std::move(*insert_gap),
+                    std::move(*delete_gap),   std::move(*hello),  std::move(*count),
                     std::move(*latest),       std::move(*select), std::move(events->first),
                     std::move(events->second)};
 }
@@ -185,6 +195,7 @@ Result<BatchOutcome> SqliteStore::record_batch(const protocol::Envelope& envelop
     m_series.commit();
   } else {
     m_series.rollback();
+    m_seqs.clear(); // what the claim recorded in memory was rolled back on disk
   }
   if (!outcome) {
     return fail(std::move(outcome).error().context(
@@ -243,6 +254,7 @@ std::vector<Result<BatchOutcome>> SqliteStore::record_batches(
     if (!outcome) {
       tx->rollback();
       m_series.rollback();
+      m_seqs.clear();
       return Store::record_batches(batches);
     }
     outcomes.push_back(std::move(outcome));
@@ -250,6 +262,7 @@ std::vector<Result<BatchOutcome>> SqliteStore::record_batches(
   if (auto committed = tx->commit(); !committed) {
     tx->rollback();
     m_series.rollback();
+    m_seqs.clear();
     return Store::record_batches(batches);
   }
   // The roll-ups see the samples only once their transaction committed.
@@ -288,16 +301,67 @@ Result<BatchOutcome> SqliteStore::store_batch_body(const protocol::Envelope& env
   return BatchOutcome::stored;
 }
 
+Result<void> SqliteStore::load_seqs(std::string_view agent_id) {
+  std::int64_t highest = 0;
+  {
+    auto& statement = m_statements.select_last_seq;
+    const sqlite::ResetOnExit reset(statement);
+    statement.bind(1, agent_id);
+    auto row = statement.step();
+    if (!row) {
+      return fail(std::move(row).error().context("reading the agent's last seq"));
+    }
+    if (*row) {
+      highest = statement.column_int(0);
+    }
+  }
+  std::vector<SeqGap> gaps;
+  auto& statement = m_statements.select_gaps;
+  const sqlite::ResetOnExit reset(statement);
+  statement.bind(1, agent_id);
+  for (;;) {
+    auto row = statement.step();
+    if (!row) {
+      return fail(std::move(row).error().context("reading the agent's seq gaps"));
+    }
+    if (!*row) {
+      break;
+    }
+    gaps.push_back(SeqGap{statement.column_int(0), statement.column_int(1)});
+  }
+  m_seqs.load(agent_id, highest, std::move(gaps));
+  return {};
+}
+
 Result<bool> SqliteStore::claim_batch(std::string_view agent_id, std::int64_t seq,
                                       std::int64_t received_ms) {
-  auto& statement = m_statements.claim_batch;
-  const sqlite::ResetOnExit reset(statement);
-  statement.bind(1, agent_id).bind(2, seq).bind(3, received_ms);
-  auto inserted = statement.step();
-  if (!inserted) {
-    return fail(std::move(inserted).error().context("claiming sequence number"));
+  if (!m_seqs.loaded(agent_id)) {
+    if (auto loaded = load_seqs(agent_id); !loaded) {
+      return fail(std::move(loaded).error().context("claiming sequence number"));
+    }
   }
-  return *inserted;
+  const SeqClaim claim = m_seqs.claim(agent_id, seq);
+  // Deletes first: a gap that shrinks keeps its first seq and is deleted, then inserted.
+  for (std::size_t i = 0; i < claim.removed_count; ++i) {
+    auto& statement = m_statements.delete_gap;
+    const sqlite::ResetOnExit reset(statement);
+    statement.bind(1, agent_id).bind(2, claim.removed[i].first);
+    if (auto done = statement.run(); !done) {
+      return fail(std::move(done).error().context("claiming sequence number"));
+    }
+  }
+  for (std::size_t i = 0; i < claim.added_count; ++i) {
+    auto& statement = m_statements.insert_gap;
+    const sqlite::ResetOnExit reset(statement);
+    statement.bind(1, agent_id)
+        .bind(2, claim.added[i].first)
+        .bind(3, claim.added[i].last)
+        .bind(4, received_ms);
+    if (auto done = statement.run(); !done) {
+      return fail(std::move(done).error().context("claiming sequence number"));
+    }
+  }
+  return claim.fresh;
 }
 
 Result<void> SqliteStore::count_batch(std::string_view agent_id, std::int64_t seq,

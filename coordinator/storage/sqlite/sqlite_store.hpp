@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "coordinator/storage/series_cache.hpp"
+#include "coordinator/storage/sqlite/seq_ledger.hpp"
 #include "coordinator/storage/store.hpp"
 #include "shared/sqlite/database.hpp"
 #include "shared/sqlite/wal_checkpointer.hpp"
@@ -94,7 +95,10 @@ private:
   friend Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& path);
 
   struct Statements {
-    sqlite::Statement claim_batch;
+    sqlite::Statement select_last_seq;
+    sqlite::Statement select_gaps;
+    sqlite::Statement insert_gap;
+    sqlite::Statement delete_gap;
     sqlite::Statement upsert_hello;
     sqlite::Statement count_batch;
     sqlite::Statement upsert_latest;
@@ -117,6 +121,9 @@ private:
                                                       std::int64_t seq,
                                                       const protocol::Batch& batch,
                                                       std::int64_t received_ms);
+  // Reads an agent's highest stored seq and its gaps into m_seqs.
+  [[nodiscard]] Result<void> load_seqs(std::string_view agent_id);
+  // True when (agent, seq) is not stored yet; records it (in m_seqs and batch_gaps) as stored.
   [[nodiscard]] Result<bool> claim_batch(std::string_view agent_id, std::int64_t seq,
                                          std::int64_t received_ms);
   [[nodiscard]] Result<void> count_batch(std::string_view agent_id, std::int64_t seq,
@@ -151,6 +158,7 @@ private:
   Statements m_statements;
   std::unique_ptr<SampleStatements> m_sample_statements; // prepared on first use
   SeriesCache m_series{true};                            // keeps latest values until flush_latest()
+  SeqLedger m_seqs; // which seqs are stored, by agent; cleared whenever a write rolls back
   // Taken out of m_series, not yet written: flushes write a bounded number of rows each so the
   // batches queued behind them never wait long (a fleet of 10,000 agents has 500,000 series).
   std::vector<SeriesCache::LatestPoint> m_latest_pending;

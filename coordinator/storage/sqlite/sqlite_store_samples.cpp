@@ -372,9 +372,11 @@ Result<RetentionOutcome> SqliteStore::apply_retention(const RetentionPolicy& pol
        "DELETE FROM sample_batches WHERE id IN (SELECT id FROM sample_batches"
        " WHERE time_ms < ?1 ORDER BY time_ms LIMIT ?2)"},
       // WITHOUT ROWID tables: by primary key.
+      // Gaps in agents' seqs (seq_ledger.hpp) as old as the raw samples: a batch that late is
+      // taken for a redelivery. m_seqs is cleared below when any went.
       {policy.raw_ms,
-       "DELETE FROM received_batches WHERE (agent_id, seq) IN (SELECT agent_id,"
-       " seq FROM received_batches WHERE received_at_ms < ?1 LIMIT ?2)"},
+       "DELETE FROM batch_gaps WHERE (agent_id, first_seq) IN (SELECT agent_id,"
+       " first_seq FROM batch_gaps WHERE created_ms < ?1 LIMIT ?2)"},
       {policy.minute_ms,
        "DELETE FROM rollups_minute WHERE (series_id, bucket_ms) IN (SELECT"
        " series_id, bucket_ms FROM rollups_minute WHERE bucket_ms < ?1"
@@ -407,6 +409,9 @@ Result<RetentionOutcome> SqliteStore::apply_retention(const RetentionPolicy& pol
       return fail(std::move(ran).error().context("applying retention"));
     }
     const auto deleted = static_cast<std::size_t>(m_db.changes());
+    if (deleted > 0 && std::string_view(rule.sql).find("batch_gaps") != std::string_view::npos) {
+      m_seqs.clear();
+    }
     outcome.deleted += deleted;
     outcome.more = outcome.more || deleted >= policy.max_rows_per_call;
   }

@@ -52,10 +52,13 @@ TEMPLATE_TEST_CASE("store: migrations are applied once and recorded", "[storage]
   REQUIRE(db.query_int("SELECT COUNT(*) FROM schema_migrations") == migrations);
   REQUIRE(db.query_int("SELECT COUNT(*) FROM schema_migrations"
                        " WHERE version = 1 AND name = 'initial'") == 1);
-  for (const auto* table : {"agents", "latest_samples", "received_batches", "signals", "incidents",
-                            "audit", "engine_state"}) {
+  for (const auto* table :
+       {"agents", "latest_samples", "signals", "incidents", "audit", "engine_state"}) {
     CHECK(db.has_table(table));
   }
+  // How each backend remembers which batches it stored (SQLite: seq_ledger.hpp).
+  CHECK(db.has_table(db.is_postgres() ? "received_batches" : "batch_gaps"));
+  CHECK(db.has_table("received_batches") == db.is_postgres());
   const auto applied_at =
       db.query_int("SELECT applied_at_ms FROM schema_migrations WHERE version = 1");
 
@@ -77,6 +80,48 @@ TEMPLATE_TEST_CASE("store: migrations are applied once and recorded", "[storage]
       REQUIRE(mode->column_text(0) == "wal");
     }
   }
+}
+
+// SQLite's migration 9 turns the claim rows into each agent's highest seq and the gaps below it:
+// what was stored stays a redelivery, what was never stored can still come.
+TEST_CASE("store: SQLite batch claims become seq gaps, with the same answers", "[storage]") {
+  const TestDatabase db(Sqlite::kind);
+  const auto& all = db.migrations();
+  REQUIRE(all.size() >= 9);
+  REQUIRE(all[8].version == 9);
+  REQUIRE(db.migrate(std::vector<medic::sqlite::Migration>(all.begin(), all.begin() + 8)));
+  db.exec(
+      "INSERT INTO agents (id, first_seen_ms, last_seen_ms, last_seq, batches) VALUES"
+      " ('a', 1, 1, 9, 5), ('b', 1, 1, 4, 1), ('hello-only', 1, 1, 0, 0);"
+      " INSERT INTO received_batches (agent_id, seq, received_at_ms) VALUES"
+      " ('a', 1, 1), ('a', 2, 1), ('a', 3, 1), ('a', 5, 1), ('a', 9, 1), ('b', 4, 1)");
+  auto store = db.open();
+  CHECK_FALSE(db.has_table("received_batches"));
+  CHECK(db.query_int("SELECT COUNT(*) FROM batch_gaps") == 3);
+  CHECK(db.query_int("SELECT COUNT(*) FROM batch_gaps WHERE agent_id = 'a' AND"
+                     " ((first_seq = 4 AND last_seq = 4) OR (first_seq = 6 AND last_seq = 8))") ==
+        2);
+  CHECK(db.query_int("SELECT COUNT(*) FROM batch_gaps WHERE agent_id = 'b' AND first_seq = 1"
+                     " AND last_seq = 3") == 1);
+  CHECK(db.query_int("SELECT first_seq FROM agents WHERE id = 'a'") == 1);
+  CHECK(db.query_int("SELECT first_seq FROM agents WHERE id = 'b'") == 4);
+  for (const std::uint64_t seq : {1, 3, 5, 9}) {
+    CAPTURE(seq);
+    CHECK(record(*store, "a", seq, {}) == BatchOutcome::duplicate);
+  }
+  for (const std::uint64_t seq : {4, 7, 10}) {
+    CAPTURE(seq);
+    CHECK(record(*store, "a", seq, {}) == BatchOutcome::stored);
+    CHECK(record(*store, "a", seq, {}) == BatchOutcome::duplicate);
+  }
+  CHECK(record(*store, "b", 4, {}) == BatchOutcome::duplicate);
+  CHECK(record(*store, "b", 2, {}) == BatchOutcome::stored);
+  CHECK(record(*store, "hello-only", 1, {}) == BatchOutcome::stored);
+  CHECK(db.query_int("SELECT first_seq FROM agents WHERE id = 'hello-only'") == 1);
+  CHECK(db.query_int("SELECT first_seq FROM agents WHERE id = 'b'") == 2);
+  CHECK(db.query_int("SELECT batches FROM agents WHERE id = 'a'") == 8);
+  // What is left of a's gaps after 4 and 7: {6, 6} and {8, 8}.
+  CHECK(db.query_int("SELECT COUNT(*) FROM batch_gaps WHERE agent_id = 'a'") == 2);
 }
 
 // Every earlier schema version upgrades to the binary's, keeping what was stored before.
@@ -213,7 +258,9 @@ TEMPLATE_TEST_CASE("store: a duplicate agent and seq is not counted twice", "[st
   CHECK(listed[0].samples == 2);
   CHECK(listed[0].last_seen_ms == 1000);
   CHECK(listed[0].latest.at(0) == storage::LatestSample{"cpu", "", 1, 100});
-  CHECK(db.query_int("SELECT COUNT(*) FROM received_batches") == 1);
+  // PostgreSQL holds a claim for seq 3; SQLite the gap {1, 2} it passed over.
+  CHECK(db.query_int(db.is_postgres() ? "SELECT COUNT(*) FROM received_batches"
+                                      : "SELECT COUNT(*) FROM batch_gaps") == 1);
 
   // The same seq from another agent is a different batch.
   REQUIRE(record(*store, "web-2", 3, {}) == BatchOutcome::stored);
@@ -347,7 +394,9 @@ TEMPLATE_TEST_CASE("store: a failed batch leaves nothing behind and can be retri
   CHECK(listed[0].batches == 1);
   CHECK(listed[0].last_seq == 16);
   CHECK(listed[0].latest.at(0) == storage::LatestSample{"cpu", "", 1, 100});
-  CHECK(db.query_int("SELECT COUNT(*) FROM received_batches WHERE seq = 17") == 0);
+  if (db.is_postgres()) {
+    CHECK(db.query_int("SELECT COUNT(*) FROM received_batches WHERE seq = 17") == 0);
+  }
 
   db.cure_samples();
   REQUIRE(record(*store, "web-1", 17, samples, 3000) == BatchOutcome::stored);
