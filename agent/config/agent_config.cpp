@@ -81,7 +81,9 @@ medic::config::Schema make_schema(AgentConfig& config) {
   schema.add_integer<std::uint32_t>("batch.max_samples", config.max_batch, 16, 10'000,
                                     "A batch is sent as soon as it holds this many samples");
   schema.add_duration("batch.event_delay", config.event_delay, 0ms, 1min,
-                      "Signals and log events are sent at most this long after they happen");
+                      "Signals (with every log event waiting) are sent at most this long after "
+                      "they happen; log events without a signal go with the samples, every "
+                      "batch.flush_interval");
   schema.add_choice("log.level", config.log_level,
                     {"trace", "debug", "info", "warn", "error", "critical", "off"},
                     "Least severe level written to the log");

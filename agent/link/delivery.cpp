@@ -5,12 +5,19 @@
 
 #include <spdlog/spdlog.h>
 
+#include "shared/uv/handle.hpp"
+
 namespace medic::agent::link {
 
 namespace {
 
 constexpr std::size_t k_read_bytes = 4 << 20; // per spool read when (re)sending
 constexpr std::int64_t k_expire_every_ms = 60'000;
+// Appends and state writes gathered in one loop turn before they are committed at once anyway.
+constexpr std::size_t k_max_group_changes = 64;
+// Acks wait for the next group this long, or until this many are waiting, at most.
+constexpr std::int64_t k_ack_linger_ms = 10'000;
+constexpr std::size_t k_max_acked = 256;
 
 } // namespace
 
@@ -22,36 +29,91 @@ Delivery::Delivery(uv_loop_t& loop, const Clock& clock, Spool spool, DeliverySet
       m_send(std::move(send)),
       m_worker(loop, "medic-spool", settings.worker_queue),
       m_stats(m_spool.stats()),
-      m_next_seq(m_spool.next_seq()) {}
+      m_next_seq(m_spool.next_seq()) {
+  uv_idle_init(&loop, &m_commit_idle);
+  m_commit_idle.data = this;
+}
+
+Delivery::~Delivery() {
+  stop();
+}
 
 void Delivery::submit(std::uint64_t seq, SpoolClass kind, std::uint32_t items, std::string frame,
                       SpoolWrite also) {
   ++m_counters.submitted;
-  const std::int64_t now_ms = m_clock.now_unix_ms();
-  const bool queued = m_worker.try_submit([this, seq, kind, items, now_ms, frame = std::move(frame),
-                                           also = std::move(also)]() -> uv::Worker::Completion {
-    auto stats = m_spool.append(seq, kind, items, now_ms, frame, also);
-    return [this, stats = std::move(stats)] {
-      update(stats, "spooling a batch");
+  if (m_stopped) {
+    ++m_counters.lost_queue_full;
+    spdlog::error("delivery stopped: batch {} is lost", seq);
+    return;
+  }
+  m_group.changes.push_back(
+      {SpoolAppend{seq, kind, items, m_clock.now_unix_ms(), std::move(frame)}, std::move(also)});
+  commit_soon();
+}
+
+bool Delivery::save_state(SpoolWrite write) {
+  if (m_stopped || m_worker.queued() >= m_worker.capacity()) {
+    return false;
+  }
+  m_group.changes.push_back({std::nullopt, std::move(write)});
+  commit_soon();
+  return true;
+}
+
+void Delivery::commit_soon() noexcept {
+  if (m_group.changes.size() >= k_max_group_changes || m_group.acked.size() >= k_max_acked) {
+    commit_now();
+    return;
+  }
+  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&m_commit_idle)) == 0) {
+    uv_idle_start(&m_commit_idle, &Delivery::on_idle);
+  }
+}
+
+void Delivery::on_idle(uv_idle_t* idle) noexcept {
+  static_cast<Delivery*>(idle->data)->commit_now();
+}
+
+void Delivery::commit_now() noexcept {
+  if (m_stopped) {
+    return;
+  }
+  uv_idle_stop(&m_commit_idle);
+  if (m_group.empty()) {
+    return;
+  }
+  std::uint64_t appends = 0;
+  for (const auto& change : m_group.changes) {
+    appends += change.batch ? 1 : 0;
+  }
+  SpoolGroup group = std::move(m_group);
+  m_group = SpoolGroup{};
+  m_first_ack_ms = 0;
+  const bool queued = m_worker.try_submit([this,
+                                           group = std::move(group)]() -> uv::Worker::Completion {
+    auto outcome = m_spool.commit(group);
+    const std::uint64_t commits = m_spool.commits();
+    return [this, outcome = std::move(outcome), commits] {
+      m_counters.spool_commits = commits;
+      if (!outcome) {
+        ++m_counters.spool_errors;
+        spdlog::error("spooling: {}", outcome.error().message());
+        return;
+      }
+      m_stats = outcome->stats;
+      if (outcome->refused > 0) {
+        m_counters.spool_errors += outcome->refused;
+        spdlog::error("spooling: {} batches larger than the spool's limit of bytes were dropped",
+                      outcome->refused);
+      }
       pump();
     };
   });
   if (!queued) {
-    ++m_counters.lost_queue_full;
-    spdlog::error("spool worker is {} jobs behind: batch {} is lost", m_worker.queued(), seq);
+    m_counters.lost_queue_full += appends;
+    spdlog::error("spool worker is {} jobs behind: {} batches and their state are lost",
+                  m_worker.queued(), appends);
   }
-}
-
-bool Delivery::save_state(SpoolWrite write) {
-  return m_worker.try_submit([this, write = std::move(write)]() -> uv::Worker::Completion {
-    auto written = m_spool.write_state(write);
-    return [this, written = std::move(written)] {
-      if (!written) {
-        ++m_counters.spool_errors;
-        spdlog::error("{}", written.error().message());
-      }
-    };
-  });
 }
 
 void Delivery::update(const Result<SpoolStats>& stats, std::string_view what) {
@@ -70,15 +132,22 @@ void Delivery::on_ack(std::uint64_t seq) {
   if (it != m_in_flight.end()) {
     m_in_flight.erase(it);
   }
-  // Removed even when not in flight (an ack of an earlier send): it is stored either way.
-  (void)m_worker.try_submit([this, seq]() -> uv::Worker::Completion {
-    auto stats = m_spool.remove(seq);
-    return [this, stats = std::move(stats)] { update(stats, "removing an acked batch"); };
-  });
+  // Removed even when not in flight (an ack of an earlier send): it is stored either way. It
+  // waits for the next group's transaction (see the class comment).
+  if (!m_stopped) {
+    if (m_group.acked.empty()) {
+      m_first_ack_ms = m_clock.monotonic_ms();
+    }
+    m_group.acked.push_back(seq);
+    if (m_group.acked.size() >= k_max_acked) {
+      commit_soon();
+    }
+  }
   pump();
 }
 
 void Delivery::on_link_up() {
+  commit_now(); // acked batches leave the spool before it is read for the resend
   m_up = true;
   ++m_epoch;
   m_in_flight.clear();
@@ -104,6 +173,9 @@ void Delivery::tick() {
     m_in_flight.clear();
     ++m_epoch;
     m_pump_pending = false;
+  }
+  if (!m_group.acked.empty() && now_ms - m_first_ack_ms >= k_ack_linger_ms) {
+    commit_soon();
   }
   if (now_ms - m_last_expire_ms >= k_expire_every_ms) {
     m_last_expire_ms = now_ms;
@@ -164,7 +236,13 @@ void Delivery::on_read(std::uint64_t epoch, Result<std::vector<SpooledBatch>> ba
 }
 
 void Delivery::stop() noexcept {
+  if (m_stopped) {
+    return;
+  }
+  commit_now();
+  m_stopped = true;
   m_worker.stop();
+  uv::close_handle(m_commit_idle);
 }
 
 } // namespace medic::agent::link

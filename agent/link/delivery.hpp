@@ -4,6 +4,12 @@
 // crash, a coordinator restart or a partition loses nothing. Only sequence numbers of the
 // in-flight window stay in memory; frames are re-read from the spool when they are (re)sent, so
 // memory stays flat however long the coordinator is away. Loop thread only.
+//
+// Group commit: what is submitted in one loop turn (e.g. the samples and the events batch of one
+// flush, with the tail cursors) goes to the spool as one transaction, and acks (removals) do not
+// get a transaction of their own: they ride with the next group, or go on their own after
+// k_ack_linger or when k_max_acked are waiting. An acked batch still in the spool after a crash
+// is sent again and deduplicated by the coordinator; nothing is sent before it is committed.
 #pragma once
 
 #include <chrono>
@@ -34,6 +40,7 @@ struct DeliveryCounters {
   std::uint64_t acked = 0;
   std::uint64_t spool_errors = 0;
   std::uint64_t lost_queue_full = 0; // could not even reach the spool (worker queue full)
+  std::uint64_t spool_commits = 0;   // transactions (fsyncs) of the spool, as last reported
 };
 
 class Delivery {
@@ -45,14 +52,15 @@ public:
            SendFrame send);
   Delivery(const Delivery&) = delete;
   Delivery& operator=(const Delivery&) = delete;
+  ~Delivery();
 
   // The seq the next batch must carry; never reused, across restarts too.
   [[nodiscard]] std::uint64_t take_seq() noexcept { return m_next_seq++; }
   // Spools the frame (with `also` in the same transaction, see SpoolWrite), then sends it.
   void submit(std::uint64_t seq, SpoolClass kind, std::uint32_t items, std::string frame,
               SpoolWrite also = {});
-  // Commits `write` to the spool database after everything submitted before it. False when
-  // the spool worker's queue is full (nothing is written; the caller tries again later).
+  // Commits `write` to the spool database with, or after, everything submitted before it. False
+  // when the spool worker's queue is full (nothing is written; the caller tries again later).
   [[nodiscard]] bool save_state(SpoolWrite write);
   void on_ack(std::uint64_t seq);
   // The coordinator answered again: resend everything unacked, oldest first.
@@ -63,11 +71,16 @@ public:
   void tick();
   // Drains the spool worker (what is queued gets written) and stops it. Shutdown only.
   void stop() noexcept;
+  // Hands what this loop turn gathered (and any waiting acks) to the spool worker now, as one
+  // transaction, instead of at the end of the loop turn.
+  void commit_now() noexcept;
 
   [[nodiscard]] const SpoolStats& spool_stats() const noexcept { return m_stats; }
   [[nodiscard]] const DeliveryCounters& counters() const noexcept { return m_counters; }
 
 private:
+  static void on_idle(uv_idle_t* idle) noexcept;
+  void commit_soon() noexcept;
   void pump();
   void on_read(std::uint64_t epoch, Result<std::vector<SpooledBatch>> batches, std::size_t asked);
   void update(const Result<SpoolStats>& stats, std::string_view what);
@@ -77,7 +90,10 @@ private:
   DeliverySettings m_settings;
   SendFrame m_send;
   uv::Worker m_worker;
-  SpoolStats m_stats; // the latest the worker reported
+  uv_idle_t m_commit_idle{};       // runs commit_now() once at the end of the loop turn
+  SpoolGroup m_group;              // gathered on the loop, committed as one transaction
+  std::int64_t m_first_ack_ms = 0; // monotonic, when the oldest ack in m_group arrived
+  SpoolStats m_stats;              // the latest the worker reported
   std::uint64_t m_next_seq;
   struct InFlight {
     std::uint64_t seq;
@@ -89,6 +105,7 @@ private:
   bool m_up = false;
   bool m_pump_pending = false;
   std::int64_t m_last_expire_ms = 0;
+  bool m_stopped = false;
   DeliveryCounters m_counters;
 };
 

@@ -180,6 +180,7 @@ Result<SpoolStats> Spool::transact(std::string_view what, Change change) {
   if (auto committed = tx->commit(); !committed) {
     return fail(located(std::move(committed).error(), what));
   }
+  ++m_commits;
   m_stats = next;
   return next;
 }
@@ -284,7 +285,116 @@ Result<void> Spool::write_state(const SpoolWrite& write) {
   if (auto committed = tx->commit(); !committed) {
     return fail(located(std::move(committed).error(), "writing agent state"));
   }
+  ++m_commits;
   return {};
+}
+
+Result<void> Spool::check_group(const SpoolGroup& group) const {
+  std::uint64_t next_seq = m_next_seq;
+  for (const auto& change : group.changes) {
+    if (!change.batch) {
+      continue;
+    }
+    const auto& batch = *change.batch;
+    if (batch.seq < next_seq || batch.seq > k_max_seq) {
+      return fail(ErrorCode::invalid_argument,
+                  "batch " + std::to_string(batch.seq) + ": sequence number must be between " +
+                      std::to_string(next_seq) + " and " + std::to_string(k_max_seq));
+    }
+    if (batch.kind != SpoolClass::samples && batch.kind != SpoolClass::events) {
+      return fail(ErrorCode::invalid_argument,
+                  "batch " + std::to_string(batch.seq) + ": unknown batch class");
+    }
+    next_seq = batch.seq + 1;
+  }
+  return {};
+}
+
+Result<Spool::GroupOutcome> Spool::commit(const SpoolGroup& group) {
+  constexpr std::string_view what = "committing a group of spool changes";
+  if (auto checked = check_group(group); !checked) {
+    return fail(located(std::move(checked).error(), what));
+  }
+  std::uint32_t refused = 0;
+  auto stats = transact(what, [&](SpoolStats& next) { return apply(group, next, refused); });
+  if (!stats) {
+    return fail(std::move(stats).error());
+  }
+  for (auto it = group.changes.rbegin(); it != group.changes.rend(); ++it) {
+    if (it->batch) {
+      m_next_seq = it->batch->seq + 1;
+      break;
+    }
+  }
+  return GroupOutcome{*stats, refused};
+}
+
+// Inside commit()'s transaction: whether anything changed.
+Result<bool> Spool::apply(const SpoolGroup& group, SpoolStats& next, std::uint32_t& refused) {
+  Removed acked;
+  for (const std::uint64_t seq : group.acked) {
+    if (seq == 0 || seq > k_max_seq) {
+      continue; // never stored
+    }
+    m_statements.remove.bind(1, seq);
+    auto removed = collect_removed(m_statements.remove);
+    if (!removed) {
+      return fail(std::move(removed).error());
+    }
+    acked.batches += removed->batches;
+    acked.items += removed->items;
+    acked.bytes += removed->bytes;
+  }
+  auto changed = record_removal(next, acked, Removal::acked);
+  if (!changed) {
+    return fail(std::move(changed).error());
+  }
+  for (const auto& change : group.changes) {
+    if (change.batch) {
+      if (auto applied = apply_batch(*change.batch, next, refused); !applied) {
+        return fail(std::move(applied).error());
+      }
+    }
+    if (change.also) {
+      if (auto written = change.also(m_db); !written) {
+        return fail(std::move(written).error());
+      }
+    }
+  }
+  return *changed || !group.changes.empty();
+}
+
+Result<bool> Spool::apply_batch(const SpoolAppend& batch, SpoolStats& next,
+                                std::uint32_t& refused) {
+  if (batch.frame.size() > m_limits.max_bytes) {
+    ++refused;
+    next.dropped_batches += 1;
+    next.dropped_items += batch.items;
+    next.dropped_bytes += batch.frame.size();
+    auto written = write_next_seq(batch.seq + 1);
+    if (written) {
+      written = write_drops(next);
+    }
+    return written.map([] { return true; });
+  }
+  if (auto stored = store(batch.seq, batch.kind, batch.items, batch.created_ms, batch.frame);
+      !stored) {
+    return fail(std::move(stored).error());
+  }
+  next.batches += 1;
+  next.bytes += batch.frame.size();
+  next.first_seq = next.first_seq == 0 ? batch.seq : next.first_seq;
+  next.last_seq = batch.seq;
+  if (next.bytes > m_limits.max_bytes) {
+    auto dropped = drop_over_limit(batch.seq, batch.kind, next.bytes - m_limits.max_bytes);
+    if (!dropped) {
+      return fail(std::move(dropped).error());
+    }
+    if (auto recorded = record_removal(next, *dropped, Removal::dropped); !recorded) {
+      return fail(std::move(recorded).error());
+    }
+  }
+  return true;
 }
 
 // Oldest sample batches go first. Events (signals, action reports) go only to make room for

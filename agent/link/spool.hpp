@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,29 @@ struct SpooledBatch {
   std::uint32_t items = 0;
   std::int64_t created_ms = 0;
   std::string frame;
+};
+
+// One batch to store (see Spool::append).
+struct SpoolAppend {
+  std::uint64_t seq = 0;
+  SpoolClass kind = SpoolClass::samples;
+  std::uint32_t items = 0;
+  std::int64_t created_ms = 0;
+  std::string frame;
+};
+
+// A batch with the writes that commit with it, or (no batch) a state write on its own.
+struct SpoolChange {
+  std::optional<SpoolAppend> batch;
+  SpoolWrite also;
+};
+
+// Everything one Spool::commit() does in one transaction: removes the acked batches, then
+// applies the changes in their order (so a later cursor write wins over an earlier one).
+struct SpoolGroup {
+  std::vector<std::uint64_t> acked;
+  std::vector<SpoolChange> changes;
+  [[nodiscard]] bool empty() const noexcept { return acked.empty() && changes.empty(); }
 };
 
 struct SpoolStats {
@@ -88,6 +112,20 @@ public:
   [[nodiscard]] Result<SpoolStats> append(std::uint64_t seq, SpoolClass kind, std::uint32_t items,
                                           std::int64_t created_ms, std::string_view frame,
                                           const SpoolWrite& also = {});
+
+  // What commit() did: the stats after it, and the batches it refused as larger than max_bytes
+  // (counted as dropped, their seq used up, as append() does).
+  struct GroupOutcome {
+    SpoolStats stats;
+    std::uint32_t refused = 0;
+  };
+  // The whole group in one transaction (one fsync): removes, appends with the drops they cause,
+  // and writes, with append()'s rules for each batch; the batches' seqs must rise. On any error
+  // nothing of the group is kept. A group that changes nothing commits nothing.
+  [[nodiscard]] Result<GroupOutcome> commit(const SpoolGroup& group);
+
+  // Transactions committed since open (each one fsync), for tests and the footprint.
+  [[nodiscard]] std::uint64_t commits() const noexcept { return m_commits; }
 
   // Runs `write` in a transaction of its own (state that moved without a batch to carry it).
   [[nodiscard]] Result<void> write_state(const SpoolWrite& write);
@@ -139,6 +177,11 @@ private:
   [[nodiscard]] Result<SpoolStats> transact(std::string_view what, Change change);
   [[nodiscard]] Result<void> store(std::uint64_t seq, SpoolClass kind, std::uint32_t items,
                                    std::int64_t created_ms, std::string_view frame);
+  [[nodiscard]] Result<void> check_group(const SpoolGroup& group) const;
+  [[nodiscard]] Result<bool> apply(const SpoolGroup& group, SpoolStats& next,
+                                   std::uint32_t& refused);
+  [[nodiscard]] Result<bool> apply_batch(const SpoolAppend& batch, SpoolStats& next,
+                                         std::uint32_t& refused);
   [[nodiscard]] Result<SpoolStats> refuse(std::uint64_t seq, std::uint32_t items, std::size_t size,
                                           std::string_view what, const SpoolWrite& also);
   [[nodiscard]] Result<Removed> drop_over_limit(std::uint64_t keep_seq, SpoolClass incoming,
@@ -158,6 +201,7 @@ private:
   SpoolLimits m_limits;
   SpoolStats m_stats;
   std::uint64_t m_next_seq = 1;
+  std::uint64_t m_commits = 0;
 };
 
 } // namespace medic::agent::link

@@ -216,15 +216,18 @@ ActingHooks Agent::acting_hooks() {
   return hooks;
 }
 
+// A log event without a signal is not waited for by anyone: it rides with the samples, every
+// flush_interval (one spool transaction for both), unless a signal, an action's report or
+// evidence flushes the events part earlier, or it fills up.
 void Agent::add_log_event(const protocol::LogEventView& event) noexcept {
   if (!m_batch.add_log(event)) {
     flush_events(false);
     (void)m_batch.add_log(event);
   }
-  events_waiting();
 }
 
-// Events leave within event_delay of the first one, so bursts share a batch.
+// Signals (and what acting reports) leave within event_delay of the first one, so bursts share
+// a batch.
 void Agent::events_waiting() noexcept {
   if (m_stopping || uv_is_active(reinterpret_cast<uv_handle_t*>(&m_event_timer)) != 0) {
     return;

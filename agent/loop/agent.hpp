@@ -2,8 +2,9 @@
 // Everything the agent's loop owns and does: every `sample.interval` the sensors report into
 // this object (a SampleSink), which offers each value to the metric rules and puts it in the
 // batch; followed logs reach the log rules; signals and log events go into the batch's events
-// part, which is flushed within `batch.event_delay` so that detection reaches the coordinator
-// quickly, while samples flush every `batch.flush_interval`. Loop thread only.
+// part, which is flushed within `batch.event_delay` of a signal so that detection reaches the
+// coordinator quickly; samples, and log events that came without a signal, flush every
+// `batch.flush_interval`, the two batches in one spool transaction. Loop thread only.
 #pragma once
 
 #include <uv.h>
