@@ -1,12 +1,35 @@
 // SPDX-License-Identifier: Apache-2.0
 // medic-agent: wires the config to the loop.
+#include <malloc.h>
+
 #include "agent/config/agent_config.hpp"
+#include "agent/detect/log_matcher.hpp"
 #include "agent/loop/agent_loop.hpp"
 #include "agent/loop/service_control.hpp"
 #include "shared/cli/daemon_main.hpp"
 
+namespace {
+
+// glibc malloc for a small, long-running daemon. One arena: the agent's threads (libuv's pool,
+// ZeroMQ's I/O thread, the WAL checkpointer) allocate little, and every extra arena keeps its own
+// partly used heap resident. Fixed thresholds (setting them turns off glibc's dynamic ones, which
+// rise after start-up's big frees): a free block of 128 KiB or more is mapped on its own and
+// unmapped when freed, and the heap's top is given back from 128 KiB up.
+void tune_malloc() noexcept {
+  constexpr int k_threshold = 128 * 1024;
+  mallopt(M_ARENA_MAX, 1);
+  mallopt(M_MMAP_THRESHOLD, k_threshold);
+  mallopt(M_TRIM_THRESHOLD, k_threshold);
+}
+
+} // namespace
+
 int main(int argc, char** argv) {
   using medic::agent::config::AgentConfig;
+  tune_malloc();
+  // Hyperscan's compiler runs in a forked child: its code, tables and a heap of several MiB are
+  // the child's, so they never count in the agent's RSS or peak RSS (see log_matcher.hpp).
+  medic::agent::detect::set_compile_site(medic::agent::detect::CompileSite::child_process);
   medic::agent::loop::remember_command_line(argc, argv); // a SIGHUP reload re-executes it
   return medic::cli::daemon_main<AgentConfig>(
       argc, argv,

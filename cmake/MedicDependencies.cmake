@@ -2,6 +2,8 @@
 # Every third-party library comes from Debian 12's packages (see scripts/setup.sh).
 
 find_package(PkgConfig REQUIRED)
+# MEDIC_AGENT_STATIC's stand-ins for the targets below (see MedicStaticAgent.cmake).
+include(MedicStaticAgent)
 pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv>=1.44)
 pkg_check_modules(LIBZMQ REQUIRED IMPORTED_TARGET libzmq>=4.3)
 find_package(cppzmq REQUIRED)
@@ -20,3 +22,4 @@ pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
 # sd_notify for the systemd units (shared/service): READY, WATCHDOG, RELOADING, STOPPING.
 pkg_check_modules(LIBSYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+medic_static_agent_pkgconfig()
