@@ -45,6 +45,15 @@ enum class DecodeFailure : std::uint8_t {
 [[nodiscard]] Result<Message> decode(std::span<const std::byte> frame,
                                      DecodeFailure* failure = nullptr);
 [[nodiscard]] Result<Message> decode(std::string_view frame, DecodeFailure* failure = nullptr);
+// The same checks, into a Message the caller keeps and reuses: a BATCH is read into the batch
+// already there, so its samples vector and the names' buffers are reused and a steady stream of
+// similar batches decodes without allocating. On success `message` equals what decode() returns
+// for the same frame, whatever it held before; on failure its content is unspecified (still a
+// valid object, fit for the next decode_into).
+[[nodiscard]] Result<void> decode_into(Message& message, std::span<const std::byte> frame,
+                                       DecodeFailure* failure = nullptr);
+[[nodiscard]] Result<void> decode_into(Message& message, std::string_view frame,
+                                       DecodeFailure* failure = nullptr);
 
 // Reads just the envelope (for replying with an ERROR that names the sender's seq).
 [[nodiscard]] Result<Envelope> peek_envelope(std::span<const std::byte> frame);

@@ -121,11 +121,9 @@ Result<Body> read_body_of(MsgpackReader& reader, MessageType type) {
     return finish(std::move(read), std::move(hello));
   }
   case MessageType::batch: {
-    auto batch = read_batch_body(reader);
-    if (!batch) {
-      return fail(std::move(batch).error());
-    }
-    return Body(std::move(*batch));
+    Batch batch;
+    auto read = read_batch_body(reader, batch);
+    return finish(std::move(read), std::move(batch));
   }
   case MessageType::ack: {
     Ack ack;
@@ -206,8 +204,9 @@ void set(DecodeFailure* out, DecodeFailure value) {
   }
 }
 
-Result<Envelope> read_envelope(MsgpackReader& reader, std::size_t frame_size,
-                               DecodeFailure* failure) {
+// Overwrites every field of `envelope` on success (agent_id in place, keeping its capacity).
+Result<void> read_envelope(MsgpackReader& reader, std::size_t frame_size, DecodeFailure* failure,
+                           Envelope& envelope) {
   set(failure, DecodeFailure::malformed);
   if (frame_size > Limits::k_max_frame_bytes) {
     set(failure, DecodeFailure::too_large);
@@ -222,7 +221,6 @@ Result<Envelope> read_envelope(MsgpackReader& reader, std::size_t frame_size,
   if (*items != k_envelope_items) {
     return fail(ErrorCode::protocol, "envelope: expected 6 items, got " + std::to_string(*items));
   }
-  Envelope envelope;
   std::uint64_t version = 0;
   if (auto read = uint_into(reader, version); !read) {
     return fail(at("envelope.version", std::move(read).error()));
@@ -252,7 +250,7 @@ Result<Envelope> read_envelope(MsgpackReader& reader, std::size_t frame_size,
   if (auto sent = int_into(reader, envelope.sent_at_ms); !sent) {
     return fail(at("envelope.sent_at_ms", std::move(sent).error()));
   }
-  return envelope;
+  return {};
 }
 
 } // namespace
@@ -267,25 +265,50 @@ std::string_view error_code(DecodeFailure failure) noexcept {
   return "malformed";
 }
 
-Result<Message> decode(std::span<const std::byte> frame, DecodeFailure* failure) {
+Result<void> decode_into(Message& message, std::span<const std::byte> frame,
+                         DecodeFailure* failure) {
   MsgpackReader reader(frame);
-  auto envelope = read_envelope(reader, frame.size(), failure);
-  if (!envelope) {
-    return fail(std::move(envelope).error());
+  Envelope& envelope = message.envelope;
+  if (auto read = read_envelope(reader, frame.size(), failure, envelope); !read) {
+    return read;
   }
   set(failure, DecodeFailure::malformed);
-  if (envelope->type == MessageType::batch && envelope->seq == 0) {
+  if (envelope.type == MessageType::batch && envelope.seq == 0) {
     return fail(ErrorCode::protocol, "envelope.seq: a BATCH is numbered from 1");
   }
-  auto body = read_body_of(reader, envelope->type);
-  if (!body) {
-    return fail(std::move(body).error());
+  if (envelope.type == MessageType::batch) {
+    // The hot path: read into the batch already there, keeping its buffers.
+    auto* batch = std::get_if<Batch>(&message.body);
+    if (batch == nullptr) {
+      batch = &message.body.emplace<Batch>();
+    }
+    if (auto read = read_batch_body(reader, *batch); !read) {
+      return read;
+    }
+  } else {
+    auto body = read_body_of(reader, envelope.type);
+    if (!body) {
+      return fail(std::move(body).error());
+    }
+    message.body = std::move(*body);
   }
   if (!reader.at_end()) {
     return fail(ErrorCode::protocol,
                 std::to_string(reader.remaining()) + " trailing bytes after the message");
   }
-  return Message{std::move(*envelope), std::move(*body)};
+  return {};
+}
+
+Result<void> decode_into(Message& message, std::string_view frame, DecodeFailure* failure) {
+  return decode_into(message, std::as_bytes(std::span(frame.data(), frame.size())), failure);
+}
+
+Result<Message> decode(std::span<const std::byte> frame, DecodeFailure* failure) {
+  Message message;
+  if (auto read = decode_into(message, frame, failure); !read) {
+    return fail(std::move(read).error());
+  }
+  return message;
 }
 
 Result<Message> decode(std::string_view frame, DecodeFailure* failure) {
@@ -294,7 +317,11 @@ Result<Message> decode(std::string_view frame, DecodeFailure* failure) {
 
 Result<Envelope> peek_envelope(std::span<const std::byte> frame) {
   MsgpackReader reader(frame);
-  return read_envelope(reader, frame.size(), nullptr);
+  Envelope envelope;
+  if (auto read = read_envelope(reader, frame.size(), nullptr, envelope); !read) {
+    return fail(std::move(read).error());
+  }
+  return envelope;
 }
 
 } // namespace medic::protocol

@@ -6,7 +6,8 @@ namespace medic::protocol::detail {
 
 namespace {
 
-Result<Sample> read_sample(MsgpackReader& reader) {
+// Overwrites every field of `sample`, so a reused one keeps only its strings' capacity.
+Result<void> read_sample(MsgpackReader& reader, Sample& sample) {
   auto items = reader.read_array(4);
   if (!items) {
     return fail(std::move(items).error());
@@ -15,7 +16,6 @@ Result<Sample> read_sample(MsgpackReader& reader) {
     return fail(ErrorCode::protocol, "expected [name, value, time_ms, labels?], got " +
                                          std::to_string(*items) + " items");
   }
-  Sample sample;
   if (auto name = name_into(reader, sample.name, Limits::k_max_name_bytes); !name) {
     return fail(at("name", std::move(name).error()));
   }
@@ -25,26 +25,26 @@ Result<Sample> read_sample(MsgpackReader& reader) {
   if (auto time = int_into(reader, sample.time_ms); !time) {
     return fail(at("time_ms", std::move(time).error()));
   }
-  if (*items == 4) {
-    if (auto labels = labels_into(reader, sample.labels); !labels) {
-      return fail(at("labels", std::move(labels).error()));
-    }
+  if (*items < 4) {
+    sample.labels.clear();
+  } else if (auto labels = labels_into(reader, sample.labels); !labels) {
+    return fail(at("labels", std::move(labels).error()));
   }
-  return sample;
+  return {};
 }
 
+// The samples already in `samples` are overwritten in place (their names' buffers reused); the
+// count is checked against the bytes left before anything is allocated.
 Result<bool> samples_into(MsgpackReader& reader, std::vector<Sample>& samples) {
   auto count = reader.read_array(Limits::k_max_samples);
   if (!count) {
     return fail(std::move(count).error());
   }
-  samples.reserve(*count);
+  samples.resize(*count);
   for (std::uint32_t i = 0; i < *count; ++i) {
-    auto sample = read_sample(reader);
-    if (!sample) {
+    if (auto sample = read_sample(reader, samples[i]); !sample) {
       return fail(at("[" + std::to_string(i) + "]", std::move(sample).error()));
     }
-    samples.push_back(std::move(*sample));
   }
   return true;
 }
@@ -195,8 +195,15 @@ Result<bool> items_into(MsgpackReader& reader, std::vector<Item>& items, std::si
 
 } // namespace
 
-Result<Batch> read_batch_body(MsgpackReader& reader) {
-  Batch batch;
+Result<void> read_batch_body(MsgpackReader& reader, Batch& batch) {
+  // Whatever a reused batch held: every optional part starts empty, as in a fresh one. The
+  // samples are required and overwritten in place.
+  batch.signals.clear();
+  batch.logs.clear();
+  batch.results.clear();
+  batch.budgets.clear();
+  batch.evidence.clear();
+  batch.dropped = {};
   auto read = read_body(
       reader, "BATCH", std::array<std::string_view, 1>{"samples"},
       [&](std::string_view key) -> Result<bool> {
@@ -226,7 +233,7 @@ Result<Batch> read_batch_body(MsgpackReader& reader) {
   if (!read) {
     return fail(std::move(read).error());
   }
-  return batch;
+  return {};
 }
 
 } // namespace medic::protocol::detail

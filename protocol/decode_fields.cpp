@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <cmath>
+#include <cstring>
 
 #include "protocol/decode_fields.hpp"
 
@@ -50,6 +51,63 @@ bool is_utf8(std::string_view text) noexcept {
   return true;
 }
 
+namespace {
+
+struct NameScan {
+  bool control = false;   // some byte is below 0x20 or is 0x7f
+  bool non_ascii = false; // some byte has its top bit set (UTF-8 must then be checked)
+};
+
+// Eight bytes at a time: names are checked once per sample on the coordinator's loop thread.
+// Both tests are exact for "is there such a byte in the word" (SWAR, bytes below n with n <= 128;
+// a zero byte after xor with 0x7f): a borrow only ever starts at a byte that really matches.
+NameScan scan_name(std::string_view text) noexcept {
+  constexpr std::uint64_t k_ones = 0x0101010101010101ULL;
+  constexpr std::uint64_t k_highs = 0x8080808080808080ULL;
+  std::uint64_t control = 0;
+  std::uint64_t high = 0;
+  const auto step = [&](std::uint64_t word) {
+    control |= (word - k_ones * 0x20) & ~word & k_highs;
+    const std::uint64_t del = word ^ (k_ones * 0x7f);
+    control |= (del - k_ones) & ~del & k_highs;
+    high |= word & k_highs;
+  };
+  // Fixed-size loads only (a variable-length copy into a word costs a call and a stall); the
+  // tail and short names are read as overlapping words, since checking a byte twice is harmless.
+  const char* data = text.data();
+  const std::size_t size = text.size();
+  if (size >= 8) {
+    std::size_t i = 0;
+    for (; i + 8 <= size; i += 8) {
+      std::uint64_t word = 0;
+      std::memcpy(&word, data + i, 8);
+      step(word);
+    }
+    if (i < size) {
+      std::uint64_t word = 0;
+      std::memcpy(&word, data + size - 8, 8);
+      step(word);
+    }
+  } else if (size >= 4) {
+    std::uint32_t first = 0;
+    std::uint32_t last = 0;
+    std::memcpy(&first, data, 4);
+    std::memcpy(&last, data + size - 4, 4);
+    step(first | (std::uint64_t{last} << 32));
+  } else if (size > 0) {
+    // 1 to 3 bytes: the first, the middle and the last, padded with 'a' (neither control nor
+    // non-ASCII).
+    const auto byte = [&](std::size_t at) {
+      return std::uint64_t{static_cast<unsigned char>(data[at])};
+    };
+    step(((k_ones * 'a') & ~std::uint64_t{0xffffff}) | byte(0) | (byte(size / 2) << 8) |
+         (byte(size - 1) << 16));
+  }
+  return {control != 0, high != 0};
+}
+
+} // namespace
+
 Result<std::string_view> read_name(MsgpackReader& reader, std::size_t max_bytes) {
   auto text = reader.read_string(max_bytes);
   if (!text) {
@@ -58,11 +116,11 @@ Result<std::string_view> read_name(MsgpackReader& reader, std::size_t max_bytes)
   if (text->empty()) {
     return fail(ErrorCode::protocol, "must not be empty");
   }
-  if (std::any_of(text->begin(), text->end(),
-                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+  const NameScan scan = scan_name(*text);
+  if (scan.control) {
     return fail(ErrorCode::protocol, "contains control characters");
   }
-  if (!is_utf8(*text)) {
+  if (scan.non_ascii && !is_utf8(*text)) {
     return fail(ErrorCode::protocol, "is not valid UTF-8");
   }
   return text;
@@ -101,8 +159,8 @@ Result<bool> pairs_into(MsgpackReader& reader, std::vector<Label>& target, std::
   if (!count) {
     return fail(std::move(count).error());
   }
-  target.clear();
-  target.reserve(*count);
+  // Assigned in place: a reused target keeps its strings' capacity.
+  target.resize(*count);
   for (std::uint32_t i = 0; i < *count; ++i) {
     auto name = read_name(reader, Limits::k_max_name_bytes);
     if (!name) {
@@ -112,7 +170,8 @@ Result<bool> pairs_into(MsgpackReader& reader, std::vector<Label>& target, std::
     if (!value) {
       return fail(at("'" + std::string(*name) + "'", std::move(value).error()));
     }
-    target.push_back({std::string(*name), std::string(*value)});
+    target[i].name = *name;
+    target[i].value = *value;
   }
   return true;
 }

@@ -103,8 +103,9 @@ template <std::size_t N, class OnKey>
 [[nodiscard]] Result<bool> budget_into(MsgpackReader& reader, BudgetReport& budget);
 [[nodiscard]] Result<bool> evidence_into(MsgpackReader& reader, Evidence& evidence);
 
-// The BATCH body (decode_batch.cpp).
-[[nodiscard]] Result<Batch> read_batch_body(MsgpackReader& reader);
+// The BATCH body (decode_batch.cpp), into `batch`: on success every field is as in a fresh
+// Batch decoded from the same bytes; a reused batch keeps only its buffers' capacity.
+[[nodiscard]] Result<void> read_batch_body(MsgpackReader& reader, Batch& batch);
 
 // The POLICY body (decode_policy.cpp).
 [[nodiscard]] Result<Body> read_policy_body(MsgpackReader& reader);

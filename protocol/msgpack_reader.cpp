@@ -2,9 +2,27 @@
 #include "protocol/msgpack_reader.hpp"
 
 #include <bit>
+#include <cstring>
 #include <string>
 
 namespace medic::protocol::detail {
+
+namespace {
+
+// The kinds peek() tells apart, tested from the first byte alone: the read_* functions check
+// these first and leave peek() (a longer switch) for the error path.
+constexpr bool is_integer(std::uint8_t b) noexcept {
+  return b <= 0x7f || b >= 0xe0 || (b >= 0xcc && b <= 0xd3);
+}
+constexpr bool is_string(std::uint8_t b) noexcept {
+  return (b & 0xe0) == 0xa0 || (b >= 0xd9 && b <= 0xdb);
+}
+constexpr bool is_container(std::uint8_t b, bool is_map) noexcept {
+  return is_map ? ((b & 0xf0) == 0x80 || b == 0xde || b == 0xdf)
+                : ((b & 0xf0) == 0x90 || b == 0xdc || b == 0xdd);
+}
+
+} // namespace
 
 std::string_view to_string(Kind kind) noexcept {
   switch (kind) {
@@ -61,6 +79,30 @@ Kind MsgpackReader::peek() const noexcept {
 }
 
 std::uint64_t MsgpackReader::big_endian(std::size_t offset, std::size_t width) const noexcept {
+  if constexpr (std::endian::native == std::endian::little) {
+    // One load and a byte swap for the widths msgpack uses (every sample has an 8-byte double
+    // and, usually, an 8-byte time).
+    const auto* at = m_bytes.data() + m_pos + offset;
+    switch (width) {
+    case 1: return byte_at(offset);
+    case 2: {
+      std::uint16_t value = 0;
+      std::memcpy(&value, at, 2);
+      return __builtin_bswap16(value);
+    }
+    case 4: {
+      std::uint32_t value = 0;
+      std::memcpy(&value, at, 4);
+      return __builtin_bswap32(value);
+    }
+    case 8: {
+      std::uint64_t value = 0;
+      std::memcpy(&value, at, 8);
+      return __builtin_bswap64(value);
+    }
+    default: break;
+    }
+  }
   std::uint64_t value = 0;
   for (std::size_t i = 0; i < width; ++i) {
     value = (value << 8) | byte_at(offset + i);
@@ -77,7 +119,7 @@ Error MsgpackReader::mismatch(std::string_view expected) const {
 }
 
 Result<std::uint32_t> MsgpackReader::read_container(bool is_map, std::size_t max_items) {
-  if (peek() != (is_map ? Kind::map : Kind::array)) {
+  if (at_end() || !is_container(byte_at(0), is_map)) {
     return fail(mismatch(is_map ? "map" : "array"));
   }
   const std::uint8_t b = byte_at(0);
@@ -118,7 +160,7 @@ Result<std::uint32_t> MsgpackReader::read_map(std::size_t max_pairs) {
 }
 
 Result<std::string_view> MsgpackReader::read_string(std::size_t max_bytes) {
-  if (peek() != Kind::string) {
+  if (at_end() || !is_string(byte_at(0))) {
     return fail(mismatch("str"));
   }
   const std::uint8_t b = byte_at(0);
@@ -149,7 +191,7 @@ Result<std::string_view> MsgpackReader::read_string(std::size_t max_bytes) {
 }
 
 Result<std::uint64_t> MsgpackReader::read_uint() {
-  if (peek() != Kind::integer) {
+  if (at_end() || !is_integer(byte_at(0))) {
     return fail(mismatch("unsigned int"));
   }
   const std::uint8_t b = byte_at(0);
@@ -180,7 +222,7 @@ Result<std::uint64_t> MsgpackReader::read_uint() {
 }
 
 Result<std::int64_t> MsgpackReader::read_int() {
-  if (peek() != Kind::integer) {
+  if (at_end() || !is_integer(byte_at(0))) {
     return fail(mismatch("int"));
   }
   const std::uint8_t b = byte_at(0);
@@ -212,6 +254,11 @@ Result<std::int64_t> MsgpackReader::read_int() {
 }
 
 Result<double> MsgpackReader::read_number() {
+  if (has(9) && byte_at(0) == 0xcb) { // float 64: what encoders send for a sample's value
+    const std::uint64_t raw = big_endian(1, 8);
+    m_pos += 9;
+    return std::bit_cast<double>(raw);
+  }
   const Kind kind = peek();
   if (kind == Kind::integer) {
     if (byte_at(0) == 0xcf) { // uint64: may exceed int64, still a number

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "coordinator/server/ingest_server.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 
@@ -41,6 +42,8 @@ IngestServer::IngestServer(uv_loop_t& loop, zmq::context_t& context, const Clock
       m_settings(std::move(settings)) {
   uv_timer_init(&m_loop, &m_rebind_timer);
   m_rebind_timer.data = this;
+  m_spare_limit = std::min(std::max<std::size_t>(m_settings.storage_queue, 1), k_max_spare_messages);
+  m_spare_messages.reserve(m_spare_limit); // recycle() then never allocates
 }
 
 IngestServer::~IngestServer() = default;
@@ -71,7 +74,8 @@ Result<void> IngestServer::open_socket() {
     return fail(ErrorCode::io,
                 "cannot listen for agents on " + m_settings.listen + ": " + e.what() + hint);
   }
-  m_watcher = std::make_unique<uv::ZmqWatcher>(m_loop, *m_socket, [this] { on_readable(); });
+  m_watcher = std::make_unique<uv::ZmqWatcher>(m_loop, *m_socket, uv::ZmqWatcher::until_empty,
+                                                [this] { return on_message(); });
   m_watcher->set_on_drained([this] { flush_pending(); });
   m_receiving = true;
   return m_watcher->start();
@@ -115,13 +119,13 @@ void IngestServer::on_rebind_timer(uv_timer_t* timer) noexcept {
                    opened.error().message());
 }
 
-void IngestServer::on_readable() {
+bool IngestServer::on_message() {
   // Storage is full: stop reading so ZeroMQ's queues and then TCP push back on the agents,
   // rather than decoding batches only to refuse them. Resumed as the writer catches up.
   if (m_batches_in_storage + m_pending.size() >= m_settings.storage_queue) {
     ++m_counters.paused;
     m_watcher->pause();
-    return;
+    return false;
   }
   zmq::message_t parts[k_max_frames];
   int count = 0;
@@ -136,7 +140,7 @@ void IngestServer::on_readable() {
     more = part.more();
   }
   if (count == 0) {
-    return;
+    return false; // EAGAIN: the watcher asks ZMQ_EVENTS once, then sleeps or goes on
   }
   ++m_counters.frames;
   const std::string peer(parts[0].data<char>(), parts[0].size());
@@ -145,24 +149,29 @@ void IngestServer::on_readable() {
     ++m_counters.malformed_by_reason[4]; // frame-count
     complain("malformed message", peer,
              "expected exactly one frame, got " + std::to_string(count - 1));
-    return;
+    return true;
   }
   // ZAP set User-Id to the Z85 public key the peer authenticated with.
   const char* key = parts[1].gets("User-Id");
-  handle_frame(peer, key != nullptr ? key : "", parts[1].to_string_view());
+  handle_frame(peer, key != nullptr ? std::string_view(key) : std::string_view(),
+               parts[1].to_string_view());
+  return true;
 }
 
-void IngestServer::handle_frame(const std::string& peer, const std::string& key,
+void IngestServer::handle_frame(const std::string& peer, std::string_view key,
                                 std::string_view frame) {
-  const auto agent = m_zap.agent_for(key);
-  if (!agent) {
+  // Points into the allowlist, which nothing below changes before the message is dispatched;
+  // after that the message's own (checked) agent_id is used.
+  const std::string* agent = m_zap.agent_for(key);
+  if (agent == nullptr) {
     ++m_counters.unauthorized;
     complain("message over a revoked key", peer, key);
     reply_error(peer, "-", std::nullopt, "revoked", "this agent's key is no longer enrolled");
     return;
   }
   protocol::DecodeFailure failure = protocol::DecodeFailure::malformed;
-  auto decoded = protocol::decode(frame, &failure);
+  protocol::Message message = take_message();
+  auto decoded = protocol::decode_into(message, frame, &failure);
   if (!decoded) {
     ++m_counters.malformed;
     ++m_counters.malformed_by_reason[static_cast<std::size_t>(failure)];
@@ -170,32 +179,82 @@ void IngestServer::handle_frame(const std::string& peer, const std::string& key,
     const auto envelope = protocol::peek_envelope(std::as_bytes(std::span(frame)));
     reply_error(peer, *agent, envelope ? std::optional<std::uint64_t>(envelope->seq) : std::nullopt,
                 protocol::error_code(failure), decoded.error().message());
+    recycle(std::move(message));
     return;
   }
-  if (decoded->envelope.agent_id != *agent) {
+  if (message.envelope.agent_id != *agent) {
     ++m_counters.unauthorized;
     complain("wrong agent id", peer,
-             "key of agent " + *agent + " sent a message as " + decoded->envelope.agent_id);
-    reply_error(peer, *agent, decoded->envelope.seq, "wrong-agent-id",
+             "key of agent " + *agent + " sent a message as " + message.envelope.agent_id);
+    reply_error(peer, *agent, message.envelope.seq, "wrong-agent-id",
                 "this key is enrolled for agent " + *agent);
+    recycle(std::move(message));
     return;
   }
-  Peer& state = m_peers[*agent];
+  Peer& state = m_peers[message.envelope.agent_id];
   state.routing_id = peer;
   state.last_contact_ms = m_clock.monotonic_ms();
-  switch (decoded->envelope.type) {
-  case protocol::MessageType::hello: handle_hello(peer, std::move(*decoded)); break;
-  case protocol::MessageType::batch: handle_batch(peer, std::move(*decoded)); break;
-  case protocol::MessageType::heartbeat: handle_heartbeat(peer, *decoded); break;
-  case protocol::MessageType::result: handle_result(*decoded); break;
+  switch (message.envelope.type) {
+  case protocol::MessageType::hello: handle_hello(peer, std::move(message)); return;
+  case protocol::MessageType::batch: handle_batch(peer, std::move(message)); return;
+  case protocol::MessageType::heartbeat: handle_heartbeat(peer, message); break;
+  case protocol::MessageType::result: handle_result(message); break;
   default:
     ++m_counters.malformed;
     ++m_counters.malformed_by_reason[5]; // unexpected-type
     complain(
         "unexpected message", peer,
-        std::string(protocol::to_string(decoded->envelope.type)) + " is not sent to a coordinator");
-    reply_error(peer, *agent, decoded->envelope.seq, "unexpected-type",
+        std::string(protocol::to_string(message.envelope.type)) + " is not sent to a coordinator");
+    reply_error(peer, message.envelope.agent_id, message.envelope.seq, "unexpected-type",
                 "coordinators take HELLO, BATCH, HEARTBEAT and RESULT");
+  }
+  recycle(std::move(message));
+}
+
+protocol::Message IngestServer::take_message() noexcept {
+  if (m_spare_messages.empty()) {
+    return {};
+  }
+  protocol::Message message = std::move(m_spare_messages.back().message);
+  m_spare_bytes -= std::min(m_spare_bytes, m_spare_messages.back().bytes);
+  m_spare_messages.pop_back();
+  return message;
+}
+
+void IngestServer::recycle(protocol::Message&& message) noexcept {
+  if (m_spare_messages.size() >= m_spare_limit) {
+    return; // freed here, on the loop thread that allocated it
+  }
+  auto* batch = std::get_if<protocol::Batch>(&message.body);
+  if (batch == nullptr) {
+    batch = &message.body.emplace<protocol::Batch>(); // a HELLO's catalog is not kept
+  }
+  // The rare parts are freed now; what is kept is the samples' buffers, if they are modest.
+  batch->signals.clear();
+  batch->logs.clear();
+  batch->results.clear();
+  batch->budgets.clear();
+  batch->evidence.clear();
+  std::size_t bytes = message.envelope.agent_id.capacity() +
+                      batch->samples.capacity() * sizeof(protocol::Sample) +
+                      (batch->signals.capacity() * sizeof(protocol::Signal)) +
+                      (batch->logs.capacity() * sizeof(protocol::LogEvent)) +
+                      (batch->results.capacity() * sizeof(protocol::CommandResult)) +
+                      (batch->budgets.capacity() * sizeof(protocol::BudgetReport)) +
+                      (batch->evidence.capacity() * sizeof(protocol::Evidence));
+  const std::size_t room = k_max_spare_bytes - std::min(k_max_spare_bytes, m_spare_bytes);
+  for (const auto& sample : batch->samples) {
+    bytes += sample.name.capacity() + sample.labels.capacity() * sizeof(protocol::Label);
+    for (const auto& label : sample.labels) {
+      bytes += label.name.capacity() + label.value.capacity();
+    }
+    if (bytes > room) {
+      return;
+    }
+  }
+  if (bytes <= room) {
+    m_spare_bytes += bytes;
+    m_spare_messages.push_back({std::move(message), bytes}); // reserved: never reallocates
   }
 }
 
@@ -265,13 +324,19 @@ void IngestServer::flush_pending(bool force) noexcept {
       m_batches_in_storage -= std::min(m_batches_in_storage, pending->size());
       m_store_jobs -= std::min<std::size_t>(m_store_jobs, 1);
       for (std::size_t i = 0; i < pending->size(); ++i) {
-        const auto& item = (*pending)[i];
+        auto& item = (*pending)[i];
         on_batch_stored(item.peer, item.message, item.received_ms, std::move((*outcomes)[i]));
+        recycle(std::move(item.message));
+      }
+      pending->clear();
+      if (pending->capacity() > m_spare_pending.capacity()) {
+        m_spare_pending.swap(*pending); // the next group reuses this vector's capacity
       }
       flush_pending(); // what arrived meanwhile, as the next group
     };
   };
   m_pending.clear();
+  m_pending.swap(m_spare_pending);
   if (m_storage_worker.try_submit(std::move(job))) {
     m_batches_in_storage += count;
     ++m_store_jobs;
@@ -366,12 +431,11 @@ void IngestServer::maybe_resume() noexcept {
   }
 }
 
-protocol::Envelope IngestServer::reply_envelope(const std::string& agent_id) {
-  protocol::Envelope envelope;
-  envelope.agent_id = agent_id;
-  envelope.seq = m_next_seq++;
-  envelope.sent_at_ms = m_clock.now_unix_ms();
-  return envelope;
+const protocol::Envelope& IngestServer::reply_envelope(std::string_view agent_id) {
+  m_reply_envelope.agent_id.assign(agent_id);
+  m_reply_envelope.seq = m_next_seq++;
+  m_reply_envelope.sent_at_ms = m_clock.now_unix_ms();
+  return m_reply_envelope;
 }
 
 void IngestServer::reply_error(const std::string& peer, const std::string& agent_id,

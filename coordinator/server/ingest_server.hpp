@@ -115,8 +115,9 @@ public:
 private:
   [[nodiscard]] Result<void> open_socket();
   static void on_rebind_timer(uv_timer_t* timer) noexcept;
-  void on_readable();
-  void handle_frame(const std::string& peer, const std::string& key, std::string_view frame);
+  // One message off the ROUTER, if there was one (the watcher reads until EAGAIN).
+  bool on_message();
+  void handle_frame(const std::string& peer, std::string_view key, std::string_view frame);
   void handle_hello(const std::string& peer, protocol::Message message);
   void handle_batch(const std::string& peer, protocol::Message message);
   void handle_heartbeat(const std::string& peer, const protocol::Message& message);
@@ -130,7 +131,12 @@ private:
                        std::int64_t received_ms, Result<storage::BatchOutcome> outcome);
   // Reading stops while the storage queue is full; this restarts it once half of it drained.
   void maybe_resume() noexcept;
-  [[nodiscard]] protocol::Envelope reply_envelope(const std::string& agent_id);
+  // Fills m_reply_envelope (its agent_id buffer reused) for the next reply to `agent_id`.
+  [[nodiscard]] const protocol::Envelope& reply_envelope(std::string_view agent_id);
+  // Decoded messages are reused: a BATCH decodes into the buffers of one whose storage
+  // completed, so the steady state allocates nothing per batch for decoding.
+  [[nodiscard]] protocol::Message take_message() noexcept;
+  void recycle(protocol::Message&& message) noexcept;
   void reply(const std::string& peer, const std::string& frame) noexcept;
   [[nodiscard]] Result<void> send_frame(const std::string& agent_id, const std::string& frame);
   void reply_error(const std::string& peer, const std::string& agent_id,
@@ -153,6 +159,7 @@ private:
   bool m_receiving = false;
   std::string m_endpoint;
   std::string m_reply_frame;
+  protocol::Envelope m_reply_envelope;
   std::uint64_t m_next_seq = 1;
   // Agents heard from since this coordinator started; the first BATCH of one that has not sent
   // HELLO gets "hello-required". Bounded by the enrolled keys, which ZAP enforces.
@@ -164,6 +171,18 @@ private:
     std::int64_t received_ms;
   };
   std::vector<PendingBatch> m_pending;  // decoded, not yet handed to storage
+  std::vector<PendingBatch> m_spare_pending; // an emptied group's vector, for its capacity
+  // Messages whose batches were stored, kept for their buffers: as many as can be in flight
+  // (the storage queue, at most k_max_spare_messages), holding at most k_max_spare_bytes in all.
+  static constexpr std::size_t k_max_spare_messages = 4096;
+  static constexpr std::size_t k_max_spare_bytes = 16 * 1024 * 1024;
+  struct SpareMessage {
+    protocol::Message message;
+    std::size_t bytes = 0; // what its buffers hold, as recycle() estimated it
+  };
+  std::vector<SpareMessage> m_spare_messages;
+  std::size_t m_spare_limit = 0; // messages
+  std::size_t m_spare_bytes = 0;
   std::size_t m_batches_in_storage = 0; // handed over, not yet stored
   static constexpr std::size_t k_max_store_jobs = 2;
   std::size_t m_store_jobs = 0; // groups handed over, not yet stored

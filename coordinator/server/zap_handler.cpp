@@ -44,12 +44,9 @@ void ZapHandler::revoke(const std::string& public_key) {
   m_allowed.erase(public_key);
 }
 
-std::optional<std::string> ZapHandler::agent_for(const std::string& public_key) const {
+const std::string* ZapHandler::agent_for(std::string_view public_key) const {
   const auto it = m_allowed.find(public_key);
-  if (it == m_allowed.end()) {
-    return std::nullopt;
-  }
-  return it->second;
+  return it == m_allowed.end() ? nullptr : &it->second;
 }
 
 void ZapHandler::on_request() {

@@ -7,8 +7,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include <uv.h>
@@ -39,8 +41,9 @@ public:
   // Z85 public key → the agent id it may speak for.
   void allow(const std::string& public_key, const std::string& agent_id);
   void revoke(const std::string& public_key);
-  // The agent id an admitted key may speak for; nullopt once it is revoked.
-  [[nodiscard]] std::optional<std::string> agent_for(const std::string& public_key) const;
+  // The agent id an admitted key may speak for; null once it is revoked. Points into the
+  // allowlist: valid until the next allow() or revoke() (ingest looks it up per message).
+  [[nodiscard]] const std::string* agent_for(std::string_view public_key) const;
   [[nodiscard]] std::size_t allowed() const noexcept { return m_allowed.size(); }
   [[nodiscard]] const ZapCounters& counters() const noexcept { return m_counters; }
 
@@ -50,7 +53,14 @@ private:
   const Clock& m_clock;
   zmq::socket_t m_socket;
   uv::ZmqWatcher m_watcher;
-  std::unordered_map<std::string, std::string> m_allowed;
+  // Transparent, so a key seen as a string_view (a message's User-Id) is looked up as it is.
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view key) const noexcept {
+      return std::hash<std::string_view>{}(key);
+    }
+  };
+  std::unordered_map<std::string, std::string, KeyHash, std::equal_to<>> m_allowed;
   ZapCounters m_counters;
   log::RateLimiter m_log_limit{10, 10'000};
 };

@@ -14,6 +14,13 @@ ZmqWatcher::ZmqWatcher(uv_loop_t& loop, zmq::socket_ref socket, ReadHandler on_r
       m_on_readable(std::move(on_readable)),
       m_on_writable(std::move(on_writable)) {}
 
+ZmqWatcher::ZmqWatcher(uv_loop_t& loop, zmq::socket_ref socket, UntilEmpty,
+                       ReceiveHandler on_message, WriteHandler on_writable)
+    : m_loop(loop),
+      m_socket(socket),
+      m_on_message(std::move(on_message)),
+      m_on_writable(std::move(on_writable)) {}
+
 Result<void> ZmqWatcher::start() {
   const auto fd = m_socket.get(zmq::sockopt::fd);
   if (const int rc = uv_poll_init(&m_loop, &m_poll, fd); rc != 0) {
@@ -60,6 +67,10 @@ void ZmqWatcher::drain() noexcept {
   if (!m_started) {
     return;
   }
+  if (m_on_message) {
+    drain_until_empty();
+    return;
+  }
   bool handled_any = false;
   for (int handled = 0; handled < k_budget; ++handled) {
     int events = 0;
@@ -99,6 +110,85 @@ void ZmqWatcher::drain() noexcept {
   // Budget spent with work left: continue on the next loop turn.
   uv_idle_start(&m_idle, &ZmqWatcher::on_idle);
   drained(handled_any);
+}
+
+std::optional<int> ZmqWatcher::events() noexcept {
+  try {
+    return m_socket.get(zmq::sockopt::events);
+  } catch (const zmq::error_t&) {
+    return std::nullopt;
+  }
+}
+
+bool ZmqWatcher::serve_writable(int events) noexcept {
+  if (!m_want_writable || (events & ZMQ_POLLOUT) == 0) {
+    return false;
+  }
+  m_want_writable = false;
+  try {
+    if (m_on_writable) {
+      m_on_writable();
+    }
+  } catch (const std::exception& e) {
+    ++m_handler_failures;
+    spdlog::error("ZeroMQ write handler failed: {}", e.what());
+  }
+  return true;
+}
+
+// Receives until EAGAIN without asking ZMQ_EVENTS per message, then asks once: whether anything
+// came in meanwhile (go on), the socket can be written again, or it is safe to sleep on ZMQ_FD.
+// Every received message and every write handler call counts against k_budget.
+void ZmqWatcher::drain_until_empty() noexcept {
+  bool handled_any = false;
+  int handled = 0;
+  for (;;) {
+    while (!m_paused && handled < k_budget) {
+      bool received = true; // a handler that threw may have consumed a message: keep counting
+      try {
+        received = m_on_message();
+      } catch (const std::exception& e) {
+        ++m_handler_failures;
+        spdlog::error("ZeroMQ message handler failed: {}", e.what());
+      }
+      if (!m_started) {
+        return; // the handler closed or disposed of this watcher
+      }
+      if (!received) {
+        break;
+      }
+      handled_any = true;
+      ++handled;
+    }
+    const std::optional<int> now = events();
+    if (!now) {
+      uv_idle_stop(&m_idle); // shutting down: nothing more to read
+      return;
+    }
+    if (handled < k_budget && serve_writable(*now)) {
+      ++handled;
+      if (!m_started) {
+        return;
+      }
+      continue; // the handler's sends may have taken the edge: look again
+    }
+    if ((*now & ZMQ_POLLIN) != 0 && !m_paused) {
+      if (handled < k_budget) {
+        continue;
+      }
+      // Budget spent with work left: continue on the next loop turn.
+      uv_idle_start(&m_idle, &ZmqWatcher::on_idle);
+      drained(handled_any);
+      return;
+    }
+    if (m_want_writable && (*now & ZMQ_POLLOUT) != 0) {
+      uv_idle_start(&m_idle, &ZmqWatcher::on_idle); // budget spent before the write handler
+    } else {
+      uv_idle_stop(&m_idle);
+    }
+    drained(handled_any);
+    return;
+  }
 }
 
 void ZmqWatcher::drained(bool handled_any) noexcept {

@@ -2,7 +2,11 @@
 // Drives a ZeroMQ socket from the libuv loop: a uv_poll_t on ZMQ_FD, with the edge-triggered rule
 // handled. ZMQ_FD only says "ZMQ_EVENTS may have changed", and any zmq_send/zmq_recv on the socket
 // can consume that edge, so after every wake-up and every send we re-read ZMQ_EVENTS and drain
-// until it no longer reports POLLIN. Draining is bounded per loop turn (`k_budget` messages);
+// until it no longer reports POLLIN. A watcher built with `until_empty` instead receives until
+// the socket says EAGAIN and reads ZMQ_EVENTS once then (each read of it costs libzmq a poll()
+// and a getpid()), which after EAGAIN is still required before sleeping on the fd: it processes
+// the commands that arrived meanwhile and re-arms the edge.
+// Draining is bounded per loop turn (`k_budget` messages);
 // when the budget runs out a uv_idle_t continues on the next turn so timers and other sockets
 // are never starved. Loop thread only.
 #pragma once
@@ -10,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include <uv.h>
 #include <zmq.hpp>
@@ -23,12 +28,19 @@ public:
   // Called while ZMQ_EVENTS reports POLLIN; it must receive exactly one whole message
   // (all its frames) with zmq::recv_flags::dontwait. It may send replies.
   using ReadHandler = std::function<void()>;
+  // For `until_empty`: receives at most one whole message with zmq::recv_flags::dontwait and
+  // returns false when there was none (EAGAIN) or it chose not to read (after pause()).
+  using ReceiveHandler = std::function<bool()>;
   // Called when ZMQ_EVENTS reports POLLOUT and write interest is on.
   using WriteHandler = std::function<void()>;
+  struct UntilEmpty {};
+  static constexpr UntilEmpty until_empty{};
 
   static constexpr int k_budget = 256;
 
   ZmqWatcher(uv_loop_t& loop, zmq::socket_ref socket, ReadHandler on_readable,
+             WriteHandler on_writable = {});
+  ZmqWatcher(uv_loop_t& loop, zmq::socket_ref socket, UntilEmpty, ReceiveHandler on_message,
              WriteHandler on_writable = {});
   ZmqWatcher(const ZmqWatcher&) = delete;
   ZmqWatcher& operator=(const ZmqWatcher&) = delete;
@@ -60,11 +72,17 @@ private:
   static void on_poll(uv_poll_t* handle, int status, int events) noexcept;
   static void on_idle(uv_idle_t* handle) noexcept;
   void drain() noexcept;
+  void drain_until_empty() noexcept;
+  // Reads ZMQ_EVENTS; nullopt once the socket is gone (ETERM, ENOTSOCK while shutting down).
+  [[nodiscard]] std::optional<int> events() noexcept;
+  // Runs the write handler when write interest is on and `events` has POLLOUT; true if it ran.
+  bool serve_writable(int events) noexcept;
   void drained(bool handled_any) noexcept;
 
   uv_loop_t& m_loop;
   zmq::socket_ref m_socket;
   ReadHandler m_on_readable;
+  ReceiveHandler m_on_message; // set for `until_empty`, instead of m_on_readable
   WriteHandler m_on_writable;
   std::function<void()> m_on_drained;
   uv_poll_t m_poll{};

@@ -80,6 +80,7 @@ namespace server = coordinator::server;
 constexpr std::size_t k_samples_per_batch = 50;
 constexpr std::size_t k_key_chars = 41; // Z85 key and its NUL
 constexpr std::size_t k_max_agents = 10'000;
+constexpr std::size_t k_wait_buckets = 4'096;               // 1 ms each
 constexpr std::size_t k_max_rtt_records = 4'000'000; // per run, across threads
 // The real agent's ack timeout (agent/link/delivery.hpp): only batches the coordinator refused
 // or lost are sent again, never one that is merely queued.
@@ -276,6 +277,11 @@ struct SharedRegion {
   std::atomic<std::uint64_t> longest_group_us{0};
   std::atomic<std::uint64_t> longest_flush_us{0};
   std::atomic<std::uint64_t> slow_groups{0};
+  // Received by ingest -> its group committed, in whole ms (the last bucket: that or more), for
+  // the batches stored while measuring: how much of the ack round trip is the storage queue and
+  // the group's transaction.
+  std::atomic<int> measuring{0};
+  std::array<std::atomic<std::uint32_t>, k_wait_buckets> stored_after_ms{};
 };
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
@@ -392,6 +398,7 @@ struct CodecResult {
   std::size_t frame_bytes = 0;
   double encode_ns = 0, encode_min = 0, encode_max = 0;
   double decode_ns = 0, decode_min = 0, decode_max = 0;
+  double reused_ns = 0, reused_min = 0, reused_max = 0; // decode_into a reused Message
 };
 
 template <class Op>
@@ -425,9 +432,17 @@ CodecResult measure_codec() {
     auto message = protocol::decode(std::string_view(frame));
     sink += message ? std::get<protocol::Batch>(message->body).samples.size() : 1'000'000;
   });
+  protocol::Message reused;
+  const auto decode_into = time_rounds(k_rounds, 100'000, [&](int) {
+    const bool ok = protocol::decode_into(reused, std::string_view(frame)).has_value();
+    sink += ok ? std::get<protocol::Batch>(reused.body).samples.size() : 1'000'000;
+  });
   if (sink == 0) {
     std::fprintf(stderr, "impossible\n"); // keeps the loops from being optimised away
   }
+  result.reused_ns = decode_into[decode_into.size() / 2];
+  result.reused_min = decode_into.front();
+  result.reused_max = decode_into.back();
   result.encode_ns = encode[encode.size() / 2];
   result.encode_min = encode.front();
   result.encode_max = encode.back();
@@ -518,6 +533,15 @@ public:
     raise_to(m_shared.longest_group_us, took);
     if (took > 50'000) {
       m_shared.slow_groups.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (m_shared.measuring.load(std::memory_order_relaxed) != 0) {
+      const std::int64_t now_ms = unix_ms();
+      for (const auto& one : batches) {
+        const auto waited = std::clamp<std::int64_t>(now_ms - one.received_ms, 0,
+                                                     static_cast<std::int64_t>(k_wait_buckets - 1));
+        m_shared.stored_after_ms[static_cast<std::size_t>(waited)].fetch_add(
+            1, std::memory_order_relaxed);
+      }
     }
     for (std::size_t i = 0; i < outcomes.size(); ++i) {
       const auto& outcome = outcomes[i];
@@ -1412,6 +1436,7 @@ struct ScenarioResult {
   std::uint64_t zap_admitted = 0, peak_storage_queue = 0, storage_errors = 0;
   double longest_group_ms = NAN, longest_flush_ms = NAN; // the storing thread's, while measuring
   std::uint64_t slow_groups = 0;                         // groups over 50 ms, while measuring
+  double stored_p50_ms = NAN, stored_p99_ms = NAN;        // received by ingest -> committed
 };
 
 std::string fixed(double value, int decimals);
@@ -1554,6 +1579,30 @@ void compute_rates(ScenarioResult& result, const Snapshot& a, const Snapshot& b)
     result.thread_cpu_pct[name] =
         100.0 * (cpu - (before == a.child.threads.end() ? 0 : before->second)) / seconds;
   }
+}
+
+// The 50th and 99th percentile of a histogram of whole milliseconds (NAN when it is empty).
+std::pair<double, double> wait_percentiles(
+    const std::array<std::atomic<std::uint32_t>, k_wait_buckets>& buckets) {
+  std::uint64_t total = 0;
+  for (const auto& bucket : buckets) {
+    total += bucket.load();
+  }
+  if (total == 0) {
+    return {NAN, NAN};
+  }
+  const auto at = [&](double fraction) {
+    const auto rank = static_cast<std::uint64_t>(std::ceil(fraction * static_cast<double>(total)));
+    std::uint64_t seen = 0;
+    for (std::size_t ms = 0; ms < buckets.size(); ++ms) {
+      seen += buckets[ms].load();
+      if (seen >= rank) {
+        return static_cast<double>(ms);
+      }
+    }
+    return static_cast<double>(buckets.size() - 1);
+  };
+  return {at(0.50), at(0.99)};
 }
 
 void compute_rtt(ScenarioResult& result, std::span<const DriverStats> stats) {
@@ -1811,6 +1860,10 @@ ScenarioResult run_scenario(const Options& options, PathKind path, std::size_t c
   shared.longest_group_us.store(0);
   shared.longest_flush_us.store(0);
   shared.slow_groups.store(0);
+  for (auto& bucket : shared.stored_after_ms) {
+    bucket.store(0);
+  }
+  shared.measuring.store(1);
   control.recording.store(true);
   std::this_thread::sleep_for(std::chrono::duration<double>(options.seconds));
   control.recording.store(false);
@@ -1819,6 +1872,8 @@ ScenarioResult run_scenario(const Options& options, PathKind path, std::size_t c
   result.longest_group_ms = static_cast<double>(shared.longest_group_us.load()) / 1000.0;
   result.longest_flush_ms = static_cast<double>(shared.longest_flush_us.load()) / 1000.0;
   result.slow_groups = shared.slow_groups.load();
+  shared.measuring.store(0);
+  std::tie(result.stored_p50_ms, result.stored_p99_ms) = wait_percentiles(shared.stored_after_ms);
 
   joiner.join();
   helpers.wait_done(area);
@@ -1911,9 +1966,12 @@ void print_header(const Options& options, const CodecResult* codec, std::size_t 
     std::printf("| encode_batch (SampleView → msgpack) | %s | %s–%s |\n",
                 fixed(codec->encode_ns, 0).c_str(), fixed(codec->encode_min, 0).c_str(),
                 fixed(codec->encode_max, 0).c_str());
-    std::printf("| decode (msgpack → Message with Batch) | %s | %s–%s |\n\n",
+    std::printf("| decode (msgpack → Message with Batch) | %s | %s–%s |\n",
                 fixed(codec->decode_ns, 0).c_str(), fixed(codec->decode_min, 0).c_str(),
                 fixed(codec->decode_max, 0).c_str());
+    std::printf("| decode_into (a reused Message, as ingest does) | %s | %s–%s |\n\n",
+                fixed(codec->reused_ns, 0).c_str(), fixed(codec->reused_min, 0).c_str(),
+                fixed(codec->reused_max, 0).c_str());
   }
 }
 
@@ -1959,11 +2017,12 @@ void print_fleet(const Options& options, const std::vector<ScenarioResult>& resu
   std::printf(
       "| agents | batches/s stored | samples/s stored | signals/s | coordinator CPU %% "
       "| RSS at start → end of measuring, MB | peak storage queue | ack p50 ms | ack p99 ms "
-      "| resent | storage errors | longest group / flush ms | groups over 50 ms |\n"
-      "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+      "| received → stored p50 / p99 ms | resent | storage errors | longest group / flush ms "
+      "| groups over 50 ms |\n"
+      "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const auto& r : results) {
-    std::printf("| %zu | %s | %s | %s | %s | %s → %s | %llu | %s | %s | %llu | %llu | %s / %s "
-                "| %llu |\n",
+    std::printf("| %zu | %s | %s | %s | %s | %s → %s | %llu | %s | %s | %s / %s | %llu | %llu "
+                "| %s / %s | %llu |\n",
                 r.agents, with_commas(r.stored_per_s).c_str(),
                 with_commas(r.samples_per_s).c_str(),
                 with_commas(r.stored_per_s * static_cast<double>(options.signals)).c_str(),
@@ -1971,6 +2030,7 @@ void print_fleet(const Options& options, const std::vector<ScenarioResult>& resu
                 fixed(r.memory.rss_mb, 1).c_str(),
                 static_cast<unsigned long long>(r.peak_storage_queue),
                 milliseconds(r.rtt_p50_us).c_str(), milliseconds(r.rtt_p99_us).c_str(),
+                fixed(r.stored_p50_ms, 0).c_str(), fixed(r.stored_p99_ms, 0).c_str(),
                 static_cast<unsigned long long>(r.resent),
                 static_cast<unsigned long long>(r.storage_errors),
                 fixed(r.longest_group_ms, 1).c_str(), fixed(r.longest_flush_ms, 1).c_str(),

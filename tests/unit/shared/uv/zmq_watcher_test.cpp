@@ -170,3 +170,128 @@ TEST_CASE("a paused watcher reads nothing until resumed, then everything") {
   medic::uv::close_handle(step);
   medic::uv::close_loop(loop);
 }
+
+namespace {
+
+struct Bursts {
+  EchoPair pair;
+  uv_timer_t next{};
+  int sent = 0;
+  static constexpr int k_burst = 50;
+  static constexpr int k_total = 1000;
+
+  void send_burst() {
+    for (int i = 0; i < k_burst; ++i, ++sent) {
+      pair.dealer.send(zmq::buffer(std::to_string(sent)), zmq::send_flags::none);
+    }
+  }
+};
+
+} // namespace
+
+TEST_CASE("an until-empty watcher gets every burst including those that arrive after it slept") {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  Bursts bursts;
+  int echoed = 0;
+  int received = 0;
+  int drains = 0;
+  bool in_order = true;
+  medic::uv::ZmqWatcher* router_watcher = nullptr;
+  // Reads until EAGAIN; ZMQ_EVENTS is asked only then. The next burst is sent from a timer, once
+  // the previous one came back, so the ROUTER's watcher has gone to sleep on ZMQ_FD each time.
+  medic::uv::ZmqWatcher router_side(loop, bursts.pair.router, medic::uv::ZmqWatcher::until_empty,
+                                    [&]() -> bool {
+                                      zmq::message_t peer;
+                                      zmq::message_t body;
+                                      if (!bursts.pair.router.recv(peer,
+                                                                   zmq::recv_flags::dontwait)) {
+                                        return false;
+                                      }
+                                      (void)bursts.pair.router.recv(body,
+                                                                    zmq::recv_flags::dontwait);
+                                      bursts.pair.router.send(peer, zmq::send_flags::sndmore);
+                                      bursts.pair.router.send(body, zmq::send_flags::none);
+                                      ++echoed;
+                                      router_watcher->kick();
+                                      return true;
+                                    });
+  router_watcher = &router_side;
+  router_side.set_on_drained([&] { ++drains; });
+  bursts.next.data = &bursts;
+  uv_timer_init(&loop, &bursts.next);
+  medic::uv::ZmqWatcher dealer_side(loop, bursts.pair.dealer, [&] {
+    zmq::message_t body;
+    if (!bursts.pair.dealer.recv(body, zmq::recv_flags::dontwait)) {
+      return;
+    }
+    in_order = in_order && body.to_string() == std::to_string(received);
+    ++received;
+    if (received == Bursts::k_total) {
+      uv_stop(&loop);
+    } else if (received == bursts.sent) {
+      uv_timer_start(
+          &bursts.next, [](uv_timer_t* t) { static_cast<Bursts*>(t->data)->send_burst(); }, 2, 0);
+    }
+  });
+  REQUIRE(router_side.start());
+  REQUIRE(dealer_side.start());
+  bursts.send_burst();
+
+  uv_timer_t deadline;
+  uv_timer_init(&loop, &deadline);
+  uv_timer_start(
+      &deadline, [](uv_timer_t* t) { uv_stop(t->loop); }, 10'000, 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+
+  CHECK(echoed == Bursts::k_total);
+  CHECK(received == Bursts::k_total);
+  CHECK(in_order);
+  CHECK(drains >= Bursts::k_total / Bursts::k_burst); // at least one drain per burst
+  CHECK(router_side.handler_failures() == 0);
+  router_side.close();
+  dealer_side.close();
+  medic::uv::close_handle(bursts.next);
+  medic::uv::close_handle(deadline);
+  medic::uv::close_loop(loop);
+}
+
+TEST_CASE("a paused until-empty watcher reads nothing until resumed and then everything") {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  EchoPair pair;
+  int read = 0;
+  medic::uv::ZmqWatcher watcher(loop, pair.router, medic::uv::ZmqWatcher::until_empty, [&] {
+    zmq::message_t peer;
+    zmq::message_t body;
+    if (!pair.router.recv(peer, zmq::recv_flags::dontwait)) {
+      return false;
+    }
+    (void)pair.router.recv(body, zmq::recv_flags::dontwait);
+    ++read;
+    return true;
+  });
+  REQUIRE(watcher.start());
+  watcher.pause();
+  // More than one drain's budget, so reading must also continue across loop turns.
+  constexpr int k_count = 3 * medic::uv::ZmqWatcher::k_budget + 7;
+  for (int i = 0; i < k_count; ++i) {
+    pair.dealer.send(zmq::buffer(std::to_string(i)), zmq::send_flags::none);
+  }
+  uv_timer_t step;
+  uv_timer_init(&loop, &step);
+  uv_timer_start(
+      &step, [](uv_timer_t* t) { uv_stop(t->loop); }, 300, 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(read == 0);
+  CHECK(watcher.paused());
+
+  watcher.resume();
+  uv_timer_start(
+      &step, [](uv_timer_t* t) { uv_stop(t->loop); }, 500, 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(read == k_count);
+  watcher.close();
+  medic::uv::close_handle(step);
+  medic::uv::close_loop(loop);
+}
