@@ -222,11 +222,13 @@ public:
                                                   std::int64_t received_ms) = 0;
 
   // Stores a batch exactly once per (envelope.agent_id, envelope.seq), atomically: either all of
-  // its effects (agent counters, latest samples, signals, log events, action results, budgets,
-  // evidence) are stored, or none and an
-  // error is returned, so a retry after a failure is safe. An agent that never sent HELLO is
-  // created with empty host and version. A sample older than the stored one for its series does not
-  // replace it.
+  // its effects (agent counters, raw samples, signals, log events, action results, budgets,
+  // evidence) are stored, or none and an error is returned, so a retry after a failure is safe.
+  // Latest values and minute roll-ups are derived in memory once the batch committed and written
+  // behind (flush_rollups; list_agents writes the latest values first): a crash loses at most
+  // the latest values of the last 5 minutes and the open minutes, never a raw sample. An agent
+  // that never sent HELLO is created with empty host and version. A sample older than the
+  // stored one for its series does not replace it.
   [[nodiscard]] virtual Result<BatchOutcome> record_batch(const protocol::Envelope& envelope,
                                                           const protocol::Batch& batch,
                                                           std::int64_t received_ms) = 0;

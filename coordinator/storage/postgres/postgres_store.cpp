@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include "coordinator/storage/postgres/postgres_group_buffers.hpp"
 #include "coordinator/storage/postgres/postgres_text.hpp"
 
 namespace medic::coordinator::storage {
@@ -24,38 +25,11 @@ private:
 
 namespace {
 
-// Claims (agent, seq) and counts the batch in one round trip: the agents upsert reads the
-// claim's RETURNING, so it runs only for a new batch, and the statement returns a row only then.
-constexpr const char* k_claim_batch_sql =
-    "WITH claimed AS (INSERT INTO received_batches (agent_id, seq, received_at_ms)"
-    " VALUES ($1::text, $2::bigint, $4::bigint) ON CONFLICT (agent_id, seq) DO NOTHING"
-    " RETURNING seq)"
-    " INSERT INTO agents AS a (id, first_seen_ms, last_seen_ms, last_seq, batches, samples,"
-    " dropped_batches, dropped_items)"
-    " SELECT $1::text, $4::bigint, $4::bigint, seq, 1, $3::bigint, $5::bigint, $6::bigint"
-    " FROM claimed"
-    " ON CONFLICT (id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms,"
-    " last_seq = GREATEST(a.last_seq, excluded.last_seq), batches = a.batches + 1,"
-    " samples = a.samples + excluded.samples,"
-    " dropped_batches = GREATEST(a.dropped_batches, excluded.dropped_batches),"
-    " dropped_items = GREATEST(a.dropped_items, excluded.dropped_items) RETURNING 1";
-
 constexpr const char* k_upsert_hello_sql =
     "INSERT INTO agents (id, host, version, labels, first_seen_ms, last_seen_ms)"
     " VALUES ($1::text, $2::text, $3::text, $4::jsonb, $5::bigint, $5::bigint)"
     " ON CONFLICT (id) DO UPDATE SET host = excluded.host, version = excluded.version,"
     " labels = excluded.labels, last_seen_ms = excluded.last_seen_ms";
-
-// Every series of the batch in one statement. The batch's samples are reduced to one per series
-// first (ON CONFLICT may not touch a row twice); ">=" so that of two samples with the same time
-// the later one in arrival order wins, as with one statement per sample.
-constexpr const char* k_upsert_latest_sql =
-    "INSERT INTO latest_samples (agent_id, name, labels, value, time_ms)"
-    " SELECT $1::text, s.name, s.labels, s.value, s.time_ms"
-    " FROM unnest($2::text[], $3::text[], $4::float8[], $5::bigint[])"
-    " AS s(name, labels, value, time_ms)"
-    " ON CONFLICT (agent_id, name, labels) DO UPDATE SET value = excluded.value,"
-    " time_ms = excluded.time_ms WHERE excluded.time_ms >= latest_samples.time_ms";
 
 constexpr const char* k_select_agents_sql =
     "SELECT a.id, a.host, a.version, a.labels::text, a.first_seen_ms, a.last_seen_ms,"
@@ -72,11 +46,6 @@ Result<std::int64_t> checked_sender(const protocol::Envelope& envelope) {
     return fail(ErrorCode::invalid_argument, "sequence number out of range");
   }
   return static_cast<std::int64_t>(envelope.seq);
-}
-
-std::int64_t clamped(std::uint64_t value) {
-  return static_cast<std::int64_t>(
-      std::min<std::uint64_t>(value, std::numeric_limits<std::int64_t>::max()));
 }
 
 // JSONB prints objects its own way ("{"a": "b"}", shorter keys first); labels_json is compared
@@ -106,9 +75,7 @@ AgentRecord read_agent(const pqxx::row& row) {
 }
 
 void prepare_statements(pqxx::connection_base& connection) {
-  connection.prepare("claim_batch", k_claim_batch_sql);
   connection.prepare("upsert_hello", k_upsert_hello_sql);
-  connection.prepare("upsert_latest", k_upsert_latest_sql);
   connection.prepare("select_agents", k_select_agents_sql);
 }
 
@@ -188,6 +155,10 @@ PostgresStore::PostgresStore(std::string url)
 
 PostgresStore::~PostgresStore() = default;
 
+bool PostgresStore::session_open() const {
+  return m_connection && m_connection->pq().is_open();
+}
+
 Result<void> PostgresStore::connect() {
   try {
     auto connection = std::make_unique<Connection>(m_url);
@@ -195,6 +166,7 @@ Result<void> PostgresStore::connect() {
     prepare_statements(connection->pq());
     prepare_event_statements(connection->pq());
     prepare_sample_statements(connection->pq());
+    prepare_group_statements(connection->pq());
     m_connection = std::move(connection);
     return {};
   } catch (const std::exception& error) {
@@ -256,108 +228,10 @@ Result<void> PostgresStore::record_hello(const protocol::Envelope& envelope,
   return {};
 }
 
-Result<BatchOutcome> PostgresStore::record_batch(const protocol::Envelope& envelope,
-                                                 const protocol::Batch& batch,
-                                                 std::int64_t received_ms) {
-  const std::string where =
-      "recording batch " + std::to_string(envelope.seq) + " from agent " + envelope.agent_id;
-  auto seq = checked_sender(envelope);
-  if (!seq) {
-    return fail(std::move(seq).error().context(where));
-  }
-  BatchOutcome outcome = BatchOutcome::duplicate;
-  auto done = transact([&](pqxx::transaction_base& tx) -> Result<void> {
-    m_series.rollback(); // whatever a failed earlier attempt of this batch staged
-    auto stored = store_batch(tx, envelope, *seq, batch, received_ms);
-    if (!stored) {
-      return fail(std::move(stored).error());
-    }
-    outcome = *stored;
-    return {};
-  });
-  // The roll-ups see the samples only once their transaction committed.
-  if (done && outcome == BatchOutcome::stored) {
-    m_series.commit();
-  } else {
-    m_series.rollback();
-  }
-  if (!done) {
-    return fail(std::move(done).error().context(where));
-  }
-  return outcome;
-}
-
-// Throws pqxx's exceptions; transact() turns them into errors and rolls back, including the
-// claim, so a failed batch stays unclaimed and the agent's retry can store it.
-Result<BatchOutcome> PostgresStore::store_batch(pqxx::transaction_base& tx,
-                                                const protocol::Envelope& envelope,
-                                                std::int64_t seq, const protocol::Batch& batch,
-                                                std::int64_t received_ms) {
-  const std::string agent_id = pg::text(envelope.agent_id);
-  const auto claimed = tx.exec_prepared(
-      "claim_batch", agent_id, seq, static_cast<std::int64_t>(batch.samples.size()), received_ms,
-      clamped(batch.dropped.batches), clamped(batch.dropped.items));
-  if (claimed.empty()) {
-    return BatchOutcome::duplicate;
-  }
-  upsert_latest(tx, agent_id, batch);
-  store_samples(tx, agent_id, seq, batch);
-  insert_events(tx, agent_id, seq, batch, received_ms);
-  return BatchOutcome::stored;
-}
-
-void PostgresStore::upsert_latest(pqxx::transaction_base& tx, const std::string& agent_id,
-                                  const protocol::Batch& batch) {
-  const auto& samples = batch.samples;
-  m_canonical.resize(std::max(m_canonical.size(), samples.size()));
-  m_order.clear();
-  for (std::size_t i = 0; i < samples.size(); ++i) {
-    // NaN: counted as a sample but not kept as latest, as in SqliteStore.
-    if (!std::isnan(samples[i].value)) {
-      m_canonical[i] = pg::text(canonical_labels(samples[i].labels));
-      m_order.push_back(i);
-    }
-  }
-  // Group by series, oldest first and then in arrival order: each group's last one is kept.
-  const auto before = [&](std::size_t a, std::size_t b) {
-    const auto& x = samples[a];
-    const auto& y = samples[b];
-    if (x.name != y.name) {
-      return x.name < y.name;
-    }
-    if (m_canonical[a] != m_canonical[b]) {
-      return m_canonical[a] < m_canonical[b];
-    }
-    return x.time_ms != y.time_ms ? x.time_ms < y.time_ms : a < b;
-  };
-  std::sort(m_order.begin(), m_order.end(), before);
-  m_names = "{";
-  m_labels = "{";
-  m_values = "{";
-  m_times = "{";
-  for (std::size_t k = 0; k < m_order.size(); ++k) {
-    const std::size_t i = m_order[k];
-    if (k + 1 < m_order.size()) {
-      const std::size_t next = m_order[k + 1];
-      if (samples[next].name == samples[i].name && m_canonical[next] == m_canonical[i]) {
-        continue;
-      }
-    }
-    pg::append_array_text(m_names, pg::text(samples[i].name));
-    pg::append_array_text(m_labels, m_canonical[i]);
-    pg::append_array_double(m_values, samples[i].value);
-    pg::append_array_int(m_times, samples[i].time_ms);
-  }
-  if (m_order.empty()) {
-    return;
-  }
-  for (auto* array : {&m_names, &m_labels, &m_values, &m_times}) {
-    *array += '}';
-  }
-  tx.exec_prepared("upsert_latest", agent_id, m_names, m_labels, m_values, m_times);
-}
-
 Result<std::vector<AgentRecord>> PostgresStore::list_agents() {
+  if (auto flushed = flush_latest_now(); !flushed) { // latest values wait in memory until now
+    return fail(std::move(flushed).error().context("listing agents"));
+  }
   std::vector<AgentRecord> agents;
   auto done = transact([&](pqxx::transaction_base& tx) -> Result<void> {
     agents.clear();
@@ -377,73 +251,6 @@ Result<std::vector<AgentRecord>> PostgresStore::list_agents() {
     return fail(std::move(done).error().context("listing agents"));
   }
   return agents;
-}
-
-} // namespace medic::coordinator::storage
-
-namespace medic::coordinator::storage {
-
-// One transaction for the group, no savepoints (each would cost two more round trips per
-// batch): should any batch fail, the group is rolled back and stored again batch by batch, each
-// in its own transaction, so only that batch fails. A lost connection runs the whole group
-// again (transact), as for one batch.
-std::vector<Result<BatchOutcome>> PostgresStore::record_batches(
-    std::span<const BatchToStore> batches) {
-  if (batches.size() <= 1) {
-    return Store::record_batches(batches);
-  }
-  std::vector<Result<BatchOutcome>> outcomes;
-  bool one_failed = false;
-  auto done = transact([&](pqxx::transaction_base& tx) -> Result<void> {
-    outcomes.clear();
-    one_failed = false;
-    m_series.rollback(); // whatever a failed earlier attempt staged
-    for (const auto& one : batches) {
-      const auto& envelope = *one.envelope;
-      auto seq = checked_sender(envelope);
-      if (!seq) { // nothing written: this batch alone fails
-        outcomes.push_back(fail(std::move(seq).error().context(
-            "recording batch " + std::to_string(envelope.seq) + " from agent " +
-            envelope.agent_id)));
-        continue;
-      }
-      try {
-        auto stored = store_batch(tx, envelope, *seq, *one.batch, one.received_ms);
-        if (!stored) {
-          one_failed = true;
-          return fail(std::move(stored).error()); // rolls the group back
-        }
-        outcomes.push_back(std::move(stored));
-      } catch (const pqxx::broken_connection&) {
-        throw;
-      } catch (const pqxx::in_doubt_error&) {
-        throw;
-      } catch (const std::exception& error) {
-        if (!m_connection->pq().is_open()) {
-          throw; // the session is gone: transact reconnects and runs the group again
-        }
-        one_failed = true;
-        return fail(ErrorCode::storage, pg::message_of(error)); // rolls the group back
-      }
-    }
-    return {};
-  });
-  if (!done) {
-    m_series.rollback();
-    if (one_failed) {
-      return Store::record_batches(batches);
-    }
-    std::vector<Result<BatchOutcome>> failed;
-    failed.reserve(batches.size());
-    for (std::size_t i = 0; i < batches.size(); ++i) {
-      failed.push_back(fail(ErrorCode::storage, "storing a group of " +
-                                                    std::to_string(batches.size()) +
-                                                    " batches: " + done.error().message()));
-    }
-    return failed;
-  }
-  m_series.commit(); // the roll-ups see the samples only once the group committed
-  return outcomes;
 }
 
 } // namespace medic::coordinator::storage

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -54,7 +55,8 @@ public:
   [[nodiscard]] Result<BatchOutcome> record_batch(const protocol::Envelope& envelope,
                                                   const protocol::Batch& batch,
                                                   std::int64_t received_ms) override;
-  // One transaction for the group, a savepoint per batch.
+  // One transaction for the group and a few statements over arrays, whatever its size
+  // (postgres_store_group.cpp); record_batch is a group of one.
   [[nodiscard]] std::vector<Result<BatchOutcome>> record_batches(
       std::span<const BatchToStore> batches) override;
   [[nodiscard]] Result<std::vector<AgentRecord>> list_agents() override;
@@ -85,7 +87,12 @@ public:
                                               std::int64_t now_ms) override;
   [[nodiscard]] Result<std::optional<std::string>> get_engine_state(std::string_view name) override;
 
-  // postgres_store_samples.cpp
+  // postgres_store_samples.cpp. As in SqliteStore, latest values wait in memory (newest per
+  // series) after their group committed and are written behind: every 5 minutes by
+  // flush_rollups, all of them before list_agents reads them, and at shutdown (INT64_MAX).
+  // A flush writes at most k_flush_rows rows (latest values, then minutes) and goes on at the
+  // next call, so that the storage worker is never held long.
+  static constexpr std::size_t k_flush_rows = 5'000;
   [[nodiscard]] Result<RollupFlush> flush_rollups(std::int64_t closed_before_ms) override;
   [[nodiscard]] Result<std::vector<LatestSample>> read_samples(const SeriesQuery& query) override;
   [[nodiscard]] Result<std::vector<SeriesRollup>> read_rollups(RollupPeriod period,
@@ -119,37 +126,41 @@ private:
   [[nodiscard]] Result<void> transact_erased(Result<void> (*call)(void*, pqxx::transaction_base&),
                                              void* body);
   [[nodiscard]] Result<void> connect();
+  [[nodiscard]] bool session_open() const; // connected, and the server has not ended the session
 
-  [[nodiscard]] Result<BatchOutcome> store_batch(pqxx::transaction_base& tx,
-                                                 const protocol::Envelope& envelope,
-                                                 std::int64_t seq, const protocol::Batch& batch,
-                                                 std::int64_t received_ms);
-  void upsert_latest(pqxx::transaction_base& tx, const std::string& agent_id,
-                     const protocol::Batch& batch);
-  // postgres_store_events.cpp: signals, log events, action results, budgets, evidence
+  // postgres_store_group.cpp: a group of batches in a few statements over arrays
+  class Rows;          // one statement's rows as array literals
+  struct GroupBuffers; // what a group needs, reused
+  static void prepare_group_statements(pqxx::connection_base& connection);
+  void store_slice(pqxx::transaction_base& tx, std::span<const BatchToStore> batches,
+                   std::span<const std::size_t> slice, std::vector<std::size_t>& stored);
+  void number_new_series(pqxx::transaction_base& tx, std::span<const BatchToStore> batches,
+                         std::span<const std::size_t> slice);
+  void stage_batch_samples(const std::string& agent_id, const protocol::Envelope& envelope,
+                           const protocol::Batch& batch);
+  void add_event_rows(const std::string& agent_id, std::int64_t seq, const protocol::Batch& batch,
+                      std::int64_t received_ms);
+  void write_budgets(pqxx::transaction_base& tx);
+  // postgres_store_events.cpp: reading signals, log events, action results, budgets, evidence
   static void prepare_event_statements(pqxx::connection_base& connection);
-  static void insert_events(pqxx::transaction_base& tx, const std::string& agent_id,
-                            std::int64_t seq, const protocol::Batch& batch,
-                            std::int64_t received_ms);
-
   // postgres_store_samples.cpp
   static void prepare_sample_statements(pqxx::connection_base& connection);
-  void store_samples(pqxx::transaction_base& tx, const std::string& agent_id, std::int64_t seq,
-                     const protocol::Batch& batch);
+  // Writes up to `budget` pending latest values in the caller's transaction; returns how many.
+  std::size_t flush_latest(pqxx::transaction_base& tx, std::size_t budget);
+  [[nodiscard]] Result<void> flush_latest_now(); // every pending one, in its own transaction
+  void settle_latest();
 
   std::string m_url;                        // with the password: never put into a message
   std::string m_where;                      // "postgresql://user:***@host/db", for messages
   std::unique_ptr<Connection> m_connection; // null while disconnected
-  // Reused buffers for the samples' array parameters (allocated once, grown to the largest batch).
-  std::string m_names;
-  std::string m_labels;
-  std::string m_values;
-  std::string m_times;
-  std::vector<std::size_t> m_order;
-  std::vector<std::string> m_canonical;
-  SeriesCache m_series;
-  std::string m_pack_scratch;
-  std::vector<RollupRow> m_rollup_scratch;
+  std::unique_ptr<GroupBuffers> m_group;    // created by the first group
+  SeriesCache m_series{/*track_latest=*/true};
+  // Taken from m_series, written from [..._written] on; cleared once all are written.
+  std::vector<SeriesCache::LatestPoint> m_latest_pending;
+  std::size_t m_latest_written = 0;
+  std::int64_t m_latest_taken_ms = std::numeric_limits<std::int64_t>::min();
+  std::vector<RollupRow> m_rollup_pending;
+  std::size_t m_rollups_written = 0;
 };
 
 template <class Body>

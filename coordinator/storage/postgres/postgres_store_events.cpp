@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// PostgresStore's events: signals, log events, action results, budgets and evidence, inserted
-// with the batch that carried them and read back newest first. Free text is made storable with
-// pg::text (a UTF8 database refuses NUL bytes and invalid UTF-8; SQLite keeps them as sent).
+// PostgresStore's events: signals, log events, action results, budgets and evidence, read back
+// newest first. They are written with the batch that carried them (postgres_store_group.cpp),
+// free text made storable with pg::text (a UTF8 database refuses NUL bytes and invalid UTF-8;
+// SQLite keeps them as sent).
 #include <algorithm>
 #include <limits>
 
@@ -14,41 +15,6 @@
 namespace medic::coordinator::storage {
 
 namespace {
-
-constexpr const char* k_insert_signal_sql =
-    "INSERT INTO signals (agent_id, batch_seq, rule, state, severity, category, fingerprint,"
-    " value, time_ms, labels, message, received_ms) VALUES ($1::text, $2::bigint, $3::text,"
-    " $4::text, $5::text, $6::text, $7::text, $8::float8, $9::bigint, $10::text, $11::text,"
-    " $12::bigint)";
-
-constexpr const char* k_insert_log_event_sql =
-    "INSERT INTO log_events (agent_id, batch_seq, kind, source, path, time_ms, file_offset, text,"
-    " rule, template_id, gap_bytes, labels, received_ms) VALUES ($1::text, $2::bigint, $3::text,"
-    " $4::text, $5::text, $6::bigint, $7::bigint, $8::text, $9::text, $10::bigint, $11::bigint,"
-    " $12::text, $13::bigint)";
-
-constexpr const char* k_insert_result_sql =
-    "INSERT INTO recovery_executions (agent_id, batch_seq, command_id, origin, action, rule,"
-    " target, params, status, reason, exit_code, started_ms, finished_ms, output, post_check,"
-    " rollback, rollback_status, plan, audit_seq, received_ms) VALUES ($1::text, $2::bigint,"
-    " $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text, $10::text,"
-    " $11::bigint, $12::bigint, $13::bigint, $14::text, $15::text, $16::text, $17::text,"
-    " $18::text, $19::bigint, $20::bigint)";
-
-// A budget report older than the stored one (a redelivered old batch) does not replace it.
-constexpr const char* k_upsert_budget_sql =
-    "INSERT INTO heal_budgets (agent_id, target, action, attempts, window_start_ms,"
-    " next_allowed_ms, needs_person, updated_ms) VALUES ($1::text, $2::text, $3::text,"
-    " $4::bigint, $5::bigint, $6::bigint, $7::bigint, $8::bigint)"
-    " ON CONFLICT (agent_id, target, action) DO UPDATE SET attempts = excluded.attempts,"
-    " window_start_ms = excluded.window_start_ms, next_allowed_ms = excluded.next_allowed_ms,"
-    " needs_person = excluded.needs_person, updated_ms = excluded.updated_ms"
-    " WHERE excluded.updated_ms >= heal_budgets.updated_ms";
-
-constexpr const char* k_insert_evidence_sql =
-    "INSERT INTO evidence (agent_id, batch_seq, fingerprint, rule, action, time_ms, status,"
-    " output, received_ms) VALUES ($1::text, $2::bigint, $3::text, $4::text, $5::text,"
-    " $6::bigint, $7::text, $8::text, $9::bigint)";
 
 // $1 agent ('' for all), $2 since, $3 until, $4 limit; %s the time column, %o the order.
 constexpr const char* k_event_filter =
@@ -100,11 +66,6 @@ void prepare_event_select(pqxx::connection_base& connection, const std::string& 
                           const char* select, std::string_view time_column) {
   connection.prepare(name, filtered(select, time_column, Order::newest_first));
   connection.prepare(name + "_oldest", filtered(select, time_column, Order::oldest_first));
-}
-
-std::int64_t clamped(std::uint64_t value) {
-  return static_cast<std::int64_t>(
-      std::min<std::uint64_t>(value, std::numeric_limits<std::int64_t>::max()));
 }
 
 std::uint64_t u64(const pqxx::field& field) {
@@ -194,28 +155,6 @@ EvidenceRecord evidence_from_row(const pqxx::row& row) {
   return record;
 }
 
-void insert_results(pqxx::transaction_base& tx, const std::string& agent_id, std::int64_t seq,
-                    const protocol::Batch& batch, std::int64_t received_ms) {
-  using pg::text;
-  for (const auto& r : batch.results) {
-    tx.exec_prepared("insert_result", agent_id, seq, text(r.command_id), text(r.origin),
-                     text(r.action), text(r.rule), text(r.target), labels_to_json(r.params),
-                     std::string(to_string(r.status)), text(r.reason), r.exit_code, r.started_ms,
-                     r.finished_ms, text(r.output), text(r.post_check), text(r.rollback),
-                     text(r.rollback_status), text(r.plan), clamped(r.audit_seq), received_ms);
-  }
-  for (const auto& b : batch.budgets) {
-    tx.exec_prepared("upsert_budget", agent_id, text(b.target), text(b.action), clamped(b.attempts),
-                     b.window_start_ms, b.next_allowed_ms, std::int64_t{b.needs_person ? 1 : 0},
-                     received_ms);
-  }
-  for (const auto& e : batch.evidence) {
-    tx.exec_prepared("insert_evidence", agent_id, seq, text(e.fingerprint), text(e.rule),
-                     text(e.action), e.time_ms, std::string(to_string(e.status)), text(e.output),
-                     received_ms);
-  }
-}
-
 // Runs a prepared event SELECT and turns each row into a record.
 template <class Record, class ReadRow>
 void read_events(pqxx::transaction_base& tx, const std::string& name, const EventQuery& query,
@@ -232,37 +171,11 @@ void read_events(pqxx::transaction_base& tx, const std::string& name, const Even
 } // namespace
 
 void PostgresStore::prepare_event_statements(pqxx::connection_base& connection) {
-  connection.prepare("insert_signal", k_insert_signal_sql);
-  connection.prepare("insert_log_event", k_insert_log_event_sql);
-  connection.prepare("insert_result", k_insert_result_sql);
-  connection.prepare("upsert_budget", k_upsert_budget_sql);
-  connection.prepare("insert_evidence", k_insert_evidence_sql);
   prepare_event_select(connection, "select_signals", k_select_signals_sql, "time_ms");
   prepare_event_select(connection, "select_log_events", k_select_log_events_sql, "time_ms");
   prepare_event_select(connection, "select_results", k_select_results_sql, "started_ms");
   prepare_event_select(connection, "select_evidence", k_select_evidence_sql, "time_ms");
   connection.prepare("select_budgets", k_select_budgets_sql);
-}
-
-void PostgresStore::insert_events(pqxx::transaction_base& tx, const std::string& agent_id,
-                                  std::int64_t seq, const protocol::Batch& batch,
-                                  std::int64_t received_ms) {
-  using pg::text;
-  for (const auto& s : batch.signals) {
-    tx.exec_prepared("insert_signal", agent_id, seq, text(s.rule), std::string(to_string(s.state)),
-                     std::string(to_string(s.severity)), std::string(to_string(s.category)),
-                     text(s.fingerprint), s.value, s.time_ms, labels_to_json(s.labels),
-                     text(s.message), received_ms);
-  }
-  for (const auto& e : batch.logs) {
-    const std::string template_id = e.template_id ? std::to_string(*e.template_id) : std::string();
-    tx.exec_prepared("insert_log_event", agent_id, seq,
-                     std::string(e.kind == protocol::LogEventKind::gap ? "gap" : "line"),
-                     text(e.source), text(e.path), e.time_ms, clamped(e.offset), text(e.text),
-                     text(e.rule), e.template_id ? template_id.c_str() : nullptr,
-                     clamped(e.gap_bytes), labels_to_json(e.labels), received_ms);
-  }
-  insert_results(tx, agent_id, seq, batch, received_ms);
 }
 
 Result<std::vector<SignalRecord>> PostgresStore::recent_signals(const EventQuery& query) {

@@ -3,6 +3,7 @@
 // the daily healing figures. The same SQL as SqliteStore where the dialects agree.
 #include <algorithm>
 #include <limits>
+#include <unordered_set>
 
 #include <pqxx/pqxx>
 
@@ -13,14 +14,6 @@ namespace medic::coordinator::storage {
 
 namespace {
 
-constexpr std::string_view k_upsert_series_sql =
-    "INSERT INTO series (agent_id, name, labels) VALUES ($1, $2, $3)"
-    " ON CONFLICT (agent_id, name, labels) DO UPDATE SET name = excluded.name RETURNING id";
-
-constexpr std::string_view k_insert_sample_batch_sql =
-    "INSERT INTO sample_batches (agent_id, seq, time_ms, count, packed)"
-    " VALUES ($1, $2, $3, $4, $5)";
-
 constexpr std::string_view k_merge_minute_sql =
     "INSERT INTO rollups_minute AS r (series_id, bucket_ms, count, sum, min, max)"
     " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::float8[],"
@@ -28,6 +21,27 @@ constexpr std::string_view k_merge_minute_sql =
     " ON CONFLICT (series_id, bucket_ms) DO UPDATE SET count = r.count + excluded.count,"
     " sum = r.sum + excluded.sum, min = LEAST(r.min, excluded.min),"
     " max = GREATEST(r.max, excluded.max)";
+
+// Latest values by series id; the series row gives the key latest_samples is kept under.
+// ">=": of two values with the same time, the later one written wins.
+constexpr std::string_view k_upsert_latest_sql =
+    "INSERT INTO latest_samples (agent_id, name, labels, value, time_ms)"
+    " SELECT s.agent_id, s.name, s.labels, u.value, u.time_ms"
+    " FROM unnest($1::bigint[], $2::float8[], $3::bigint[]) AS u(id, value, time_ms)"
+    " JOIN series s ON s.id = u.id"
+    " ON CONFLICT (agent_id, name, labels) DO UPDATE SET value = excluded.value,"
+    " time_ms = excluded.time_ms WHERE excluded.time_ms >= latest_samples.time_ms";
+
+// Rows per statement of a flush.
+constexpr std::size_t k_flush_slice = 5'000;
+
+// Whether a statement already holds a row for a key: ON CONFLICT DO UPDATE may not touch a row
+// twice in one statement, so a repeated key starts the next statement.
+struct PairHash {
+  std::size_t operator()(const std::pair<std::int64_t, std::int64_t>& key) const noexcept {
+    return std::hash<std::int64_t>{}(key.first * 1'000'003 + key.second);
+  }
+};
 
 constexpr std::string_view k_roll_hour_sql =
     "INSERT INTO rollups_hour (series_id, bucket_ms, count, sum, min, max)"
@@ -49,55 +63,97 @@ constexpr std::string_view k_upsert_daily_sql =
 } // namespace
 
 void PostgresStore::prepare_sample_statements(pqxx::connection_base& connection) {
-  connection.prepare("upsert_series", std::string(k_upsert_series_sql));
-  connection.prepare("insert_sample_batch", std::string(k_insert_sample_batch_sql));
   connection.prepare("merge_minutes", std::string(k_merge_minute_sql));
+  connection.prepare("upsert_latest", std::string(k_upsert_latest_sql));
 }
 
-// In the batch's transaction; throws pqxx's exceptions like store_batch.
-void PostgresStore::store_samples(pqxx::transaction_base& tx, const std::string& agent_id,
-                                  std::int64_t seq, const protocol::Batch& batch) {
-  if (batch.samples.empty()) {
-    return;
+std::size_t PostgresStore::flush_latest(pqxx::transaction_base& tx, std::size_t budget) {
+  std::size_t written = 0;
+  std::unordered_set<std::int64_t> in_statement;
+  while (m_latest_written < m_latest_pending.size() && written < budget) {
+    std::string ids = "{", values = "{", times = "{";
+    in_statement.clear();
+    for (; m_latest_written < m_latest_pending.size() && written < budget &&
+           in_statement.size() < k_flush_slice;
+         ++m_latest_written, ++written) {
+      const auto& point = m_latest_pending[m_latest_written];
+      if (!in_statement.insert(point.series_id).second) {
+        break;
+      }
+      pg::append_array_int(ids, point.series_id);
+      pg::append_array_double(values, point.value);
+      pg::append_array_int(times, point.time_ms);
+    }
+    ids += '}';
+    values += '}';
+    times += '}';
+    tx.exec_prepared("upsert_latest", ids, values, times);
   }
-  const std::size_t first = m_series.mark().staged; // this batch's samples start here
-  const auto agent = m_series.agent(agent_id);
-  std::int64_t base_ms = std::numeric_limits<std::int64_t>::max();
-  // PostgreSQL refuses NUL and invalid UTF-8: names and labels are stored as pg::text.
-  const auto describe = [](const protocol::Sample& sample) {
-    return std::pair<std::string, std::string>(pg::text(sample.name),
-                                               pg::text(canonical_labels(sample.labels)));
-  };
-  // Throws pqxx's exceptions like the rest of the batch's transaction.
-  const auto number = [&](const std::string& name,
-                          const std::string& labels) -> Result<std::int64_t> {
-    return tx.exec_prepared1("upsert_series", agent_id, name, labels)[0].as<std::int64_t>();
-  };
-  for (std::size_t position = 0; position < batch.samples.size(); ++position) {
-    const auto& sample = batch.samples[position];
-    (void)m_series.stage_sample(agent, agent_id, position, sample, describe, number);
-    base_ms = std::min(base_ms, sample.time_ms);
+  return written;
+}
+
+void PostgresStore::settle_latest() {
+  if (m_latest_written == m_latest_pending.size()) {
+    m_latest_pending.clear();
+    m_latest_written = 0;
   }
-  pack_samples(m_pack_scratch, m_series.staged(first), base_ms);
-  const pqxx::binarystring packed(m_pack_scratch.data(), m_pack_scratch.size());
-  tx.exec_prepared("insert_sample_batch", agent_id, seq, base_ms,
-                   static_cast<std::int64_t>(batch.samples.size()), packed);
+}
+
+Result<void> PostgresStore::flush_latest_now() {
+  if (m_series.pending_latest() == 0 && m_latest_pending.empty()) {
+    return {};
+  }
+  // Appended after the ones still waiting, so a series in both gets its newer value last.
+  m_series.take_latest(m_latest_pending);
+  const auto before = m_latest_written;
+  auto done = transact([&](pqxx::transaction_base& tx) -> Result<void> {
+    m_latest_written = before; // a reconnection runs this again
+    (void)flush_latest(tx, std::numeric_limits<std::size_t>::max());
+    return {};
+  });
+  if (!done) {
+    m_latest_written = before; // rolled back: written again next time
+    return fail(std::move(done).error().context(
+        "writing the latest values of " + std::to_string(m_latest_pending.size()) + " series"));
+  }
+  settle_latest();
+  return {};
 }
 
 Result<RollupFlush> PostgresStore::flush_rollups(std::int64_t closed_before_ms) {
+  // Latest values matter to readers only through list_agents, which writes them all first;
+  // written behind every 5 minutes they only spare a restart the older values.
+  constexpr std::int64_t k_latest_every_ms = 300'000;
+  const bool everything = closed_before_ms == std::numeric_limits<std::int64_t>::max();
+  const std::size_t budget = everything ? std::numeric_limits<std::size_t>::max() : k_flush_rows;
+  m_series.take_closed(closed_before_ms, m_rollup_pending);
+  if (everything ||
+      (m_latest_pending.empty() && (m_latest_taken_ms == std::numeric_limits<std::int64_t>::min() ||
+                                    closed_before_ms - m_latest_taken_ms >= k_latest_every_ms))) {
+    m_series.take_latest(m_latest_pending); // after any still waiting: the newer last
+    m_latest_taken_ms = closed_before_ms;
+  }
+  const auto latest_before = m_latest_written;
+  const auto rollups_before = m_rollups_written;
   RollupFlush flush;
-  m_rollup_scratch.clear();
-  m_series.take_closed(closed_before_ms, m_rollup_scratch);
   auto done = transact([&](pqxx::transaction_base& tx) -> Result<void> {
+    // Whatever this transaction does not commit is written again (a reconnection, the next call).
+    m_latest_written = latest_before;
+    m_rollups_written = rollups_before;
     flush.minute_rows = 0;
     flush.hours = 0;
-    // In slices, each one statement over arrays.
-    constexpr std::size_t k_slice = 5'000;
-    for (std::size_t at = 0; at < m_rollup_scratch.size(); at += k_slice) {
+    std::size_t left = budget - flush_latest(tx, budget);
+    std::unordered_set<std::pair<std::int64_t, std::int64_t>, PairHash> in_statement;
+    while (m_rollups_written < m_rollup_pending.size() && left > 0) {
       std::string ids = "{", buckets = "{", counts = "{", sums = "{", mins = "{", maxs = "{";
-      const std::size_t end = std::min(m_rollup_scratch.size(), at + k_slice);
-      for (std::size_t i = at; i < end; ++i) {
-        const auto& row = m_rollup_scratch[i];
+      in_statement.clear();
+      for (; m_rollups_written < m_rollup_pending.size() && left > 0 &&
+             in_statement.size() < k_flush_slice;
+           ++m_rollups_written, --left, ++flush.minute_rows) {
+        const auto& row = m_rollup_pending[m_rollups_written];
+        if (!in_statement.insert({row.series_id, row.bucket_ms}).second) {
+          break;
+        }
         pg::append_array_int(ids, row.series_id);
         pg::append_array_int(buckets, row.bucket_ms);
         pg::append_array_int(counts, row.count);
@@ -109,9 +165,9 @@ Result<RollupFlush> PostgresStore::flush_rollups(std::int64_t closed_before_ms) 
         *array += '}';
       }
       tx.exec_prepared("merge_minutes", ids, buckets, counts, sums, mins, maxs);
-      flush.minute_rows += end - at;
     }
-    if (closed_before_ms == std::numeric_limits<std::int64_t>::max()) {
+    // Whole hours roll up from their minutes once every minute taken has been written.
+    if (everything || m_rollups_written < m_rollup_pending.size()) {
       return {};
     }
     const std::int64_t before = bucket_start(closed_before_ms, k_hour_ms);
@@ -136,10 +192,19 @@ Result<RollupFlush> PostgresStore::flush_rollups(std::int64_t closed_before_ms) 
     return {};
   });
   if (!done) {
+    m_latest_written = latest_before;
+    m_rollups_written = rollups_before;
     return fail(std::move(done).error().context(
-        "writing " + std::to_string(m_rollup_scratch.size()) + " minute roll-ups"));
+        "writing " + std::to_string(m_rollup_pending.size() - rollups_before) +
+        " minute roll-ups"));
   }
-  flush.open_buckets = m_series.open_buckets();
+  settle_latest();
+  const std::size_t waiting = m_rollup_pending.size() - m_rollups_written;
+  if (waiting == 0) {
+    m_rollup_pending.clear();
+    m_rollups_written = 0;
+  }
+  flush.open_buckets = m_series.open_buckets() + waiting;
   flush.dropped = m_series.dropped();
   return flush;
 }
@@ -195,9 +260,9 @@ Result<std::vector<SeriesRollup>> PostgresStore::read_rollups(RollupPeriod perio
         pg::text(query.agent_id), pg::text(query.name), labels, query.since_ms, query.until_ms,
         static_cast<std::int64_t>(std::min<std::size_t>(query.limit, 1'000'000'000)));
     for (const auto& row : rows) {
-      out.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
-                     row[2].as<std::int64_t>(), row[3].as<std::int64_t>(), row[4].as<double>(),
-                     row[5].as<double>(), row[6].as<double>()});
+      out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::int64_t>(),
+                     row[3].as<std::int64_t>(), row[4].as<double>(), row[5].as<double>(),
+                     row[6].as<double>()});
     }
     return {};
   });
@@ -214,21 +279,28 @@ Result<RetentionOutcome> PostgresStore::apply_retention(const RetentionPolicy& p
     const char* sql; // $1 cut-off, $2 row limit
   };
   const Rule rules[] = {
-      {policy.raw_ms, "DELETE FROM sample_batches WHERE id IN (SELECT id FROM sample_batches"
-                      " WHERE time_ms < $1 ORDER BY time_ms LIMIT $2)"},
-      {policy.raw_ms, "DELETE FROM received_batches WHERE ctid IN (SELECT ctid FROM"
-                      " received_batches WHERE received_at_ms < $1 LIMIT $2)"},
-      {policy.minute_ms, "DELETE FROM rollups_minute WHERE ctid IN (SELECT ctid FROM"
-                         " rollups_minute WHERE bucket_ms < $1 LIMIT $2)"},
-      {policy.hour_ms, "DELETE FROM rollups_hour WHERE ctid IN (SELECT ctid FROM"
-                       " rollups_hour WHERE bucket_ms < $1 LIMIT $2)"},
-      {policy.events_ms, "DELETE FROM signals WHERE id IN (SELECT id FROM (SELECT id, received_ms"
-                         " FROM signals ORDER BY id LIMIT $2) t WHERE received_ms < $1)"},
-      {policy.events_ms, "DELETE FROM log_events WHERE id IN (SELECT id FROM (SELECT id,"
-                         " received_ms FROM log_events ORDER BY id LIMIT $2) t"
-                         " WHERE received_ms < $1)"},
-      {policy.events_ms, "DELETE FROM evidence WHERE id IN (SELECT id FROM (SELECT id, received_ms"
-                         " FROM evidence ORDER BY id LIMIT $2) t WHERE received_ms < $1)"},
+      {policy.raw_ms,
+       "DELETE FROM sample_batches WHERE id IN (SELECT id FROM sample_batches"
+       " WHERE time_ms < $1 ORDER BY time_ms LIMIT $2)"},
+      {policy.raw_ms,
+       "DELETE FROM received_batches WHERE ctid IN (SELECT ctid FROM"
+       " received_batches WHERE received_at_ms < $1 LIMIT $2)"},
+      {policy.minute_ms,
+       "DELETE FROM rollups_minute WHERE ctid IN (SELECT ctid FROM"
+       " rollups_minute WHERE bucket_ms < $1 LIMIT $2)"},
+      {policy.hour_ms,
+       "DELETE FROM rollups_hour WHERE ctid IN (SELECT ctid FROM"
+       " rollups_hour WHERE bucket_ms < $1 LIMIT $2)"},
+      {policy.events_ms,
+       "DELETE FROM signals WHERE id IN (SELECT id FROM (SELECT id, received_ms"
+       " FROM signals ORDER BY id LIMIT $2) t WHERE received_ms < $1)"},
+      {policy.events_ms,
+       "DELETE FROM log_events WHERE id IN (SELECT id FROM (SELECT id,"
+       " received_ms FROM log_events ORDER BY id LIMIT $2) t"
+       " WHERE received_ms < $1)"},
+      {policy.events_ms,
+       "DELETE FROM evidence WHERE id IN (SELECT id FROM (SELECT id, received_ms"
+       " FROM evidence ORDER BY id LIMIT $2) t WHERE received_ms < $1)"},
   };
   RetentionOutcome outcome;
   auto done = transact([&](pqxx::transaction_base& tx) -> Result<void> {
@@ -254,8 +326,8 @@ Result<RetentionOutcome> PostgresStore::apply_retention(const RetentionPolicy& p
 Result<void> PostgresStore::put_daily_metrics(const DailyHealingMetrics& m) {
   auto done = transact([&](pqxx::transaction_base& tx) -> Result<void> {
     tx.exec_params(std::string(k_upsert_daily_sql), pg::text(m.day), m.opened, m.resolved,
-                   m.auto_recovered, m.escalated, m.false_positives, m.actions,
-                   m.actions_succeeded, m.mttd_ms, m.mttr_ms, m.updated_ms);
+                   m.auto_recovered, m.escalated, m.false_positives, m.actions, m.actions_succeeded,
+                   m.mttd_ms, m.mttr_ms, m.updated_ms);
     return {};
   });
   if (!done) {
@@ -274,11 +346,11 @@ Result<std::vector<DailyHealingMetrics>> PostgresStore::list_daily_metrics(std::
         " ORDER BY day DESC LIMIT $1",
         static_cast<std::int64_t>(std::min<std::size_t>(limit, 100'000)));
     for (const auto& row : rows) {
-      out.push_back({row[0].as<std::string>(), row[1].as<std::int64_t>(),
-                     row[2].as<std::int64_t>(), row[3].as<std::int64_t>(),
-                     row[4].as<std::int64_t>(), row[5].as<std::int64_t>(),
-                     row[6].as<std::int64_t>(), row[7].as<std::int64_t>(), row[8].as<double>(),
-                     row[9].as<double>(), row[10].as<std::int64_t>()});
+      out.push_back({row[0].as<std::string>(), row[1].as<std::int64_t>(), row[2].as<std::int64_t>(),
+                     row[3].as<std::int64_t>(), row[4].as<std::int64_t>(),
+                     row[5].as<std::int64_t>(), row[6].as<std::int64_t>(),
+                     row[7].as<std::int64_t>(), row[8].as<double>(), row[9].as<double>(),
+                     row[10].as<std::int64_t>()});
     }
     return {};
   });

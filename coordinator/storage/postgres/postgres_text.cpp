@@ -121,6 +121,10 @@ void append_array_double(std::string& out, double element) {
     out += element > 0 ? "Infinity" : "-Infinity";
     return;
   }
+  if (std::isnan(element)) { // to_chars may write "-nan", which float8 does not read
+    out += "NaN";
+    return;
+  }
   char buffer[32];
   const auto written = std::to_chars(buffer, buffer + sizeof buffer, element);
   out.append(buffer, written.ptr);
@@ -133,6 +137,29 @@ void append_array_int(std::string& out, std::int64_t element) {
   char buffer[24];
   const auto written = std::to_chars(buffer, buffer + sizeof buffer, element);
   out.append(buffer, written.ptr);
+}
+
+void append_array_null(std::string& out) {
+  if (out.size() > 1) {
+    out += ',';
+  }
+  out += "NULL";
+}
+
+void append_array_bytea(std::string& out, std::string_view bytes) {
+  static constexpr char k_hex[] = "0123456789abcdef";
+  if (out.size() > 1) {
+    out += ',';
+  }
+  out += "\"\\\\x"; // the element is \x...: its backslash escaped inside the quotes
+  const std::size_t at = out.size();
+  out.resize(at + 2 * bytes.size());
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(bytes[i]);
+    out[at + 2 * i] = k_hex[byte >> 4];
+    out[at + 2 * i + 1] = k_hex[byte & 0x0F];
+  }
+  out += '"';
 }
 
 std::string message_of(const std::exception& error) {

@@ -27,6 +27,9 @@ namespace medic::coordinator::storage::pg {
 void append_array_text(std::string& out, std::string_view element);
 void append_array_double(std::string& out, double element);
 void append_array_int(std::string& out, std::int64_t element);
+// A NULL element; and a bytea element (hex form, "\\x..." inside the literal).
+void append_array_null(std::string& out);
+void append_array_bytea(std::string& out, std::string_view bytes);
 
 // A libpqxx/libpq exception's text on one line, without libpq's "ERROR:  " prefix.
 [[nodiscard]] std::string message_of(const std::exception& error);
