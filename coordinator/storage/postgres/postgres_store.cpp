@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include "coordinator/storage/batch_sender.hpp"
 #include "coordinator/storage/postgres/postgres_group_buffers.hpp"
 #include "coordinator/storage/postgres/postgres_text.hpp"
 
@@ -37,16 +38,6 @@ constexpr const char* k_select_agents_sql =
     " a.dropped_batches, a.dropped_items"
     " FROM agents a LEFT JOIN latest_samples s ON s.agent_id = a.id"
     " ORDER BY a.id, s.name, s.labels";
-
-Result<std::int64_t> checked_sender(const protocol::Envelope& envelope) {
-  if (envelope.agent_id.empty()) {
-    return fail(ErrorCode::invalid_argument, "empty agent id");
-  }
-  if (envelope.seq > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    return fail(ErrorCode::invalid_argument, "sequence number out of range");
-  }
-  return static_cast<std::int64_t>(envelope.seq);
-}
 
 // JSONB prints objects its own way ("{"a": "b"}", shorter keys first); labels_json is compared
 // as text, so it is printed back the way labels_to_json wrote it.

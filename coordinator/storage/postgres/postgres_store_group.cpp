@@ -21,6 +21,7 @@
 
 #include <pqxx/pqxx>
 
+#include "coordinator/storage/batch_sender.hpp"
 #include "coordinator/storage/labels_json.hpp"
 #include "coordinator/storage/postgres/postgres_group_buffers.hpp"
 #include "coordinator/storage/postgres/postgres_store.hpp"
@@ -105,16 +106,6 @@ std::string insert_rows_sql(std::string_view table, std::initializer_list<Column
 std::int64_t clamped(std::uint64_t value) {
   return static_cast<std::int64_t>(
       std::min<std::uint64_t>(value, std::numeric_limits<std::int64_t>::max()));
-}
-
-Result<std::int64_t> checked_sender(const protocol::Envelope& envelope) {
-  if (envelope.agent_id.empty()) {
-    return fail(ErrorCode::invalid_argument, "empty agent id");
-  }
-  if (envelope.seq > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    return fail(ErrorCode::invalid_argument, "sequence number out of range");
-  }
-  return static_cast<std::int64_t>(envelope.seq);
 }
 
 std::string where_batch(const protocol::Envelope& envelope) {

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "coordinator/storage/batch_sender.hpp"
 #include "coordinator/storage/labels_json.hpp"
 #include "migrations/migrations.hpp"
 
@@ -59,17 +60,6 @@ constexpr std::string_view k_select_agents_sql =
     " a.dropped_items"
     " FROM agents a LEFT JOIN latest_samples s ON s.agent_id = a.id"
     " ORDER BY a.id, s.name, s.labels";
-
-// The columns are signed 64-bit; a seq beyond that cannot be stored faithfully.
-Result<std::int64_t> checked_sender(const protocol::Envelope& envelope) {
-  if (envelope.agent_id.empty()) {
-    return fail(ErrorCode::invalid_argument, "empty agent id");
-  }
-  if (envelope.seq > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    return fail(ErrorCode::invalid_argument, "sequence number out of range");
-  }
-  return static_cast<std::int64_t>(envelope.seq);
-}
 
 AgentRecord read_agent(const sqlite::Statement& row) {
   AgentRecord agent;

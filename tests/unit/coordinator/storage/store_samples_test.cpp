@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "coordinator/storage/postgres/postgres_store.hpp"
 #include "coordinator/storage/sqlite/sqlite_store.hpp"
 #include "tests/unit/coordinator/storage/store_backends.hpp"
 
@@ -327,11 +328,13 @@ TEMPLATE_TEST_CASE("store: a group of batches is stored in one go, a failing one
   CHECK(*retried[1] == storage::BatchOutcome::duplicate);
 }
 
-TEST_CASE("store: SQLite flushes a bounded number of rows a call and goes on at the next",
-          "[storage]") {
-  const TestDatabase db(storage::StoreKind::sqlite);
+// Latest values and roll-ups are written behind in bounded steps, on both backends.
+TEMPLATE_TEST_CASE("store: flushes write a bounded number of rows a call and go on at the next",
+                   "[storage]", Sqlite, Postgres) {
+  const TestDatabase db(TestType::kind);
   auto s = db.open();
   // Three flushes' worth of series (50 per agent), each with one sample in the minute at k_t0.
+  static_assert(storage::SqliteStore::k_flush_rows == storage::PostgresStore::k_flush_rows);
   constexpr std::int64_t k_rows = static_cast<std::int64_t>(storage::SqliteStore::k_flush_rows);
   constexpr int k_per_agent = 50;
   static_assert(k_rows % k_per_agent == 0);
