@@ -252,4 +252,3 @@ TEMPLATE_TEST_CASE("store: a failing batch and its copy in the same group both f
   CHECK(agent_of(*agents, "b").batches == 1);
   CHECK(agent_of(*agents, "b").latest.size() == 2);
 }
-
