@@ -16,8 +16,10 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include <pqxx/pqxx>
 
@@ -187,10 +189,17 @@ std::vector<Result<BatchOutcome>> PostgresStore::record_batches(
   // same group is a duplicate of the first (whatever happens to the first, stored or not, this
   // copy shares it: see the fallback below).
   std::vector<std::size_t> valid;
-  std::vector<std::size_t> todo;
+  std::vector<std::size_t> first_copies; // what the group writes
   valid.reserve(batches.size());
-  todo.reserve(batches.size());
-  std::unordered_set<std::string> seen;
+  first_copies.reserve(batches.size());
+  // Views into the envelopes, which outlive this call: no key built per batch.
+  struct SenderHash {
+    std::size_t operator()(const std::pair<std::string_view, std::int64_t>& key) const noexcept {
+      return std::hash<std::string_view>{}(key.first) ^
+             (std::hash<std::int64_t>{}(key.second) * 0x9e3779b97f4a7c15ULL);
+    }
+  };
+  std::unordered_set<std::pair<std::string_view, std::int64_t>, SenderHash> seen;
   for (std::size_t i = 0; i < batches.size(); ++i) {
     const auto& envelope = *batches[i].envelope;
     auto seq = checked_sender(envelope);
@@ -199,17 +208,12 @@ std::vector<Result<BatchOutcome>> PostgresStore::record_batches(
       continue;
     }
     valid.push_back(i);
-    if (batches.size() > 1) {
-      std::string key = envelope.agent_id;
-      key.push_back('\0');
-      key += std::to_string(*seq);
-      if (!seen.insert(std::move(key)).second) {
-        continue; // BatchOutcome::duplicate, unless the group fails (below)
-      }
+    if (batches.size() > 1 && !seen.emplace(envelope.agent_id, *seq).second) {
+      continue; // BatchOutcome::duplicate, unless the group fails (below)
     }
-    todo.push_back(i);
+    first_copies.push_back(i);
   }
-  if (todo.empty()) {
+  if (first_copies.empty()) {
     return outcomes;
   }
   if (!m_group) {
@@ -222,9 +226,9 @@ std::vector<Result<BatchOutcome>> PostgresStore::record_batches(
     stored.clear();
     statement_failed = false;
     try {
-      for (std::size_t at = 0; at < todo.size(); at += k_slice_batches) {
-        const auto slice = std::span<const std::size_t>(todo).subspan(
-            at, std::min(k_slice_batches, todo.size() - at));
+      for (std::size_t at = 0; at < first_copies.size(); at += k_slice_batches) {
+        const auto slice = std::span<const std::size_t>(first_copies)
+                               .subspan(at, std::min(k_slice_batches, first_copies.size() - at));
         store_slice(tx, batches, slice, stored);
       }
     } catch (const pqxx::broken_connection&) {

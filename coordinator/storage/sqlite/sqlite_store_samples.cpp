@@ -363,7 +363,8 @@ Result<RetentionOutcome> SqliteStore::apply_retention(const RetentionPolicy& pol
                                                       std::int64_t now_ms) {
   struct Rule {
     std::int64_t keep_ms;
-    const char* sql; // ?1 cut-off, ?2 row limit
+    const char* sql;       // ?1 cut-off, ?2 row limit
+    bool seq_gaps = false; // deletes gaps m_seqs holds: it must reload them
   };
   // Tables whose ids grow with time are trimmed from their oldest ids: a bounded scan with no
   // extra index to maintain on the write path.
@@ -376,7 +377,8 @@ Result<RetentionOutcome> SqliteStore::apply_retention(const RetentionPolicy& pol
       // taken for a redelivery. m_seqs is cleared below when any went.
       {policy.raw_ms,
        "DELETE FROM batch_gaps WHERE (agent_id, first_seq) IN (SELECT agent_id,"
-       " first_seq FROM batch_gaps WHERE created_ms < ?1 LIMIT ?2)"},
+       " first_seq FROM batch_gaps WHERE created_ms < ?1 LIMIT ?2)",
+       true},
       {policy.minute_ms,
        "DELETE FROM rollups_minute WHERE (series_id, bucket_ms) IN (SELECT"
        " series_id, bucket_ms FROM rollups_minute WHERE bucket_ms < ?1"
@@ -409,7 +411,7 @@ Result<RetentionOutcome> SqliteStore::apply_retention(const RetentionPolicy& pol
       return fail(std::move(ran).error().context("applying retention"));
     }
     const auto deleted = static_cast<std::size_t>(m_db.changes());
-    if (deleted > 0 && std::string_view(rule.sql).find("batch_gaps") != std::string_view::npos) {
+    if (deleted > 0 && rule.seq_gaps) {
       m_seqs.clear();
     }
     outcome.deleted += deleted;
