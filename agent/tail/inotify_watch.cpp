@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdint>
 #include <cstring>
 
@@ -21,10 +22,13 @@ constexpr std::uint32_t k_moves =
     IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF;
 // Room for many events per read(2): each is 16 bytes plus its name.
 constexpr std::size_t k_read_bytes = 4096;
+// A read that left this much room took every event queued: the kernel fills the buffer with
+// whole events, the largest being the header and a NAME_MAX name with its NUL.
+constexpr std::size_t k_max_event_bytes = sizeof(inotify_event) + NAME_MAX + 1;
 
 void on_readable(uv_poll_t* poll, int status, int /*events*/) {
   if (status == 0) {
-    static_cast<InotifyWatch*>(poll->data)->drain();
+    static_cast<InotifyWatch*>(poll->data)->readable();
   }
 }
 
@@ -107,6 +111,11 @@ void InotifyWatch::resume() noexcept {
   }
 }
 
+void InotifyWatch::readable() noexcept {
+  ++m_wakes;
+  drain();
+}
+
 void InotifyWatch::drain() noexcept {
   alignas(inotify_event) char buffer[k_read_bytes];
   while (!m_closed) {
@@ -131,6 +140,11 @@ void InotifyWatch::drain() noexcept {
       }
       m_handlers.on_event(InotifyEvent{event->wd, event->len > 0 ? event->name : nullptr,
                                        (event->mask & k_moves) != 0});
+    }
+    if (static_cast<std::size_t>(n) + k_max_event_bytes <= sizeof buffer) {
+      // Everything queued was read: no read(2) just to hear EAGAIN. Events from now on make
+      // the descriptor readable again (the poll is level-triggered), or wait for the next drain.
+      return;
     }
   }
 }

@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 // One inotify descriptor for all of the tailer's directories, read on the loop through a
-// uv_poll_t. Unlike uv_fs_event_t, it can be paused: the tailer stops listening for a moment
-// after each batch of events and reads what piled up in one go when it serves the files, so a
-// busy directory (every append to every file in /var/log is an event) costs at most one wake-up
-// per read_interval instead of one per write. The kernel keeps the events meanwhile (identical
-// consecutive ones are merged); if its queue overflows, on_overflow says so and the caller must
-// look at everything.
+// uv_poll_t. Unlike uv_fs_event_t, it can be paused: when events keep waking the loop, the tailer
+// stops listening for a moment and reads what piled up in one go when it serves the files, so a
+// busy directory (every append to every file in /var/log is an event) costs a couple of wake-ups
+// per read_interval instead of one per write. Pausing and resuming cost three epoll_ctl calls
+// (libuv removes the descriptor at once, and again before adding it back), so a quiet directory,
+// whose burst of writes is read in one wake-up, is not paused at all. The kernel keeps the events
+// meanwhile (identical consecutive ones are merged); if its queue overflows, on_overflow says so
+// and the caller must look at everything.
 //
 // Loop thread only. Events are delivered from drain() and from the poll callback; a handler may
 // call add(), remove() and pause(), not destroy the watch.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -54,6 +57,11 @@ public:
   [[nodiscard]] bool paused() const noexcept { return m_paused; }
   // Reads and delivers every event queued now (until a handler calls close()).
   void drain() noexcept;
+  // How many times the loop has woken for events (drain() calls of the caller's own not counted):
+  // handlers tell a new wake-up from more events of the same one.
+  [[nodiscard]] std::uint64_t wakes() const noexcept { return m_wakes; }
+  // For the poll callback.
+  void readable() noexcept;
   // Stops for good: the poll handle is closed (the descriptor with it); safe inside a handler.
   void close() noexcept;
 
@@ -63,6 +71,7 @@ private:
   int m_fd;
   uv_poll_t* m_poll; // heap: freed by its close callback, which also closes m_fd
   InotifyHandlers m_handlers;
+  std::uint64_t m_wakes = 0;
   bool m_paused = false;
   bool m_closed = false;
 };

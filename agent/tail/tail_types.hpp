@@ -107,7 +107,13 @@ struct TailStats {
   std::uint64_t files_skipped = 0; // matching paths beyond max_files, at the last glob
   std::uint64_t open_errors = 0;
   std::uint64_t read_errors = 0;
-  std::uint64_t io_passes = 0; // threadpool round trips (each serves many files and calls)
+  std::uint64_t io_passes = 0;     // I/O passes (each serves many files and calls)
+  std::uint64_t inline_passes = 0; // of them, run on the loop: no threadpool round trip
+  // Passes begun on the loop that went on in the threadpool: a read would have waited for the
+  // disk, or the file system has no RWF_NOWAIT (then that file's reads go there at once).
+  std::uint64_t inline_fallbacks = 0;
+  // Times inotify was paused: events woke the loop twice within one coalescing window.
+  std::uint64_t inotify_pauses = 0;
 };
 
 // Checks every field; errors say which source and which field ("tail source 'app': ...").

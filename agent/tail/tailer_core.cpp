@@ -205,12 +205,15 @@ void TailerCore::arm_coalesce() noexcept {
   const std::int64_t since = now_ms() - m_last_pass_ms;
   const std::int64_t delay = std::max(std::min(k_settle_ms, interval), interval - since);
   uv_timer_start(m_coalesce, on_coalesced, static_cast<std::uint64_t>(delay), 0);
+  m_window_wake = 0;
 }
 
 void TailerCore::coalesce_due() noexcept {
   try {
-    if (m_inotify) {
-      m_inotify->drain(); // what piled up while it was paused, served by the same pass
+    if (m_inotify && m_inotify->paused()) {
+      // What piled up while it was paused, served by the same pass. (Not paused: whatever came
+      // woke the loop and was read already.)
+      m_inotify->drain();
     }
     if (m_deferred > 0) {
       m_deferred = 0;
@@ -224,12 +227,13 @@ void TailerCore::coalesce_due() noexcept {
       }
     }
     reap();
-    pump();
     if (m_inotify && !m_stopping) {
       m_inotify->resume();
-      // What the drain poked is served (or waits for a pass to come back, which pumps again).
+      // What the drain poked is queued (or waits for its pass to come back, which pumps again);
+      // a pass run on the loop below arms the timer again for a file it leaves waiting.
       uv_timer_stop(m_coalesce);
     }
+    pump(true);
   } catch (const std::exception& e) {
     warn(std::string("tail: serving changed files: ") + e.what());
   }

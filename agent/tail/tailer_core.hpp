@@ -3,8 +3,10 @@
 // (one per open descriptor, a path may have a rotated predecessor still open), the I/O passes,
 // the glob job, the directory watches and the timers.
 //
-// Every file system call runs in libuv's threadpool, inside an I/O pass: one round trip that
-// runs the calls of many files in order (tailer_pass.cpp). A file is in at most one pass at a
+// File system calls run inside I/O passes: one batch that runs the calls of many files in order
+// (tailer_pass.cpp). A pass whose calls cannot block (reads with RWF_NOWAIT, fstat and close of
+// open descriptors) runs on the loop; one that opens or stats a path, or whose read would wait
+// for the disk, goes to libuv's threadpool (from that call on). A file is in at most one pass at a
 // time; files wanting calls wait in a FIFO, at most max_inflight passes are out at once, and a
 // pass's read buffer is shared out among its files, so files take turns chunk by chunk. A
 // completion runs on the loop and decides each file's next calls. What inotify and the poll
@@ -106,20 +108,35 @@ struct PassOp {
   std::size_t data_at = 0;    // read into the pass buffer: where its bytes start
 };
 
-// One round trip to the threadpool. Pooled (max_inflight of them, allocated at start-up); one
-// whose tailer is destroyed while it is out takes over its files and frees everything itself.
+// How far a pass has run: calls before `next` are done, and `used` bytes of the buffer hold
+// their reads. A pass started on the loop resumes in the threadpool from where it had to stop.
+struct PassProgress {
+  std::size_t next = 0;
+  std::size_t used = 0;
+};
+
+// One batch of calls, run on the loop or sent to the threadpool. Pooled (max_inflight of them,
+// allocated at start-up); one whose tailer is destroyed while it is out takes over its files and
+// frees everything itself.
 struct IoPass {
   uv_work_t req{};
   TailerCore* core = nullptr;
   std::vector<PassOp> ops; // the first op_count are this pass's; elements are reused
   std::size_t op_count = 0;
+  PassProgress progress;
   std::unique_ptr<char[]> buffer; // reads land here, packed
   std::size_t buffer_size = 0;
   std::vector<std::unique_ptr<TailedFile>> orphans;
 };
 
-// Runs a pass's calls (threadpool thread; touches nothing but the pass and the head buffers).
+// Runs a pass's calls from pass.progress on (threadpool thread; touches nothing but the pass and
+// the head buffers).
 void run_pass(IoPass& pass) noexcept;
+// Runs a pass's calls on the loop while none of them can block: reads with RWF_NOWAIT, fstat and
+// close. Stops at the first call that could (an open or stat by path, a read of bytes not in the
+// page cache, a file without RWF_NOWAIT support) with pass.progress at that call; true when
+// every call ran.
+[[nodiscard]] bool run_pass_inline(IoPass& pass) noexcept;
 
 struct KnownCursor {
   TailCursor cursor;
@@ -141,6 +158,8 @@ struct TailedFile final : RecordSink {
   std::uint64_t device = 0;
   std::uint64_t inode = 0;
   std::uint64_t nlink = 1;
+  bool regular = false;   // identified as a regular file: closing it cannot block
+  bool no_nowait = false; // reads with RWF_NOWAIT are not supported: its reads go to the pool
   std::uint64_t observed_size = 0; // largest size seen by fstat or reads
   std::array<char, k_head_bytes> head{};
   std::size_t head_size = 0;
@@ -208,7 +227,8 @@ private:
   // Marks the file; the coalescing timer queues it with whatever else changed within
   // read_interval (nothing else that pumps serves it earlier).
   void poke(TailedFile& file);
-  // Arms the coalescing timer, unless it is armed: serves poked files, resumes inotify.
+  // Arms the coalescing timer, unless it is armed: serves poked files, resumes inotify if an
+  // event paused it.
   void arm_coalesce() noexcept;
   void enqueue(TailedFile& file) noexcept;
   // Closes the descriptor with close(2) on the loop (only at stop and after a failed request).
@@ -217,7 +237,15 @@ private:
   void reap();
 
   // tailer_pass.cpp: building, issuing and completing passes.
-  void pump();
+  // Builds passes from the queue and sends them out. `may_run_inline`: the caller holds no file
+  // and may see callbacks run, so one pass (at most) may run and complete on the loop right here;
+  // every other call only issues passes to the threadpool.
+  void pump(bool may_run_inline = false);
+  // Whether every call of the pass may run on the loop (see run_pass_inline).
+  [[nodiscard]] bool inline_candidate(const IoPass& pass) const noexcept;
+  // Hands a pass's results to its files (the pass is back from the pool or ran on the loop);
+  // true when a file written to meanwhile waits for the coalescing timer.
+  [[nodiscard]] bool complete(IoPass& pass) noexcept;
   // The calls the file needs next, in order; clears the wants they serve.
   [[nodiscard]] std::size_t next_requests(TailedFile& file, std::array<Request, 3>& out) noexcept;
   // Adds the queued files' calls to the pass while they fit; false when none was added.
@@ -305,6 +333,7 @@ private:
 
   uv_timer_t* m_timer = nullptr;    // heap: freed by its close callback
   uv_timer_t* m_coalesce = nullptr; // one-shot: serves poked files
+  std::uint64_t m_window_wake = 0;  // the first inotify wake-up since m_coalesce was armed; 0: none
   GlobJob* m_glob_job = nullptr;    // counted apart from m_inflight
   bool m_glob_requested = false;
   bool m_first_glob_done = false;

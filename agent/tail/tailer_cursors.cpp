@@ -142,7 +142,7 @@ void TailerCore::tick() noexcept {
     warn(std::string("tail: on a tick: ") + e.what());
   }
   reap();
-  pump();
+  pump(true);
 }
 
 void TailerCore::poll_all() {

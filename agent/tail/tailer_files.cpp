@@ -43,6 +43,7 @@ void TailerCore::identified(TailedFile& file, ssize_t result, const uv_stat_t& i
     file.want_close = true;
     return;
   }
+  file.regular = true;
   file.device = info.st_dev;
   file.inode = info.st_ino;
   file.nlink = info.st_nlink;

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// I/O passes: the queued files' next calls gathered into one threadpool round trip, run in order
-// by the worker, and handed back file by file on the loop.
+// I/O passes: the queued files' next calls gathered into one batch, run in order (on the loop when
+// none of them can block, else by a threadpool worker), and handed back file by file on the loop.
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +15,12 @@
 namespace medic::agent::tail {
 
 namespace {
+
+// A read with RWF_NOWAIT stops at the first page that is not in the page cache (EAGAIN when that
+// is the first one). A short read ending on a page boundary may have stopped there rather than
+// at the end of the file: the threadpool reads it again. (Folios, huge pages included, are whole
+// pages, so their boundaries are multiples of this on every page size Linux has.)
+constexpr std::uint64_t k_page_bytes = 4096;
 
 void fill_info(const struct stat& st, uv_stat_t& info) noexcept {
   info = uv_stat_t{};
@@ -54,13 +61,23 @@ ssize_t read_at(int fd, char* into, std::size_t capacity, std::uint64_t offset) 
   return errno_result(rc);
 }
 
+// O_NONBLOCK: a FIFO matched by a glob must not block the threadpool in open(2). O_NOATIME: a
+// log file is written between two reads, so under relatime every read would update its atime
+// and dirty the inode (a journal write per read pass); it needs the file's owner or
+// CAP_FOWNER, so without either (EPERM) the file is opened without it.
+ssize_t open_for_reading(const char* path) noexcept {
+  constexpr int k_flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+  int fd = ::open(path, k_flags | O_NOATIME);
+  if (fd < 0 && errno == EPERM) {
+    fd = ::open(path, k_flags);
+  }
+  return errno_result(fd);
+}
+
 void run_op(PassOp& op, char* buffer, std::size_t& used) noexcept {
   struct stat st {};
   switch (op.request) {
-  case Request::open:
-    // O_NONBLOCK: a FIFO matched by a glob must not block the threadpool in open(2).
-    op.result = errno_result(::open(op.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
-    break;
+  case Request::open: op.result = open_for_reading(op.path.c_str()); break;
   case Request::fstat:
     op.result = errno_result(::fstat(op.fd, &st));
     fill_info(st, op.info);
@@ -81,6 +98,42 @@ void run_op(PassOp& op, char* buffer, std::size_t& used) noexcept {
   case Request::close: op.result = errno_result(::close(op.fd)); break;
   case Request::none: break;
   }
+}
+
+ssize_t read_nowait(int fd, char* into, std::size_t capacity, std::uint64_t offset) noexcept {
+  iovec part{into, capacity};
+  ssize_t rc = 0;
+  do {
+    rc = ::preadv2(fd, &part, 1, static_cast<off_t>(offset), RWF_NOWAIT);
+  } while (rc < 0 && errno == EINTR);
+  return errno_result(rc);
+}
+
+// Runs the call if it cannot block; false when it could (op.result says why for a read: the
+// threadpool runs it again).
+bool run_op_inline(PassOp& op, char* buffer, std::size_t& used) noexcept {
+  switch (op.request) {
+  case Request::fstat:
+  case Request::close: run_op(op, buffer, used); return true;
+  case Request::read: break;
+  case Request::open:
+  case Request::stat:
+  case Request::none: return false;
+  }
+  char* into = op.into != nullptr ? op.into : buffer + used;
+  op.result = read_nowait(op.fd, into, op.capacity, op.offset);
+  if (op.result < 0) {
+    return false; // EAGAIN: not in the page cache; EOPNOTSUPP: no RWF_NOWAIT; other errors too
+  }
+  const auto size = static_cast<std::size_t>(op.result);
+  if (size > 0 && size < op.capacity && (op.offset + size) % k_page_bytes == 0) {
+    return false;
+  }
+  if (op.into == nullptr) {
+    op.data_at = used;
+    used += size;
+  }
+  return true;
 }
 
 void pass_work(uv_work_t* req) {
@@ -118,28 +171,62 @@ void pass_after(uv_work_t* req, int /*status*/) {
 } // namespace
 
 void run_pass(IoPass& pass) noexcept {
-  std::size_t used = 0;
-  for (std::size_t i = 0; i < pass.op_count; ++i) {
-    run_op(pass.ops[i], pass.buffer.get(), used);
+  PassProgress& at = pass.progress;
+  for (; at.next < pass.op_count; ++at.next) {
+    run_op(pass.ops[at.next], pass.buffer.get(), at.used);
   }
 }
 
-void TailerCore::pump() {
+bool run_pass_inline(IoPass& pass) noexcept {
+  PassProgress& at = pass.progress;
+  for (; at.next < pass.op_count; ++at.next) {
+    if (!run_op_inline(pass.ops[at.next], pass.buffer.get(), at.used)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void TailerCore::pump(bool may_run_inline) {
   if (m_pumping) {
     return;
   }
   m_pumping = true;
+  bool ran_inline = false;
+  bool deferred = false;
   while (!m_stopping && m_inflight < m_options.max_inflight && m_queue_size > 0 &&
          !m_free_passes.empty()) {
     IoPass& pass = *m_free_passes.back();
     pass.op_count = 0;
+    pass.progress = PassProgress{};
     if (!fill_pass(pass)) {
       continue; // the files taken from the queue needed nothing
     }
     share_buffer(pass);
+    // One pass on the loop per pump from outside: what it leaves to read (a full buffer) goes to
+    // the threadpool, so a backlog never holds the loop for more than one read_chunk_bytes.
+    if (may_run_inline && !ran_inline && inline_candidate(pass)) {
+      ran_inline = true;
+      m_last_pass_ms = now_ms();
+      if (run_pass_inline(pass)) {
+        ++m_stats.io_passes;
+        ++m_stats.inline_passes;
+        deferred = complete(pass) || deferred;
+        continue; // the pass stays free; files it left wanting more are queued
+      }
+      ++m_stats.inline_fallbacks;
+      const PassOp& stopped = pass.ops[pass.progress.next];
+      if (stopped.request == Request::read &&
+          (stopped.result == -EOPNOTSUPP || stopped.result == -EINVAL)) {
+        stopped.file->no_nowait = true; // do not try again on every pass
+      }
+    }
     if (const int rc = uv_queue_work(&m_loop, &pass.req, pass_work, pass_after); rc < 0) {
       warn(std::string("tail: cannot queue file system calls: ") + uv_strerror(rc));
       for (std::size_t i = 0; i < pass.op_count; ++i) {
+        if (i < pass.progress.next) {
+          track_descriptor(*pass.ops[i].file, pass.ops[i]); // a close that ran on the loop
+        }
         pass.ops[i].file->in_flight = false;
         close_now(*pass.ops[i].file);
       }
@@ -151,11 +238,33 @@ void TailerCore::pump() {
     ++m_stats.io_passes;
     m_last_pass_ms = now_ms();
   }
+  if (ran_inline && !m_stopping) {
+    reap(); // files the pass closed
+  }
   if (m_queue_size == 0 && m_deferred == 0 && m_coalesce != nullptr &&
       !(m_inotify && m_inotify->paused())) {
     uv_timer_stop(m_coalesce); // everything it was armed for is served
   }
   m_pumping = false;
+  if (deferred && !m_stopping) {
+    arm_coalesce();
+  }
+}
+
+bool TailerCore::inline_candidate(const IoPass& pass) const noexcept {
+  return std::all_of(pass.ops.begin(),
+                     pass.ops.begin() + static_cast<std::ptrdiff_t>(pass.op_count),
+                     [](const PassOp& op) {
+                       switch (op.request) {
+                       case Request::read: return !op.file->no_nowait;
+                       case Request::fstat: return true;
+                       case Request::close: return op.file->regular;
+                       case Request::open:
+                       case Request::stat:
+                       case Request::none: return false;
+                       }
+                       return false;
+                     });
 }
 
 bool TailerCore::fill_pass(IoPass& pass) {
@@ -279,6 +388,23 @@ void TailerCore::pass_done(IoPass& pass) noexcept {
   std::erase(m_out_passes, &pass);
   m_free_passes.push_back(&pass);
   --m_inflight;
+  const bool deferred = complete(pass);
+  if (m_stopping) {
+    return;
+  }
+  try {
+    reap();
+    pump(true);
+    if (deferred) {
+      arm_coalesce();
+    }
+  } catch (const std::exception& e) {
+    warn(std::string("tail: after file system calls: ") + e.what());
+  }
+}
+
+bool TailerCore::complete(IoPass& pass) noexcept {
+  const bool was_pumping = m_pumping;
   m_pumping = true; // files are woken below; one pump at the end serves them all
   bool deferred = false;
   bool full_read = false; // of the current file: more is there to read at once
@@ -314,19 +440,8 @@ void TailerCore::pass_done(IoPass& pass) noexcept {
     }
     full_read = false;
   }
-  m_pumping = false;
-  if (m_stopping) {
-    return;
-  }
-  try {
-    reap();
-    pump();
-    if (deferred) {
-      arm_coalesce();
-    }
-  } catch (const std::exception& e) {
-    warn(std::string("tail: after file system calls: ") + e.what());
-  }
+  m_pumping = was_pumping;
+  return deferred;
 }
 
 void TailerCore::track_descriptor(TailedFile& file, const PassOp& op) noexcept {

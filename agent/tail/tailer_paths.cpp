@@ -80,7 +80,7 @@ void TailerCore::glob_done(std::vector<GlobHit> hits, std::size_t excess) noexce
     warn(std::string("tail: after a glob: ") + e.what());
   }
   reap();
-  pump();
+  pump(true);
 }
 
 void TailerCore::add_slot(const GlobHit& hit, bool initial) {
@@ -179,9 +179,17 @@ void TailerCore::inotify_event(const InotifyEvent& event) noexcept {
   if (m_stopping) {
     return;
   }
-  // Listen again once the files are served: events meanwhile are read in one go.
-  m_inotify->pause();
-  arm_coalesce();
+  // The wake-up that opens a coalescing window only arms the timer (a burst of writes usually
+  // comes in one read). Another wake-up before the timer fires: a busy directory, so listen
+  // again only once the files are served; events meanwhile are read in one go.
+  arm_coalesce(); // opening a window forgets the wake-up that opened the last one
+  const std::uint64_t wake = m_inotify->wakes();
+  if (m_window_wake == 0) {
+    m_window_wake = wake;
+  } else if (wake != m_window_wake && !m_inotify->paused()) {
+    m_inotify->pause();
+    ++m_stats.inotify_pauses;
+  }
   for (std::size_t i = 0; i < m_watches.size() && !m_stopping; ++i) {
     if (m_watches[i]->wd == event.wd) {
       dir_event(*m_watches[i], event.name, event.moved ? UV_RENAME : UV_CHANGE);

@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: Apache-2.0
+// I/O passes on the loop: a pass whose calls cannot block (reads with RWF_NOWAIT, fstat, close)
+// runs without a threadpool round trip; one whose read would wait for the disk, or on a file
+// system without RWF_NOWAIT, goes on in the threadpool; a large backlog is read in bounded
+// steps. Every test checks that each line is handed out exactly once.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "tests/support/temp_dir.hpp"
+#include "tests/unit/agent/tail/tail_harness.hpp"
+
+using namespace medic::test::tail;
+using medic::test::TempDir;
+
+namespace {
+
+// Follows one file with only inotify reporting its writes (the poll is 10 s away); returns once
+// the file is open and every pass of the start-up is back.
+void follow(Harness& harness, const fs::path& log, std::chrono::milliseconds read_interval = 50ms) {
+  auto options = test_options(log.string());
+  options.poll_interval = 10s;
+  options.read_interval = read_interval;
+  harness.start(options);
+  REQUIRE(harness.run_until([&] { return harness.tailer().stats().files_open == 1; }));
+  harness.run_for(100ms);
+}
+
+std::uint64_t pool_passes(Harness& harness) {
+  const auto& stats = harness.tailer().stats();
+  return stats.io_passes - stats.inline_passes;
+}
+
+// Writes the file's pages to disk and drops [from, end) from the page cache: a read with
+// RWF_NOWAIT there answers EAGAIN (or stops short at `from`). False when the page cache kept
+// them (a file system that cannot drop clean pages, such as tmpfs).
+bool evict(const fs::path& path, std::uint64_t from) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  ::fdatasync(fd);
+  (void)::posix_fadvise(fd, static_cast<off_t>(from), 0, POSIX_FADV_DONTNEED);
+  char byte = 0;
+  iovec part{&byte, 1};
+  const ssize_t rc = ::preadv2(fd, &part, 1, static_cast<off_t>(from), RWF_NOWAIT);
+  const bool evicted = rc < 0 && errno == EAGAIN;
+  ::close(fd);
+  return evicted;
+}
+
+// A directory on /dev/shm (tmpfs), removed with everything in it.
+class ShmDir {
+public:
+  ShmDir() {
+    char name[] = "/dev/shm/medic-tail-XXXXXX";
+    if (::mkdtemp(name) != nullptr) {
+      m_path = name;
+    }
+  }
+  ShmDir(const ShmDir&) = delete;
+  ShmDir& operator=(const ShmDir&) = delete;
+  ~ShmDir() {
+    std::error_code ec;
+    if (!m_path.empty()) {
+      fs::remove_all(m_path, ec);
+    }
+  }
+  [[nodiscard]] const fs::path& path() const { return m_path; }
+
+private:
+  fs::path m_path;
+};
+
+bool supports_nowait(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  char byte = 0;
+  iovec part{&byte, 1};
+  const ssize_t rc = ::preadv2(fd, &part, 1, 0, RWF_NOWAIT);
+  const bool supported = !(rc < 0 && errno == EOPNOTSUPP);
+  ::close(fd);
+  return supported;
+}
+
+} // namespace
+
+TEST_CASE("appended lines are read on the loop without a threadpool round trip", "[tail]") {
+  const TempDir dir;
+  Writer writer(dir / "app.log");
+  Harness harness;
+  follow(harness, dir / "app.log");
+  const std::uint64_t pool_before = pool_passes(harness);
+  const std::uint64_t inline_before = harness.tailer().stats().inline_passes;
+  for (int i = 1; i <= 5; ++i) {
+    writer.lines(10 * i - 9, 10 * i);
+    REQUIRE(harness.run_until_line(10 * i, 2s));
+    harness.run_for(60ms); // the next write comes after a read_interval
+  }
+  CHECK(harness.numbers() == range(1, 50));
+  CHECK(harness.gaps.empty());
+  CHECK(harness.tailer().stats().inline_passes - inline_before >= 5);
+  CHECK(pool_passes(harness) == pool_before);
+  CHECK(harness.tailer().stats().inline_fallbacks == 0);
+}
+
+TEST_CASE("a read of bytes not in the page cache goes on in the threadpool", "[tail]") {
+  const TempDir dir;
+  const fs::path log = dir / "app.log";
+  Writer writer(log);
+  writer.lines(1, 10);
+  Harness harness;
+  follow(harness, log);
+  REQUIRE(harness.run_until_line(10));
+  const std::uint64_t size = fs::file_size(log);
+  // The loop does not run in between: the tailer sees the bytes only once they are evicted.
+  const bool whole = GENERATE(true, false);
+  writer.write(numbered_lines(11, 40'000)); // about 1.2 MB
+  // Whole: the first new page is gone (EAGAIN). Else two pages stay cached: the RWF_NOWAIT read
+  // stops short at a page boundary, which is not the end of the file.
+  const std::uint64_t from = (size / 4096 + (whole ? 0 : 2)) * 4096;
+  const bool evicted = evict(log, from);
+  if (!evicted) {
+    WARN("the page cache kept the file; only the lines are checked");
+  }
+  const std::uint64_t fallbacks = harness.tailer().stats().inline_fallbacks;
+  REQUIRE(harness.run_until_line(40'000));
+  harness.run_for(100ms);
+  CHECK(harness.numbers() == range(1, 40'000));
+  CHECK(harness.gaps.empty());
+  if (evicted) {
+    CHECK(harness.tailer().stats().inline_fallbacks > fallbacks);
+  }
+}
+
+TEST_CASE("a file system without RWF_NOWAIT is read through the threadpool", "[tail]") {
+  const ShmDir dir;
+  if (dir.path().empty()) {
+    WARN("no /dev/shm here");
+    return;
+  }
+  const fs::path log = dir.path() / "app.log";
+  Writer writer(log);
+  writer.lines(1, 3);
+  const bool supported = supports_nowait(log);
+  Harness harness;
+  follow(harness, log);
+  REQUIRE(harness.run_until_line(3));
+  for (int i = 1; i <= 4; ++i) {
+    writer.lines(10 * i - 6, 10 * i + 3);
+    REQUIRE(harness.run_until_line(10 * i + 3, 2s));
+    harness.run_for(60ms);
+  }
+  CHECK(harness.numbers() == range(1, 43));
+  CHECK(harness.gaps.empty());
+  if (!supported) {
+    // Tried once on the loop; from then on the file's reads go to the threadpool at once.
+    CHECK(harness.tailer().stats().inline_fallbacks == 1);
+    CHECK(pool_passes(harness) >= 5);
+  } else {
+    WARN("tmpfs supports RWF_NOWAIT on this kernel");
+  }
+}
+
+TEST_CASE("a 20 MB backlog is read completely in bounded steps per loop turn", "[tail]") {
+  const TempDir dir;
+  const fs::path log = dir / "app.log";
+  Writer writer(log);
+  Harness harness;
+  follow(harness, log, 0ms);
+  constexpr std::size_t k_chunk = std::size_t{128} * 1024; // read_chunk_bytes
+  const std::string filler(180, 'x');
+  std::string backlog;
+  int lines = 0;
+  while (backlog.size() < std::size_t{20} * 1024 * 1024) {
+    backlog += numbered_line(++lines, filler);
+  }
+  writer.write(backlog);
+  const std::uint64_t bytes_before = harness.tailer().stats().bytes;
+  const std::uint64_t inline_before = harness.tailer().stats().inline_passes;
+  const std::uint64_t pool_before = pool_passes(harness);
+  std::uint64_t last = bytes_before;
+  std::uint64_t most_per_turn = 0;
+  std::size_t turns = 0;
+  // Checked once per loop turn (run_until runs the loop once between checks).
+  const bool all = harness.run_until(
+      [&] {
+        const std::uint64_t now = harness.tailer().stats().bytes;
+        most_per_turn = std::max(most_per_turn, now - last);
+        last = now;
+        ++turns;
+        return now - bytes_before >= backlog.size();
+      },
+      60s);
+  REQUIRE(all);
+  harness.run_for(50ms);
+  INFO("turns: " << turns << ", most bytes in one turn: " << most_per_turn);
+  // A turn runs the timers (one pass on the loop each) and the passes back from the pool (each
+  // brought one chunk and may run one pass on the loop): a few chunks, never the backlog.
+  CHECK(most_per_turn <= 8 * k_chunk);
+  CHECK(harness.tailer().stats().inline_passes > inline_before);
+  CHECK(pool_passes(harness) > pool_before);
+  CHECK(harness.numbers() == range(1, lines));
+  CHECK(harness.gaps.empty());
+}
+
+TEST_CASE("a burst read in one wake-up does not pause inotify and a busy file does", "[tail]") {
+  const TempDir dir;
+  Writer writer(dir / "app.log");
+  Harness harness;
+  constexpr auto k_read_interval = 200ms;
+  follow(harness, dir / "app.log", k_read_interval);
+  int next = 1;
+  for (int burst = 0; burst < 3; ++burst) {
+    writer.lines(next, next + 9); // one write: one event, one wake-up
+    next += 10;
+    REQUIRE(harness.run_until_line(next - 1, 2s));
+    harness.run_for(k_read_interval + 50ms);
+  }
+  CHECK(harness.tailer().stats().inotify_pauses == 0); // no epoll_ctl churn per burst
+
+  // A line every 2 ms: the second wake-up within a window pauses the watch, so the rest of the
+  // window costs no wake-up; the lines still come within about a read_interval.
+  const std::uint64_t passes = harness.tailer().stats().io_passes;
+  std::atomic<bool> done{false};
+  const int first = next;
+  std::thread producer([&] {
+    for (int i = first; i < first + 250; ++i) {
+      writer.lines(i, i);
+      std::this_thread::sleep_for(2ms);
+    }
+    done = true;
+  });
+  const bool all = harness.run_until([&] { return done && harness.records.size() == 280; });
+  producer.join();
+  REQUIRE(all);
+  harness.run_for(k_read_interval + 50ms);
+  CHECK(harness.tailer().stats().inotify_pauses > 0);
+  CHECK(harness.tailer().stats().io_passes - passes < 20); // about one per read_interval
+  CHECK(harness.numbers() == range(1, first + 249));
+  CHECK(harness.gaps.empty());
+}
+
+TEST_CASE("reading a log file leaves its access time alone", "[tail]") {
+  // Under relatime every read of a file written since its last read updates the atime and so
+  // dirties the inode; the tailer opens with O_NOATIME (it runs as the files' owner or root).
+  const TempDir dir;
+  const fs::path log = dir / "app.log";
+  Writer writer(log);
+  writer.lines(1, 5);
+  const timespec old_atime{1'000'000, 0};
+  const timespec times[2] = {old_atime, {0, UTIME_OMIT}};
+  REQUIRE(::utimensat(AT_FDCWD, log.c_str(), times, 0) == 0);
+  Harness harness;
+  follow(harness, log);
+  writer.lines(6, 20);
+  REQUIRE(harness.run_until_line(20));
+  CHECK(harness.numbers() == range(1, 20));
+  struct stat st {};
+  REQUIRE(::stat(log.c_str(), &st) == 0);
+  // Without O_NOATIME, relatime moves an atime older than the mtime to the time of the read.
+  CHECK(st.st_atim.tv_sec == old_atime.tv_sec);
+}
