@@ -104,7 +104,7 @@ finish() {
   local depends
   depends="$(shlibs_of "$@")"
   if [ -n "$extra" ]; then
-    depends="$depends, $extra"
+    depends="${depends:+$depends, }$extra"
   fi
   (cd "$root" && find etc -type f -printf '/%p\n' | sort) >"$root/DEBIAN/conffiles"
   chmod 0644 "$root/DEBIAN/conffiles"
@@ -113,8 +113,10 @@ finish() {
   chmod 0644 "$root/DEBIAN/md5sums"
   local size
   size="$(du -sk --exclude=DEBIAN "$root" | cut -f1)"
+  # A statically linked binary (the Release agent, cmake/MedicStaticAgent.cmake) needs no
+  # shared library: then the package has no Depends line at all (dpkg rejects an empty one).
   sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@DEPENDS@/$depends/" \
-    -e "s/@SIZE@/$size/" "packaging/deb/$package.control" >"$root/DEBIAN/control"
+    -e "s/@SIZE@/$size/" -e '/^Depends: *$/d' "packaging/deb/$package.control" >"$root/DEBIAN/control"
   chmod 0644 "$root/DEBIAN/control"
   local deb="$out_dir/${package}_${version}_${arch}.deb"
   dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null

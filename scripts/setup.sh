@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git
+  # medic-agent's ordered, DT_RELR link in Release (cmake/MedicStaticAgent.cmake)
+  lld-16
   # libraries (see cmake/MedicDependencies.cmake)
   libuv1-dev libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libsqlite3-dev libpqxx-dev
   libspdlog-dev libyaml-cpp-dev libexpected-dev nlohmann-json3-dev libsystemd-dev
