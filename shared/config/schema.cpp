@@ -328,9 +328,16 @@ Result<void> Schema::load_file(const std::filesystem::path& path) {
   if (!in) {
     return fail(ErrorCode::config, errno_text(path.string() + ": cannot open", errno));
   }
-  std::string text(k_max_config_bytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
+  // Read in chunks up to one byte over the bound: a buffer of the whole bound, zero-filled, would
+  // make 4 MiB resident for a config of a few KiB (the daemon's peak RSS).
+  std::string text;
+  constexpr std::size_t k_chunk = 16 * 1024;
+  while (in && text.size() <= k_max_config_bytes) {
+    const std::size_t at = text.size();
+    text.resize(at + std::min(k_chunk, k_max_config_bytes + 1 - at));
+    in.read(text.data() + at, static_cast<std::streamsize>(text.size() - at));
+    text.resize(at + static_cast<std::size_t>(in.gcount()));
+  }
   if (text.size() > k_max_config_bytes) {
     return fail(ErrorCode::config, path.string() + ": larger than the 4 MiB a config may be");
   }

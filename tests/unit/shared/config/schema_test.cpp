@@ -5,6 +5,7 @@
 
 #include "shared/config/schema.hpp"
 #include "shared/config/units.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace std::chrono_literals;
 using medic::config::Schema;
@@ -104,6 +105,38 @@ TEST_CASE("a missing file is an error naming the file") {
   auto loaded = schema.load_file("/nonexistent/medic.yaml");
   REQUIRE_FALSE(loaded);
   CHECK(loaded.error().message().find("/nonexistent/medic.yaml: cannot open") != std::string::npos);
+}
+
+// The file is read in 16 KiB chunks (not into a zero-filled buffer of the whole 4 MiB bound).
+TEST_CASE("a file longer than one read chunk loads whole and one over the bound is refused") {
+  const medic::test::TempDir dir;
+  // A comment of 40 KiB before the keys and another after: three chunks and a partial one.
+  const std::string padding = "#" + std::string(40 * 1024, 'x') + "\n";
+  medic::test::write_file(dir / "long.yaml",
+                          padding + "agent:\n  name: web-2\n" + padding + "spool:\n  count: 9\n");
+  Sample s;
+  auto schema = make(s);
+  REQUIRE(schema.load_file(dir / "long.yaml"));
+  CHECK(s.name == "web-2");
+  CHECK(s.count == 9);
+
+  constexpr std::size_t k_bound = 4 << 20;
+  const std::string at_bound = "agent:\n  name: web-3\n#";
+  medic::test::write_file(dir / "at.yaml",
+                          at_bound + std::string(k_bound - at_bound.size() - 1, 'x') + "\n");
+  Sample t;
+  auto exact = make(t);
+  REQUIRE(exact.load_file(dir / "at.yaml"));
+  CHECK(t.name == "web-3");
+
+  medic::test::write_file(dir / "over.yaml",
+                          at_bound + std::string(k_bound - at_bound.size(), 'x') + "\n");
+  Sample u;
+  auto over = make(u);
+  auto refused = over.load_file(dir / "over.yaml");
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message().find("larger than the 4 MiB") != std::string::npos);
+  CHECK(u.name == "default");
 }
 
 TEST_CASE("environment overrides the file and --set overrides the environment") {
