@@ -15,6 +15,7 @@ namespace {
 
 constexpr std::uint64_t k_tick_ms = 1000;
 constexpr std::uint64_t k_footprint_every_ticks = 10;
+constexpr std::uint64_t k_release_again_ticks = 30; // seconds after start
 
 link::BatchLimits batch_limits(const config::AgentConfig& config) {
   link::BatchLimits limits;
@@ -132,7 +133,10 @@ Result<void> Agent::start() {
         agent->flush_events(true);
       },
       flush, flush);
-  uv_timer_start(&m_tick_timer, &on_timer<Agent, &Agent::report_footprint>, k_tick_ms, k_tick_ms);
+  // Due with the first sample round: with a 1 s interval both timers then fire in the same loop
+  // turn every second (libuv re-arms a repeating timer from the turn's time), one wake-up, not
+  // two a few milliseconds apart.
+  uv_timer_start(&m_tick_timer, &on_timer<Agent, &Agent::report_footprint>, 0, k_tick_ms);
   // Start-up (config parsing, pattern compilation) freed more than the steady state will use,
   // and ran code the steady state never runs again: give both back.
   malloc_trim(0);
@@ -247,7 +251,13 @@ void Agent::sample_round() noexcept {
 void Agent::report_footprint() noexcept {
   m_logs->tick();
   m_acting->tick(m_link.coordinator_alive());
-  if (++m_ticks % k_footprint_every_ticks != 0) {
+  if (++m_ticks == k_release_again_ticks) {
+    // The first turns after start-up still ran code that runs once: the coordinator handshake,
+    // each log file's opening and probing, SQLite preparing its statements. Give those pages
+    // back too; whatever the steady state runs comes back at its next call.
+    (void)release_startup_code();
+  }
+  if (m_ticks % k_footprint_every_ticks != 0) {
     return;
   }
   auto reading = m_footprint.read();

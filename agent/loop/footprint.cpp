@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/loop/footprint.hpp"
 
+#include <link.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <sys/resource.h>
 
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -32,6 +35,45 @@ Result<std::uint64_t> kilobytes(std::string_view status, std::string_view key) {
 
 } // namespace
 
+// The executable's read-only, non-executable PT_LOAD segments (ELF headers, .rodata, unwind
+// tables): clean file pages, never written. Its RELRO part is left alone: relocated at start,
+// those pages are this process's own copies, and dropping them would bring back the file's
+// unrelocated bytes (a RELRO range lies in a writable PT_LOAD, skipped anyway; checked too).
+std::size_t release_read_only_data() noexcept {
+  std::size_t released = 0;
+  (void)dl_iterate_phdr(
+      [](dl_phdr_info* info, std::size_t, void* data) noexcept -> int {
+        const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+        std::uintptr_t relro_lo = 0;
+        std::uintptr_t relro_hi = 0;
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+          if (ph.p_type == PT_GNU_RELRO) {
+            relro_lo = (info->dlpi_addr + ph.p_vaddr) & ~(page - 1);
+            relro_hi = (info->dlpi_addr + ph.p_vaddr + ph.p_memsz + page - 1) & ~(page - 1);
+          }
+        }
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+          if (ph.p_type != PT_LOAD || (ph.p_flags & (PF_W | PF_X)) != 0) {
+            continue;
+          }
+          // Whole pages inside the segment's file bytes only.
+          const std::uintptr_t lo = (info->dlpi_addr + ph.p_vaddr + page - 1) & ~(page - 1);
+          const std::uintptr_t hi = (info->dlpi_addr + ph.p_vaddr + ph.p_filesz) & ~(page - 1);
+          if (hi <= lo || (lo < relro_hi && relro_lo < hi)) {
+            continue;
+          }
+          if (madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED) == 0) {
+            ++*static_cast<std::size_t*>(data);
+          }
+        }
+        return 1; // the first object is the executable; libraries' data is not ours to drop
+      },
+      &released);
+  return released;
+}
+
 std::size_t release_startup_code() noexcept {
   std::FILE* maps = std::fopen("/proc/self/maps", "re");
   if (maps == nullptr) {
@@ -55,7 +97,7 @@ std::size_t release_startup_code() noexcept {
     }
   }
   std::fclose(maps);
-  return released;
+  return released + release_read_only_data();
 }
 
 Result<FootprintReading> parse_status_memory(std::string_view status) {

@@ -35,8 +35,9 @@ private:
 // only the code the steady state runs comes back in, one page at a time. Start-up code (config
 // parsing, pattern compilers) and the unused parts of big libraries then stop counting in RSS.
 // Safe: code pages are never written, so dropping them loses nothing (they are re-read from
-// the page cache on use). Writable and read-only data mappings are left alone (relocated data
-// lives there). Returns the number of mappings released.
+// the page cache on use). The executable's read-only data (.rodata, unwind tables) is released
+// the same way; writable data and RELRO (relocated data lives there) are left alone. Returns the
+// number of mappings and segments released.
 std::size_t release_startup_code() noexcept;
 
 // "VmRSS:  9588 kB" and "VmHWM:" from /proc/<pid>/status text, in bytes.

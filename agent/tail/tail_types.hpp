@@ -39,9 +39,9 @@ struct TailerOptions {
   std::chrono::milliseconds glob_interval{10'000};
   // Every open file is fstat'ed and its path stat'ed this often, whatever inotify says.
   std::chrono::milliseconds poll_interval{1'000};
-  // What inotify and the poll report is read at most this often (after a short settle): every
-  // file that changed in the meantime is read in one threadpool round trip, instead of one per
-  // write. Adds at most this much latency; 0 reads at once.
+  // What inotify and the poll report is read at most this often (at once after a quiet spell):
+  // every file that changed in the meantime is read in one pass, instead of one per write. Adds
+  // at most this much latency; 0 reads at once.
   std::chrono::milliseconds read_interval{100};
   // A multi-line record with no new line for this long is emitted.
   std::chrono::milliseconds idle_flush{1'000};

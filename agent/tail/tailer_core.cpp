@@ -20,9 +20,6 @@ constexpr std::uint64_t k_fnv_offset = 14695981039346656037ULL;
 constexpr std::uint64_t k_fnv_prime = 1099511628211ULL;
 constexpr std::int64_t k_min_tick_ms = 5;
 constexpr std::int64_t k_max_tick_ms = 500;
-// A change is served this long after it was reported (unless read_interval is shorter), so that
-// a burst of writes to several files is read in one pass.
-constexpr std::int64_t k_settle_ms = 20;
 
 void on_tick(uv_timer_t* timer) {
   static_cast<TailerCore*>(timer->data)->tick();
@@ -203,7 +200,11 @@ void TailerCore::arm_coalesce() noexcept {
   }
   const std::int64_t interval = m_options.read_interval.count();
   const std::int64_t since = now_ms() - m_last_pass_ms;
-  const std::int64_t delay = std::max(std::min(k_settle_ms, interval), interval - since);
+  // After a quiet spell the change is served in the next loop turn, without sleeping again: on
+  // a virtual machine each wake-up costs tens of microseconds, and a burst of writes to several
+  // files mostly arrives in the read of events that woke the loop (what comes later waits for
+  // the interval). Within read_interval of the last pass, the rest of the interval.
+  const std::int64_t delay = std::max<std::int64_t>(0, interval - since);
   uv_timer_start(m_coalesce, on_coalesced, static_cast<std::uint64_t>(delay), 0);
   m_window_wake = 0;
 }

@@ -81,7 +81,7 @@ TEST_CASE("a change is read within read_interval of the write", "[tail]") {
   Harness harness;
   follow_one(harness, dir / "app.log", 100ms);
   for (int i = 1; i <= 5; ++i) {
-    harness.run_for(300ms); // idle, so the next write is served after the short settle
+    harness.run_for(300ms); // idle, so the next write is served at once
     const auto written = std::chrono::steady_clock::now();
     writer.lines(i, i);
     REQUIRE(harness.run_until_line(i, 2s));
@@ -162,7 +162,7 @@ TEST_CASE("many small appends to one file within read_interval are read in one p
     producer.join();
     REQUIRE(all);
     const std::uint64_t passes = harness.tailer().stats().io_passes - idle_passes;
-    // The first change after an idle spell is served after a short settle, the rest once per
+    // The first change after an idle spell is served at once, the rest once per
     // interval; a full read buffer (never here: 200 short lines) would add passes.
     const auto intervals = elapsed / k_read_interval;
     INFO("passes: " << passes << " over " << intervals << " whole intervals");
