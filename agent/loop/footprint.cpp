@@ -3,8 +3,8 @@
 
 #include <link.h>
 #include <sys/mman.h>
-#include <unistd.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <charconv>
 #include <cstdint>
