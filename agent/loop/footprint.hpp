@@ -31,10 +31,11 @@ private:
 };
 
 // Once start-up is over: unmaps the pages of executable code (r-xp file mappings: the program and
-// its libraries) from this process and turns off the kernel's fault-around for them, so that
-// only the code the steady state runs comes back in, one page at a time. Start-up code (config
-// parsing, pattern compilers) and the unused parts of big libraries then stop counting in RSS.
-// Safe: code pages are never written, so dropping them loses nothing (they are re-read from
+// its libraries) from this process, so that only the code the steady state runs comes back in
+// (MADV_RANDOM stops read-ahead for them; the kernel still maps the cached pages of up to 64 KiB
+// around each fault, which is why the static agent's text is laid out by use). Start-up code
+// (config parsing, pattern compilers) and the unused parts of big libraries then stop counting in
+// RSS. Safe: code pages are never written, so dropping them loses nothing (they are re-read from
 // the page cache on use). The executable's read-only data (.rodata, unwind tables) is released
 // the same way; writable data and RELRO (relocated data lives there) are left alone. Returns the
 // number of mappings and segments released.
