@@ -53,10 +53,13 @@ ssize_t errno_result(ssize_t rc) noexcept {
   return rc < 0 ? -static_cast<ssize_t>(errno) : rc;
 }
 
-ssize_t read_at(int fd, char* into, std::size_t capacity, std::uint64_t offset) noexcept {
+// flags: 0 in the threadpool; RWF_NOWAIT on the loop (EAGAIN rather than wait for the disk).
+ssize_t read_at(int fd, char* into, std::size_t capacity, std::uint64_t offset,
+                int flags = 0) noexcept {
+  iovec part{into, capacity};
   ssize_t rc = 0;
   do {
-    rc = ::pread(fd, into, capacity, static_cast<off_t>(offset));
+    rc = ::preadv2(fd, &part, 1, static_cast<off_t>(offset), flags);
   } while (rc < 0 && errno == EINTR);
   return errno_result(rc);
 }
@@ -100,15 +103,6 @@ void run_op(PassOp& op, char* buffer, std::size_t& used) noexcept {
   }
 }
 
-ssize_t read_nowait(int fd, char* into, std::size_t capacity, std::uint64_t offset) noexcept {
-  iovec part{into, capacity};
-  ssize_t rc = 0;
-  do {
-    rc = ::preadv2(fd, &part, 1, static_cast<off_t>(offset), RWF_NOWAIT);
-  } while (rc < 0 && errno == EINTR);
-  return errno_result(rc);
-}
-
 // Runs the call if it cannot block; false when it could (op.result says why for a read: the
 // threadpool runs it again).
 bool run_op_inline(PassOp& op, char* buffer, std::size_t& used) noexcept {
@@ -121,7 +115,7 @@ bool run_op_inline(PassOp& op, char* buffer, std::size_t& used) noexcept {
   case Request::none: return false;
   }
   char* into = op.into != nullptr ? op.into : buffer + used;
-  op.result = read_nowait(op.fd, into, op.capacity, op.offset);
+  op.result = read_at(op.fd, into, op.capacity, op.offset, RWF_NOWAIT);
   if (op.result < 0) {
     return false; // EAGAIN: not in the page cache; EOPNOTSUPP: no RWF_NOWAIT; other errors too
   }

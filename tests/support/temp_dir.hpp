@@ -8,7 +8,8 @@ namespace medic::test {
 
 class TempDir {
 public:
-  TempDir();
+  TempDir();                                             // under $TMPDIR, else /tmp
+  explicit TempDir(const std::filesystem::path& parent); // e.g. /dev/shm for a tmpfs directory
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
   ~TempDir();

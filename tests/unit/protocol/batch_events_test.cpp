@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "protocol/codec.hpp"
+#include "tests/unit/protocol/batch_fixtures.hpp"
 
 using namespace medic::protocol;
 
@@ -19,30 +20,15 @@ Envelope batch_envelope() {
 Batch sample_batch() {
   Batch batch;
   batch.samples.push_back({"disk.used_pct", 97.5, 1000, {{"mount", "/var"}}});
-  Signal signal;
-  signal.rule = "disk-almost-full";
-  signal.state = SignalState::firing;
-  signal.severity = Severity::high;
-  signal.category = Category::resource;
-  signal.fingerprint = "9f2c41d0a1b2c3d4";
-  signal.value = 97.5;
-  signal.time_ms = 1001;
-  signal.labels = {{"mount", "/var"}};
-  signal.message = "disk.used_pct 97.5 above 95 for 60s";
+  Signal signal = medic::test::disk_full_signal();
   batch.signals.push_back(signal);
   Signal cleared = signal;
   cleared.state = SignalState::cleared;
   cleared.labels.clear();
   cleared.message.clear();
   batch.signals.push_back(cleared);
-  LogEvent line;
-  line.source = "postgres";
-  line.path = "/var/log/postgresql/postgresql-15-main.log";
-  line.time_ms = 1002;
-  line.offset = 123'456;
+  LogEvent line = medic::test::auth_failed_line();
   line.text = "FATAL:  password authentication failed for user \"app\"";
-  line.rule = "db-auth-failed";
-  line.template_id = 17;
   line.labels = {{"user", "app"}};
   batch.logs.push_back(line);
   LogEvent gap;

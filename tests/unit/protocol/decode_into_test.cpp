@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "protocol/codec.hpp"
+#include "tests/unit/protocol/batch_fixtures.hpp"
 
 using namespace medic::protocol;
 
@@ -28,22 +29,9 @@ Batch big_batch() {
     }
     batch.samples.push_back(std::move(sample));
   }
-  Signal signal;
-  signal.rule = "disk-almost-full";
-  signal.fingerprint = "9f2c41d0a1b2c3d4";
-  signal.value = 97.5;
-  signal.time_ms = 1001;
-  signal.labels = {{"mount", "/var"}};
-  signal.message = "disk.used_pct 97.5 above 95 for 60s";
+  Signal signal = medic::test::disk_full_signal();
   batch.signals.push_back(signal);
-  LogEvent line;
-  line.source = "postgres";
-  line.path = "/var/log/postgresql/postgresql-15-main.log";
-  line.time_ms = 1002;
-  line.offset = 123'456;
-  line.text = "FATAL:  password authentication failed";
-  line.rule = "db-auth-failed";
-  line.template_id = 17;
+  LogEvent line = medic::test::auth_failed_line();
   batch.logs.push_back(line);
   CommandResult result;
   result.status = ResultStatus::succeeded;

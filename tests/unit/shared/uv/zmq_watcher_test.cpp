@@ -29,6 +29,13 @@ struct EchoPair {
   }
 };
 
+// Runs the loop until `stop` (a timer on it) fires `ms` from now.
+void run_for(uv_loop_t& loop, uv_timer_t& stop, std::uint64_t ms) {
+  uv_timer_start(
+      &stop, [](uv_timer_t* t) { uv_stop(t->loop); }, ms, 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+}
+
 } // namespace
 
 TEST_CASE("a ROUTER echoes every DEALER message back through libuv-driven watchers") {
@@ -121,9 +128,7 @@ TEST_CASE("a worker runs jobs off the loop and completions back on it, bounded")
     uv_timer_t deadline;
     uv_timer_init(&loop, &deadline);
     deadline.data = &completions;
-    uv_timer_start(
-        &deadline, [](uv_timer_t* t) { uv_stop(t->loop); }, 500, 0);
-    uv_run(&loop, UV_RUN_DEFAULT);
+    run_for(loop, deadline, 500);
     worker.stop();
     CHECK(completions == accepted);
     medic::uv::close_handle(deadline);
@@ -155,16 +160,12 @@ TEST_CASE("a paused watcher reads nothing until resumed, then everything") {
   }
   uv_timer_t step;
   uv_timer_init(&loop, &step);
-  uv_timer_start(
-      &step, [](uv_timer_t* t) { uv_stop(t->loop); }, 300, 0);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  run_for(loop, step, 300);
   CHECK(read == 0);
   CHECK(watcher.paused());
 
   watcher.resume();
-  uv_timer_start(
-      &step, [](uv_timer_t* t) { uv_stop(t->loop); }, 300, 0);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  run_for(loop, step, 300);
   CHECK(read == 100);
   watcher.close();
   medic::uv::close_handle(step);
@@ -200,22 +201,20 @@ TEST_CASE("an until-empty watcher gets every burst including those that arrive a
   medic::uv::ZmqWatcher* router_watcher = nullptr;
   // Reads until EAGAIN; ZMQ_EVENTS is asked only then. The next burst is sent from a timer, once
   // the previous one came back, so the ROUTER's watcher has gone to sleep on ZMQ_FD each time.
-  medic::uv::ZmqWatcher router_side(loop, bursts.pair.router, medic::uv::ZmqWatcher::until_empty,
-                                    [&]() -> bool {
-                                      zmq::message_t peer;
-                                      zmq::message_t body;
-                                      if (!bursts.pair.router.recv(peer,
-                                                                   zmq::recv_flags::dontwait)) {
-                                        return false;
-                                      }
-                                      (void)bursts.pair.router.recv(body,
-                                                                    zmq::recv_flags::dontwait);
-                                      bursts.pair.router.send(peer, zmq::send_flags::sndmore);
-                                      bursts.pair.router.send(body, zmq::send_flags::none);
-                                      ++echoed;
-                                      router_watcher->kick();
-                                      return true;
-                                    });
+  medic::uv::ZmqWatcher router_side(
+      loop, bursts.pair.router, medic::uv::ZmqWatcher::until_empty, [&]() -> bool {
+        zmq::message_t peer;
+        zmq::message_t body;
+        if (!bursts.pair.router.recv(peer, zmq::recv_flags::dontwait)) {
+          return false;
+        }
+        (void)bursts.pair.router.recv(body, zmq::recv_flags::dontwait);
+        bursts.pair.router.send(peer, zmq::send_flags::sndmore);
+        bursts.pair.router.send(body, zmq::send_flags::none);
+        ++echoed;
+        router_watcher->kick();
+        return true;
+      });
   router_watcher = &router_side;
   router_side.set_on_drained([&] { ++drains; });
   bursts.next.data = &bursts;
@@ -280,16 +279,12 @@ TEST_CASE("a paused until-empty watcher reads nothing until resumed and then eve
   }
   uv_timer_t step;
   uv_timer_init(&loop, &step);
-  uv_timer_start(
-      &step, [](uv_timer_t* t) { uv_stop(t->loop); }, 300, 0);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  run_for(loop, step, 300);
   CHECK(read == 0);
   CHECK(watcher.paused());
 
   watcher.resume();
-  uv_timer_start(
-      &step, [](uv_timer_t* t) { uv_stop(t->loop); }, 500, 0);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  run_for(loop, step, 500);
   CHECK(read == k_count);
   watcher.close();
   medic::uv::close_handle(step);
