@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/loop/footprint.hpp"
 
+#include <fcntl.h>
 #include <link.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -35,12 +36,54 @@ Result<std::uint64_t> kilobytes(std::string_view status, std::string_view key) {
 
 } // namespace
 
+namespace {
+
+// Read-only, file-backed address ranges: what release_startup_code drops. Fixed capacity: no
+// allocation, and a static agent has four or five.
+struct Ranges {
+  static constexpr std::size_t k_capacity = 64;
+  std::uintptr_t lo[k_capacity];
+  std::uintptr_t hi[k_capacity];
+  std::size_t size = 0;
+  void add(std::uintptr_t from, std::uintptr_t to) noexcept {
+    if (to > from && size < k_capacity) {
+      lo[size] = from;
+      hi[size] = to;
+      ++size;
+    }
+  }
+  void advise(int advice) const noexcept {
+    for (std::size_t i = 0; i < size; ++i) {
+      (void)madvise(reinterpret_cast<void*>(lo[i]), hi[i] - lo[i], advice);
+    }
+  }
+};
+
+// Executable code: r-xp file mappings (the program, and in a dynamic build its libraries;
+// [vdso] has no path).
+void add_code_mappings(Ranges& ranges) noexcept {
+  std::FILE* maps = std::fopen("/proc/self/maps", "re");
+  if (maps == nullptr) {
+    return;
+  }
+  char line[512];
+  while (std::fgets(line, sizeof(line), maps) != nullptr) {
+    unsigned long start = 0;
+    unsigned long end = 0;
+    char perms[5] = {};
+    if (std::sscanf(line, "%lx-%lx %4s", &start, &end, perms) == 3 &&
+        std::strcmp(perms, "r-xp") == 0 && std::strchr(line, '/') != nullptr) {
+      ranges.add(start, end);
+    }
+  }
+  std::fclose(maps);
+}
+
 // The executable's read-only, non-executable PT_LOAD segments (ELF headers, .rodata, unwind
 // tables): clean file pages, never written. Its RELRO part is left alone: relocated at start,
 // those pages are this process's own copies, and dropping them would bring back the file's
 // unrelocated bytes (a RELRO range lies in a writable PT_LOAD, skipped anyway; checked too).
-std::size_t release_read_only_data() noexcept {
-  std::size_t released = 0;
+void add_read_only_data(Ranges& ranges) noexcept {
   (void)dl_iterate_phdr(
       [](dl_phdr_info* info, std::size_t, void* data) noexcept -> int {
         const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
@@ -61,43 +104,43 @@ std::size_t release_read_only_data() noexcept {
           // Whole pages inside the segment's file bytes only.
           const std::uintptr_t lo = (info->dlpi_addr + ph.p_vaddr + page - 1) & ~(page - 1);
           const std::uintptr_t hi = (info->dlpi_addr + ph.p_vaddr + ph.p_filesz) & ~(page - 1);
-          if (hi <= lo || (lo < relro_hi && relro_lo < hi)) {
-            continue;
-          }
-          if (madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED) == 0) {
-            ++*static_cast<std::size_t*>(data);
+          if (!(lo < relro_hi && relro_lo < hi)) {
+            static_cast<Ranges*>(data)->add(lo, hi);
           }
         }
         return 1; // the first object is the executable; libraries' data is not ours to drop
       },
-      &released);
-  return released;
+      &ranges);
 }
 
+// Drops the executable's pages from the page cache, except those mapped somewhere.
+void evict_executable_cache() noexcept {
+  const int exe = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (exe >= 0) {
+    (void)posix_fadvise(exe, 0, 0, POSIX_FADV_DONTNEED);
+    ::close(exe);
+  }
+}
+
+} // namespace
+
 std::size_t release_startup_code() noexcept {
-  std::FILE* maps = std::fopen("/proc/self/maps", "re");
-  if (maps == nullptr) {
-    return 0;
-  }
-  std::size_t released = 0;
-  char line[512];
-  while (std::fgets(line, sizeof(line), maps) != nullptr) {
-    unsigned long start = 0;
-    unsigned long end = 0;
-    char perms[5] = {};
-    if (std::sscanf(line, "%lx-%lx %4s", &start, &end, perms) != 3 ||
-        std::strcmp(perms, "r-xp") != 0 || std::strchr(line, '/') == nullptr) {
-      continue; // only executable, private, file-backed mappings ([vdso] has no path)
-    }
-    void* address = reinterpret_cast<void*>(start);
-    const std::size_t length = end - start;
-    if (madvise(address, length, MADV_RANDOM) == 0 &&
-        madvise(address, length, MADV_DONTNEED) == 0) {
-      ++released;
-    }
-  }
-  std::fclose(maps);
-  return released + release_read_only_data();
+  Ranges ranges;
+  add_code_mappings(ranges);
+  add_read_only_data(ranges);
+  // No read-ahead on a fault (read_ahead_kb can be megabytes), then unmap everything.
+  ranges.advise(MADV_RANDOM);
+  ranges.advise(MADV_DONTNEED);
+  // The kernel maps up to 64 KiB of cached pages around each fault: while the whole file stays
+  // in the page cache, every page the steady state touches brings 15 neighbours along. So empty
+  // the cache of this file too: what is not mapped now goes, and MADV_PAGEOUT reclaims the few
+  // pages this very code and the other threads faulted back in meanwhile. From then on a fault
+  // reads its one page, and only pages in use are resident. (PAGEOUT skips pages other processes
+  // map, and file pages of a file this user cannot write: then the cache just stays.)
+  evict_executable_cache();
+  ranges.advise(MADV_PAGEOUT);
+  evict_executable_cache();
+  return ranges.size;
 }
 
 Result<FootprintReading> parse_status_memory(std::string_view status) {

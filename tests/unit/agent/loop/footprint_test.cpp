@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/loop/footprint.hpp"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -36,6 +42,38 @@ TEST_CASE("releasing start-up code keeps the process working", "[footprint]") {
   }
   CHECK(text.size() == 2890);
   CHECK(release_startup_code() >= 2);
+}
+
+// Pages of [offset, offset + length) of the file open at `fd` that are in the page cache.
+static std::size_t cached_pages(int fd, off_t offset, std::size_t length) {
+  void* map = mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, offset);
+  REQUIRE(map != MAP_FAILED);
+  std::vector<unsigned char> resident(length / 4096);
+  REQUIRE(mincore(map, length, resident.data()) == 0);
+  munmap(map, length);
+  std::size_t count = 0;
+  for (unsigned char page : resident) {
+    count += page & 1U;
+  }
+  return count;
+}
+
+TEST_CASE("releasing start-up code empties the page cache of the executable", "[footprint]") {
+  // The file's last 64 KiB (symbol and debug tables) are never mapped: read them into the page
+  // cache, then see them go, as every page of the program not mapped at that moment does.
+  const int exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  REQUIRE(exe >= 0);
+  struct stat st {};
+  REQUIRE(fstat(exe, &st) == 0);
+  constexpr std::size_t k_tail = 64 * 1024;
+  REQUIRE(static_cast<std::size_t>(st.st_size) > 2 * k_tail);
+  const off_t tail = (st.st_size - static_cast<off_t>(k_tail)) & ~off_t{4095};
+  std::vector<char> bytes(k_tail);
+  REQUIRE(pread(exe, bytes.data(), k_tail, tail) == static_cast<ssize_t>(k_tail));
+  REQUIRE(cached_pages(exe, tail, k_tail) == k_tail / 4096);
+  CHECK(release_startup_code() >= 2);
+  CHECK(cached_pages(exe, tail, k_tail) == 0);
+  close(exe);
 }
 
 TEST_CASE("the miner sees the message part of syslog and ISO-stamped lines", "[footprint]") {
