@@ -195,6 +195,9 @@ void add_log_keys(medic::config::Schema& schema, SensingConfig& config) {
                                     1000, "Matched lines shipped per batch at most");
   schema.add_duration("logs.poll_interval", config.tail.poll_interval, 100ms, 1min,
                       "How often followed files are checked besides inotify");
+  schema.add_duration("logs.stat_interval", config.tail.stat_interval, 100ms, 1h,
+                      "How often the path of a file in a directory inotify watches is checked "
+                      "for a rename or a replacement (inotify reports those at once)");
   schema.add_duration("logs.read_interval", config.tail.read_interval, 0ms, 10s,
                       "Appended lines are read at most this often (one pass for every file that "
                       "changed meanwhile); adds at most this much latency; 0s reads at once");

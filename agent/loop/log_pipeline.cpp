@@ -181,7 +181,9 @@ Result<std::unique_ptr<LogPipeline>> LogPipeline::create(uv_loop_t& loop,
                   pipeline->m_prefilter ? "whole read chunks prefiltered" : "matched line by line");
   }
   callbacks.on_chunk = [self](std::string_view bytes) { self->on_chunk(bytes); };
-  auto tailer = tail::Tailer::create(loop, config.tail, std::move(callbacks));
+  tail::TailerOptions tail_options = config.tail;
+  tail_options.external_tick = true; // tick() below: no timer of its own
+  auto tailer = tail::Tailer::create(loop, std::move(tail_options), std::move(callbacks));
   if (!tailer) {
     return fail(std::move(tailer).error().context("logs.sources"));
   }
@@ -238,6 +240,9 @@ void LogPipeline::stop() noexcept {
 }
 
 void LogPipeline::tick() noexcept {
+  if (m_tailer) {
+    m_tailer->tick();
+  }
   m_rules.tick(m_clock.monotonic_ms(), *this);
   if (m_context) {
     m_context->tick(m_clock.monotonic_ms());

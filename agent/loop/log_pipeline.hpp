@@ -101,7 +101,8 @@ public:
   [[nodiscard]] Result<void> start();
   // Also sends the log context still waiting for its after-lines.
   void stop() noexcept;
-  // Lets time pass for the log rules' windows (and log context waits); about once a second.
+  // Lets time pass for the log rules' windows (and log context waits), and does the tailer's
+  // periodic work (poll, idle flush, glob); about once a second.
   void tick() noexcept;
   // A new flush window: the per-flush event budget starts again.
   void new_flush_window() noexcept { m_events_this_flush = 0; }

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/tail/record_reader.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <new>
 
 #include <re2/re2.h>
 
@@ -14,8 +16,7 @@ RecordReader::RecordReader(RecordRules rules, std::span<char> scratch, TailStats
     : m_rules(rules),
       m_scratch(scratch.first(rules.max_record_bytes)),
       m_stats(stats),
-      m_sink(sink),
-      m_line(new char[rules.max_record_bytes + 1]) {
+      m_sink(sink) {
   if (m_rules.continuation != nullptr) {
     m_record.reset(new char[rules.max_record_bytes]);
   }
@@ -25,6 +26,7 @@ void RecordReader::reset(std::uint64_t offset, FirstLine first_line) noexcept {
   m_position = offset;
   m_committed = offset;
   m_line_size = 0;
+  release_line();
   m_line_start = offset;
   m_line_open = first_line == FirstLine::skip;
   m_line_discard = m_line_open;
@@ -59,6 +61,7 @@ void RecordReader::feed(std::string_view bytes, std::int64_t now_ms) {
         complete_line(std::string_view(m_line.get(), m_line_size), m_line_start, end,
                       m_line_truncated, false);
       }
+      release_line();
     } else {
       // The common case: the whole line is in this chunk and is used where it lies.
       const bool too_long = piece.size() > m_rules.max_record_bytes;
@@ -87,14 +90,39 @@ void RecordReader::append_to_line(std::string_view bytes) noexcept {
   if (m_line_truncated || m_line_discard) {
     return; // skipping to the newline
   }
-  const std::size_t capacity = m_rules.max_record_bytes + 1;
-  const std::size_t count = std::min(bytes.size(), capacity - m_line_size);
+  const std::size_t bound = m_rules.max_record_bytes + 1;
+  const std::size_t wanted = m_line_size + std::min(bytes.size(), bound - m_line_size);
+  if (wanted > m_line_capacity) {
+    grow_line(std::min(bound, std::max({wanted, 2 * m_line_capacity, k_min_line_capacity})));
+  }
+  const std::size_t count = std::min(bytes.size(), m_line_capacity - m_line_size);
   std::memcpy(m_line.get() + m_line_size, bytes.data(), count);
   m_line_size += count;
-  if (m_line_size > m_rules.max_record_bytes) {
+  if (m_line_size < wanted) {
+    m_line_truncated = true; // out of memory: cut where the buffer ends (repair fixes the end)
+  } else if (m_line_size > m_rules.max_record_bytes) {
     // The extra byte shows whether the cut would split a character.
     m_line_size = utf8_cut(std::string_view(m_line.get(), m_line_size), m_rules.max_record_bytes);
     m_line_truncated = true;
+  }
+}
+
+void RecordReader::grow_line(std::size_t capacity) noexcept {
+  std::unique_ptr<char[]> grown(new (std::nothrow) char[capacity]);
+  if (grown == nullptr) {
+    return;
+  }
+  if (m_line_size > 0) {
+    std::memcpy(grown.get(), m_line.get(), m_line_size);
+  }
+  m_line = std::move(grown);
+  m_line_capacity = capacity;
+}
+
+void RecordReader::release_line() noexcept {
+  if (m_line_capacity > k_kept_line_capacity) {
+    m_line.reset();
+    m_line_capacity = 0;
   }
 }
 
@@ -157,6 +185,7 @@ void RecordReader::finish() {
       complete_line(std::string_view(m_line.get(), m_line_size), m_line_start, m_position,
                     m_line_truncated, false);
     }
+    release_line();
   }
   flush_pending();
 }

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Turns the bytes of one file, fed in order as they are read, into records: lines split at '\n',
 // continuation lines appended to the record before them, everything bounded by
-// max_record_bytes, text repaired to valid UTF-8. No I/O and no allocation after construction:
-// the line and record buffers are allocated once per file, the repair scratch is shared.
+// max_record_bytes, text repaired to valid UTF-8. No I/O. The partial-line buffer grows on demand
+// (up to max_record_bytes + 1) only while a line is split across reads, and a buffer larger than
+// k_kept_line_capacity is freed when its line completes: ten idle files do not hold ten
+// max_record_bytes buffers. The record buffer (continuation patterns only) is allocated once;
+// the repair scratch is shared.
 //
 // Lines: a trailing '\r' is dropped; a line that is empty once repaired (nothing but NUL bytes,
 // say) is skipped. A partial line (no newline yet) is held until its newline arrives; only
@@ -47,6 +50,11 @@ enum class FirstLine { whole, skip };
 
 class RecordReader {
 public:
+  // The first partial line allocates this much; a line buffer up to k_kept_line_capacity stays
+  // allocated between partial lines, a larger one is freed when its line completes.
+  static constexpr std::size_t k_min_line_capacity = 256;
+  static constexpr std::size_t k_kept_line_capacity = 1024;
+
   // `scratch` holds at least max_record_bytes and may be shared by every reader of the loop
   // (records are handed out synchronously). `stats` and `sink` must outlive the reader.
   RecordReader(RecordRules rules, std::span<char> scratch, TailStats& stats, RecordSink& sink);
@@ -72,6 +80,10 @@ public:
 private:
   void hold_partial(std::string_view bytes, std::uint64_t start);
   void append_to_line(std::string_view bytes) noexcept;
+  // Keeps the partial line; on allocation failure the capacity stays as it was.
+  void grow_line(std::size_t capacity) noexcept;
+  // Frees the line buffer if it is larger than k_kept_line_capacity (the line is done).
+  void release_line() noexcept;
   // `ascii`: the line is known to be clean (plain ASCII, no NUL) and is not checked again.
   void complete_line(std::string_view raw, std::uint64_t start, std::uint64_t end, bool truncated,
                      bool ascii);
@@ -89,6 +101,7 @@ private:
 
   // The partial line: its first max_record_bytes (+1 to see where a character ends).
   std::unique_ptr<char[]> m_line;
+  std::size_t m_line_capacity = 0;
   std::size_t m_line_size = 0;
   std::uint64_t m_line_start = 0;
   bool m_line_open = false;

@@ -70,6 +70,8 @@ Result<void> check_limits(const TailerOptions& options) {
       check_range("glob_interval", options.glob_interval, milliseconds(100),
                   milliseconds(3'600'000)),
       check_range("poll_interval", options.poll_interval, milliseconds(10), milliseconds(60'000)),
+      check_range("stat_interval", options.stat_interval, milliseconds(10),
+                  milliseconds(3'600'000)),
       check_range("read_interval", options.read_interval, milliseconds(0), milliseconds(10'000)),
       check_range("idle_flush", options.idle_flush, milliseconds(10), milliseconds(60'000)),
       check_range("rotate_wait", options.rotate_wait, milliseconds(0), milliseconds(3'600'000)),

@@ -37,8 +37,13 @@ struct TailerOptions {
   std::vector<TailSource> sources;
   // Globs are evaluated again this often (and at once when inotify reports a matching name).
   std::chrono::milliseconds glob_interval{10'000};
-  // Every open file is fstat'ed and its path stat'ed this often, whatever inotify says.
+  // Every open file is fstat'ed (and read if it grew) this often, whatever inotify says.
   std::chrono::milliseconds poll_interval{1'000};
+  // ...and its path stat'ed (was it renamed or replaced?) at each poll if inotify does not watch
+  // its directory, else this often: inotify reports renames, creates and deletes at once, and
+  // this is the safety net for file systems where it does not see them (network ones). A stat
+  // by path can block, so it runs in the threadpool: one thread wake-up each.
+  std::chrono::milliseconds stat_interval{10'000};
   // What inotify and the poll report is read at most this often (at once after a quiet spell):
   // every file that changed in the meantime is read in one pass, instead of one per write. Adds
   // at most this much latency; 0 reads at once.
@@ -52,6 +57,10 @@ struct TailerOptions {
   std::size_t read_chunk_bytes = std::size_t{128} * 1024; // one read request
   std::size_t max_inflight = 2;                           // file system requests in the threadpool
   ChangeWatch change_watch = ChangeWatch::inotify_and_poll;
+  // The owner calls Tailer::tick() (at least once a second) instead of the tailer running a
+  // timer of its own: one wake-up fewer for an owner that has a timer anyway. poll_interval,
+  // idle_flush and glob_interval are then served at the owner's tick.
+  bool external_tick = false;
 };
 
 // Valid only during the on_record call: the views point into the tailer's buffers.

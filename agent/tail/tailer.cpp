@@ -46,6 +46,10 @@ bool Tailer::is_stopped() const noexcept {
   return m_core->is_stopped();
 }
 
+void Tailer::tick() noexcept {
+  m_core->tick();
+}
+
 std::vector<TailCursor> Tailer::cursors() const {
   return m_core->cursors();
 }

@@ -77,6 +77,9 @@ public:
   // No callback runs after stop() returns. Pending partial lines and multi-line records are
   // not handed out: cursors() still points before them, so they are read again after a restart.
   void stop() noexcept;
+  // The periodic work (poll, idle flush, glob) when options.external_tick is set; otherwise the
+  // tailer's own timer calls it. Loop thread.
+  void tick() noexcept;
   // True once stopped and no request is left in the threadpool.
   [[nodiscard]] bool is_stopped() const noexcept;
 

@@ -139,11 +139,14 @@ Result<void> TailerCore::start() {
       std::min(m_options.poll_interval.count(), m_options.idle_flush.count());
   const auto period =
       static_cast<std::uint64_t>(std::clamp(shortest / 2, k_min_tick_ms, k_max_tick_ms));
-  m_timer = new_timer(m_loop, this);
-  uv_timer_start(m_timer, on_tick, period, period);
+  if (!m_options.external_tick) {
+    m_timer = new_timer(m_loop, this);
+    uv_timer_start(m_timer, on_tick, period, period);
+  }
   m_coalesce = new_timer(m_loop, this);
   start_inotify();
   m_last_poll_ms = now_ms();
+  m_last_stat_ms = m_last_poll_ms;
   start_glob();
   return {};
 }
@@ -204,9 +207,8 @@ void TailerCore::arm_coalesce() noexcept {
   // a virtual machine each wake-up costs tens of microseconds, and a burst of writes to several
   // files mostly arrives in the read of events that woke the loop (what comes later waits for
   // the interval). Within read_interval of the last pass, the rest of the interval.
-  const std::int64_t delay = std::max<std::int64_t>(0, interval - since);
-  uv_timer_start(m_coalesce, on_coalesced, static_cast<std::uint64_t>(delay), 0);
-  m_window_wake = 0;
+  m_coalesce_delay_ms = std::max<std::int64_t>(0, interval - since);
+  uv_timer_start(m_coalesce, on_coalesced, static_cast<std::uint64_t>(m_coalesce_delay_ms), 0);
 }
 
 void TailerCore::coalesce_due() noexcept {

@@ -331,14 +331,15 @@ private:
   std::int64_t m_last_pass_ms = 0;
   std::size_t m_deferred = 0; // poked files (at least): the coalescing timer queues them
 
-  uv_timer_t* m_timer = nullptr;    // heap: freed by its close callback
-  uv_timer_t* m_coalesce = nullptr; // one-shot: serves poked files
-  std::uint64_t m_window_wake = 0;  // the first inotify wake-up since m_coalesce was armed; 0: none
-  GlobJob* m_glob_job = nullptr;    // counted apart from m_inflight
+  uv_timer_t* m_timer = nullptr;        // heap: freed by its close callback
+  uv_timer_t* m_coalesce = nullptr;     // one-shot: serves poked files
+  std::int64_t m_coalesce_delay_ms = 0; // of m_coalesce, when it was last armed
+  GlobJob* m_glob_job = nullptr;        // counted apart from m_inflight
   bool m_glob_requested = false;
   bool m_first_glob_done = false;
   std::int64_t m_last_glob_ms = 0;
   std::int64_t m_last_poll_ms = 0;
+  std::int64_t m_last_stat_ms = 0; // paths watched by inotify are stat'ed every stat_interval
   std::size_t m_reported_skipped = 0;
   bool m_started = false;
   bool m_stopping = false;

@@ -122,6 +122,9 @@ void TailerCore::tick() noexcept {
   if (m_stopping) {
     return;
   }
+  // read_interval spaces out passes that serve changes; the tick's own pass must not make the
+  // next change wait for the rest of an interval (one more wake-up, for nothing).
+  const std::int64_t last_pass_ms = m_last_pass_ms;
   try {
     const std::int64_t now = now_ms();
     if (now - m_last_poll_ms >= m_options.poll_interval.count()) {
@@ -143,10 +146,15 @@ void TailerCore::tick() noexcept {
   }
   reap();
   pump(true);
+  m_last_pass_ms = last_pass_ms;
 }
 
 void TailerCore::poll_all() {
   const std::int64_t now = now_ms();
+  const bool stat_due = now - m_last_stat_ms >= m_options.stat_interval.count();
+  if (stat_due) {
+    m_last_stat_ms = now;
+  }
   for (std::size_t i = 0; i < m_files.size() && !m_stopping; ++i) {
     TailedFile& file = *m_files[i];
     if (file.phase != Phase::following || file.want_close) {
@@ -161,10 +169,15 @@ void TailerCore::poll_all() {
       }
       continue;
     }
+    const bool watched = file.slot != nullptr && file.slot->watch != nullptr;
     file.want_fstat = true;
-    file.want_stat = !file.rotated;
+    file.want_stat = !file.rotated && (file.want_stat || stat_due || !watched);
     file.want_read = true; // in poll_only mode, this is how appended bytes are found
-    poke(file);
+    if (file.in_flight) {
+      poke(file); // served when its pass comes back
+    } else {
+      enqueue(file); // by this tick's pump: a timed pass already, nothing to coalesce
+    }
   }
   for (std::size_t i = 0; i < m_slots.size() && !m_stopping; ++i) {
     open_slot(*m_slots[i]); // paths that are gone or were aliases: try again

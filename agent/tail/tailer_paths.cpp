@@ -179,14 +179,13 @@ void TailerCore::inotify_event(const InotifyEvent& event) noexcept {
   if (m_stopping) {
     return;
   }
-  // The wake-up that opens a coalescing window only arms the timer (a burst of writes usually
-  // comes in one read). Another wake-up before the timer fires: a busy directory, so listen
-  // again only once the files are served; events meanwhile are read in one go.
-  arm_coalesce(); // opening a window forgets the wake-up that opened the last one
-  const std::uint64_t wake = m_inotify->wakes();
-  if (m_window_wake == 0) {
-    m_window_wake = wake;
-  } else if (wake != m_window_wake && !m_inotify->paused()) {
+  // After a quiet spell the change is read at once (a burst of writes often comes in the one
+  // read of events). A wake-up within read_interval of the last pass waits for the timer: the
+  // directory is busy (the rest of a burst of writes to several files, or a steady writer), so
+  // stop listening until then and read whatever came meanwhile in one go: one wake-up for the
+  // rest of the window, not one per write.
+  arm_coalesce();
+  if (m_coalesce_delay_ms > 0 && !m_inotify->paused()) {
     m_inotify->pause();
     ++m_stats.inotify_pauses;
   }

@@ -20,6 +20,7 @@
 #include "tests/unit/agent/tail/tail_harness.hpp"
 
 using namespace medic::test::tail;
+using medic::agent::tail::ChangeWatch;
 using medic::test::TempDir;
 
 namespace {
@@ -194,6 +195,7 @@ TEST_CASE("a burst read in one wake-up does not pause inotify and a busy file do
   Harness harness;
   constexpr auto k_read_interval = 200ms;
   follow(harness, dir / "app.log", k_read_interval);
+  harness.run_for(k_read_interval + 50ms); // a quiet spell after the first pass
   int next = 1;
   for (int burst = 0; burst < 3; ++burst) {
     writer.lines(next, next + 9); // one write: one event, one wake-up
@@ -203,8 +205,8 @@ TEST_CASE("a burst read in one wake-up does not pause inotify and a busy file do
   }
   CHECK(harness.tailer().stats().inotify_pauses == 0); // no epoll_ctl churn per burst
 
-  // A line every 2 ms: the second wake-up within a window pauses the watch, so the rest of the
-  // window costs no wake-up; the lines still come within about a read_interval.
+  // A line every 2 ms: a wake-up within read_interval of the last pass pauses the watch, so the
+  // rest of the window costs no wake-up; the lines still come within about a read_interval.
   const std::uint64_t passes = harness.tailer().stats().io_passes;
   std::atomic<bool> done{false};
   const int first = next;
@@ -244,4 +246,49 @@ TEST_CASE("reading a log file leaves its access time alone", "[tail]") {
   REQUIRE(::stat(log.c_str(), &st) == 0);
   // Without O_NOATIME, relatime moves an atime older than the mtime to the time of the read.
   CHECK(st.st_atim.tv_sec == old_atime.tv_sec);
+}
+
+TEST_CASE("with inotify watching the directory the path is stat'ed every stat_interval", "[tail]") {
+  // A stat by path goes to the threadpool; a poll without it (fstat, RWF_NOWAIT read) runs on
+  // the loop. Rare with inotify watching: it reports renames at once.
+  for (const bool watched : {true, false}) {
+    const TempDir dir;
+    Writer writer(dir / "app.log");
+    writer.lines(1, 1);
+    Harness harness;
+    auto options = test_options((dir / "app.log").string());
+    options.poll_interval = 50ms;
+    options.stat_interval = 1h;
+    options.change_watch = watched ? ChangeWatch::inotify_and_poll : ChangeWatch::poll_only;
+    harness.start(options);
+    REQUIRE(harness.run_until_line(1));
+    const std::uint64_t pool_before = pool_passes(harness);
+    const std::uint64_t inline_before = harness.tailer().stats().inline_passes;
+    harness.run_for(600ms); // about 12 polls
+    INFO("inotify watching: " << watched);
+    if (watched) {
+      CHECK(pool_passes(harness) - pool_before <= 1);
+      CHECK(harness.tailer().stats().inline_passes - inline_before >= 5);
+    } else {
+      CHECK(pool_passes(harness) - pool_before >= 5); // no inotify: the path at every poll
+    }
+  }
+}
+
+TEST_CASE("a tailer ticked by its owner has no timer of its own", "[tail]") {
+  const TempDir dir;
+  Writer writer(dir / "app.log");
+  Harness harness;
+  auto options = test_options((dir / "app.log").string());
+  options.change_watch = ChangeWatch::poll_only; // only the poll finds appended lines
+  options.external_tick = true;
+  harness.start(options);
+  REQUIRE(harness.run_until([&] { return harness.tailer().stats().files_open == 1; }));
+  harness.run_for(100ms);
+  writer.lines(1, 3);
+  harness.run_for(300ms); // six poll_intervals: nothing polls by itself
+  CHECK(harness.records.empty());
+  harness.tailer().tick();
+  REQUIRE(harness.run_until_line(3, 2s));
+  CHECK(harness.numbers() == range(1, 3));
 }
