@@ -20,6 +20,8 @@ constexpr std::uint64_t k_fnv_offset = 14695981039346656037ULL;
 constexpr std::uint64_t k_fnv_prime = 1099511628211ULL;
 constexpr std::int64_t k_min_tick_ms = 5;
 constexpr std::int64_t k_max_tick_ms = 500;
+// How long the first event of a burst waits for the rest, once bursts came in several reads.
+constexpr std::int64_t k_settle_ms = 5;
 
 void on_tick(uv_timer_t* timer) {
   static_cast<TailerCore*>(timer->data)->tick();
@@ -207,7 +209,8 @@ void TailerCore::arm_coalesce() noexcept {
   // a virtual machine each wake-up costs tens of microseconds, and a burst of writes to several
   // files mostly arrives in the read of events that woke the loop (what comes later waits for
   // the interval). Within read_interval of the last pass, the rest of the interval.
-  m_coalesce_delay_ms = std::max<std::int64_t>(0, interval - since);
+  const std::int64_t settle = m_settle_bursts ? std::min(k_settle_ms, interval) : 0;
+  m_coalesce_delay_ms = std::max<std::int64_t>(settle, interval - since);
   uv_timer_start(m_coalesce, on_coalesced, static_cast<std::uint64_t>(m_coalesce_delay_ms), 0);
 }
 
@@ -215,8 +218,13 @@ void TailerCore::coalesce_due() noexcept {
   try {
     if (m_inotify && m_inotify->paused()) {
       // What piled up while it was paused, served by the same pass. (Not paused: whatever came
-      // woke the loop and was read already.)
+      // woke the loop and was read already.) Nothing came: the writes of a burst arrive in one
+      // read again, so read the next burst at once.
+      const std::uint64_t events = m_inotify_events;
       m_inotify->drain();
+      if (m_inotify_events == events) {
+        m_settle_bursts = false;
+      }
     }
     if (m_deferred > 0) {
       m_deferred = 0;

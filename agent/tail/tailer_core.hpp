@@ -334,6 +334,8 @@ private:
   uv_timer_t* m_timer = nullptr;        // heap: freed by its close callback
   uv_timer_t* m_coalesce = nullptr;     // one-shot: serves poked files
   std::int64_t m_coalesce_delay_ms = 0; // of m_coalesce, when it was last armed
+  std::uint64_t m_inotify_events = 0;   // events handled
+  bool m_settle_bursts = false;         // the first event after a quiet spell waits k_settle_ms
   GlobJob* m_glob_job = nullptr;        // counted apart from m_inflight
   bool m_glob_requested = false;
   bool m_first_glob_done = false;

@@ -183,11 +183,15 @@ void TailerCore::inotify_event(const InotifyEvent& event) noexcept {
   // read of events). A wake-up within read_interval of the last pass waits for the timer: the
   // directory is busy (the rest of a burst of writes to several files, or a steady writer), so
   // stop listening until then and read whatever came meanwhile in one go: one wake-up for the
-  // rest of the window, not one per write.
+  // rest of the window, not one per write. Once bursts have come in more than one read, the
+  // next ones wait a few milliseconds (settle) and are read in one go: two wake-ups a burst, not
+  // three (see coalesce_due for when that stops).
+  ++m_inotify_events;
   arm_coalesce();
   if (m_coalesce_delay_ms > 0 && !m_inotify->paused()) {
     m_inotify->pause();
     ++m_stats.inotify_pauses;
+    m_settle_bursts = true;
   }
   for (std::size_t i = 0; i < m_watches.size() && !m_stopping; ++i) {
     if (m_watches[i]->wd == event.wd) {
