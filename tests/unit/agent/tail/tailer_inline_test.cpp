@@ -292,3 +292,42 @@ TEST_CASE("a tailer ticked by its owner has no timer of its own", "[tail]") {
   REQUIRE(harness.run_until_line(3, 2s));
   CHECK(harness.numbers() == range(1, 3));
 }
+
+TEST_CASE("bursts of writes to several files settle into one pass each", "[tail]") {
+  // Ten files written one after the other, 0.1 ms apart, every 300 ms (as a service logging to
+  // several files per request). The first burst is read as its events come; once a burst came
+  // in several reads, the next ones wait a few milliseconds and are read in one pass.
+  const TempDir dir;
+  constexpr int k_files = 10;
+  std::vector<std::unique_ptr<Writer>> writers;
+  for (int i = 0; i < k_files; ++i) {
+    writers.push_back(std::make_unique<Writer>(dir / ("app" + std::to_string(i) + ".log")));
+  }
+  Harness harness;
+  auto options = test_options((dir / "*.log").string());
+  options.poll_interval = 10s;
+  options.read_interval = 100ms;
+  harness.start(options);
+  REQUIRE(harness.run_until([&] { return harness.tailer().stats().files_open == k_files; }));
+  harness.run_for(200ms);
+  const auto burst = [&](int number) {
+    for (auto& writer : writers) {
+      writer->lines(number, number);
+      std::this_thread::sleep_for(100us);
+    }
+  };
+  burst(1); // the writes come while the loop is not running: one read for them all
+  harness.run_for(300ms);
+  std::uint64_t passes = harness.tailer().stats().io_passes;
+  std::uint64_t settled = 0;
+  for (int number = 2; number <= 6; ++number) {
+    std::thread writer([&] { burst(number); });
+    harness.run_for(300ms);
+    writer.join();
+    const std::uint64_t now = harness.tailer().stats().io_passes;
+    settled += now - passes == 1 ? 1 : 0;
+    passes = now;
+  }
+  CHECK(harness.records.size() == 6 * k_files);
+  CHECK(settled >= 3); // the loop is not always on time on a busy machine: most, not all
+}
