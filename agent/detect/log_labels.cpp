@@ -54,6 +54,11 @@ Result<LogLabelExtractor> LogLabelExtractor::create(std::string_view pattern, bo
     extractor.m_names.push_back(std::move(name));
   }
   extractor.m_max_label_bytes = max_label_bytes;
+  if (extractor.m_names.empty()) {
+    // Most rules name no group: their compiled program (1-8 KiB each) would never run.
+    extractor.m_re.reset();
+    return extractor;
+  }
   const int groups = extractor.m_re->NumberOfCapturingGroups();
   extractor.m_submatches.resize(static_cast<std::size_t>(groups) + 1);
   extractor.m_labels.reserve(extractor.m_names.size());
@@ -90,15 +95,20 @@ std::span<const LogLabel> LogLabelExtractor::extract(std::string_view line) {
 
 StoredLine::StoredLine(std::size_t max_line_bytes, std::size_t max_labels,
                        std::size_t max_label_bytes)
-    : m_max_line_bytes(max_line_bytes), m_max_label_bytes(max_label_bytes) {
-  m_source.reserve(k_max_source_bytes);
-  m_line.reserve(max_line_bytes);
-  m_values.reserve(max_labels * max_label_bytes);
-  m_labels.resize(max_labels);
-}
+    : m_max_line_bytes(max_line_bytes),
+      m_max_labels(max_labels),
+      m_max_label_bytes(max_label_bytes) {}
 
 void StoredLine::assign(std::string_view source, std::string_view line, std::uint32_t template_id,
                         std::span<const LogLabel> labels) {
+  if (!m_reserved) {
+    // Reserved at the first line, not at construction: most rules never match on a host.
+    m_source.reserve(k_max_source_bytes);
+    m_line.reserve(m_max_line_bytes);
+    m_values.reserve(m_max_labels * m_max_label_bytes);
+    m_labels.resize(m_max_labels);
+    m_reserved = true;
+  }
   m_source.assign(cut_utf8(source, k_max_source_bytes));
   m_line.assign(cut_utf8(line, m_max_line_bytes));
   m_template_id = template_id;

@@ -40,7 +40,8 @@ public:
   LogLabelExtractor& operator=(LogLabelExtractor&& other) noexcept;
   ~LogLabelExtractor();
 
-  // True when the pattern has no named group: extract() would always return nothing.
+  // True when the pattern has no named group: extract() always returns nothing, and the
+  // extractor keeps no compiled pattern (create() only checks it).
   [[nodiscard]] bool empty() const noexcept { return m_names.empty(); }
   // Labels of the groups that took part in the match, in pattern order; views into `line` and
   // into this extractor, valid until the next call. Empty when the pattern does not match.
@@ -58,7 +59,8 @@ private:
 };
 
 // A bounded copy of one line with its labels, kept by a rule between the first match of a burst
-// and the signals that report it. Capacity is reserved at construction; assign() never grows it.
+// and the signals that report it. Capacity is reserved by the first assign(); later ones never grow
+// it (so a rule that never matches holds no buffer).
 class StoredLine {
 public:
   StoredLine(std::size_t max_line_bytes, std::size_t max_labels, std::size_t max_label_bytes);
@@ -74,7 +76,9 @@ public:
 
 private:
   std::size_t m_max_line_bytes;
+  std::size_t m_max_labels;
   std::size_t m_max_label_bytes;
+  bool m_reserved = false;
   std::string m_source;
   std::string m_line;
   std::string m_values;

@@ -51,23 +51,27 @@ bool valid_name(std::string_view name) noexcept {
          });
 }
 
-using Detector = std::variant<d::ThresholdDetector, d::RateDetector, d::TrendDetector,
-                              d::LeakDetector, d::AnomalyDetector>;
+// Each detector has an allocation of its own size: in place, every series would take the size of
+// the largest kind (the anomaly detector's 2 KiB), though most are 120-byte thresholds.
+using Detector =
+    std::variant<std::unique_ptr<d::ThresholdDetector>, std::unique_ptr<d::RateDetector>,
+                 std::unique_ptr<d::TrendDetector>, std::unique_ptr<d::LeakDetector>,
+                 std::unique_ptr<d::AnomalyDetector>>;
 
 Detector make_detector(const DetectorSpec& spec) {
   return std::visit(
       [](const auto& s) -> Detector {
         using Spec = std::decay_t<decltype(s)>;
         if constexpr (std::is_same_v<Spec, d::ThresholdSpec>) {
-          return d::ThresholdDetector(s);
+          return std::make_unique<d::ThresholdDetector>(s);
         } else if constexpr (std::is_same_v<Spec, d::RateSpec>) {
-          return d::RateDetector(s);
+          return std::make_unique<d::RateDetector>(s);
         } else if constexpr (std::is_same_v<Spec, d::TrendSpec>) {
-          return d::TrendDetector(s);
+          return std::make_unique<d::TrendDetector>(s);
         } else if constexpr (std::is_same_v<Spec, d::LeakSpec>) {
-          return d::LeakDetector(s);
+          return std::make_unique<d::LeakDetector>(s);
         } else {
-          return d::AnomalyDetector(s);
+          return std::make_unique<d::AnomalyDetector>(s);
         }
       },
       spec);
@@ -76,7 +80,8 @@ Detector make_detector(const DetectorSpec& spec) {
 // The figure a signal carries: what the detector judged.
 double figure(const Detector& detector, double value) noexcept {
   return std::visit(
-      [value](const auto& det) -> double {
+      [value](const auto& held) -> double {
+        const auto& det = *held;
         using Det = std::decay_t<decltype(det)>;
         if constexpr (std::is_same_v<Det, d::ThresholdDetector>) {
           return value;
@@ -233,7 +238,7 @@ void MetricRules::observe(std::string_view name, double value, std::int64_t wall
       continue;
     }
     const d::Transition transition =
-        std::visit([&](auto& det) { return det.update(value, mono_ms); }, series->detector);
+        std::visit([&](auto& det) { return det->update(value, mono_ms); }, series->detector);
     if (transition == d::Transition::none) {
       continue;
     }

@@ -76,6 +76,9 @@ public:
     return m_line_open ? m_line_start : m_position;
   }
   [[nodiscard]] std::uint64_t position() const noexcept { return m_position; }
+  // Bytes held for partial lines now (0, up to k_kept_line_capacity, or more while a long line
+  // is split across reads).
+  [[nodiscard]] std::size_t line_buffer_bytes() const noexcept { return m_line_capacity; }
 
 private:
   void hold_partial(std::string_view bytes, std::uint64_t start);

@@ -56,9 +56,10 @@ TemplateMiner::TemplateMiner(TemplateMinerOptions options)
                                   m_options.mask_variables}),
       m_wildcard_hash(hash_token(k_wildcard)) {
   m_nodes.emplace_back(); // the root
-  // Small to start with (the agent stays tiny); both grow only when templates are created.
-  m_slot_of.reserve(std::min<std::size_t>(m_options.max_clusters, 256));
-  m_edges.reserve(std::min<std::size_t>(m_options.max_clusters * 2, 512));
+  // Small to start with (the agent stays tiny: a host's logs have tens of templates, and 256
+  // reserved here held 24 KiB); both grow by doubling only when templates are created.
+  m_slot_of.reserve(std::min<std::size_t>(m_options.max_clusters, 16));
+  m_edges.reserve(std::min<std::size_t>(m_options.max_clusters * 2, 32));
 }
 
 MineResult TemplateMiner::add(std::string_view message) {

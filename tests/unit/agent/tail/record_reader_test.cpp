@@ -131,3 +131,48 @@ TEST_CASE("an idle multi-line record is flushed after the idle time only", "[tai
   CHECK(sink.out[0] == Out{"head\n  body", 0, 12, false});
   CHECK(reader.committed() == 12);
 }
+
+TEST_CASE("RecordReader grows its line buffer to the bound for a split line and frees it after",
+          "[tail]") {
+  constexpr std::size_t k_max = 4000;
+  Collect sink;
+  TailStats stats;
+  std::vector<char> scratch(k_max);
+  RecordReader reader(RecordRules{nullptr, k_max}, scratch, stats, sink);
+  reader.reset(0, FirstLine::whole);
+  CHECK(reader.line_buffer_bytes() == 0); // nothing allocated before a line is split
+
+  const auto feed_in_pieces = [&](const std::string& text, std::size_t piece) {
+    for (std::size_t at = 0; at < text.size(); at += piece) {
+      reader.feed(std::string_view(text).substr(at, piece), 0);
+    }
+  };
+  const std::string bound_line(k_max, 'a');
+  feed_in_pieces(bound_line, 7);
+  CHECK(reader.line_buffer_bytes() > RecordReader::k_kept_line_capacity);
+  CHECK(reader.line_buffer_bytes() <= k_max + 1);
+  reader.feed("\n", 0);
+  CHECK(reader.line_buffer_bytes() == 0); // freed once the line is complete
+
+  // One byte over the bound, the last character a 2-byte one: cut before it, as without the
+  // buffer growing.
+  const std::string long_line = std::string(k_max - 1, 'b') + "\xc3\xa9";
+  feed_in_pieces(long_line + "tail\n", 333);
+  CHECK(reader.line_buffer_bytes() == 0);
+
+  feed_in_pieces("short\n", 2);
+  CHECK(reader.line_buffer_bytes() > 0);
+  CHECK(reader.line_buffer_bytes() <= RecordReader::k_kept_line_capacity); // kept for next time
+
+  feed_in_pieces(bound_line + "\n", 4096);
+  reader.finish();
+
+  REQUIRE(sink.out.size() == 4);
+  CHECK(sink.out[0] == Out{bound_line, 0, k_max + 1, false});
+  CHECK(sink.out[1].text == std::string(k_max - 1, 'b'));
+  CHECK(sink.out[1].truncated);
+  CHECK(sink.out[1].end == k_max + 1 + long_line.size() + 5);
+  CHECK(sink.out[2].text == "short");
+  CHECK(sink.out[3] == Out{bound_line, sink.out[2].end, sink.out[2].end + k_max + 1, false});
+  CHECK(reader.committed() == sink.out[3].end);
+}
