@@ -55,6 +55,10 @@ Result<std::unique_ptr<Agent>> Agent::create(uv_loop_t& loop, const config::Agen
     return fail(std::move(logs).error());
   }
   agent->m_logs = std::move(*logs);
+  // The configuration is parsed and every pattern compiled: give back that code and memory now,
+  // before the rest of start-up adds its own (the peak, VmHWM, is their sum otherwise).
+  malloc_trim(0);
+  (void)release_startup_code();
   if (auto restored = agent->m_logs->restore(cursors); !restored) {
     return fail(std::move(restored).error().context("resuming log files"));
   }
