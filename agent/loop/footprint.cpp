@@ -34,10 +34,6 @@ Result<std::uint64_t> kilobytes(std::string_view status, std::string_view key) {
   return value * 1024;
 }
 
-} // namespace
-
-namespace {
-
 // Read-only, file-backed address ranges: what release_startup_code drops. Fixed capacity: no
 // allocation, and a static agent has four or five.
 struct Ranges {
@@ -128,15 +124,17 @@ std::size_t release_startup_code() noexcept {
   Ranges ranges;
   add_code_mappings(ranges);
   add_read_only_data(ranges);
-  // No read-ahead on a fault (read_ahead_kb can be megabytes), then unmap everything.
+  // No read-ahead on a fault (read_ahead_kb can be megabytes), then unmap everything. (Linux
+  // 6.18 still reads ahead for a fault in executable mappings; read-only data obeys.)
   ranges.advise(MADV_RANDOM);
   ranges.advise(MADV_DONTNEED);
   // The kernel maps up to 64 KiB of cached pages around each fault: while the whole file stays
   // in the page cache, every page the steady state touches brings 15 neighbours along. So empty
   // the cache of this file too: what is not mapped now goes, and MADV_PAGEOUT reclaims the few
   // pages this very code and the other threads faulted back in meanwhile. From then on a fault
-  // reads its one page, and only pages in use are resident. (PAGEOUT skips pages other processes
-  // map, and file pages of a file this user cannot write: then the cache just stays.)
+  // in read-only data reads its one page; one in code its read-ahead. (PAGEOUT skips pages other
+  // processes map, and file pages of a file this user cannot write: then the cache just stays;
+  // dirty pages, of a binary written moments ago, stay until written back.)
   evict_executable_cache();
   ranges.advise(MADV_PAGEOUT);
   evict_executable_cache();

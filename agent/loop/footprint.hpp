@@ -33,12 +33,12 @@ private:
 // Once start-up is over: unmaps the pages of executable code (r-xp file mappings: the program and
 // its libraries) and the executable's read-only data (.rodata, unwind tables) from this process,
 // and empties the page cache of the executable, so that only the pages the steady state touches
-// come back, one by one (MADV_RANDOM: no read-ahead; an empty cache: nothing for the kernel's
-// 64 KiB fault-around to map beside them). Start-up code (config parsing, pattern compilers) and
-// the unused parts of big libraries then stop counting in RSS. Safe: these pages are never
-// written, so dropping them loses nothing; the cost is one read from disk per page when it is
-// next used. Writable data and RELRO (relocated data lives there) are left alone. Returns the
-// number of ranges released.
+// come back (MADV_RANDOM: no read-ahead, which Linux 6.18 still does for code; an empty cache:
+// nothing for the kernel's 64 KiB fault-around to map beside them). Start-up code (config parsing,
+// pattern compilers) and the unused parts of big libraries then stop counting in RSS. Safe: these
+// pages are never written, so dropping them loses nothing; the cost is one read from disk per page
+// when it is next used. Writable data and RELRO (relocated data lives there) are left alone.
+// Returns the number of ranges released.
 std::size_t release_startup_code() noexcept;
 
 // "VmRSS:  9588 kB" and "VmHWM:" from /proc/<pid>/status text, in bytes.
