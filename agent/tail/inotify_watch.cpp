@@ -112,7 +112,6 @@ void InotifyWatch::resume() noexcept {
 }
 
 void InotifyWatch::readable() noexcept {
-  ++m_wakes;
   drain();
 }
 

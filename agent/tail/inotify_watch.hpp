@@ -57,9 +57,6 @@ public:
   [[nodiscard]] bool paused() const noexcept { return m_paused; }
   // Reads and delivers every event queued now (until a handler calls close()).
   void drain() noexcept;
-  // How many times the loop has woken for events (drain() calls of the caller's own not counted):
-  // handlers tell a new wake-up from more events of the same one.
-  [[nodiscard]] std::uint64_t wakes() const noexcept { return m_wakes; }
   // For the poll callback.
   void readable() noexcept;
   // Stops for good: the poll handle is closed (the descriptor with it); safe inside a handler.
@@ -71,7 +68,6 @@ private:
   int m_fd;
   uv_poll_t* m_poll; // heap: freed by its close callback, which also closes m_fd
   InotifyHandlers m_handlers;
-  std::uint64_t m_wakes = 0;
   bool m_paused = false;
   bool m_closed = false;
 };

@@ -122,6 +122,16 @@ inline TailerOptions test_options(const std::string& glob,
   return options;
 }
 
+// `count` writers on dir/<stem>0.log, dir/<stem>1.log, ...
+inline std::vector<std::unique_ptr<Writer>> writers_in(const fs::path& dir, const std::string& stem,
+                                                       int count) {
+  std::vector<std::unique_ptr<Writer>> writers;
+  for (int i = 0; i < count; ++i) {
+    writers.push_back(std::make_unique<Writer>(dir / (stem + std::to_string(i) + ".log")));
+  }
+  return writers;
+}
+
 class Harness {
 public:
   Harness() { uv_loop_init(&m_loop); }

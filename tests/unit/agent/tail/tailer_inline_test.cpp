@@ -299,10 +299,7 @@ TEST_CASE("bursts of writes to several files settle into one pass each", "[tail]
   // in several reads, the next ones wait a few milliseconds and are read in one pass.
   const TempDir dir;
   constexpr int k_files = 10;
-  std::vector<std::unique_ptr<Writer>> writers;
-  for (int i = 0; i < k_files; ++i) {
-    writers.push_back(std::make_unique<Writer>(dir / ("app" + std::to_string(i) + ".log")));
-  }
+  const auto writers = writers_in(dir.path(), "app", k_files);
   Harness harness;
   auto options = test_options((dir / "*.log").string());
   options.poll_interval = 10s;

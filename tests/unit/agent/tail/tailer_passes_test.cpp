@@ -37,10 +37,7 @@ TEST_CASE("writes to many files within read_interval share threadpool round trip
   const TempDir dir;
   constexpr int k_files = 10;
   constexpr int k_lines = 40;
-  std::vector<std::unique_ptr<Writer>> writers;
-  for (int f = 0; f < k_files; ++f) {
-    writers.push_back(std::make_unique<Writer>(dir / ("f" + std::to_string(f) + ".log")));
-  }
+  const auto writers = writers_in(dir.path(), "f", k_files);
   Harness harness;
   auto options = test_options((dir / "*.log").string());
   options.poll_interval = 1s; // only inotify reports the writes
