@@ -11,6 +11,8 @@
 
 #include <uv.h>
 
+#include "shared/uv/handle.hpp"
+
 namespace medic::agent::tail {
 
 namespace {
@@ -30,12 +32,6 @@ void on_readable(uv_poll_t* poll, int status, int /*events*/) {
   if (status == 0) {
     static_cast<InotifyWatch*>(poll->data)->readable();
   }
-}
-
-void close_poll(uv_handle_t* handle) {
-  const auto fd = static_cast<int>(reinterpret_cast<std::intptr_t>(handle->data));
-  ::close(fd);
-  delete reinterpret_cast<uv_poll_t*>(handle);
 }
 
 } // namespace
@@ -73,13 +69,7 @@ void InotifyWatch::close() noexcept {
   }
   m_closed = true;
   m_paused = true;
-  auto* handle = reinterpret_cast<uv_handle_t*>(m_poll);
-  if (uv_is_closing(handle) != 0) {
-    return; // closed with the whole loop already: only the descriptor is left behind
-  }
-  uv_poll_stop(m_poll);
-  m_poll->data = reinterpret_cast<void*>(static_cast<std::intptr_t>(m_fd));
-  uv_close(handle, close_poll);
+  uv::close_poll(m_poll, m_fd);
 }
 
 int InotifyWatch::add(const std::string& dir) noexcept {

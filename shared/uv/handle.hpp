@@ -15,6 +15,11 @@ void close_handle(Handle& handle) noexcept {
   }
 }
 
+// For a uv_poll_t allocated with new, watching a descriptor its owner opened: stops the poll and,
+// once the loop has closed the handle, closes `fd` and frees the handle, so the owner may be gone
+// by then. When the loop closed the handle already (close_loop at exit), only closes `fd`.
+void close_poll(uv_poll_t* poll, int fd) noexcept;
+
 // Runs the loop until every handle has closed, then closes the loop. Call once at exit.
 void close_loop(uv_loop_t& loop) noexcept;
 
