@@ -248,13 +248,24 @@ Result<void> finish_sensing(SensingConfig& config) {
     config.log_rules = std::move(built_in.log_rules);
     config.default_rules = false; // merged: finishing twice must not merge again
   }
+  const auto is_file_source = [&](std::string_view name) {
+    return std::any_of(config.tail.sources.begin(), config.tail.sources.end(),
+                       [&](const auto& s) { return s.name == name; });
+  };
+  if (config.kernel_log && is_file_source(k_kernel_source)) {
+    return fail(ErrorCode::config,
+                "logs.sources: the name 'kernel' is the kernel's log "
+                "(logs.kernel: true); name this source otherwise");
+  }
   for (const auto& rule : config.log_rules) {
     for (const auto& source : rule.sources) {
-      const bool known = std::any_of(config.tail.sources.begin(), config.tail.sources.end(),
-                                     [&](const auto& s) { return s.name == source; });
-      if (!known) {
+      const bool kernel = config.kernel_log && source == k_kernel_source;
+      if (!kernel && !is_file_source(source)) {
         return fail(ErrorCode::config, "log_rules: rule '" + rule.id + "' names source '" + source +
-                                           "', which logs.sources does not define");
+                                           "', which logs.sources does not define" +
+                                           (source == k_kernel_source && !config.kernel_log
+                                                ? " (the kernel's log needs logs.kernel: true)"
+                                                : ""));
       }
     }
   }

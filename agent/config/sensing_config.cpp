@@ -187,6 +187,9 @@ void add_log_keys(medic::config::Schema& schema, SensingConfig& config) {
         }
         return {};
       });
+  schema.add_bool("logs.kernel", config.kernel_log,
+                  "Also follow the kernel's log (/dev/kmsg) as the log source named kernel: "
+                  "OOM-killer, segfault and I/O error lines where no syslog file has them");
   schema.add_bool("logs.mine_templates", config.mine_templates,
                   "Map every line to a template id (online Drain-style miner)");
   schema.add_bool("logs.new_error_templates", config.new_error_templates,

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/detect/metric_rules.hpp"
@@ -46,6 +47,9 @@ struct LogContextConfig {
   std::uint32_t after = 0;
 };
 
+// The log source name of the kernel's log (logs.kernel), in rules' `sources` and in events.
+inline constexpr std::string_view k_kernel_source = "kernel";
+
 struct SensingConfig {
   sample::CpuConfig cpu;
   sample::DiskSpaceConfig disk;
@@ -57,6 +61,9 @@ struct SensingConfig {
   std::uint32_t ship_every = 1; // ship one sampling round in N; detectors see every round
 
   tail::TailerOptions tail; // sources from `logs.sources`
+  // `logs.kernel`: also follow the kernel's log (/dev/kmsg) as the log source named "kernel".
+  bool kernel_log = false;
+  std::string kernel_log_path = "/dev/kmsg"; // not a config key: tests and odd systems
   // One per logs.sources entry, by name; a source without an entry gets the defaults.
   std::vector<LogContextConfig> log_context;
   bool mine_templates = true;

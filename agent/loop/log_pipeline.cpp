@@ -152,14 +152,15 @@ Result<std::unique_ptr<LogPipeline>> LogPipeline::create(uv_loop_t& loop,
   std::vector<detect::LogRule> rules;
   // Without log sources the rules could never see a line: compiling them would only cost
   // memory (the multi-pattern compiler alone touches megabytes).
-  const std::size_t rule_count = config.tail.sources.empty() ? 0 : config.log_rules.size();
+  const bool any_source = !config.tail.sources.empty() || config.kernel_log;
+  const std::size_t rule_count = any_source ? config.log_rules.size() : 0;
   for (std::size_t i = 0; i < rule_count; ++i) {
     const auto& rule = config.log_rules[i];
     rules.push_back({static_cast<std::uint32_t>(i + 1), rule.pattern, rule.ignore_case,
                      rule.sources, rule.count, rule.window.count(), rule.quiet.count()});
   }
   detect::LogRulesOptions options;
-  options.mine_templates = config.mine_templates && !config.tail.sources.empty();
+  options.mine_templates = config.mine_templates && any_source;
   options.new_error_templates = config.mine_templates && config.new_error_templates;
   auto compiled = detect::LogRules::create(std::move(rules), options);
   if (!compiled) {
@@ -167,9 +168,9 @@ Result<std::unique_ptr<LogPipeline>> LogPipeline::create(uv_loop_t& loop,
     return fail(std::move(compiled).error().context("log_rules"));
   }
   std::unique_ptr<LogPipeline> pipeline(
-      new LogPipeline(config, clock, std::move(output), std::move(*compiled)));
+      new LogPipeline(loop, config, clock, std::move(output), std::move(*compiled)));
   if (config.tail.sources.empty()) {
-    return pipeline; // nothing to follow: rules stay idle
+    return pipeline; // no files to follow: the rules see the kernel's log only, or stay idle
   }
   tail::TailCallbacks callbacks;
   LogPipeline* self = pipeline.get();
@@ -191,9 +192,12 @@ Result<std::unique_ptr<LogPipeline>> LogPipeline::create(uv_loop_t& loop,
   return pipeline;
 }
 
-LogPipeline::LogPipeline(const config::SensingConfig& config, const Clock& clock, LogOutput output,
-                         detect::LogRules rules)
-    : m_rule_configs(config.log_rules),
+LogPipeline::LogPipeline(uv_loop_t& loop, const config::SensingConfig& config, const Clock& clock,
+                         LogOutput output, detect::LogRules rules)
+    : m_loop(loop),
+      m_kernel_wanted(config.kernel_log),
+      m_kernel_path(config.kernel_log_path),
+      m_rule_configs(config.log_rules),
       m_max_events(config.max_log_events_per_flush),
       m_clock(clock),
       m_output(std::move(output)),
@@ -210,6 +214,9 @@ LogPipeline::LogPipeline(const config::SensingConfig& config, const Clock& clock
 }
 
 LogPipeline::~LogPipeline() {
+  if (m_kernel) {
+    m_kernel->stop();
+  }
   if (m_tailer) { // not stop(): the evidence output may be gone already
     m_tailer->stop();
   }
@@ -223,14 +230,49 @@ Result<std::vector<tail::TailCursor>> LogPipeline::load_cursors(sqlite::Database
 }
 
 Result<void> LogPipeline::restore(std::span<const tail::TailCursor> cursors) {
-  return m_tailer ? m_tailer->restore(cursors) : Result<void>{};
+  std::vector<tail::TailCursor> files;
+  files.reserve(cursors.size());
+  for (const auto& cursor : cursors) {
+    if (cursor.path == m_kernel_path) {
+      m_kernel_resume = tail::KmsgCursor{cursor.device, cursor.offset};
+    } else {
+      files.push_back(cursor);
+    }
+  }
+  return m_tailer ? m_tailer->restore(files) : Result<void>{};
 }
 
 Result<void> LogPipeline::start() {
-  return m_tailer ? m_tailer->start() : Result<void>{};
+  if (m_tailer) {
+    if (auto started = m_tailer->start(); !started) {
+      return started;
+    }
+  }
+  if (m_kernel_wanted) {
+    tail::KmsgCallbacks callbacks;
+    callbacks.on_record = [this](const tail::KmsgRecord& record, std::string_view text) {
+      on_kernel_record(record, text);
+    };
+    callbacks.on_gap = [this](std::uint64_t first_seq, std::uint64_t count) {
+      on_kernel_gap(first_seq, count);
+    };
+    auto source =
+        tail::KmsgSource::open(m_loop, m_kernel_path, m_kernel_resume, std::move(callbacks));
+    if (source) {
+      m_kernel = std::move(*source);
+    } else {
+      // A container has no /dev/kmsg, and kernel.dmesg_restrict hides it from an agent without
+      // CAP_SYSLOG: the host's other signals still matter, so go on without it.
+      spdlog::warn("logs.kernel: {}; kernel messages are not followed", source.error().message());
+    }
+  }
+  return {};
 }
 
 void LogPipeline::stop() noexcept {
+  if (m_kernel) {
+    m_kernel->stop();
+  }
   if (m_tailer) {
     m_tailer->stop();
   }
@@ -258,17 +300,31 @@ const detect::LogRuleCounters& LogPipeline::rule_counters() const noexcept {
 }
 
 std::optional<std::vector<tail::TailCursor>> LogPipeline::cursors_if_moved() {
-  if (!m_tailer) {
+  if (!m_tailer && !m_kernel) {
     return std::nullopt;
   }
-  const auto& stats = m_tailer->stats();
-  const std::uint64_t moves = stats.rotations + stats.truncations;
-  if (stats.records == m_records_at_last_cursors && stats.gaps + moves == m_gaps_at_last_cursors) {
+  std::uint64_t records = 0;
+  std::uint64_t gaps = 0;
+  if (m_tailer) {
+    const auto& stats = m_tailer->stats();
+    records = stats.records;
+    gaps = stats.gaps + stats.rotations + stats.truncations;
+  }
+  if (m_kernel) {
+    records += m_kernel->stats().records;
+    gaps += m_kernel->stats().lost;
+  }
+  if (records == m_records_at_last_cursors && gaps == m_gaps_at_last_cursors) {
     return std::nullopt;
   }
-  m_records_at_last_cursors = stats.records;
-  m_gaps_at_last_cursors = stats.gaps + moves;
-  return m_tailer->cursors();
+  m_records_at_last_cursors = records;
+  m_gaps_at_last_cursors = gaps;
+  std::vector<tail::TailCursor> cursors =
+      m_tailer ? m_tailer->cursors() : std::vector<tail::TailCursor>{};
+  if (const auto kernel = m_kernel ? m_kernel->cursor() : std::nullopt) {
+    cursors.push_back({m_kernel_path, kernel->boot, 0, kernel->next_seq, 0});
+  }
+  return cursors;
 }
 
 void LogPipeline::on_chunk(std::string_view bytes) noexcept {
@@ -306,6 +362,41 @@ void LogPipeline::on_record(const tail::TailRecord& record) noexcept {
   line.t_ms = chunk_line ? m_chunk_t_ms : m_clock.monotonic_ms();
   m_rules.process(line, *this);
   m_record = nullptr;
+}
+
+// A kernel record goes through the rules as a line does, with the level the kernel gave it (an
+// error-level new template is one at level 3 or more urgent, whatever its words).
+void LogPipeline::on_kernel_record(const tail::KmsgRecord& record, std::string_view text) noexcept {
+  tail::TailRecord line_record;
+  line_record.source_name = config::k_kernel_source;
+  line_record.path = m_kernel_path;
+  line_record.text = text;
+  line_record.offset = record.seq;
+  line_record.end_offset = record.seq + 1;
+  m_record = &line_record;
+  detect::LogLine line;
+  line.source = config::k_kernel_source;
+  line.text = text;
+  line.message = m_mining ? text : std::string_view{};
+  line.priority = record.level;
+  line.t_ms = m_clock.monotonic_ms();
+  m_rules.process(line, *this);
+  m_record = nullptr;
+}
+
+void LogPipeline::on_kernel_gap(std::uint64_t first_seq, std::uint64_t count) noexcept {
+  ++m_counters.gaps;
+  const std::string text =
+      std::to_string(count) + " kernel log records overwritten before they were read";
+  protocol::LogEventView event;
+  event.kind = protocol::LogEventKind::gap;
+  event.source = config::k_kernel_source;
+  event.path = m_kernel_path;
+  event.time_ms = m_clock.now_unix_ms();
+  event.offset = first_seq;
+  event.text = text;
+  spdlog::warn("{}: {} (from sequence number {})", m_kernel_path, text, first_seq);
+  m_output.event(event);
 }
 
 void LogPipeline::on_gap(const tail::TailGap& gap) noexcept {

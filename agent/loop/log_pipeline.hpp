@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Followed log files to signals and log events: the tailer hands each record to the log rules
 // (one multi-pattern match and one template-mining step per record); what they report is
-// turned into protocol views for the batch. Gaps the tailer reports become gap events.
+// turned into protocol views for the batch. Gaps the tailer reports become gap events. With
+// logs.kernel, the kernel's log (/dev/kmsg, kmsg_source.hpp) is one more source, named
+// "kernel": its records reach the rules as lines do, with the kernel's level as their priority,
+// and its cursor is saved with the files' (path /dev/kmsg, device = the boot).
 //
 // With template mining off, a line only matters if a rule matches it: one scan of each whole read
 // chunk (LinePrefilter, the rule patterns compiled once more for blocks of lines) picks the lines
@@ -27,6 +30,7 @@
 #include "agent/detect/log_matcher.hpp"
 #include "agent/detect/log_rules.hpp"
 #include "agent/loop/log_context.hpp"
+#include "agent/tail/kmsg_source.hpp"
 #include "agent/tail/tailer.hpp"
 #include "protocol/message.hpp"
 #include "shared/clock.hpp"
@@ -110,22 +114,29 @@ public:
   // The cursors as they stand, when they moved since the last call (else nullopt).
   [[nodiscard]] std::optional<std::vector<tail::TailCursor>> cursors_if_moved();
 
-  [[nodiscard]] bool active() const noexcept { return m_tailer != nullptr; }
+  [[nodiscard]] bool active() const noexcept { return m_tailer != nullptr || m_kernel_wanted; }
   [[nodiscard]] const tail::TailStats* tail_stats() const noexcept;
   [[nodiscard]] const detect::LogRuleCounters& rule_counters() const noexcept;
   [[nodiscard]] const LogPipelineCounters& counters() const noexcept { return m_counters; }
 
 private:
-  LogPipeline(const config::SensingConfig& config, const Clock& clock, LogOutput output,
-              detect::LogRules rules);
+  LogPipeline(uv_loop_t& loop, const config::SensingConfig& config, const Clock& clock,
+              LogOutput output, detect::LogRules rules);
   void on_chunk(std::string_view bytes) noexcept;
   void on_record(const tail::TailRecord& record) noexcept;
   void on_gap(const tail::TailGap& gap) noexcept;
+  void on_kernel_record(const tail::KmsgRecord& record, std::string_view text) noexcept;
+  void on_kernel_gap(std::uint64_t first_seq, std::uint64_t count) noexcept;
   // Whether the record's text is a whole line of the chunk being handed out.
   [[nodiscard]] bool in_chunk(std::string_view text) const noexcept;
   void on_signal(const detect::LogSignal& signal) noexcept override;
   void on_event(const detect::LogEvent& event) noexcept override;
 
+  uv_loop_t& m_loop;
+  bool m_kernel_wanted; // logs.kernel
+  std::string m_kernel_path;
+  std::optional<tail::KmsgCursor> m_kernel_resume;
+  std::unique_ptr<tail::KmsgSource> m_kernel;        // null when not wanted or not readable
   std::vector<config::LogRuleConfig> m_rule_configs; // LogRule id N is index N - 1
   std::uint32_t m_max_events;
   const Clock& m_clock;

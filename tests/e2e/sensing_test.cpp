@@ -5,6 +5,9 @@
 #include <csignal>
 #include <fstream>
 #include <set>
+#include <string>
+
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
@@ -165,4 +168,54 @@ TEST_CASE(
     CHECK(lines.count(n) == 1);
   }
   CHECK(lines.size() == 20);
+}
+
+TEST_CASE("a kernel log line (logs.kernel) becomes a signal and a log event at the coordinator") {
+  Fleet fleet;
+  fleet.start_coordinator();
+  // Tagged: other kernel messages, and other tests writing to /dev/kmsg, match nothing here.
+  const std::string tag = "medic-e2e-kmsg-" + std::to_string(::getpid());
+  fleet.start_agent("kernel-1", true,
+                    "logs:\n"
+                    "  kernel: true\n"
+                    "log_rules:\n"
+                    "  - {id: kernel-e2e, pattern: '" +
+                        tag +
+                        " test failure', sources: [kernel], severity: high, category: resource}\n");
+  const auto logged = [&](const std::string& answer_key, const auto& matches) {
+    const auto answer = ctl_json(fleet, answer_key, "kernel-1");
+    if (!answer) {
+      return false;
+    }
+    for (const auto& item : answer->value(answer_key, json::array())) {
+      if (matches(item)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  // Written again until seen: the agent may still be starting when the first line goes.
+  const bool fired = medic::test::wait_until(
+      [&] {
+        {
+          std::ofstream kmsg("/dev/kmsg");
+          kmsg << "<3>" << tag << " test failure, dev sdz, sector 42\n";
+        }
+        return logged("signals", [](const json& signal) {
+          return signal.value("rule", "") == "kernel-e2e" &&
+                 signal.value("state", "") == "firing" &&
+                 signal.at("labels").value("source", "") == "kernel";
+        });
+      },
+      20s, 500ms);
+  INFO(fleet.logs());
+  REQUIRE(fired);
+  CHECK(medic::test::wait_until(
+      [&] {
+        return logged("logs", [&](const json& event) {
+          return event.value("rule", "") == "kernel-e2e" &&
+                 event.value("text", "").find(tag + " test failure, dev sdz") == 0;
+        });
+      },
+      10s, 200ms));
 }

@@ -28,6 +28,10 @@ TEST_CASE("the shipped agent.yaml loads and matches the built-in defaults") {
   CHECK(shipped.log_level == defaults.log_level);
   CHECK(shipped.id.empty());
   CHECK(shipped.labels.empty());
+  // Unlike the built-in default: an installed agent follows the kernel's log, where the built-in
+  // OOM-killer, segfault and I/O error rules find their lines on a journal-only host.
+  CHECK(shipped.sensing.kernel_log);
+  CHECK_FALSE(defaults.sensing.kernel_log);
 }
 
 TEST_CASE("the shipped coordinator.yaml loads and matches the built-in defaults") {

@@ -164,3 +164,23 @@ TEST_CASE("logs.read_interval sets how often followed files are read", "[config]
   CHECK(load_error("logs:\n  read_interval: 20s\n").find("'20s' is out of range 0s..10s") !=
         std::string::npos);
 }
+
+TEST_CASE("logs.kernel follows the kernel's log as the source 'kernel'", "[config][kmsg]") {
+  AgentConfig defaults;
+  REQUIRE(load(defaults, "logs:\n  sources:\n    - {name: app, paths: ['/var/log/a.log']}\n"));
+  CHECK_FALSE(defaults.sensing.kernel_log);
+  AgentConfig kernel;
+  REQUIRE(load(kernel,
+               "logs:\n  kernel: true\n"
+               "log_rules:\n  - {id: k, pattern: 'BUG:', sources: [kernel]}\n"));
+  CHECK(kernel.sensing.kernel_log);
+  CHECK(kernel.sensing.kernel_log_path == "/dev/kmsg");
+  CHECK(load_error("log_rules:\n  - {id: k, pattern: 'BUG:', sources: [kernel]}\n") ==
+        "log_rules: rule 'k' names source 'kernel', which logs.sources does not define (the "
+        "kernel's log needs logs.kernel: true)");
+  CHECK(load_error("logs:\n  kernel: true\n  sources:\n"
+                   "    - {name: kernel, paths: ['/var/log/kern.log']}\n") ==
+        "logs.sources: the name 'kernel' is the kernel's log (logs.kernel: true); name this "
+        "source otherwise");
+  CHECK(load_error("logs:\n  kernel: maybe\n").find("logs.kernel") != std::string::npos);
+}
