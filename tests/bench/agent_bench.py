@@ -335,7 +335,7 @@ def heap_probe(pid, work):
 # Agent variants for --only ablation: (label, peers, writer: None/"info"/"errors", agent YAML).
 FULL_AGENT = ("sample:\n  interval: 1s\n{extra}processes:\n  - {{name: watched, pid_file: {w}/watched.pid}}\n"
               "probes:\n  - {{name: health, kind: http, port: {port}, path: /health}}\n"
-              "logs:\n  sources:\n    - {{name: app, paths: ['{w}/logs/*.log']}}\n{logs}")
+              "logs:\n  kernel: true\n  sources:\n    - {{name: app, paths: ['{w}/logs/*.log']}}\n{logs}")
 ABLATION = [
     ("as in the footprint table", False, "errors", FULL_AGENT),
     ("logs.mine_templates: false", False, "errors", FULL_AGENT.replace("{logs}", "  mine_templates: false\n")),
@@ -343,6 +343,10 @@ ABLATION = [
     ("logs.read_interval: 0s (read at every wake-up)", False, "errors",
      FULL_AGENT.replace("{logs}", "  read_interval: 0s\n")),
     ("logs.read_interval: 250ms", False, "errors", FULL_AGENT.replace("{logs}", "  read_interval: 250ms\n")),
+    ("logs.read_interval: 1s (one read pass a second)", False, "errors",
+     FULL_AGENT.replace("{logs}", "  read_interval: 1s\n")),
+    ("logs.poll_interval: 10s (fstat poll every 10 s)", False, "errors",
+     FULL_AGENT.replace("{logs}", "  poll_interval: 10s\n")),
     ("INFO lines only (no line matches a rule)", False, "info", FULL_AGENT),
     ("no lines written (10 idle files)", False, None, FULL_AGENT),
     ("no log sources, process or probe", False, None, "sample:\n  interval: 1s\n"),
