@@ -107,16 +107,18 @@ def cpu_seconds(pid):
 
 
 def sched(*pids):
-    """(CPU run time, time spent waiting for a CPU) of the live threads, in s (schedstat)."""
-    run = wait = 0
+    """(CPU run time, time spent waiting for a CPU, times put on a CPU) of the live threads, in
+    s, s and a count (schedstat; the count is about the wake-ups of a mostly idle process)."""
+    run = wait = slices = 0
     for pid in pids:
         for task in Path(f"/proc/{pid}/task").iterdir():
             try:
                 fields = (task / "schedstat").read_text().split()
                 run, wait = run + int(fields[0]), wait + int(fields[1])
+                slices += int(fields[2])
             except (FileNotFoundError, ProcessLookupError):
                 pass
-    return run / 1e9, wait / 1e9
+    return run / 1e9, wait / 1e9, slices
 
 
 def status_kib(pid, *keys):
@@ -418,7 +420,7 @@ def footprint_run(build, work, seconds, warmup, diagnose=False, variant=FOOTPRIN
         for name, p in tools.items():
             if p.poll() is not None:
                 raise RuntimeError(f"{name} exited early ({p.returncode}); see {work}")
-        start = {n: (cpu_seconds(p.pid), sched(p.pid)[0]) for n, p in tools.items()}
+        start = {n: (cpu_seconds(p.pid), *sched(p.pid)[::2]) for n, p in tools.items()}
         m0, t0 = machine_busy(), time.monotonic()
         batches0, udp0, scrapes0 = medic.batches(), got["udp"], got["scrapes"]
         profile = syscall_window(agent.pid, work, seconds) if diagnose else time.sleep(seconds)
@@ -427,7 +429,9 @@ def footprint_run(build, work, seconds, warmup, diagnose=False, variant=FOOTPRIN
         for name, p in tools.items():
             cpu = cpu_seconds(p.pid) - start[name][0]
             mem = status_kib(p.pid, "VmRSS", "VmHWM")
-            out[name] = {"cpu_s": cpu, "run_s": sched(p.pid)[0] - start[name][1],
+            run_s, _, slices = sched(p.pid)
+            out[name] = {"cpu_s": cpu, "run_s": run_s - start[name][1],
+                         "wakeups": slices - start[name][2],
                          "wall": wall, "rss_kib": mem["VmRSS"], "hwm_kib": mem["VmHWM"],
                          "threads": len(list(Path(f"/proc/{p.pid}/task").iterdir()))}
         roll, top = smaps_breakdown(agent.pid)
@@ -632,13 +636,14 @@ def dec(values):
 
 def report_footprint(runs):
     print("| tool | RSS MiB | peak RSS (VmHWM) MiB | CPU % of one core | CPU ms per 1 s cycle "
-          "| schedstat ms per s | threads |\n|---|---:|---:|---:|---:|---:|---:|")
+          "| schedstat ms per s | times on a CPU per s | threads |\n|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in runs[0]["tools"]:
         rows = [r["tools"][name] for r in runs]
         col = lambda f: med([f(x) for x in rows])
         print(f"| {name} | {col(lambda x: x['rss_kib'] / 1024)} | {col(lambda x: x['hwm_kib'] / 1024)} "
               f"| {col(lambda x: 100 * x['cpu_s'] / x['wall'])} | {col(lambda x: 1000 * x['cpu_s'] / x['wall'])} "
-              f"| {col(lambda x: 1000 * x['run_s'] / x['wall'])} | {rows[0]['threads']} |")
+              f"| {col(lambda x: 1000 * x['run_s'] / x['wall'])} | {col(lambda x: x['wakeups'] / x['wall'])} "
+              f"| {rows[0]['threads']} |")
     print("\nRatios, peer / medic (median of the per-run ratios):\n\n| peer | RSS | CPU (schedstat) |\n|---|---:|---:|")
     for name in list(runs[0]["tools"])[1:]:
         rss = [r["tools"][name]["rss_kib"] / r["tools"]["medic-agent"]["rss_kib"] for r in runs]
@@ -743,11 +748,12 @@ def main():
                             build, tmp / f"ab{run}-{i}", args.seconds, args.warmup,
                             variant=variant)["tools"]["medic-agent"])
                 print("\n### Agent alone, by configuration\n\n| configuration | RSS MiB | peak MiB "
-                      "| CPU ms per 1 s cycle (schedstat) |\n|---|---:|---:|---:|")
+                      "| CPU ms per 1 s cycle (schedstat) | times on a CPU per s |\n|---|---:|---:|---:|---:|")
                 for label, rows in raw["ablation"].items():
                     print(f"| {label} | {med([a['rss_kib'] / 1024 for a in rows])} | "
                           f"{med([a['hwm_kib'] / 1024 for a in rows])} | "
-                          f"{med([1000 * a['run_s'] / a['wall'] for a in rows])} |")
+                          f"{med([1000 * a['run_s'] / a['wall'] for a in rows])} | "
+                          f"{med([a['wakeups'] / a['wall'] for a in rows])} |")
             if "throughput" in args.only:
                 follow_dir = Path("/dev/shm") if Path("/dev/shm").is_dir() else tmp
                 with tempfile.TemporaryDirectory(prefix="medic-follow-", dir=follow_dir) as fdir:
