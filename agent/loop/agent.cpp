@@ -312,6 +312,7 @@ void Agent::flush_events(bool with_cursors) noexcept {
     m_batch.clear_events();
   } else if (also && !m_link.save_state(std::move(also))) {
     spdlog::warn("spool busy: log positions will be saved with the next batch");
+    m_logs->cursors_not_saved();
   }
   m_logs->new_flush_window();
 }

@@ -113,6 +113,8 @@ public:
 
   // The cursors as they stand, when they moved since the last call (else nullopt).
   [[nodiscard]] std::optional<std::vector<tail::TailCursor>> cursors_if_moved();
+  // The cursors last handed out could not be saved: the next call hands them out again.
+  void cursors_not_saved() noexcept { m_records_at_last_cursors = m_gaps_at_last_cursors = ~0ULL; }
 
   [[nodiscard]] bool active() const noexcept { return m_tailer != nullptr || m_kernel_wanted; }
   [[nodiscard]] const tail::TailStats* tail_stats() const noexcept;

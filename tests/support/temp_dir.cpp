@@ -24,6 +24,10 @@ TempDir::TempDir(const std::filesystem::path& parent) {
 }
 
 TempDir::~TempDir() {
+  // MEDIC_TEST_KEEP_DIRS=1 keeps every test's files (logs, spools, configs) to look at later.
+  if (const char* keep = std::getenv("MEDIC_TEST_KEEP_DIRS"); keep != nullptr && *keep == '1') {
+    return;
+  }
   std::error_code ec;
   std::filesystem::remove_all(m_path, ec);
 }
