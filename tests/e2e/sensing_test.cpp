@@ -2,8 +2,10 @@
 // Issue 4 end to end: a real process writes error lines and grows a file; the agent follows the
 // log, samples the file and watches the process; the coordinator receives the signals and the
 // matched lines. Restarting the agent in between neither loses nor repeats a line.
+#include <algorithm>
 #include <csignal>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <string>
 
@@ -89,6 +91,11 @@ std::multiset<int> shipped_lines(const json& answer) {
   return lines;
 }
 
+std::ptrdiff_t newlines_in(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n');
+}
+
 std::string received_summary(const std::multiset<int>& lines, bool answered,
                              bool coordinator_running, bool agent_running) {
   std::string text = "logs answered: " + std::string(answered ? "yes" : "no") +
@@ -136,7 +143,9 @@ TEST_CASE(
     }
   }
 
-  // The process dies: process-down fires for it.
+  // The process dies (once its twelve lines are written: the signals may fire before that, on
+  // a loaded machine the writer may not have finished): process-down fires for it.
+  REQUIRE(medic::test::wait_until([&] { return newlines_in(log) == 12; }, 10s, 50ms));
   writer.signal(SIGKILL);
   REQUIRE(writer.wait_for(5s));
   REQUIRE(medic::test::wait_until(
@@ -156,13 +165,7 @@ TEST_CASE(
   agent->signal(SIGTERM);
   REQUIRE(agent->wait_for(5s));
   medic::test::Process more(writer_argv(log, data, 13, 8), dir / "writer2.log");
-  REQUIRE(medic::test::wait_until(
-      [&] {
-        std::ifstream in(log);
-        return std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(),
-                          '\n') == 20;
-      },
-      10s, 50ms));
+  REQUIRE(medic::test::wait_until([&] { return newlines_in(log) == 20; }, 10s, 50ms));
   more.signal(SIGKILL);
   agent = &fleet.start_agent("sensing-1", false, agent_extra(dir));
   std::multiset<int> lines;
