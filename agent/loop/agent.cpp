@@ -307,12 +307,16 @@ void Agent::flush_events(bool with_cursors) noexcept {
       };
     }
   }
+  bool saving = static_cast<bool>(also);
   if (!m_batch.events_empty()) {
     m_link.send_batch(m_batch.events_batch(), std::move(also));
     m_batch.clear_events();
-  } else if (also && !m_link.save_state(std::move(also))) {
+  } else if (saving && !m_link.save_state(std::move(also))) {
     spdlog::warn("spool busy: log positions will be saved with the next batch");
-    m_logs->cursors_not_saved();
+    saving = false;
+  }
+  if (saving) {
+    m_logs->cursors_saved(); // else the next flush hands the same positions out again
   }
   m_logs->new_flush_window();
 }

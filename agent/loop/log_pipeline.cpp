@@ -299,26 +299,24 @@ const detect::LogRuleCounters& LogPipeline::rule_counters() const noexcept {
   return m_rules.counters();
 }
 
-std::optional<std::vector<tail::TailCursor>> LogPipeline::cursors_if_moved() {
-  if (!m_tailer && !m_kernel) {
-    return std::nullopt;
-  }
-  std::uint64_t records = 0;
-  std::uint64_t gaps = 0;
+LogPipeline::Progress LogPipeline::progress() const noexcept {
+  Progress now{0, 0};
   if (m_tailer) {
     const auto& stats = m_tailer->stats();
-    records = stats.records;
-    gaps = stats.gaps + stats.rotations + stats.truncations;
+    now.records = stats.records;
+    now.moves = stats.gaps + stats.rotations + stats.truncations;
   }
   if (m_kernel) {
-    records += m_kernel->stats().records;
-    gaps += m_kernel->stats().lost;
+    now.records += m_kernel->stats().records;
+    now.moves += m_kernel->stats().lost;
   }
-  if (records == m_records_at_last_cursors && gaps == m_gaps_at_last_cursors) {
+  return now;
+}
+
+std::optional<std::vector<tail::TailCursor>> LogPipeline::cursors_if_moved() const {
+  if ((!m_tailer && !m_kernel) || progress() == m_saved_progress) {
     return std::nullopt;
   }
-  m_records_at_last_cursors = records;
-  m_gaps_at_last_cursors = gaps;
   std::vector<tail::TailCursor> cursors =
       m_tailer ? m_tailer->cursors() : std::vector<tail::TailCursor>{};
   if (const auto kernel = m_kernel ? m_kernel->cursor() : std::nullopt) {

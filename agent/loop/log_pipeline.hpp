@@ -111,10 +111,10 @@ public:
   // A new flush window: the per-flush event budget starts again.
   void new_flush_window() noexcept { m_events_this_flush = 0; }
 
-  // The cursors as they stand, when they moved since the last call (else nullopt).
-  [[nodiscard]] std::optional<std::vector<tail::TailCursor>> cursors_if_moved();
-  // The cursors last handed out could not be saved: the next call hands them out again.
-  void cursors_not_saved() noexcept { m_records_at_last_cursors = m_gaps_at_last_cursors = ~0ULL; }
+  // The cursors as they stand, when they moved since cursors_saved() (else nullopt).
+  [[nodiscard]] std::optional<std::vector<tail::TailCursor>> cursors_if_moved() const;
+  // The spool took the cursors cursors_if_moved() just returned (same loop turn).
+  void cursors_saved() noexcept { m_saved_progress = progress(); }
 
   [[nodiscard]] bool active() const noexcept { return m_tailer != nullptr || m_kernel_wanted; }
   [[nodiscard]] const tail::TailStats* tail_stats() const noexcept;
@@ -152,8 +152,15 @@ private:
   std::unique_ptr<tail::Tailer> m_tailer;
   std::unique_ptr<LogContext> m_context;      // null without log sources
   const tail::TailRecord* m_record = nullptr; // during on_record only
-  std::uint64_t m_records_at_last_cursors = ~0ULL;
-  std::uint64_t m_gaps_at_last_cursors = ~0ULL;
+  // Records and position changes (gaps, rotations, truncations) so far, of files and kernel:
+  // the cursors moved since they were saved when this differs from m_saved_progress.
+  struct Progress {
+    std::uint64_t records = ~0ULL;
+    std::uint64_t moves = ~0ULL;
+    friend bool operator==(const Progress&, const Progress&) = default;
+  };
+  [[nodiscard]] Progress progress() const noexcept;
+  Progress m_saved_progress;
   std::uint32_t m_events_this_flush = 0;
   LogPipelineCounters m_counters;
 };
