@@ -124,22 +124,14 @@ Result<void> Agent::start() {
     timer->data = this;
   }
   const auto interval = static_cast<std::uint64_t>(m_config.interval.count());
-  const auto flush = static_cast<std::uint64_t>(m_config.flush_interval.count());
   // Sample at once: the first CPU reading only primes the delta.
   uv_timer_start(&m_sample_timer, &on_timer<Agent, &Agent::sample_round>, 0, interval);
   // Also saves the log positions of lines that matched nothing, so a restart does not read them
   // again.
-  uv_timer_start(
-      &m_flush_timer,
-      [](uv_timer_t* t) noexcept {
-        auto* agent = static_cast<Agent*>(t->data);
-        agent->flush_samples();
-        agent->flush_events(true);
-      },
-      flush, flush);
   // Due with the first sample round: with a 1 s interval both timers then fire in the same loop
   // turn every second (libuv re-arms a repeating timer from the turn's time), one wake-up, not
-  // two a few milliseconds apart.
+  // two a few milliseconds apart. The flush timer starts at the first tick, for the same reason
+  // (started now, it would be out of step by however long the first turn takes).
   uv_timer_start(&m_tick_timer, &on_timer<Agent, &Agent::report_footprint>, 0, k_tick_ms);
   // Start-up (config parsing, pattern compilation) freed more than the steady state will use,
   // and ran code the steady state never runs again: give both back.
@@ -253,6 +245,17 @@ void Agent::sample_round() noexcept {
 }
 
 void Agent::report_footprint() noexcept {
+  if (m_ticks == 0) {
+    const auto flush = static_cast<std::uint64_t>(m_config.flush_interval.count());
+    uv_timer_start(
+        &m_flush_timer,
+        [](uv_timer_t* t) noexcept {
+          auto* agent = static_cast<Agent*>(t->data);
+          agent->flush_samples();
+          agent->flush_events(true);
+        },
+        flush, flush);
+  }
   m_logs->tick();
   m_acting->tick(m_link.coordinator_alive());
   if (++m_ticks == k_release_again_ticks) {

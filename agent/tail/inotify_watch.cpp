@@ -4,10 +4,12 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdint>
 #include <cstring>
+#include <new>
 
 #include <uv.h>
 
@@ -17,11 +19,10 @@ namespace medic::agent::tail {
 
 namespace {
 
-// Writes, creations, deletions and renames in the directory, and the directory itself going.
-constexpr std::uint32_t k_mask = IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
-                                 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
-constexpr std::uint32_t k_moves =
-    IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF;
+// Creations, deletions and renames in the directory, and the directory itself going.
+constexpr std::uint32_t k_moves_mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
+                                       IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+constexpr std::uint32_t k_writes_mask = IN_MODIFY | IN_ONLYDIR;
 // Room for many events per read(2): each is 16 bytes plus its name.
 constexpr std::size_t k_read_bytes = 4096;
 // A read that left this much room took every event queued: the kernel fills the buffer with
@@ -30,34 +31,46 @@ constexpr std::size_t k_max_event_bytes = sizeof(inotify_event) + NAME_MAX + 1;
 
 void on_readable(uv_poll_t* poll, int status, int /*events*/) {
   if (status == 0) {
-    static_cast<InotifyWatch*>(poll->data)->readable();
+    int fd = -1;
+    (void)uv_fileno(reinterpret_cast<uv_handle_t*>(poll), &fd);
+    static_cast<InotifyWatch*>(poll->data)->readable(fd);
   }
 }
 
 } // namespace
 
-Result<std::unique_ptr<InotifyWatch>> InotifyWatch::open(uv_loop_t& loop,
-                                                         InotifyHandlers handlers) {
+int InotifyWatch::open_queue(uv_loop_t& loop, InotifyWatch* owner, Queue& queue) noexcept {
   const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd < 0) {
-    return fail(ErrorCode::io, std::string("inotify_init1: ") + std::strerror(errno));
+    return -errno;
   }
-  auto* poll = new uv_poll_t{};
+  auto* poll = new (std::nothrow) uv_poll_t{};
+  if (poll == nullptr) {
+    ::close(fd);
+    return -ENOMEM;
+  }
   if (const int rc = uv_poll_init(&loop, poll, fd); rc < 0) {
     delete poll;
     ::close(fd);
-    return fail(ErrorCode::io, std::string("inotify: uv_poll_init: ") + uv_strerror(rc));
+    return rc;
   }
-  std::unique_ptr<InotifyWatch> watch(new InotifyWatch(fd, poll, std::move(handlers)));
-  poll->data = watch.get();
-  if (const int rc = uv_poll_start(poll, UV_READABLE, on_readable); rc < 0) {
-    return fail(ErrorCode::io, std::string("inotify: uv_poll_start: ") + uv_strerror(rc));
+  poll->data = owner;
+  queue = Queue{fd, poll}; // closed by close() from here on
+  return uv_poll_start(poll, UV_READABLE, on_readable);
+}
+
+Result<std::unique_ptr<InotifyWatch>> InotifyWatch::open(uv_loop_t& loop,
+                                                         InotifyHandlers handlers) {
+  std::unique_ptr<InotifyWatch> watch(new InotifyWatch(std::move(handlers)));
+  for (Queue* queue : {&watch->m_moves, &watch->m_writes}) {
+    if (const int rc = open_queue(loop, watch.get(), *queue); rc < 0) {
+      return fail(ErrorCode::io, std::string("inotify: ") + uv_strerror(rc));
+    }
   }
   return watch;
 }
 
-InotifyWatch::InotifyWatch(int fd, uv_poll_t* poll, InotifyHandlers handlers) noexcept
-    : m_fd(fd), m_poll(poll), m_handlers(std::move(handlers)) {}
+InotifyWatch::InotifyWatch(InotifyHandlers handlers) noexcept : m_handlers(std::move(handlers)) {}
 
 InotifyWatch::~InotifyWatch() {
   close();
@@ -69,51 +82,100 @@ void InotifyWatch::close() noexcept {
   }
   m_closed = true;
   m_paused = true;
-  uv::close_poll(m_poll, m_fd);
+  for (Queue* queue : {&m_moves, &m_writes}) {
+    if (queue->poll != nullptr) {
+      uv::close_poll(queue->poll, queue->fd);
+      queue->poll = nullptr;
+    }
+  }
 }
 
 int InotifyWatch::add(const std::string& dir) noexcept {
   if (m_closed) {
     return -EBADF;
   }
-  const int wd = ::inotify_add_watch(m_fd, dir.c_str(), k_mask);
-  return wd < 0 ? -errno : wd;
+  const int wd = ::inotify_add_watch(m_moves.fd, dir.c_str(), k_moves_mask);
+  if (wd < 0) {
+    return -errno;
+  }
+  const int writes_wd = ::inotify_add_watch(m_writes.fd, dir.c_str(), k_writes_mask);
+  if (writes_wd < 0) {
+    const int error = errno;
+    if (std::none_of(m_wds.begin(), m_wds.end(), [&](const auto& p) { return p.second == wd; })) {
+      (void)::inotify_rm_watch(m_moves.fd, wd);
+    }
+    return -error;
+  }
+  // The same directory again (a second name for it): the kernel answers with the same
+  // descriptors. A directory replaced between the two calls: the pair is wrong until the
+  // tailer drops it (the first watch reports the deletion).
+  if (std::none_of(m_wds.begin(), m_wds.end(), [&](const auto& p) { return p.second == wd; })) {
+    m_wds.emplace_back(writes_wd, wd);
+  }
+  return wd;
 }
 
 void InotifyWatch::remove(int wd) noexcept {
   if (m_closed) {
     return;
   }
-  (void)::inotify_rm_watch(m_fd, wd); // EINVAL when the directory is gone already: fine
+  // EINVAL when the directory is gone already: fine.
+  (void)::inotify_rm_watch(m_moves.fd, wd);
+  for (std::size_t i = 0; i < m_wds.size(); ++i) {
+    if (m_wds[i].second == wd) {
+      (void)::inotify_rm_watch(m_writes.fd, m_wds[i].first);
+      m_wds.erase(m_wds.begin() + static_cast<std::ptrdiff_t>(i));
+      break;
+    }
+  }
+}
+
+int InotifyWatch::moves_wd(int writes_wd) const noexcept {
+  for (const auto& [writes, moves] : m_wds) {
+    if (writes == writes_wd) {
+      return moves;
+    }
+  }
+  return -1;
 }
 
 void InotifyWatch::pause() noexcept {
   if (!m_paused && !m_closed) {
     m_paused = true;
-    uv_poll_stop(m_poll);
+    uv_poll_stop(m_writes.poll);
   }
 }
 
 void InotifyWatch::resume() noexcept {
   if (m_paused && !m_closed) {
     m_paused = false;
-    uv_poll_start(m_poll, UV_READABLE, on_readable);
+    uv_poll_start(m_writes.poll, UV_READABLE, on_readable);
   }
 }
 
-void InotifyWatch::readable() noexcept {
-  drain();
+void InotifyWatch::readable(int fd) noexcept {
+  if (!m_closed) {
+    (void)drain_queue(fd == m_writes.fd ? m_writes : m_moves);
+  }
 }
 
 void InotifyWatch::drain() noexcept {
+  // Moves first: a rename seen before the writes that came with it looks at the path at once.
+  if (drain_queue(m_moves)) {
+    (void)drain_queue(m_writes);
+  }
+}
+
+bool InotifyWatch::drain_queue(const Queue& queue) noexcept {
+  const bool writes = &queue == &m_writes;
   alignas(inotify_event) char buffer[k_read_bytes];
   while (!m_closed) {
-    const ssize_t n = ::read(m_fd, buffer, sizeof buffer);
+    const ssize_t n = ::read(queue.fd, buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) {
       continue;
     }
     if (n <= 0) {
-      return; // EAGAIN: nothing more queued
+      return true; // EAGAIN: nothing more queued
     }
     for (ssize_t at = 0; !m_closed && at + static_cast<ssize_t>(sizeof(inotify_event)) <= n;) {
       const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
@@ -127,15 +189,19 @@ void InotifyWatch::drain() noexcept {
       if ((event->mask & IN_IGNORED) != 0 || !m_handlers.on_event) {
         continue; // the watch is gone (removed, or its directory deleted: polled from now on)
       }
-      m_handlers.on_event(InotifyEvent{event->wd, event->len > 0 ? event->name : nullptr,
-                                       (event->mask & k_moves) != 0});
+      const int wd = writes ? moves_wd(event->wd) : event->wd;
+      if (wd < 0) {
+        continue; // a write to a directory removed meanwhile
+      }
+      m_handlers.on_event(InotifyEvent{wd, event->len > 0 ? event->name : nullptr, !writes});
     }
     if (static_cast<std::size_t>(n) + k_max_event_bytes <= sizeof buffer) {
       // Everything queued was read: no read(2) just to hear EAGAIN. Events from now on make
       // the descriptor readable again (the poll is level-triggered), or wait for the next drain.
-      return;
+      return !m_closed;
     }
   }
+  return false;
 }
 
 } // namespace medic::agent::tail

@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-// One inotify descriptor for all of the tailer's directories, read on the loop through a
-// uv_poll_t. Unlike uv_fs_event_t, it can be paused: when events keep waking the loop, the tailer
-// stops listening for a moment and reads what piled up in one go when it serves the files, so a
-// busy directory (every append to every file in /var/log is an event) costs a couple of wake-ups
-// per read_interval instead of one per write. Pausing and resuming cost three epoll_ctl calls
-// (libuv removes the descriptor at once, and again before adding it back), so a quiet directory,
-// whose burst of writes is read in one wake-up, is not paused at all. The kernel keeps the events
-// meanwhile (identical consecutive ones are merged); if its queue overflows, on_overflow says so
-// and the caller must look at everything.
+// Two inotify descriptors for all of the tailer's directories, read on the loop through uv_poll_t
+// handles: one for files created, deleted and renamed (and the directory itself going), one for
+// files written to. Unlike uv_fs_event_t, the writes can be paused: when writes keep waking the
+// loop, the tailer stops listening to them for a moment and reads what piled up in one go when
+// it serves the files, so a busy directory (every append to every file in /var/log is an event)
+// costs a couple of wake-ups per read_interval instead of one per write. Creations, deletions
+// and renames are never paused: they come at once, so a file created and renamed away again
+// while the writes are paused is still seen under its first name (a rotation is rare; a write is
+// not). Pausing and resuming cost three epoll_ctl calls (libuv removes the descriptor at once,
+// and again before adding it back), so a quiet directory, whose burst of writes is read in one
+// wake-up, is not paused at all. The kernel keeps the events meanwhile (identical consecutive
+// ones are merged); if a queue overflows, on_overflow says so and the caller must look at
+// everything.
 //
-// Loop thread only. Events are delivered from drain() and from the poll callback; a handler may
+// Loop thread only. Events are delivered from drain() and from the poll callbacks; a handler may
 // call add(), remove() and pause(), not destroy the watch.
 #pragma once
 
@@ -17,6 +21,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "shared/error.hpp"
 
@@ -47,26 +53,36 @@ public:
   ~InotifyWatch();
 
   // Watches the directory for files created, written, deleted and renamed; the watch
-  // descriptor, or -errno (ENOSPC: the inotify watch limit).
+  // descriptor (events carry it), or -errno (ENOSPC: the inotify watch limit).
   [[nodiscard]] int add(const std::string& dir) noexcept;
   void remove(int wd) noexcept;
 
-  // Stops waking the loop for events; they queue in the kernel until drain() or resume().
+  // Stops waking the loop for writes; they queue in the kernel until drain() or resume().
   void pause() noexcept;
   void resume() noexcept;
   [[nodiscard]] bool paused() const noexcept { return m_paused; }
   // Reads and delivers every event queued now (until a handler calls close()).
   void drain() noexcept;
-  // For the poll callback.
-  void readable() noexcept;
+  // For the poll callbacks: the descriptor that became readable.
+  void readable(int fd) noexcept;
   // Stops for good: the poll handle is closed (the descriptor with it); safe inside a handler.
   void close() noexcept;
 
 private:
-  InotifyWatch(int fd, uv_poll_t* poll, InotifyHandlers handlers) noexcept;
+  struct Queue {
+    int fd = -1;
+    uv_poll_t* poll = nullptr; // heap: freed by its close callback, which also closes fd
+  };
+  explicit InotifyWatch(InotifyHandlers handlers) noexcept;
+  [[nodiscard]] static int open_queue(uv_loop_t& loop, InotifyWatch* owner, Queue& queue) noexcept;
+  // Reads and delivers what the queue holds now; false once a handler closed the watch.
+  bool drain_queue(const Queue& queue) noexcept;
+  [[nodiscard]] int moves_wd(int writes_wd) const noexcept;
 
-  int m_fd;
-  uv_poll_t* m_poll; // heap: freed by its close callback, which also closes m_fd
+  Queue m_moves;  // creations, deletions, renames: never paused
+  Queue m_writes; // writes: paused by pause()
+  // (writes descriptor, moves descriptor) per directory: events carry the second.
+  std::vector<std::pair<int, int>> m_wds;
   InotifyHandlers m_handlers;
   bool m_paused = false;
   bool m_closed = false;

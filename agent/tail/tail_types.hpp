@@ -44,10 +44,12 @@ struct TailerOptions {
   // this is the safety net for file systems where it does not see them (network ones). A stat
   // by path can block, so it runs in the threadpool: one thread wake-up each.
   std::chrono::milliseconds stat_interval{10'000};
-  // What inotify and the poll report is read at most this often (at once after a quiet spell):
-  // every file that changed in the meantime is read in one pass, instead of one per write. Adds
-  // at most this much latency; 0 reads at once.
-  std::chrono::milliseconds read_interval{100};
+  // What inotify and the poll report is read at most this often (at once after a quiet spell, or
+  // when the last passes read 256 KiB or more): every file that changed in the meantime is read
+  // in one pass, instead of one per write. Creations, deletions and renames are served at once.
+  // Adds at most about this much latency; 0 reads at once. With external_tick, a pass due within
+  // half an interval is served at the tick (no wake-up of its own).
+  std::chrono::milliseconds read_interval{1000};
   // A multi-line record with no new line for this long is emitted.
   std::chrono::milliseconds idle_flush{1'000};
   // A file renamed away stays open this long after its last growth, for writers that have not

@@ -22,6 +22,9 @@ constexpr std::int64_t k_min_tick_ms = 5;
 constexpr std::int64_t k_max_tick_ms = 500;
 // How long the first event of a burst waits for the rest, once bursts came in several reads.
 constexpr std::int64_t k_settle_ms = 5;
+// Read since the coalescing timer was last armed: at least this much, and a change is served at
+// once, so a writer faster than one chunk per interval is followed without waiting.
+constexpr std::uint64_t k_busy_bytes = 256 * 1024;
 
 void on_tick(uv_timer_t* timer) {
   static_cast<TailerCore*>(timer->data)->tick();
@@ -210,20 +213,38 @@ void TailerCore::arm_coalesce() noexcept {
   // files mostly arrives in the read of events that woke the loop (what comes later waits for
   // the interval). Within read_interval of the last pass, the rest of the interval.
   const std::int64_t settle = m_settle_bursts ? std::min(k_settle_ms, interval) : 0;
-  m_coalesce_delay_ms = std::max<std::int64_t>(settle, interval - since);
+  const bool busy = m_read_since_armed >= k_busy_bytes;
+  m_read_since_armed = 0;
+  m_coalesce_delay_ms = busy ? 0 : std::max<std::int64_t>(settle, interval - since);
   uv_timer_start(m_coalesce, on_coalesced, static_cast<std::uint64_t>(m_coalesce_delay_ms), 0);
+}
+
+void TailerCore::serve_soon() noexcept {
+  if (m_stopping || m_coalesce == nullptr || m_coalesce_delay_ms == 0 ||
+      uv_is_active(reinterpret_cast<uv_handle_t*>(m_coalesce)) == 0) {
+    return;
+  }
+  m_coalesce_delay_ms = 0;
+  uv_timer_start(m_coalesce, on_coalesced, 0, 0);
 }
 
 void TailerCore::coalesce_due() noexcept {
   try {
+    // Written to while the watch was paused for (the rest of) an interval, not just a settle:
+    // a steady writer.
+    bool busy = false;
+    const bool settled = m_coalesce_delay_ms <= k_settle_ms;
     if (m_inotify && m_inotify->paused()) {
       // What piled up while it was paused, served by the same pass. (Not paused: whatever came
-      // woke the loop and was read already.) Nothing came: the writes of a burst arrive in one
-      // read again, so read the next burst at once.
+      // woke the loop and was read already.) Nothing came during a settle: the writes of a burst
+      // arrive in one read again, so read the next burst at once. (Nothing during an interval
+      // says only that the writer paused.)
       const std::uint64_t events = m_inotify_events;
       m_inotify->drain();
       if (m_inotify_events == events) {
-        m_settle_bursts = false;
+        m_settle_bursts = m_settle_bursts && !settled;
+      } else {
+        busy = !settled;
       }
     }
     if (m_deferred > 0) {
@@ -239,12 +260,20 @@ void TailerCore::coalesce_due() noexcept {
     }
     reap();
     if (m_inotify && !m_stopping) {
-      m_inotify->resume();
       // What the drain poked is queued (or waits for its pass to come back, which pumps again);
       // a pass run on the loop below arms the timer again for a file it leaves waiting.
       uv_timer_stop(m_coalesce);
+      if (!busy) {
+        m_inotify->resume();
+      }
     }
     pump(true);
+    if (busy && !m_stopping) {
+      // Writes kept coming for a whole interval: stay paused and look again in one. A steady
+      // writer then costs one wake-up per interval (the timer's), not two (the first write after
+      // the pass, which would pause, and the timer).
+      arm_coalesce();
+    }
   } catch (const std::exception& e) {
     warn(std::string("tail: serving changed files: ") + e.what());
   }

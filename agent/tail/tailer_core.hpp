@@ -230,6 +230,9 @@ private:
   // Arms the coalescing timer, unless it is armed: serves poked files, resumes inotify if an
   // event paused it.
   void arm_coalesce() noexcept;
+  // A file created, deleted or renamed: serves what waits for the coalescing timer in the next
+  // loop turn (the path may hold another file already, and may lose it again within an interval).
+  void serve_soon() noexcept;
   void enqueue(TailedFile& file) noexcept;
   // Closes the descriptor with close(2) on the loop (only at stop and after a failed request).
   void close_now(TailedFile& file) noexcept;
@@ -336,6 +339,7 @@ private:
   std::int64_t m_coalesce_delay_ms = 0; // of m_coalesce, when it was last armed
   std::uint64_t m_inotify_events = 0;   // events handled
   bool m_settle_bursts = false;         // the first event after a quiet spell waits k_settle_ms
+  std::uint64_t m_read_since_armed = 0; // bytes: a fast writer is followed without the interval
   GlobJob* m_glob_job = nullptr;        // counted apart from m_inflight
   bool m_glob_requested = false;
   bool m_first_glob_done = false;

@@ -122,6 +122,14 @@ void TailerCore::tick() noexcept {
   if (m_stopping) {
     return;
   }
+  // Changes waiting for the coalescing timer, half an interval old or more, are served now: with
+  // the tick's wake-up instead of one of their own, and the passes after them keep in step with
+  // the tick (the next one is due an interval from now, at a tick again when the interval is the
+  // tick's period).
+  if (m_coalesce != nullptr && uv_is_active(reinterpret_cast<uv_handle_t*>(m_coalesce)) != 0 &&
+      now_ms() - m_last_pass_ms >= m_options.read_interval.count() / 2) {
+    coalesce_due();
+  }
   // read_interval spaces out passes that serve changes; the tick's own pass must not make the
   // next change wait for the rest of an interval (one more wake-up, for nothing).
   const std::int64_t last_pass_ms = m_last_pass_ms;

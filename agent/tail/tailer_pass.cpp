@@ -408,6 +408,9 @@ bool TailerCore::complete(IoPass& pass) noexcept {
     track_descriptor(file, op);
     full_read = full_read || (op.request == Request::read && op.into == nullptr && op.result > 0 &&
                               static_cast<std::size_t>(op.result) == op.capacity);
+    if (op.request == Request::read && op.result > 0) {
+      m_read_since_armed += static_cast<std::uint64_t>(op.result);
+    }
     try {
       if (!m_stopping) {
         dispatch(file, op, pass.buffer.get() + op.data_at);

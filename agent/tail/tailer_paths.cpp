@@ -186,9 +186,11 @@ void TailerCore::inotify_event(const InotifyEvent& event) noexcept {
   // rest of the window, not one per write. Once bursts have come in more than one read, the
   // next ones wait a few milliseconds (settle) and are read in one go: two wake-ups a burst, not
   // three (see coalesce_due for when that stops).
+  // A creation, deletion or rename is served in the next loop turn, interval or not: the path
+  // may hold a new file that can be renamed away again before the interval ends.
   ++m_inotify_events;
   arm_coalesce();
-  if (m_coalesce_delay_ms > 0 && !m_inotify->paused()) {
+  if (m_coalesce_delay_ms > 0 && !event.moved && !m_inotify->paused()) {
     m_inotify->pause();
     ++m_stats.inotify_pauses;
     m_settle_bursts = true;
@@ -197,6 +199,9 @@ void TailerCore::inotify_event(const InotifyEvent& event) noexcept {
     if (m_watches[i]->wd == event.wd) {
       dir_event(*m_watches[i], event.name, event.moved ? UV_RENAME : UV_CHANGE);
     }
+  }
+  if (event.moved) {
+    serve_soon();
   }
 }
 

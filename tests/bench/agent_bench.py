@@ -344,6 +344,7 @@ ABLATION = [
     ("batch.event_delay: 1s", False, "errors", FULL_AGENT.replace("{extra}", "batch:\n  event_delay: 1s\n")),
     ("logs.read_interval: 0s (read at every wake-up)", False, "errors",
      FULL_AGENT.replace("{logs}", "  read_interval: 0s\n")),
+    ("logs.read_interval: 100ms", False, "errors", FULL_AGENT.replace("{logs}", "  read_interval: 100ms\n")),
     ("logs.read_interval: 250ms", False, "errors", FULL_AGENT.replace("{logs}", "  read_interval: 250ms\n")),
     ("logs.read_interval: 1s (one read pass a second)", False, "errors",
      FULL_AGENT.replace("{logs}", "  read_interval: 1s\n")),
@@ -717,6 +718,9 @@ def main():
     ap.add_argument("--trials", type=int, default=50)
     ap.add_argument("--timeout", type=float, default=400)
     ap.add_argument("--raw", type=Path, help="also write every measurement as JSON here")
+    ap.add_argument("--variants", default="",
+                    help="ablation: only the configurations whose label contains one of these "
+                         "comma-separated words")
     args = ap.parse_args()
     build = args.build.resolve()
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
@@ -739,9 +743,11 @@ def main():
                 print("\n### Agent diagnosis (one run)\n")
                 report_diagnosis(raw["diagnose"])
             if "ablation" in args.only:
-                raw["ablation"] = {label: [] for label, *_ in ABLATION}
+                words = [w for w in args.variants.split(",") if w]
+                chosen = [v for v in ABLATION if not words or any(w in v[0] for w in words)]
+                raw["ablation"] = {label: [] for label, *_ in chosen}
                 for run in range(args.runs):  # variants interleaved, so drifting load hits all
-                    for i, (label, *variant) in enumerate(ABLATION):
+                    for i, (label, *variant) in enumerate(chosen):
                         log(f"agent alone, run {run + 1}/{args.runs}: {label}")
                         (tmp / f"ab{run}-{i}").mkdir()
                         raw["ablation"][label].append(footprint_run(

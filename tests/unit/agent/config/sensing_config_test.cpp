@@ -154,7 +154,7 @@ TEST_CASE("docs/rules.md lists every built-in rule", "[config]") {
 TEST_CASE("logs.read_interval sets how often followed files are read", "[config]") {
   AgentConfig defaults;
   REQUIRE(load(defaults, "logs:\n  sources:\n    - {name: app, paths: ['/var/log/a.log']}\n"));
-  CHECK(defaults.sensing.tail.read_interval == std::chrono::milliseconds(100));
+  CHECK(defaults.sensing.tail.read_interval == std::chrono::milliseconds(1000));
   AgentConfig set;
   REQUIRE(load(set, "logs:\n  read_interval: 250ms\n"));
   CHECK(set.sensing.tail.read_interval == std::chrono::milliseconds(250));
