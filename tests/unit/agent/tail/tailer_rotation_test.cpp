@@ -26,6 +26,9 @@ TEST_CASE("rename rotation while the writer keeps writing loses and repeats no l
   auto options = test_options(log.string());
   options.change_watch = watch;
   options.read_chunk_bytes = 4096;
+  // Longer than between two rotations (about 0.3 s): the directory is busy, writes are paused
+  // between passes, and a file created and renamed away within one interval must still be read.
+  options.read_interval = 1s;
   harness.start(options);
 
   // logrotate `create`: rename, the writer goes on in the old file for a while, then reopens.
