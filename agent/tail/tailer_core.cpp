@@ -22,8 +22,8 @@ constexpr std::int64_t k_min_tick_ms = 5;
 constexpr std::int64_t k_max_tick_ms = 500;
 // How long the first event of a burst waits for the rest, once bursts came in several reads.
 constexpr std::int64_t k_settle_ms = 5;
-// Read since the coalescing timer was last armed: at least this much, and a change is served at
-// once, so a writer faster than one chunk per interval is followed without waiting.
+// Read within one read_interval: at least this much, and a change is served at once, so a fast
+// writer is followed without waiting (its bytes, not the wake-ups, are then the cost).
 constexpr std::uint64_t k_busy_bytes = 256 * 1024;
 
 void on_tick(uv_timer_t* timer) {
@@ -213,10 +213,27 @@ void TailerCore::arm_coalesce() noexcept {
   // files mostly arrives in the read of events that woke the loop (what comes later waits for
   // the interval). Within read_interval of the last pass, the rest of the interval.
   const std::int64_t settle = m_settle_bursts ? std::min(k_settle_ms, interval) : 0;
-  const bool busy = m_read_since_armed >= k_busy_bytes;
-  m_read_since_armed = 0;
+  const bool busy = std::max(m_read_in_window, m_read_in_last_window) >= k_busy_bytes &&
+                    now_ms() - m_read_window_ms < std::max<std::int64_t>(interval, 1);
   m_coalesce_delay_ms = busy ? 0 : std::max<std::int64_t>(settle, interval - since);
   uv_timer_start(m_coalesce, on_coalesced, static_cast<std::uint64_t>(m_coalesce_delay_ms), 0);
+}
+
+void TailerCore::note_read(std::uint64_t bytes) noexcept {
+  const std::int64_t now = now_ms();
+  const std::int64_t interval = m_options.read_interval.count();
+  if (now - m_read_window_ms >= interval) {
+    // A new window: the one before still counts while it is recent (a window starts with one
+    // read, usually small, and must not make a fast writer wait until it fills).
+    m_read_in_last_window = now - m_read_window_ms < 2 * interval ? m_read_in_window : 0;
+    m_read_window_ms = now;
+    m_read_in_window = 0;
+  }
+  const bool was_busy = m_read_in_window >= k_busy_bytes;
+  m_read_in_window += bytes;
+  if (!was_busy && m_read_in_window >= k_busy_bytes) {
+    serve_soon(); // a fast writer: what waits for the interval is served in the next turn
+  }
 }
 
 void TailerCore::serve_soon() noexcept {

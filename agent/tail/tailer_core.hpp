@@ -233,6 +233,8 @@ private:
   // A file created, deleted or renamed: serves what waits for the coalescing timer in the next
   // loop turn (the path may hold another file already, and may lose it again within an interval).
   void serve_soon() noexcept;
+  // Counts bytes read (see m_read_in_window).
+  void note_read(std::uint64_t bytes) noexcept;
   void enqueue(TailedFile& file) noexcept;
   // Closes the descriptor with close(2) on the loop (only at stop and after a failed request).
   void close_now(TailedFile& file) noexcept;
@@ -339,7 +341,11 @@ private:
   std::int64_t m_coalesce_delay_ms = 0; // of m_coalesce, when it was last armed
   std::uint64_t m_inotify_events = 0;   // events handled
   bool m_settle_bursts = false;         // the first event after a quiet spell waits k_settle_ms
-  std::uint64_t m_read_since_armed = 0; // bytes: a fast writer is followed without the interval
+  // Bytes read since m_read_window_ms, a window of one read_interval: a writer this fast is
+  // followed at once, without waiting for the interval.
+  std::uint64_t m_read_in_window = 0;
+  std::uint64_t m_read_in_last_window = 0; // the window before, if it ended within an interval
+  std::int64_t m_read_window_ms = 0;
   GlobJob* m_glob_job = nullptr;        // counted apart from m_inflight
   bool m_glob_requested = false;
   bool m_first_glob_done = false;

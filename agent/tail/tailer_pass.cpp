@@ -409,7 +409,7 @@ bool TailerCore::complete(IoPass& pass) noexcept {
     full_read = full_read || (op.request == Request::read && op.into == nullptr && op.result > 0 &&
                               static_cast<std::size_t>(op.result) == op.capacity);
     if (op.request == Request::read && op.result > 0) {
-      m_read_since_armed += static_cast<std::uint64_t>(op.result);
+      note_read(static_cast<std::uint64_t>(op.result));
     }
     try {
       if (!m_stopping) {

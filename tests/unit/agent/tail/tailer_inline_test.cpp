@@ -36,6 +36,26 @@ void follow(Harness& harness, const fs::path& log, std::chrono::milliseconds rea
   harness.run_for(100ms);
 }
 
+// Wakes the harness's loop every 10 ms, for a tailer ticked by its owner (no timer of its own):
+// the harness's waits check their condition at each wake-up.
+class Awake {
+public:
+  explicit Awake(uv_loop_t& loop) : m_loop(loop) {
+    uv_timer_init(&loop, &m_timer);
+    uv_timer_start(&m_timer, [](uv_timer_t*) {}, 10, 10);
+  }
+  Awake(const Awake&) = delete;
+  Awake& operator=(const Awake&) = delete;
+  ~Awake() {
+    uv_close(reinterpret_cast<uv_handle_t*>(&m_timer), nullptr);
+    uv_run(&m_loop, UV_RUN_NOWAIT);
+  }
+
+private:
+  uv_loop_t& m_loop;
+  uv_timer_t m_timer{};
+};
+
 std::uint64_t pool_passes(Harness& harness) {
   const auto& stats = harness.tailer().stats();
   return stats.io_passes - stats.inline_passes;
@@ -347,10 +367,7 @@ TEST_CASE("changes waiting for read_interval are served at the owner's tick", "[
   options.read_interval = 1s;
   options.external_tick = true;
   harness.start(options);
-  // The harness's waits need the loop to wake now and then; the tailer has no timer running.
-  uv_timer_t awake{};
-  uv_timer_init(&harness.loop(), &awake);
-  uv_timer_start(&awake, [](uv_timer_t*) {}, 10, 10);
+  const Awake awake(harness.loop());
   REQUIRE(harness.run_until([&] { return harness.tailer().stats().files_open == 1; }));
   harness.run_for(1100ms); // a quiet spell: the next write is read at once
   writer.lines(1, 1);
@@ -364,6 +381,43 @@ TEST_CASE("changes waiting for read_interval are served at the owner's tick", "[
   // The timer would have served it about 400 ms from the tick.
   CHECK(std::chrono::steady_clock::now() - ticked < 250ms);
   CHECK(harness.numbers() == range(1, 2));
-  uv_close(reinterpret_cast<uv_handle_t*>(&awake), nullptr);
-  uv_run(&harness.loop(), UV_RUN_NOWAIT);
+}
+
+TEST_CASE("a writer faster than 256 KiB per read_interval is followed without waiting", "[tail]") {
+  // 1.6 MB/s for 1.5 s. The first interval is coalesced like any other; its pass reads more than
+  // 256 KiB, so from then on every write is read at once, and the last line does not wait for
+  // the next interval (half a second after the last write). No tick: only the coalescing timer
+  // serves the writes.
+  const TempDir dir;
+  Writer writer(dir / "app.log");
+  Harness harness;
+  auto options = test_options((dir / "app.log").string());
+  options.poll_interval = 10s;
+  options.read_interval = 1s;
+  options.external_tick = true;
+  harness.start(options);
+  const Awake awake(harness.loop());
+  REQUIRE(harness.run_until([&] { return harness.tailer().stats().files_open == 1; }));
+  harness.run_for(1100ms); // a quiet spell
+  constexpr int k_chunks = 150;
+  constexpr int k_lines = 500; // 16 KB
+  std::atomic<bool> done{false};
+  std::atomic<std::int64_t> last_write_ns{0};
+  std::thread producer([&] {
+    for (int c = 0; c < k_chunks; ++c) {
+      writer.lines(c * k_lines + 1, (c + 1) * k_lines);
+      std::this_thread::sleep_for(10ms);
+    }
+    last_write_ns = std::chrono::steady_clock::now().time_since_epoch().count();
+    done = true;
+  });
+  const bool all = harness.run_until(
+      [&] { return done && harness.records.size() == std::size_t{k_chunks * k_lines}; }, 20s);
+  const auto read_at = std::chrono::steady_clock::now().time_since_epoch().count();
+  producer.join();
+  REQUIRE(all);
+  // The writer sleeps 10 ms after its last write: at most a few loop turns more.
+  CHECK(std::chrono::nanoseconds(read_at - last_write_ns.load()) < 300ms);
+  CHECK(harness.numbers() == range(1, k_chunks * k_lines));
+  CHECK(harness.gaps.empty());
 }
