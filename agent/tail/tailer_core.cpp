@@ -207,7 +207,7 @@ void TailerCore::arm_coalesce() noexcept {
     return;
   }
   const std::int64_t interval = m_options.read_interval.count();
-  const std::int64_t since = now_ms() - m_last_pass_ms;
+  const std::int64_t since = now_ms() - m_last_read_ms;
   // After a quiet spell the change is served in the next loop turn, without sleeping again: on
   // a virtual machine each wake-up costs tens of microseconds, and a burst of writes to several
   // files mostly arrives in the read of events that woke the loop (what comes later waits for
@@ -229,6 +229,7 @@ void TailerCore::note_read(std::uint64_t bytes) noexcept {
     m_read_window_ms = now;
     m_read_in_window = 0;
   }
+  m_last_read_ms = now;
   const bool was_busy = m_read_in_window >= k_busy_bytes;
   m_read_in_window += bytes;
   if (!was_busy && m_read_in_window >= k_busy_bytes) {

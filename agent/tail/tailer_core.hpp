@@ -333,7 +333,9 @@ private:
   std::size_t m_inflight = 0;         // passes out
   std::size_t m_max_pass_reads = 1;   // reads per pass: each gets >= k_min_read_share bytes
   bool m_pumping = false;
-  std::int64_t m_last_pass_ms = 0;
+  // Of the last read that returned bytes: passes that serve changes are read_interval apart (a
+  // pass that found nothing new does not count).
+  std::int64_t m_last_read_ms = 0;
   std::size_t m_deferred = 0; // poked files (at least): the coalescing timer queues them
 
   uv_timer_t* m_timer = nullptr;        // heap: freed by its close callback

@@ -127,12 +127,12 @@ void TailerCore::tick() noexcept {
   // the tick (the next one is due an interval from now, at a tick again when the interval is the
   // tick's period).
   if (m_coalesce != nullptr && uv_is_active(reinterpret_cast<uv_handle_t*>(m_coalesce)) != 0 &&
-      now_ms() - m_last_pass_ms >= m_options.read_interval.count() / 2) {
+      now_ms() - m_last_read_ms >= m_options.read_interval.count() / 2) {
     coalesce_due();
   }
   // read_interval spaces out passes that serve changes; the tick's own pass must not make the
   // next change wait for the rest of an interval (one more wake-up, for nothing).
-  const std::int64_t last_pass_ms = m_last_pass_ms;
+  const std::int64_t last_read_ms = m_last_read_ms;
   try {
     const std::int64_t now = now_ms();
     if (now - m_last_poll_ms >= m_options.poll_interval.count()) {
@@ -154,7 +154,7 @@ void TailerCore::tick() noexcept {
   }
   reap();
   pump(true);
-  m_last_pass_ms = last_pass_ms;
+  m_last_read_ms = last_read_ms;
 }
 
 void TailerCore::poll_all() {

@@ -201,7 +201,6 @@ void TailerCore::pump(bool may_run_inline) {
     // the threadpool, so a backlog never holds the loop for more than one read_chunk_bytes.
     if (may_run_inline && !ran_inline && inline_candidate(pass)) {
       ran_inline = true;
-      m_last_pass_ms = now_ms();
       if (run_pass_inline(pass)) {
         ++m_stats.io_passes;
         ++m_stats.inline_passes;
@@ -230,7 +229,6 @@ void TailerCore::pump(bool may_run_inline) {
     m_out_passes.push_back(&pass);
     ++m_inflight;
     ++m_stats.io_passes;
-    m_last_pass_ms = now_ms();
   }
   if (ran_inline && !m_stopping) {
     reap(); // files the pass closed
