@@ -45,7 +45,7 @@ struct TailerOptions {
   // by path can block, so it runs in the threadpool: one thread wake-up each.
   std::chrono::milliseconds stat_interval{10'000};
   // What inotify and the poll report is read at most this often (at once after a quiet spell, or
-  // when the last passes read 256 KiB or more): every file that changed in the meantime is read
+  // once 256 KiB or more were read within one interval): every file that changed meantime is read
   // in one pass, instead of one per write. Creations, deletions and renames are served at once.
   // Adds at most about this much latency; 0 reads at once. With external_tick, a pass due within
   // half an interval is served at the tick (no wake-up of its own).

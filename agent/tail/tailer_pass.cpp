@@ -406,8 +406,11 @@ bool TailerCore::complete(IoPass& pass) noexcept {
     track_descriptor(file, op);
     full_read = full_read || (op.request == Request::read && op.into == nullptr && op.result > 0 &&
                               static_cast<std::size_t>(op.result) == op.capacity);
-    if (op.request == Request::read && op.result > 0) {
-      note_read(static_cast<std::uint64_t>(op.result));
+    // New bytes only: a following read starts one byte early (truncation check), so a read that
+    // found nothing new still returns that byte.
+    if (const ssize_t fresh = op.result - (op.overlap ? 1 : 0);
+        op.request == Request::read && fresh > 0) {
+      note_read(static_cast<std::uint64_t>(fresh));
     }
     try {
       if (!m_stopping) {
