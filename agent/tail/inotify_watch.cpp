@@ -98,18 +98,20 @@ int InotifyWatch::add(const std::string& dir) noexcept {
   if (wd < 0) {
     return -errno;
   }
+  // The same directory again (a second name for it): the kernel answers with the same
+  // descriptors. A directory replaced between the two calls: the pair is wrong until the
+  // tailer drops it (the first watch reports the deletion).
+  const bool known =
+      std::any_of(m_wds.begin(), m_wds.end(), [&](const auto& p) { return p.second == wd; });
   const int writes_wd = ::inotify_add_watch(m_writes.fd, dir.c_str(), k_writes_mask);
   if (writes_wd < 0) {
     const int error = errno;
-    if (std::none_of(m_wds.begin(), m_wds.end(), [&](const auto& p) { return p.second == wd; })) {
+    if (!known) {
       (void)::inotify_rm_watch(m_moves.fd, wd);
     }
     return -error;
   }
-  // The same directory again (a second name for it): the kernel answers with the same
-  // descriptors. A directory replaced between the two calls: the pair is wrong until the
-  // tailer drops it (the first watch reports the deletion).
-  if (std::none_of(m_wds.begin(), m_wds.end(), [&](const auto& p) { return p.second == wd; })) {
+  if (!known) {
     m_wds.emplace_back(writes_wd, wd);
   }
   return wd;

@@ -201,9 +201,12 @@ void TailerCore::poke(TailedFile& file) {
   arm_coalesce();
 }
 
+bool TailerCore::coalesce_armed() const noexcept {
+  return m_coalesce != nullptr && uv_is_active(reinterpret_cast<uv_handle_t*>(m_coalesce)) != 0;
+}
+
 void TailerCore::arm_coalesce() noexcept {
-  if (m_stopping || m_coalesce == nullptr ||
-      uv_is_active(reinterpret_cast<uv_handle_t*>(m_coalesce)) != 0) {
+  if (m_stopping || m_coalesce == nullptr || coalesce_armed()) {
     return;
   }
   const std::int64_t interval = m_options.read_interval.count();
@@ -238,8 +241,7 @@ void TailerCore::note_read(std::uint64_t bytes) noexcept {
 }
 
 void TailerCore::serve_soon() noexcept {
-  if (m_stopping || m_coalesce == nullptr || m_coalesce_delay_ms == 0 ||
-      uv_is_active(reinterpret_cast<uv_handle_t*>(m_coalesce)) == 0) {
+  if (m_stopping || m_coalesce_delay_ms == 0 || !coalesce_armed()) {
     return;
   }
   m_coalesce_delay_ms = 0;
@@ -250,7 +252,7 @@ void TailerCore::coalesce_due() noexcept {
   try {
     // Written to while the watch was paused for (the rest of) an interval, not just a settle:
     // a steady writer.
-    bool busy = false;
+    bool steady = false;
     const bool settled = m_coalesce_delay_ms <= k_settle_ms;
     if (m_inotify && m_inotify->paused()) {
       // What piled up while it was paused, served by the same pass. (Not paused: whatever came
@@ -262,7 +264,7 @@ void TailerCore::coalesce_due() noexcept {
       if (m_inotify_events == events) {
         m_settle_bursts = m_settle_bursts && !settled;
       } else {
-        busy = !settled;
+        steady = !settled;
       }
     }
     if (m_deferred > 0) {
@@ -281,12 +283,12 @@ void TailerCore::coalesce_due() noexcept {
       // What the drain poked is queued (or waits for its pass to come back, which pumps again);
       // a pass run on the loop below arms the timer again for a file it leaves waiting.
       uv_timer_stop(m_coalesce);
-      if (!busy) {
+      if (!steady) {
         m_inotify->resume();
       }
     }
     pump(true);
-    if (busy && !m_stopping) {
+    if (steady && !m_stopping) {
       // Writes kept coming for a whole interval: stay paused and look again in one. A steady
       // writer then costs one wake-up per interval (the timer's), not two (the first write after
       // the pass, which would pause, and the timer).

@@ -230,6 +230,7 @@ private:
   // Arms the coalescing timer, unless it is armed: serves poked files, resumes inotify if an
   // event paused it.
   void arm_coalesce() noexcept;
+  [[nodiscard]] bool coalesce_armed() const noexcept;
   // A file created, deleted or renamed: serves what waits for the coalescing timer in the next
   // loop turn (the path may hold another file already, and may lose it again within an interval).
   void serve_soon() noexcept;

@@ -126,8 +126,7 @@ void TailerCore::tick() noexcept {
   // the tick's wake-up instead of one of their own, and the passes after them keep in step with
   // the tick (the next one is due an interval from now, at a tick again when the interval is the
   // tick's period).
-  if (m_coalesce != nullptr && uv_is_active(reinterpret_cast<uv_handle_t*>(m_coalesce)) != 0 &&
-      now_ms() - m_last_read_ms >= m_options.read_interval.count() / 2) {
+  if (coalesce_armed() && now_ms() - m_last_read_ms >= m_options.read_interval.count() / 2) {
     coalesce_due();
   }
   // read_interval spaces out passes that serve changes; the tick's own pass must not make the
