@@ -3,6 +3,9 @@
 
 #include <malloc.h>
 
+#include <algorithm>
+#include <array>
+
 #include <spdlog/spdlog.h>
 
 #include "agent/tail/cursor_store.hpp"
@@ -15,7 +18,12 @@ namespace {
 
 constexpr std::uint64_t k_tick_ms = 1000;
 constexpr std::uint64_t k_footprint_every_ticks = 10;
-constexpr std::uint64_t k_release_again_ticks = 30; // seconds after start
+// Ticks (seconds) after start at which the pages of code run once are given back again: tick 2
+// after the first sample round and the coordinator's greeting, tick 6 after the first flush and
+// its spool write, tick 30 after whatever else the first half minute ran once (the first signals
+// and their log lines, the first heal checks). Each time, the pages the steady state still uses
+// are read back from disk (1-2 MiB); the peak, VmHWM, is the largest sum in between.
+constexpr std::array<std::uint64_t, 3> k_release_ticks = {2, 6, 30};
 
 link::BatchLimits batch_limits(const config::AgentConfig& config) {
   link::BatchLimits limits;
@@ -258,7 +266,9 @@ void Agent::report_footprint() noexcept {
   }
   m_logs->tick();
   m_acting->tick(m_link.coordinator_alive());
-  if (++m_ticks == k_release_again_ticks) {
+  ++m_ticks;
+  if (std::find(k_release_ticks.begin(), k_release_ticks.end(), m_ticks) !=
+      k_release_ticks.end()) {
     // The first turns after start-up still ran code that runs once: the coordinator handshake,
     // each log file's opening and probing, SQLite preparing its statements. Give those pages
     // back too; whatever the steady state runs comes back at its next call.

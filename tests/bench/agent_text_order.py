@@ -7,10 +7,13 @@ Runs the agent under valgrind --tool=callgrind in agent_bench.py's footprint set
 ERROR lines written to 10 log files, a watched process, an HTTP probe) and lists every function
 of the agent's binary its parent process executed: first the ones it ran in the steady state
 (from `--startup` seconds after its start to `--startup + --steady`), hottest first, then the
-ones it ran only while starting. The Hyperscan compile child that the agent fork()s writes its own
-callgrind file and is ignored: the parent only scans. Functions run only at shutdown are not
-listed. A stale file is harmless (the link ignores names it does not find); it only costs
-resident text.
+ones it ran only while starting, in the order they first ran (callgrind dumps every
+`--dump-every-bb` basic blocks tell which part of start-up that was): each stage of start-up
+then touches few pages of code, and the agent releases them between stages. glibc's string
+functions and IFUNC resolvers are listed under the names this CPU uses. The Hyperscan compile
+child that the agent fork()s writes its own callgrind file and is ignored: the parent only scans.
+Functions run only at shutdown are not listed. A stale file is harmless (the link ignores names
+it does not find); it only costs resident text.
 
     python3 tests/bench/agent_text_order.py build/rel [--startup 30] [--steady 40]
 
@@ -32,6 +35,17 @@ import agent_bench as ab  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = ROOT / "cmake/static_agent/text_order.txt"
+
+
+def dump_trigger(path):
+    """The "desc: Trigger:" line of a callgrind dump: what wrote it."""
+    with open(path, errors="replace") as f:
+        for line in f:
+            if line.startswith("desc: Trigger:"):
+                return line.split(":", 2)[2].strip()
+            if line.startswith(("fn=", "totals:")):
+                break
+    return ""
 
 
 def parse_callgrind(path, binary):
@@ -154,11 +168,49 @@ def retarget_hyperscan(names, binary, family):
     return out, [n for n in dict.fromkeys(others) if n not in seen]
 
 
+# glibc's string functions exist once per instruction set; an IFUNC picks one at start-up, and
+# under valgrind (no AVX-512) another than on this machine. A profiled variant brings along the
+# EVEX and AVX-512 variants of the same function, the ones this machine's CPUs pick.
+GLIBC_VARIANT = re.compile(r"^(__[a-z0-9]+(?:_[a-z])?)_(?:sse2|ssse3|sse4_1|sse4_2|avx2|avx|evex|"
+                           r"avx512)(?:_\w+)?$")
+
+
+def retarget_glibc(names, binary):
+    """`names` with each glibc string function variant followed by its EVEX/AVX-512 siblings,
+    and each IFUNC symbol (valgrind names the resolver after it) by the resolver's own name."""
+    by_base, at = {}, {}
+    for address, name, _ in function_symbols(binary):
+        at.setdefault(address, []).append(name)
+        m = GLIBC_VARIANT.match(name)
+        if m and re.search(r"_(evex|avx512)", name[len(m.group(1)):]):
+            by_base.setdefault(m.group(1), []).append(name)
+    resolvers = {}
+    for line in subprocess.run(["nm", "--defined-only", str(binary)], capture_output=True,
+                               text=True, check=True).stdout.splitlines():
+        f = line.split()
+        if len(f) == 3 and f[1] == "i":
+            resolvers[f[2]] = at.get(int(f[0], 16), [])
+    out = []
+    for name in names:
+        out.append(name)
+        out += resolvers.get(name, [])
+        m = GLIBC_VARIANT.match(name)
+        if m:
+            out += by_base.get(m.group(1), [])
+    return list(dict.fromkeys(out))
+
+
+BELOW_MAIN = ["_start", "__libc_start_main_impl", "__libc_start_main", "__libc_start_call_main"]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("build", type=Path, help="a Release build directory with MEDIC_AGENT_STATIC")
     ap.add_argument("--startup", type=float, default=30, help="seconds counted as start-up")
     ap.add_argument("--steady", type=float, default=40, help="seconds of steady state profiled")
+    ap.add_argument("--dump-every-bb", type=int, default=50_000,
+                    help="basic blocks per callgrind dump: start-up code is laid out in the order"
+                         " of the dumps it first runs in")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args()
     build = args.build.resolve()
@@ -173,6 +225,7 @@ def main():
         def start(argv, out=None, cpu=None, **kw):
             if Path(str(argv[0])) == binary:  # the agent itself (the key print runs bare)
                 argv = ["valgrind", "--tool=callgrind", "--demangle=no",
+                        f"--dump-every-bb={args.dump_every_bb}",
                         f"--callgrind-out-file={tmp}/cg.%p"] + list(argv)
                 p = real_start(argv, out, cpu, **kw)
                 started["agent"] = (p, time.monotonic())
@@ -209,20 +262,38 @@ def main():
         if "error" in result:
             sys.exit(f"agent_text_order: the footprint run failed: {result['error']}")
         dumps = sorted(tmp.glob(f"cg.{p.pid}.*"), key=lambda f: int(f.name.rsplit(".", 1)[1]))
-        if len(dumps) < 2:
-            sys.exit(f"agent_text_order: expected 2 callgrind dumps of pid {p.pid}, got {dumps}")
-        startup = parse_callgrind(dumps[0], binary)
-        steady = parse_callgrind(dumps[1], binary)
+        triggers = [dump_trigger(d) for d in dumps]
+        marks = [i for i, t in enumerate(triggers) if "startup" in t]
+        ends = [i for i, t in enumerate(triggers) if "steady" in t]
+        if not marks or not ends:
+            sys.exit(f"agent_text_order: no 'startup' and 'steady' dumps of pid {p.pid}: {triggers}")
+        # Start-up: every dump up to the 'startup' one, and the part each function first ran in.
+        startup, first_part = {}, {}
+        for part, dump in enumerate(dumps[:marks[0] + 1]):
+            for name, cost in parse_callgrind(dump, binary).items():
+                startup[name] = startup.get(name, 0) + cost
+                first_part.setdefault(name, part)
+        steady = {}
+        for dump in dumps[marks[0] + 1:ends[0] + 1]:
+            for name, cost in parse_callgrind(dump, binary).items():
+                steady[name] = steady.get(name, 0) + cost
     family = host_family()
-    hot, others_hot = retarget_hyperscan(sorted(steady, key=lambda n: -steady[n]), binary, family)
+    hot, others_hot = retarget_hyperscan(
+        retarget_glibc(sorted(steady, key=lambda n: -steady[n]), binary), binary, family)
+    # Start-up code in the order it first runs, so that each stage of start-up touches few pages
+    # (the start-up pages are released in stages: agent/loop/footprint.hpp).
     cold, others_cold = retarget_hyperscan(
-        sorted((n for n in startup if n not in steady), key=lambda n: -startup[n]), binary, family)
-    cold = [n for n in cold if n not in set(hot)]
+        retarget_glibc(sorted((n for n in startup if n not in steady),
+                              key=lambda n: (first_part[n], -startup[n])), binary), binary, family)
+    # Callgrind names the functions that run before main "(below main)", which parse_callgrind
+    # skips: they lead the start-up code.
+    cold = [n for n in dict.fromkeys(BELOW_MAIN + cold) if n not in set(hot)]
     others = [n for n in dict.fromkeys(others_hot + others_cold) if n not in set(hot + cold)]
     header = (f"# medic-agent's --symbol-ordering-file (cmake/MedicStaticAgent.cmake), written by\n"
               f"# tests/bench/agent_text_order.py: {len(hot)} functions run in the steady state\n"
-              f"# (hottest first), then {len(cold)} run only at start-up, then the {len(others)}\n"
-              f"# copies of Hyperscan's runtime for the CPU families other than {family}.\n")
+              f"# (hottest first), then {len(cold)} run only at start-up (in the order they first\n"
+              f"# ran), then the {len(others)} copies of Hyperscan's runtime for the CPU families\n"
+              f"# other than {family}.\n")
     args.out.write_text(header + "".join(n + "\n" for n in hot + cold + others))
     print(f"agent_text_order: {len(hot)} steady-state + {len(cold)} start-up functions "
           f"(+ {len(others)} Hyperscan copies for other CPUs) -> {args.out}")
