@@ -3,9 +3,6 @@
 
 #include <malloc.h>
 
-#include <algorithm>
-#include <array>
-
 #include <spdlog/spdlog.h>
 
 #include "agent/tail/cursor_store.hpp"
@@ -18,12 +15,6 @@ namespace {
 
 constexpr std::uint64_t k_tick_ms = 1000;
 constexpr std::uint64_t k_footprint_every_ticks = 10;
-// Ticks (seconds) after start at which the pages of code run once are given back again: tick 2
-// after the first sample round and the coordinator's greeting, tick 6 after the first flush and
-// its spool write, tick 30 after whatever else the first half minute ran once (the first signals
-// and their log lines, the first heal checks). Each time, the pages the steady state still uses
-// are read back from disk (1-2 MiB); the peak, VmHWM, is the largest sum in between.
-constexpr std::array<std::uint64_t, 3> k_release_ticks = {2, 6, 30};
 
 link::BatchLimits batch_limits(const config::AgentConfig& config) {
   link::BatchLimits limits;
@@ -252,6 +243,13 @@ void Agent::sample_round() noexcept {
   m_sensors.sample(*this, m_clock.now_unix_ms());
 }
 
+void Agent::release_run_once() noexcept {
+  // Code pages and the heap it freed; whatever the steady state runs comes back at its next call.
+  malloc_trim(0);
+  (void)release_startup_code();
+  m_release.released(m_ticks);
+}
+
 void Agent::report_footprint() noexcept {
   if (m_ticks == 0) {
     const auto flush = static_cast<std::uint64_t>(m_config.flush_interval.count());
@@ -266,13 +264,10 @@ void Agent::report_footprint() noexcept {
   }
   m_logs->tick();
   m_acting->tick(m_link.coordinator_alive());
-  ++m_ticks;
-  if (std::find(k_release_ticks.begin(), k_release_ticks.end(), m_ticks) !=
-      k_release_ticks.end()) {
+  if (m_release.scheduled(++m_ticks)) {
     // The first turns after start-up still ran code that runs once: the coordinator handshake,
-    // each log file's opening and probing, SQLite preparing its statements. Give those pages
-    // back too; whatever the steady state runs comes back at its next call.
-    (void)release_startup_code();
+    // each log file's opening and probing, SQLite preparing its statements, the first signals.
+    release_run_once();
   }
   if (m_ticks % k_footprint_every_ticks != 0) {
     return;
@@ -281,6 +276,9 @@ void Agent::report_footprint() noexcept {
   if (!reading) {
     error("footprint", reading.error());
     return;
+  }
+  if (m_release.regrown(m_ticks, reading->rss_bytes)) {
+    release_run_once(); // the samples below still show the growth; the next reading, the drop
   }
   const std::int64_t now_ms = m_clock.now_unix_ms();
   const auto& spool = m_link.delivery().spool_stats();

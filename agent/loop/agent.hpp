@@ -68,6 +68,7 @@ private:
   void events_waiting() noexcept;
   void sample_round() noexcept;
   void report_footprint() noexcept;
+  void release_run_once() noexcept; // malloc_trim and release_startup_code
   void flush_samples() noexcept;
   // `with_cursors`: save the tail cursors with this batch (only outside a record's handling).
   void flush_events(bool with_cursors) noexcept;
@@ -84,6 +85,7 @@ private:
   link::BatchBuilder m_batch;
   link::CoordinatorLink m_link;
   Footprint m_footprint;
+  ReleasePolicy m_release;
   uv::SignalWatch m_signals;
   ServiceHooks m_service;
   uv_timer_t m_sample_timer{};

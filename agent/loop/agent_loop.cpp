@@ -81,6 +81,8 @@ Result<void> run_agent(const config::AgentConfig& config) {
   if (!acting) {
     return fail(std::move(acting).error().context("reading the action ledger from the spool"));
   }
+  // The spool and the state in it are read (SQLite opening, schema checks): their code too.
+  (void)release_startup_code();
   // libuv's threadpool does the agent's file I/O (log reads, statvfs, file checks). Two threads
   // keep one slow file system from stalling the rest, and cost far less than the default four.
   // Read once, at the pool's first use, so it must be set before anything is queued.

@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
@@ -139,6 +140,31 @@ std::size_t release_startup_code() noexcept {
   ranges.advise(MADV_PAGEOUT);
   evict_executable_cache();
   return ranges.size;
+}
+
+bool ReleasePolicy::scheduled(std::uint64_t tick) const noexcept {
+  return std::find(m_settings.at_ticks.begin(), m_settings.at_ticks.end(), tick) !=
+         m_settings.at_ticks.end();
+}
+
+bool ReleasePolicy::regrown(std::uint64_t tick, std::uint64_t rss_bytes) noexcept {
+  if (tick <= m_settings.at_ticks.back()) {
+    return false; // still on the fixed schedule
+  }
+  if (m_low_bytes == 0 || rss_bytes < m_low_bytes) {
+    m_low_bytes = rss_bytes;
+    return false;
+  }
+  if (rss_bytes - m_low_bytes < m_settings.regrowth_bytes ||
+      tick - m_released_tick < m_settings.min_gap_ticks) {
+    return false;
+  }
+  return true;
+}
+
+void ReleasePolicy::released(std::uint64_t tick) noexcept {
+  m_released_tick = tick;
+  m_low_bytes = 0;
 }
 
 Result<FootprintReading> parse_status_memory(std::string_view status) {

@@ -4,6 +4,7 @@
 // one pread of /proc/self/status and one getrusage. Loop thread only.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 
@@ -40,6 +41,35 @@ private:
 // when it is next used. Writable data and RELRO (relocated data lives there) are left alone.
 // Returns the number of ranges released.
 std::size_t release_startup_code() noexcept;
+
+// When to call release_startup_code() again after start-up. At fixed ticks first (seconds after
+// start: the first turns still run code that runs once). Then whenever resident memory grew by
+// `regrowth_bytes` over its lowest reading since the last release: code that runs rarely (the
+// first signal and its log line, an action, a resend) otherwise stays resident for the rest of
+// the agent's life. At most once every `min_gap_ticks`: each release reads the steady state's
+// pages back from disk (1-2 MiB).
+class ReleasePolicy {
+public:
+  struct Settings {
+    std::array<std::uint64_t, 3> at_ticks{2, 6, 30};
+    std::uint64_t regrowth_bytes = 512 * 1024;
+    std::uint64_t min_gap_ticks = 60;
+  };
+  ReleasePolicy() = default;
+  explicit ReleasePolicy(Settings settings) : m_settings(settings) {}
+  // At every tick (1, 2, ...): one of the fixed ticks.
+  [[nodiscard]] bool scheduled(std::uint64_t tick) const noexcept;
+  // At a footprint reading: past the fixed ticks, resident memory regrew (call released() once
+  // done).
+  [[nodiscard]] bool regrown(std::uint64_t tick, std::uint64_t rss_bytes) noexcept;
+  // A release was made at `tick` (scheduled or regrown): the next reading starts a new low.
+  void released(std::uint64_t tick) noexcept;
+
+private:
+  Settings m_settings;
+  std::uint64_t m_low_bytes = 0; // 0: no reading since the last release
+  std::uint64_t m_released_tick = 0;
+};
 
 // "VmRSS:  9588 kB" and "VmHWM:" from /proc/<pid>/status text, in bytes.
 [[nodiscard]] Result<FootprintReading> parse_status_memory(std::string_view status);

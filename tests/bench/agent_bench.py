@@ -645,11 +645,13 @@ def report_footprint(runs):
               f"| {col(lambda x: 100 * x['cpu_s'] / x['wall'])} | {col(lambda x: 1000 * x['cpu_s'] / x['wall'])} "
               f"| {col(lambda x: 1000 * x['run_s'] / x['wall'])} | {col(lambda x: x['wakeups'] / x['wall'])} "
               f"| {rows[0]['threads']} |")
-    print("\nRatios, peer / medic (median of the per-run ratios):\n\n| peer | RSS | CPU (schedstat) |\n|---|---:|---:|")
+    print("\nRatios, peer / medic (median of the per-run ratios):\n\n"
+          "| peer | RSS | VmHWM | CPU (schedstat) |\n|---|---:|---:|---:|")
     for name in list(runs[0]["tools"])[1:]:
-        rss = [r["tools"][name]["rss_kib"] / r["tools"]["medic-agent"]["rss_kib"] for r in runs]
-        cpu = [r["tools"][name]["run_s"] / max(1e-9, r["tools"]["medic-agent"]["run_s"]) for r in runs]
-        print(f"| {name} | {med(rss)} | {med(cpu)} |")
+        ratio = lambda f: med([f(r["tools"][name]) / max(1e-9, f(r["tools"]["medic-agent"]))
+                               for r in runs])
+        print(f"| {name} | {ratio(lambda x: x['rss_kib'])} | {ratio(lambda x: x['hwm_kib'])} "
+              f"| {ratio(lambda x: x['run_s'])} |")
     print("\nOther load on the machine during each window (% of one core, all CPUs): "
           + ", ".join(f"{r['machine']['busy_pct']:.0f}" for r in runs))
     print("\nChecks per run: " + "; ".join(json.dumps(r["checks"]) for r in runs))

@@ -93,3 +93,30 @@ TEST_CASE("the miner sees the message part of syslog and ISO-stamped lines", "[f
   CHECK(log_message("plain text line") == "plain text line");
   CHECK(log_message("") == "");
 }
+
+TEST_CASE("start-up code is released at the fixed ticks, then when resident memory regrows",
+          "[footprint]") {
+  constexpr std::uint64_t k_mib = 1024 * 1024;
+  ReleasePolicy policy({.at_ticks = {2, 6, 30}, .regrowth_bytes = k_mib / 2, .min_gap_ticks = 60});
+  std::vector<std::uint64_t> fixed;
+  for (std::uint64_t tick = 1; tick <= 100; ++tick) {
+    if (policy.scheduled(tick)) {
+      fixed.push_back(tick);
+    }
+  }
+  CHECK(fixed == std::vector<std::uint64_t>{2, 6, 30});
+  policy.released(30);
+  // Readings every 10 ticks. Not before the fixed schedule is over, whatever the growth.
+  CHECK_FALSE(policy.regrown(30, 9 * k_mib));
+  CHECK_FALSE(policy.regrown(40, 3 * k_mib + k_mib / 4)); // the first low
+  CHECK_FALSE(policy.regrown(50, 3 * k_mib));             // a lower low
+  CHECK_FALSE(policy.regrown(60, 3 * k_mib + k_mib / 4)); // grew by less than 512 KiB
+  // Grown by 512 KiB over the low, but within 60 ticks of the last release.
+  CHECK_FALSE(policy.regrown(80, 3 * k_mib + k_mib / 2));
+  CHECK(policy.regrown(90, 3 * k_mib + k_mib / 2)); // 60 ticks after the release at 30
+  policy.released(90);
+  // A new low is learnt after each release, and the gap counts from it.
+  CHECK_FALSE(policy.regrown(100, 4 * k_mib));
+  CHECK_FALSE(policy.regrown(140, 5 * k_mib)); // 1 MiB over the low, 50 ticks after
+  CHECK(policy.regrown(150, 5 * k_mib));
+}
