@@ -35,15 +35,21 @@ Result<void> ensure_schema(sqlite::Database& db) {
 }
 
 Result<void> save(sqlite::Database& db, std::span<const TailCursor> cursors) {
-  if (auto cleared = db.exec("DELETE FROM tail_cursors"); !cleared) {
+  // Saved at every flush that moved a position: both statements stay prepared.
+  auto clear = db.cached("DELETE FROM tail_cursors");
+  if (!clear) {
+    return fail(std::move(clear).error().context("saving tail cursors"));
+  }
+  if (auto cleared = (*clear)->run(); !cleared) {
     return fail(std::move(cleared).error().context("saving tail cursors"));
   }
-  auto insert = db.prepare(
+  auto cached_insert = db.cached(
       "INSERT OR REPLACE INTO tail_cursors (path, device, inode, file_offset, head_hash)"
       " VALUES (?1, ?2, ?3, ?4, ?5)");
-  if (!insert) {
-    return fail(std::move(insert).error().context("saving tail cursors"));
+  if (!cached_insert) {
+    return fail(std::move(cached_insert).error().context("saving tail cursors"));
   }
+  sqlite::Statement* insert = *cached_insert;
   for (const TailCursor& cursor : cursors) {
     insert->bind(1, std::string_view(cursor.path))
         .bind(2, to_column(cursor.device))

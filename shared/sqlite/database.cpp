@@ -67,18 +67,23 @@ Result<Database> Database::open(const std::filesystem::path& path, OpenMode mode
 }
 
 Database::Database(Database&& other) noexcept
-    : m_db(std::exchange(other.m_db, nullptr)), m_path(std::move(other.m_path)) {}
+    : m_db(std::exchange(other.m_db, nullptr)),
+      m_path(std::move(other.m_path)),
+      m_cached(std::move(other.m_cached)) {}
 
 Database& Database::operator=(Database&& other) noexcept {
   if (this != &other) {
+    m_cached.clear();
     sqlite3_close_v2(m_db);
     m_db = std::exchange(other.m_db, nullptr);
     m_path = std::move(other.m_path);
+    m_cached = std::move(other.m_cached);
   }
   return *this;
 }
 
 Database::~Database() {
+  m_cached.clear(); // finalised before the connection closes
   sqlite3_close_v2(m_db);
 }
 
@@ -100,6 +105,25 @@ Result<Statement> Database::prepare(std::string_view sql) {
     return fail(sqlite_error(m_db, "preparing '" + std::string(sql.substr(0, 60)) + "'"));
   }
   return Statement(m_db, stmt);
+}
+
+Result<Statement*> Database::cached(std::string_view sql) {
+  for (auto& [text, statement] : m_cached) {
+    if (text == sql) {
+      return statement.get();
+    }
+  }
+  if (m_cached.size() >= k_max_cached) {
+    return fail(ErrorCode::internal, "more than " + std::to_string(k_max_cached) +
+                                         " cached statements on " + m_path.string() +
+                                         "; not caching '" + std::string(sql.substr(0, 60)) + "'");
+  }
+  auto statement = prepare(sql);
+  if (!statement) {
+    return fail(std::move(statement).error());
+  }
+  m_cached.emplace_back(std::string(sql), std::make_unique<Statement>(std::move(*statement)));
+  return m_cached.back().second.get();
 }
 
 std::int64_t Database::changes() const noexcept { return sqlite3_changes64(m_db); }
@@ -230,17 +254,16 @@ Result<bool> Statement::step() {
 }
 
 Result<void> Statement::run() {
+  ResetOnExit reset(*this); // also after an error: a statement left mid-step pins the WAL
   for (;;) {
     auto row = step();
     if (!row) {
       return fail(std::move(row).error());
     }
     if (!*row) {
-      break;
+      return {};
     }
   }
-  reset();
-  return {};
 }
 
 void Statement::reset() noexcept {
@@ -278,8 +301,22 @@ bool Statement::column_is_null(int index) const {
   return sqlite3_column_type(m_stmt, index) == SQLITE_NULL;
 }
 
+namespace {
+
+// A one-word statement of a transaction, from the connection's cache: transactions run at every
+// spool commit and every coordinator ingest.
+Result<void> run_cached(Database& db, std::string_view sql) {
+  auto statement = db.cached(sql);
+  if (!statement) {
+    return fail(std::move(statement).error());
+  }
+  return (*statement)->run();
+}
+
+} // namespace
+
 Result<Transaction> Transaction::begin(Database& db) {
-  if (auto begun = db.exec("BEGIN IMMEDIATE"); !begun) {
+  if (auto begun = run_cached(db, "BEGIN IMMEDIATE"); !begun) {
     return fail(std::move(begun).error().context("beginning transaction"));
   }
   return Transaction(db);
@@ -288,20 +325,18 @@ Result<Transaction> Transaction::begin(Database& db) {
 Transaction::Transaction(Transaction&& other) noexcept : m_db(std::exchange(other.m_db, nullptr)) {}
 
 Transaction::~Transaction() {
-  if (m_db != nullptr) {
-    (void)m_db->exec("ROLLBACK");
-  }
+  rollback();
 }
 
 void Transaction::rollback() noexcept {
   if (m_db != nullptr) {
-    (void)m_db->exec("ROLLBACK");
+    (void)run_cached(*m_db, "ROLLBACK");
     m_db = nullptr;
   }
 }
 
 Result<void> Transaction::commit() {
-  if (auto committed = m_db->exec("COMMIT"); !committed) {
+  if (auto committed = run_cached(*m_db, "COMMIT"); !committed) {
     return fail(std::move(committed).error().context("committing"));
   }
   m_db = nullptr;

@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "shared/error.hpp"
@@ -45,6 +46,13 @@ public:
 
   [[nodiscard]] Result<void> exec(std::string_view sql);
   [[nodiscard]] Result<Statement> prepare(std::string_view sql);
+  // One statement, prepared at its first use and kept with the connection: for SQL that runs
+  // again and again (a transaction's BEGIN and COMMIT, a write at every flush). Compiling it each
+  // time costs CPU and brings SQLite's parser and code generator back into memory. The caller
+  // resets it after use (run() does; step() callers hold a ResetOnExit). At most
+  // k_max_cached statements: more is an error (each call site passes a fixed text).
+  [[nodiscard]] Result<Statement*> cached(std::string_view sql);
+  static constexpr std::size_t k_max_cached = 32;
   [[nodiscard]] std::string last_error() const;
   // Rows changed by the last INSERT, UPDATE or DELETE on this connection.
   [[nodiscard]] std::int64_t changes() const noexcept;
@@ -61,6 +69,7 @@ private:
 
   sqlite3* m_db = nullptr;
   std::filesystem::path m_path;
+  std::vector<std::pair<std::string, std::unique_ptr<Statement>>> m_cached; // finalised first
 };
 
 class Statement {

@@ -7,9 +7,10 @@ Runs the agent under valgrind --tool=callgrind in agent_bench.py's footprint set
 ERROR lines written to 10 log files, a watched process, an HTTP probe) and lists every function
 of the agent's binary its parent process executed: first the ones it ran in the steady state
 (from `--startup` seconds after its start to `--startup + --steady`), hottest first, then the
-ones it ran only while starting, in the order they first ran (callgrind dumps every
-`--dump-every-bb` basic blocks tell which part of start-up that was): each stage of start-up
-then touches few pages of code, and the agent releases them between stages. glibc's string
+ones it ran only while starting: those that still ran after the first tick first, then the others,
+each group in the order they first ran (callgrind dumps every `--dump-every-bb` basic blocks tell
+which part of start-up that was): each stage of start-up then touches few pages of code, and the
+agent releases them between stages. glibc's string
 functions and IFUNC resolvers are listed under the names this CPU uses. The Hyperscan compile
 child that the agent fork()s writes its own callgrind file and is ignored: the parent only scans.
 Functions run only at shutdown are not listed. A stale file is harmless (the link ignores names
@@ -200,6 +201,7 @@ def retarget_glibc(names, binary):
     return list(dict.fromkeys(out))
 
 
+FIRST_TICK = "_ZN5medic5agent4loop5Agent16report_footprintEv"  # runs at every tick
 BELOW_MAIN = ["_start", "__libc_start_main_impl", "__libc_start_main", "__libc_start_call_main"]
 
 
@@ -268,11 +270,12 @@ def main():
         if not marks or not ends:
             sys.exit(f"agent_text_order: no 'startup' and 'steady' dumps of pid {p.pid}: {triggers}")
         # Start-up: every dump up to the 'startup' one, and the part each function first ran in.
-        startup, first_part = {}, {}
+        startup, first_part, last_part = {}, {}, {}
         for part, dump in enumerate(dumps[:marks[0] + 1]):
             for name, cost in parse_callgrind(dump, binary).items():
                 startup[name] = startup.get(name, 0) + cost
                 first_part.setdefault(name, part)
+                last_part[name] = part
         steady = {}
         for dump in dumps[marks[0] + 1:ends[0] + 1]:
             for name, cost in parse_callgrind(dump, binary).items():
@@ -282,18 +285,23 @@ def main():
         retarget_glibc(sorted(steady, key=lambda n: -steady[n]), binary), binary, family)
     # Start-up code in the order it first runs, so that each stage of start-up touches few pages
     # (the start-up pages are released in stages: agent/loop/footprint.hpp).
+    # Start-up code that still ran after the first tick (string and container helpers, logging,
+    # the first signal's path) comes first: the rare events of the steady state use it again.
+    first_tick = first_part.get(FIRST_TICK, 0)
     cold, others_cold = retarget_hyperscan(
         retarget_glibc(sorted((n for n in startup if n not in steady),
-                              key=lambda n: (first_part[n], -startup[n])), binary), binary, family)
+                              key=lambda n: (last_part[n] <= first_tick, first_part[n],
+                                             -startup[n])), binary), binary, family)
     # Callgrind names the functions that run before main "(below main)", which parse_callgrind
     # skips: they lead the start-up code.
     cold = [n for n in dict.fromkeys(BELOW_MAIN + cold) if n not in set(hot)]
     others = [n for n in dict.fromkeys(others_hot + others_cold) if n not in set(hot + cold)]
     header = (f"# medic-agent's --symbol-ordering-file (cmake/MedicStaticAgent.cmake), written by\n"
               f"# tests/bench/agent_text_order.py: {len(hot)} functions run in the steady state\n"
-              f"# (hottest first), then {len(cold)} run only at start-up (in the order they first\n"
-              f"# ran), then the {len(others)} copies of Hyperscan's runtime for the CPU families\n"
-              f"# other than {family}.\n")
+              f"# (hottest first), then {len(cold)} run only at start-up (those that still ran\n"
+              f"# after the first tick first, each group in the order they first ran), then the\n"
+              f"# {len(others)} copies of Hyperscan's runtime for the CPU families other than\n"
+              f"# {family}.\n")
     args.out.write_text(header + "".join(n + "\n" for n in hot + cold + others))
     print(f"agent_text_order: {len(hot)} steady-state + {len(cold)} start-up functions "
           f"(+ {len(others)} Hyperscan copies for other CPUs) -> {args.out}")
