@@ -10,11 +10,11 @@ of the agent's binary its parent process executed: first the ones it ran in the 
 ones it ran only while starting: those that still ran after the first tick first, then the others,
 each group in the order they first ran (callgrind dumps every `--dump-every-bb` basic blocks tell
 which part of start-up that was): each stage of start-up then touches few pages of code, and the
-agent releases them between stages. glibc's string
-functions and IFUNC resolvers are listed under the names this CPU uses. The Hyperscan compile
-child that the agent fork()s writes its own callgrind file and is ignored: the parent only scans.
-Functions run only at shutdown are not listed. A stale file is harmless (the link ignores names
-it does not find); it only costs resident text.
+agent releases them between stages. glibc's string functions and IFUNC resolvers are listed
+under the names this CPU uses. The Hyperscan compile child that the agent fork()s writes its own
+callgrind file and is ignored: the parent only scans. Functions run only at shutdown are not
+listed. A stale file is harmless (the link ignores names it does not find); it only costs
+resident text.
 
     python3 tests/bench/agent_text_order.py build/rel [--startup 30] [--steady 40]
 
@@ -284,9 +284,9 @@ def main():
     hot, others_hot = retarget_hyperscan(
         retarget_glibc(sorted(steady, key=lambda n: -steady[n]), binary), binary, family)
     # Start-up code in the order it first runs, so that each stage of start-up touches few pages
-    # (the start-up pages are released in stages: agent/loop/footprint.hpp).
-    # Start-up code that still ran after the first tick (string and container helpers, logging,
-    # the first signal's path) comes first: the rare events of the steady state use it again.
+    # (they are released between stages: agent/loop/footprint.hpp). What still ran after the
+    # first tick (string and container helpers, logging, the first signal's path) comes first:
+    # the rare events of the steady state use it again.
     first_tick = first_part.get(FIRST_TICK, 0)
     cold, others_cold = retarget_hyperscan(
         retarget_glibc(sorted((n for n in startup if n not in steady),
