@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/loop/agent.hpp"
 
-#include <malloc.h>
-
 #include <spdlog/spdlog.h>
 
 #include "agent/tail/cursor_store.hpp"
@@ -56,7 +54,6 @@ Result<std::unique_ptr<Agent>> Agent::create(uv_loop_t& loop, const config::Agen
   agent->m_logs = std::move(*logs);
   // The configuration is parsed and every pattern compiled: give back that code and memory now,
   // before the rest of start-up adds its own (the peak, VmHWM, is their sum otherwise).
-  malloc_trim(0);
   (void)release_startup_code();
   if (auto restored = agent->m_logs->restore(cursors); !restored) {
     return fail(std::move(restored).error().context("resuming log files"));
@@ -134,7 +131,6 @@ Result<void> Agent::start() {
   uv_timer_start(&m_tick_timer, &on_timer<Agent, &Agent::report_footprint>, 0, k_tick_ms);
   // Start-up (config parsing, pattern compilation) freed more than the steady state will use,
   // and ran code the steady state never runs again: give both back.
-  malloc_trim(0);
   const std::size_t released = release_startup_code();
   spdlog::debug("released the start-up pages of {} code mappings", released);
   spdlog::info(
@@ -244,8 +240,7 @@ void Agent::sample_round() noexcept {
 }
 
 void Agent::release_run_once() noexcept {
-  // Code pages and the heap it freed; whatever the steady state runs comes back at its next call.
-  malloc_trim(0);
+  // Whatever the steady state runs comes back at its next call.
   (void)release_startup_code();
   m_release.released(m_ticks);
 }

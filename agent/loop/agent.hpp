@@ -68,7 +68,7 @@ private:
   void events_waiting() noexcept;
   void sample_round() noexcept;
   void report_footprint() noexcept;
-  void release_run_once() noexcept; // malloc_trim and release_startup_code
+  void release_run_once() noexcept; // release_startup_code, counted by m_release
   void flush_samples() noexcept;
   // `with_cursors`: save the tail cursors with this batch (only outside a record's handling).
   void flush_events(bool with_cursors) noexcept;

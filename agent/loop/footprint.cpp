@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <link.h>
+#include <malloc.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -122,6 +123,7 @@ void evict_executable_cache() noexcept {
 } // namespace
 
 std::size_t release_startup_code() noexcept {
+  malloc_trim(0); // the heap start-up freed
   Ranges ranges;
   add_code_mappings(ranges);
   add_read_only_data(ranges);

@@ -39,7 +39,8 @@ private:
 // beside them). Start-up code (config parsing, pattern compilers) and the unused parts of big
 // libraries then stop counting in RSS. Safe: these pages are never written, so dropping them loses
 // nothing; the cost is one read from disk per page when it is next used. Writable data and RELRO
-// (relocated data lives there) are left alone. Returns the number of ranges released.
+// (relocated data lives there) are left alone. Also gives the heap's free pages back
+// (malloc_trim). Returns the number of ranges released.
 std::size_t release_startup_code() noexcept;
 
 // When to call release_startup_code() again after start-up. At fixed ticks first (seconds after
