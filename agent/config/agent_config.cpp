@@ -59,9 +59,13 @@ medic::config::Schema make_schema(AgentConfig& config) {
                     "The coordinator's CURVE public key, or a file holding it (its "
                     "coordinator.key.pub)");
   schema.add_duration("coordinator.heartbeat_interval", config.heartbeat_interval, 100ms, 1min,
-                      "How often the agent sends HEARTBEAT");
+                      "How often the agent sends HEARTBEAT (one more goes at once with signals "
+                      "or action results)");
   schema.add_duration("coordinator.dead_after", config.dead_after, 300ms, 10min,
                       "Silence after which the coordinator counts as lost");
+  schema.add_duration("coordinator.answer_within", config.answer_within, 100ms, 10min,
+                      "A HEARTBEAT unanswered this long (at most dead_after) and the coordinator "
+                      "counts as lost");
   schema.add_duration("coordinator.ack_timeout", config.ack_timeout, 1s, 1h,
                       "A batch unacked this long while the coordinator is alive is resent");
   schema.add_string("security.key_file", config.key_file,

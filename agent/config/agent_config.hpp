@@ -25,8 +25,9 @@ struct AgentConfig {
   std::uint32_t send_queue = 100; // messages ZeroMQ may hold for a connected coordinator
   // The coordinator's CURVE public key: the key itself (40 Z85 characters) or a file holding it.
   std::string coordinator_key = "/var/lib/medic/coordinator.key.pub";
-  std::chrono::milliseconds heartbeat_interval{1000};
-  std::chrono::milliseconds dead_after{3000};
+  std::chrono::milliseconds heartbeat_interval{5000};
+  std::chrono::milliseconds dead_after{15'000};
+  std::chrono::milliseconds answer_within{3000};
   std::chrono::milliseconds ack_timeout{10'000};
 
   std::string key_file = "/var/lib/medic/agent.key"; // this agent's CURVE key pair

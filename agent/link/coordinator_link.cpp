@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/link/coordinator_link.hpp"
 
+#include <algorithm>
+#include <string>
+
 #include <spdlog/spdlog.h>
 
 #include "protocol/codec.hpp"
@@ -13,6 +16,7 @@ namespace {
 constexpr int k_linger_ms = 500; // shutdown must finish within 2 s
 constexpr int k_reconnect_ms = 200;
 constexpr int k_reconnect_max_ms = 2000;
+constexpr std::uint64_t k_lost_ask_ms = 1000; // HEARTBEAT interval while the coordinator is lost
 
 } // namespace
 
@@ -52,8 +56,9 @@ Result<void> CoordinatorLink::start() {
   }
   uv_timer_init(&m_loop, &m_heartbeat_timer);
   m_heartbeat_timer.data = this;
-  const auto interval = static_cast<std::uint64_t>(m_settings.heartbeat_interval.count());
-  uv_timer_start(&m_heartbeat_timer, &CoordinatorLink::on_heartbeat_timer, 0, interval);
+  uv_timer_init(&m_loop, &m_answer_timer);
+  m_answer_timer.data = this;
+  uv_timer_start(&m_heartbeat_timer, &CoordinatorLink::on_heartbeat_timer, 0, asking_interval());
   return {};
 }
 
@@ -82,24 +87,68 @@ void CoordinatorLink::on_heartbeat_timer(uv_timer_t* timer) noexcept {
   static_cast<CoordinatorLink*>(timer->data)->heartbeat();
 }
 
+std::uint64_t CoordinatorLink::asking_interval() const noexcept {
+  const auto interval = static_cast<std::uint64_t>(m_settings.heartbeat_interval.count());
+  return m_alive ? interval : std::min<std::uint64_t>(interval, k_lost_ask_ms);
+}
+
 void CoordinatorLink::heartbeat() noexcept {
   const std::int64_t now_ms = m_clock.monotonic_ms();
   if (m_alive && now_ms - m_last_heard_ms >= m_settings.dead_after.count()) {
-    m_alive = false;
-    ++m_counters.times_lost;
-    m_delivery.on_link_down();
-    spdlog::warn(
-        "coordinator {} silent for {} ms: counted as lost; batches stay in the spool "
-        "({} held)",
-        m_settings.endpoint, now_ms - m_last_heard_ms, m_delivery.spool_stats().batches);
+    lose("silent for " + std::to_string(now_ms - m_last_heard_ms) + " ms");
   }
+  if (m_alive) {
+    ping();
+  } else {
+    (void)send_heartbeat(); // until it answers; nobody waits for this echo
+  }
+  m_delivery.tick();
+}
+
+bool CoordinatorLink::send_heartbeat() noexcept {
   const auto& spool = m_delivery.spool_stats();
   m_frame.clear();
   protocol::encode_heartbeat(m_frame, envelope(0), {spool.batches, spool.bytes});
-  if (send_frame(m_frame)) {
-    ++m_counters.heartbeats_sent;
+  if (!send_frame(m_frame)) {
+    return false;
   }
-  m_delivery.tick();
+  ++m_counters.heartbeats_sent;
+  return true;
+}
+
+void CoordinatorLink::ping() noexcept {
+  if (m_awaiting_answer) {
+    return; // the answer timer is running already
+  }
+  // Waited for even when ZeroMQ could not take it (no connection): no echo is lost then too.
+  (void)send_heartbeat();
+  m_awaiting_answer = true;
+  const auto wait = std::min(m_settings.answer_within, m_settings.dead_after);
+  uv_timer_start(
+      &m_answer_timer,
+      [](uv_timer_t* timer) noexcept {
+        auto* self = static_cast<CoordinatorLink*>(timer->data);
+        self->m_awaiting_answer = false;
+        if (self->m_alive) {
+          self->lose(
+              "a HEARTBEAT unanswered for " +
+              std::to_string(
+                  std::min(self->m_settings.answer_within, self->m_settings.dead_after).count()) +
+              " ms");
+        }
+      },
+      static_cast<std::uint64_t>(wait.count()), 0);
+}
+
+void CoordinatorLink::lose(const std::string& why) noexcept {
+  m_alive = false;
+  m_awaiting_answer = false;
+  uv_timer_stop(&m_answer_timer);
+  ++m_counters.times_lost;
+  m_delivery.on_link_down();
+  uv_timer_set_repeat(&m_heartbeat_timer, asking_interval());
+  spdlog::warn("coordinator {} counted as lost ({}); batches stay in the spool ({} held)",
+               m_settings.endpoint, why, m_delivery.spool_stats().batches);
 }
 
 void CoordinatorLink::send_hello() noexcept {
@@ -129,6 +178,9 @@ void CoordinatorLink::send_batch(const protocol::BatchView& batch, SpoolWrite al
                      batch.results.size() + batch.budgets.size() + batch.evidence.size();
   m_delivery.submit(seq, events ? SpoolClass::events : SpoolClass::samples,
                     static_cast<std::uint32_t>(items), std::string(m_frame), std::move(also));
+  if (events && m_alive) {
+    ping(); // someone may have to act on these: learn now whether the coordinator listens
+  }
 }
 
 void CoordinatorLink::on_readable() {
@@ -162,8 +214,13 @@ void CoordinatorLink::on_readable() {
 
 void CoordinatorLink::heard_from_coordinator() {
   m_last_heard_ms = m_clock.monotonic_ms();
+  if (m_awaiting_answer) {
+    m_awaiting_answer = false;
+    uv_timer_stop(&m_answer_timer);
+  }
   if (!m_alive) {
     m_alive = true;
+    uv_timer_set_repeat(&m_heartbeat_timer, asking_interval());
     spdlog::info("coordinator {} is alive; resending {} unacked batches", m_settings.endpoint,
                  m_delivery.spool_stats().batches);
     send_hello();
@@ -237,6 +294,7 @@ void CoordinatorLink::warn(std::string_view what, std::string_view detail) noexc
 
 void CoordinatorLink::close() noexcept {
   uv::close_handle(m_heartbeat_timer);
+  uv::close_handle(m_answer_timer);
   m_watcher.close();
   m_delivery.stop();
   m_socket.close();

@@ -1,7 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // The agent's side of the wire: one CURVE-secured ZeroMQ DEALER to the coordinator, driven from
 // the libuv loop. Sends HELLO, BATCH (through Delivery and its spool) and HEARTBEAT; reads ACK,
-// HEARTBEAT, COMMAND, ERROR and POLICY; knows within dead_after whether its coordinator is alive.
+// HEARTBEAT, COMMAND, ERROR and POLICY; knows whether its coordinator is alive.
+//
+// Liveness: a HEARTBEAT goes every heartbeat_interval, and one more at once with a batch that
+// carries signals or action results (unless one is still unanswered). The coordinator answers
+// each at once. One left unanswered for answer_within, or nothing heard for dead_after, and the
+// coordinator counts as lost. So a quiet agent costs one round trip per interval, and an agent
+// with something to report learns within answer_within that nobody is listening. While lost,
+// it asks every second, so a returning coordinator is noticed within one.
 // Loop thread only.
 #pragma once
 
@@ -32,8 +39,9 @@ struct LinkSettings {
   int send_queue = 100;
   security::CurveKeyPair keys;
   std::string coordinator_key; // Z85
-  std::chrono::milliseconds heartbeat_interval{1000};
-  std::chrono::milliseconds dead_after{3000};
+  std::chrono::milliseconds heartbeat_interval{5000};
+  std::chrono::milliseconds dead_after{15'000};
+  std::chrono::milliseconds answer_within{3000}; // a HEARTBEAT's echo; at most dead_after
   DeliverySettings delivery;
 };
 
@@ -42,7 +50,7 @@ struct LinkCounters {
   std::uint64_t errors_received = 0;
   std::uint64_t malformed_received = 0;
   std::uint64_t commands_refused = 0;
-  std::uint64_t times_lost = 0; // the coordinator went silent for dead_after
+  std::uint64_t times_lost = 0; // a HEARTBEAT went unanswered, or silence for dead_after
   std::uint64_t policies_received = 0;
 };
 
@@ -65,7 +73,8 @@ public:
   [[nodiscard]] bool save_state(SpoolWrite write) {
     return m_delivery.save_state(std::move(write));
   }
-  // Whether the coordinator answered within dead_after. Later: the fallback healer's switch.
+  // Whether the coordinator is answering (see the liveness note above): the fallback healer's
+  // switch.
   [[nodiscard]] bool coordinator_alive() const noexcept { return m_alive; }
   // Who runs COMMANDs (the agent's Acting). Without one, every command is answered `rejected`
   // (after the deadline and replay checks).
@@ -84,6 +93,12 @@ public:
 private:
   static void on_heartbeat_timer(uv_timer_t* timer) noexcept;
   void heartbeat() noexcept;
+  // Sends a HEARTBEAT and starts waiting for its echo, unless one is unanswered already.
+  void ping() noexcept;
+  [[nodiscard]] bool send_heartbeat() noexcept;
+  void lose(const std::string& why) noexcept;
+  // HEARTBEAT interval: heartbeat_interval while alive, at most 1 s while lost.
+  [[nodiscard]] std::uint64_t asking_interval() const noexcept;
   void send_hello() noexcept;
   bool send_frame(std::string_view frame) noexcept;
   void on_readable();
@@ -103,9 +118,11 @@ private:
   CommandHandler m_command_handler;
   PolicyHandler m_policy_handler;
   uv_timer_t m_heartbeat_timer{};
-  std::string m_frame; // reused encoding buffer
+  uv_timer_t m_answer_timer{}; // runs while a HEARTBEAT waits for its echo
+  std::string m_frame;         // reused encoding buffer
   std::int64_t m_last_heard_ms = 0;
   bool m_alive = false;
+  bool m_awaiting_answer = false;
   LinkCounters m_counters;
   log::RateLimiter m_log_limit{5, 10'000};
 };

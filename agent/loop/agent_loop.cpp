@@ -44,6 +44,7 @@ Result<link::LinkSettings> link_settings(const config::AgentConfig& config) {
   settings.send_queue = static_cast<int>(config.send_queue);
   settings.heartbeat_interval = config.heartbeat_interval;
   settings.dead_after = config.dead_after;
+  settings.answer_within = config.answer_within;
   settings.delivery.ack_timeout = config.ack_timeout;
   settings.hello.host = config.host;
   settings.hello.agent_version = build_info::k_version;

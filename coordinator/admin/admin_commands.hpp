@@ -23,8 +23,8 @@
 namespace medic::coordinator::admin {
 
 struct Liveness {
-  std::chrono::milliseconds stale_after{5000};  // no contact this long: stale
-  std::chrono::milliseconds lost_after{30'000}; // no contact this long: lost
+  std::chrono::milliseconds stale_after{15'000}; // no contact this long: stale
+  std::chrono::milliseconds lost_after{30'000};  // no contact this long: lost
 };
 
 class AdminCommands {

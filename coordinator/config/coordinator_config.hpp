@@ -21,7 +21,7 @@ inline constexpr const char* k_default_admin_socket = "/run/medic/coordinator.so
 struct CoordinatorConfig {
   std::string listen = "tcp://127.0.0.1:4790";
   std::uint32_t receive_queue = 256; // per agent connection: messages ZeroMQ holds for us
-  std::chrono::milliseconds stale_after{5000};
+  std::chrono::milliseconds stale_after{15'000}; // three of an agent's default heartbeat intervals
   std::chrono::milliseconds lost_after{30'000};
   std::string key_file = "/var/lib/medic/coordinator.key"; // CURVE key pair, created if missing
   std::string storage = "sqlite:///var/lib/medic/medic.db";

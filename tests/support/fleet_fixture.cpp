@@ -47,8 +47,7 @@ std::filesystem::path Fleet::write_agent_config(const std::string& id, const std
                      "coordinator:\n"
                      "  endpoint: " + m_endpoint + "\n"
                      "  public_key: " + coordinator_public_key_file() + "\n"
-                     "  heartbeat_interval: 200ms\n"
-                     "  dead_after: 1s\n"
+                     + agent_liveness +
                      "  ack_timeout: 2s\n"
                      "security:\n"
                      "  key_file: " + (m_dir / (id + ".key")).string() + "\n"

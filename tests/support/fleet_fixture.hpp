@@ -64,6 +64,10 @@ public:
   // Everything the processes logged, for failure messages.
   [[nodiscard]] std::string logs() const;
 
+  // The coordinator.* liveness keys of the agents' configs written from now on (fast, so that
+  // tests notice a lost coordinator quickly; a test of liveness sets its own).
+  std::string agent_liveness = "  heartbeat_interval: 200ms\n  dead_after: 1s\n";
+
 private:
   TempDir m_dir;
   std::unique_ptr<Process> m_coordinator;
