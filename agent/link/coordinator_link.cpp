@@ -58,7 +58,7 @@ Result<void> CoordinatorLink::start() {
   m_heartbeat_timer.data = this;
   uv_timer_init(&m_loop, &m_answer_timer);
   m_answer_timer.data = this;
-  uv_timer_start(&m_heartbeat_timer, &CoordinatorLink::on_heartbeat_timer, 0, asking_interval());
+  uv_timer_start(&m_heartbeat_timer, &CoordinatorLink::on_heartbeat_timer, 0, 0);
   return {};
 }
 
@@ -92,8 +92,30 @@ std::uint64_t CoordinatorLink::asking_interval() const noexcept {
   return m_alive ? interval : std::min<std::uint64_t>(interval, k_lost_ask_ms);
 }
 
+void CoordinatorLink::tick(std::int64_t slack_ms) noexcept {
+  m_tick_slack_ms = slack_ms;
+  const auto interval = static_cast<std::int64_t>(asking_interval());
+  if (m_clock.monotonic_ms() - m_last_asked_ms + tick_slack(interval) >= interval) {
+    heartbeat();
+  }
+}
+
+std::int64_t CoordinatorLink::tick_slack(std::int64_t interval) const noexcept {
+  // Only when the owner ticks at least as often as heartbeats are due.
+  return interval >= 2 * m_tick_slack_ms ? m_tick_slack_ms : 0;
+}
+
+void CoordinatorLink::arm_heartbeat() noexcept {
+  // With ticks, the timer fires only if they stop: the next tick may come a little later than
+  // an interval from now (libuv re-arms repeating timers from when they ran), so it gets slack.
+  const auto interval = static_cast<std::int64_t>(asking_interval());
+  uv_timer_start(&m_heartbeat_timer, &CoordinatorLink::on_heartbeat_timer,
+                 static_cast<std::uint64_t>(interval + tick_slack(interval)), 0);
+}
+
 void CoordinatorLink::heartbeat() noexcept {
   const std::int64_t now_ms = m_clock.monotonic_ms();
+  m_last_asked_ms = now_ms;
   if (m_alive && now_ms - m_last_heard_ms >= m_settings.dead_after.count()) {
     lose("silent for " + std::to_string(now_ms - m_last_heard_ms) + " ms");
   }
@@ -103,6 +125,7 @@ void CoordinatorLink::heartbeat() noexcept {
     (void)send_heartbeat(); // until it answers; nobody waits for this echo
   }
   m_delivery.tick();
+  arm_heartbeat();
 }
 
 bool CoordinatorLink::send_heartbeat() noexcept {
@@ -146,7 +169,7 @@ void CoordinatorLink::lose(const std::string& why) noexcept {
   uv_timer_stop(&m_answer_timer);
   ++m_counters.times_lost;
   m_delivery.on_link_down();
-  uv_timer_set_repeat(&m_heartbeat_timer, asking_interval());
+  arm_heartbeat(); // asks more often now
   spdlog::warn("coordinator {} counted as lost ({}); batches stay in the spool ({} held)",
                m_settings.endpoint, why, m_delivery.spool_stats().batches);
 }
@@ -172,13 +195,14 @@ void CoordinatorLink::send_batch(const protocol::BatchView& batch, SpoolWrite al
   view.dropped = {spool.dropped_batches, spool.dropped_items, spool.dropped_bytes};
   m_frame.clear();
   protocol::encode_batch(m_frame, envelope(seq), view);
-  const bool events = !batch.signals.empty() || !batch.logs.empty() || !batch.results.empty() ||
-                      !batch.budgets.empty() || !batch.evidence.empty();
+  const bool urgent = !batch.signals.empty() || !batch.results.empty() || !batch.budgets.empty() ||
+                      !batch.evidence.empty();
+  const bool events = urgent || !batch.logs.empty();
   const auto items = batch.samples.size() + batch.signals.size() + batch.logs.size() +
                      batch.results.size() + batch.budgets.size() + batch.evidence.size();
   m_delivery.submit(seq, events ? SpoolClass::events : SpoolClass::samples,
                     static_cast<std::uint32_t>(items), std::string(m_frame), std::move(also));
-  if (events && m_alive) {
+  if (urgent && m_alive) {
     ping(); // someone may have to act on these: learn now whether the coordinator listens
   }
 }
@@ -220,7 +244,7 @@ void CoordinatorLink::heard_from_coordinator() {
   }
   if (!m_alive) {
     m_alive = true;
-    uv_timer_set_repeat(&m_heartbeat_timer, asking_interval());
+    arm_heartbeat(); // asks less often now
     spdlog::info("coordinator {} is alive; resending {} unacked batches", m_settings.endpoint,
                  m_delivery.spool_stats().batches);
     send_hello();

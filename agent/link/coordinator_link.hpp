@@ -70,6 +70,9 @@ public:
   void send_batch(const protocol::BatchView& batch, SpoolWrite also = {}) noexcept;
   // State to commit to the spool database in order after the batches sent before (see
   // Delivery::save_state).
+  // The owner's periodic tick: a HEARTBEAT due within `slack_ms` goes now, in the owner's
+  // wake-up; the link's own timer then only serves an owner that stopped ticking.
+  void tick(std::int64_t slack_ms) noexcept;
   [[nodiscard]] bool save_state(SpoolWrite write) {
     return m_delivery.save_state(std::move(write));
   }
@@ -99,6 +102,10 @@ private:
   void lose(const std::string& why) noexcept;
   // HEARTBEAT interval: heartbeat_interval while alive, at most 1 s while lost.
   [[nodiscard]] std::uint64_t asking_interval() const noexcept;
+  // The owner's tick slack, if it ticks at least twice per `interval`; else 0.
+  [[nodiscard]] std::int64_t tick_slack(std::int64_t interval) const noexcept;
+  // The next heartbeat(): one interval (and the tick slack) from now.
+  void arm_heartbeat() noexcept;
   void send_hello() noexcept;
   bool send_frame(std::string_view frame) noexcept;
   void on_readable();
@@ -121,6 +128,8 @@ private:
   uv_timer_t m_answer_timer{}; // runs while a HEARTBEAT waits for its echo
   std::string m_frame;         // reused encoding buffer
   std::int64_t m_last_heard_ms = 0;
+  std::int64_t m_last_asked_ms = 0; // monotonic, the last heartbeat()
+  std::int64_t m_tick_slack_ms = 0; // from the owner's tick(); 0 without ticks
   bool m_alive = false;
   bool m_awaiting_answer = false;
   LinkCounters m_counters;

@@ -234,6 +234,16 @@ void Agent::events_waiting() noexcept {
 }
 
 void Agent::sample_round() noexcept {
+  // A heartbeat or a flush due within half a round goes now, before sampling: one wake-up
+  // for all three (their own timers, started at other moments and re-armed by libuv from
+  // when each ran, drift apart by milliseconds a second), and the coordinator's echo and ack
+  // come back while this round samples. The timers stay as the fallback for a flush_interval
+  // shorter than the round and are pushed back by each flush done here.
+  m_link.tick(m_config.interval.count() / 2);
+  if (m_ticks > 0 && m_clock.monotonic_ms() - m_last_flush_ms + flush_slack_ms() >=
+                         m_config.flush_interval.count()) {
+    flush_all();
+  }
   m_ship_round = m_round % m_config.sensing.ship_every == 0;
   ++m_round;
   m_sensors.sample(*this, m_clock.now_unix_ms());
@@ -247,15 +257,8 @@ void Agent::release_run_once() noexcept {
 
 void Agent::report_footprint() noexcept {
   if (m_ticks == 0) {
-    const auto flush = static_cast<std::uint64_t>(m_config.flush_interval.count());
-    uv_timer_start(
-        &m_flush_timer,
-        [](uv_timer_t* t) noexcept {
-          auto* agent = static_cast<Agent*>(t->data);
-          agent->flush_samples();
-          agent->flush_events(true);
-        },
-        flush, flush);
+    m_last_flush_ms = m_clock.monotonic_ms();
+    start_flush_timer();
   }
   m_logs->tick();
   m_acting->tick(m_link.coordinator_alive());
@@ -294,6 +297,28 @@ void Agent::report_footprint() noexcept {
   }
   put("agent.log_events_suppressed", static_cast<double>(m_logs->counters().events_suppressed));
   m_ship_round = ship;
+}
+
+std::int64_t Agent::flush_slack_ms() const noexcept {
+  // Only when rounds come at least as often as flushes are due.
+  const auto interval = m_config.interval.count();
+  return m_config.flush_interval.count() >= interval ? interval / 2 : 0;
+}
+
+void Agent::start_flush_timer() noexcept {
+  // With rounds, it fires only if they stop: the next round may come a little later than a
+  // flush_interval from now, so it gets slack.
+  const auto flush = m_config.flush_interval.count() + flush_slack_ms();
+  uv_timer_start(
+      &m_flush_timer, [](uv_timer_t* t) noexcept { static_cast<Agent*>(t->data)->flush_all(); },
+      static_cast<std::uint64_t>(flush), 0);
+}
+
+void Agent::flush_all() noexcept {
+  m_last_flush_ms = m_clock.monotonic_ms();
+  start_flush_timer();
+  flush_samples();
+  flush_events(true);
 }
 
 void Agent::flush_samples() noexcept {

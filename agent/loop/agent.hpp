@@ -69,6 +69,12 @@ private:
   void sample_round() noexcept;
   void report_footprint() noexcept;
   void release_run_once() noexcept; // release_startup_code, counted by m_release
+  // flush_samples() and flush_events(true): what the flush timer (or a round) does.
+  void flush_all() noexcept;
+  // The flush timer, due a flush_interval (and the round's slack) from now.
+  void start_flush_timer() noexcept;
+  // Half a round when rounds come at least as often as flushes, else 0.
+  [[nodiscard]] std::int64_t flush_slack_ms() const noexcept;
   void flush_samples() noexcept;
   // `with_cursors`: save the tail cursors with this batch (only outside a record's handling).
   void flush_events(bool with_cursors) noexcept;
@@ -96,6 +102,7 @@ private:
   log::RateLimiter m_error_log_limit{5, 60'000};
   std::uint64_t m_round = 0;
   std::uint64_t m_ticks = 0;
+  std::int64_t m_last_flush_ms = 0; // monotonic
   bool m_ship_round = true;
   bool m_stopping = false;
 };
