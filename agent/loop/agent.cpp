@@ -237,8 +237,9 @@ void Agent::sample_round() noexcept {
   // A heartbeat or a flush due within half a round goes now, before sampling: one wake-up
   // for all three (their own timers, started at other moments and re-armed by libuv from
   // when each ran, drift apart by milliseconds a second), and the coordinator's echo and ack
-  // come back while this round samples. The timers stay as the fallback for a flush_interval
-  // shorter than the round and are pushed back by each flush done here.
+  // come back while this round samples. Each heartbeat and flush re-arms its own one-shot
+  // timer an interval and half a round ahead, so those fire only when the rounds stop or come
+  // less often than they are due.
   m_link.tick(m_config.interval.count() / 2);
   if (m_ticks > 0 && m_clock.monotonic_ms() - m_last_flush_ms + flush_slack_ms() >=
                          m_config.flush_interval.count()) {
