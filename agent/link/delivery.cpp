@@ -89,26 +89,39 @@ void Delivery::commit_now() noexcept {
   SpoolGroup group = std::move(m_group);
   m_group = SpoolGroup{};
   m_first_ack_ms = 0;
-  const bool queued = m_worker.try_submit([this,
-                                           group = std::move(group)]() -> uv::Worker::Completion {
-    auto outcome = m_spool.commit(group);
-    const std::uint64_t commits = m_spool.commits();
-    return [this, outcome = std::move(outcome), commits] {
-      m_counters.spool_commits = commits;
-      if (!outcome) {
-        ++m_counters.spool_errors;
-        spdlog::error("spooling: {}", outcome.error().message());
-        return;
-      }
-      m_stats = outcome->stats;
-      if (outcome->refused > 0) {
-        m_counters.spool_errors += outcome->refused;
-        spdlog::error("spooling: {} batches larger than the spool's limit of bytes were dropped",
-                      outcome->refused);
-      }
-      pump();
-    };
-  });
+  const bool queued =
+      m_worker.try_submit([this, group = std::move(group)]() mutable -> uv::Worker::Completion {
+        auto outcome = m_spool.commit(group);
+        const std::uint64_t commits = m_spool.commits();
+        // The frames just written go back to the loop with the outcome, so that it can send
+        // them without reading them back from the spool (see send_committed).
+        std::vector<Committed> committed;
+        if (outcome && outcome->refused == 0) {
+          for (auto& change : group.changes) {
+            if (change.batch) {
+              committed.push_back({change.batch->seq, std::move(change.batch->frame)});
+            }
+          }
+        }
+        return [this, outcome = std::move(outcome), commits,
+                committed = std::move(committed)]() mutable {
+          m_counters.spool_commits = commits;
+          if (!outcome) {
+            ++m_counters.spool_errors;
+            spdlog::error("spooling: {}", outcome.error().message());
+            return;
+          }
+          m_stats = outcome->stats;
+          if (outcome->refused > 0) {
+            m_counters.spool_errors += outcome->refused;
+            spdlog::error(
+                "spooling: {} batches larger than the spool's limit of bytes were dropped",
+                outcome->refused);
+          }
+          send_committed(committed);
+          pump();
+        };
+      });
   if (!queued) {
     m_counters.lost_queue_full += appends;
     spdlog::error("spool worker is {} jobs behind: {} batches and their state are lost",
@@ -188,6 +201,24 @@ void Delivery::tick() {
   pump();
 }
 
+void Delivery::send_committed(std::vector<Committed>& batches) {
+  // The usual case: the link is up, no resend is under way, and everything spooled before
+  // these was sent. Else pump() reads them from the spool in their turn.
+  const std::int64_t now_ms = m_clock.monotonic_ms();
+  for (auto& batch : batches) {
+    // Batches below the oldest held were acked and removed: as good as sent.
+    const std::uint64_t sent_through =
+        m_stats.batches > 0 ? std::max(m_sent_through, m_stats.first_seq - 1) : m_sent_through;
+    if (!m_up || m_pump_pending || m_in_flight.size() >= m_settings.window ||
+        batch.seq != sent_through + 1 || !m_send(batch.frame)) {
+      return;
+    }
+    ++m_counters.sent;
+    m_in_flight.push_back({batch.seq, now_ms});
+    m_sent_through = batch.seq;
+  }
+}
+
 void Delivery::pump() {
   if (!m_up || m_pump_pending || m_in_flight.size() >= m_settings.window) {
     return;
@@ -199,6 +230,7 @@ void Delivery::pump() {
   const std::uint64_t after = m_sent_through;
   const std::uint64_t epoch = m_epoch;
   m_pump_pending = true;
+  ++m_counters.spool_reads;
   const bool queued = m_worker.try_submit([this, after, room, epoch]() -> uv::Worker::Completion {
     auto batches = m_spool.read_after(after, room, k_read_bytes);
     return [this, epoch, room, batches = std::move(batches)]() mutable {

@@ -2,7 +2,8 @@
 // At-least-once delivery of batches: each batch goes to the spool (on the spool worker thread)
 // before it is sent, leaves it only when acked, and is sent in seq order from the spool, so a
 // crash, a coordinator restart or a partition loses nothing. Only sequence numbers of the
-// in-flight window stay in memory; frames are re-read from the spool when they are (re)sent, so
+// in-flight window stay in memory; a batch is sent from memory right after its commit when
+// everything before it was sent, and otherwise re-read from the spool when it is (re)sent, so
 // memory stays flat however long the coordinator is away. Loop thread only.
 //
 // Group commit: what is submitted in one loop turn (e.g. the samples and the events batch of one
@@ -18,6 +19,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <uv.h>
 
@@ -41,6 +43,7 @@ struct DeliveryCounters {
   std::uint64_t spool_errors = 0;
   std::uint64_t lost_queue_full = 0; // could not even reach the spool (worker queue full)
   std::uint64_t spool_commits = 0;   // transactions (fsyncs) of the spool, as last reported
+  std::uint64_t spool_reads = 0;     // reads of spooled batches to (re)send them
 };
 
 class Delivery {
@@ -84,6 +87,12 @@ private:
   void pump();
   void on_read(std::uint64_t epoch, Result<std::vector<SpooledBatch>> batches, std::size_t asked);
   void update(const Result<SpoolStats>& stats, std::string_view what);
+  struct Committed {
+    std::uint64_t seq;
+    std::string frame;
+  };
+  // Sends batches just committed from memory, in order, while nothing before them is unsent.
+  void send_committed(std::vector<Committed>& batches);
 
   const Clock& m_clock;
   Spool m_spool; // touched only by jobs on m_worker

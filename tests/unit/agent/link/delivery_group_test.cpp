@@ -192,3 +192,54 @@ TEST_CASE("Delivery writes waiting acks before it reads the spool to resend",
   CHECK(h.sent[2] == "frame-" + std::to_string(second));
   CHECK(h.delivery->spool_stats().batches == 1);
 }
+
+TEST_CASE("Delivery sends a batch from memory once committed, and reads the spool only to resend",
+          "[agent][link][delivery]") {
+  TempDir dir;
+  Harness h(dir);
+  h.delivery->on_link_up();
+  std::vector<std::uint64_t> seqs;
+  for (int i = 0; i < 3; ++i) {
+    seqs.push_back(h.submit(SpoolClass::samples));
+    REQUIRE(h.run_until([&] { return h.sent.size() == seqs.size(); }));
+  }
+  CHECK(h.commits() == 3);
+  CHECK(h.delivery->counters().spool_reads == 0); // each went from memory after its commit
+  CHECK(h.sent[2] == "frame-" + std::to_string(seqs[2]));
+
+  // The first is acked; the link goes down and up: the two others come from the spool.
+  h.delivery->on_ack(seqs[0]);
+  h.delivery->on_link_down();
+  h.delivery->on_link_up();
+  REQUIRE(h.run_until([&] { return h.sent.size() == 5; }));
+  CHECK(h.delivery->counters().spool_reads == 1);
+  CHECK(h.sent[3] == "frame-" + std::to_string(seqs[1]));
+  CHECK(h.sent[4] == "frame-" + std::to_string(seqs[2]));
+
+  // Caught up again: the next batch goes from memory, in order, once.
+  const std::uint64_t next = h.submit(SpoolClass::events);
+  REQUIRE(h.run_until([&] { return h.sent.size() == 6; }));
+  h.run_for(std::chrono::milliseconds(100));
+  CHECK(h.sent.size() == 6);
+  CHECK(h.sent[5] == "frame-" + std::to_string(next));
+  CHECK(h.delivery->counters().spool_reads == 1);
+  CHECK(h.delivery->counters().sent == 6);
+}
+
+TEST_CASE(
+    "Delivery keeps a batch committed while the link is down in the spool, and sends it in "
+    "order when the link is back",
+    "[agent][link][delivery]") {
+  TempDir dir;
+  Harness h(dir);
+  const std::uint64_t first = h.submit(SpoolClass::samples); // the link is not up yet
+  h.run_for(std::chrono::milliseconds(100));
+  CHECK(h.sent.empty());
+  h.delivery->on_link_up();
+  const std::uint64_t second = h.submit(SpoolClass::samples);
+  REQUIRE(h.run_until([&] { return h.sent.size() == 2; }));
+  h.run_for(std::chrono::milliseconds(100));
+  REQUIRE(h.sent.size() == 2);
+  CHECK(h.sent[0] == "frame-" + std::to_string(first));
+  CHECK(h.sent[1] == "frame-" + std::to_string(second));
+}
