@@ -166,6 +166,7 @@ Result<void> CpuSampler::open() {
     return fail(std::move(file).error());
   }
   m_file = std::move(*file);
+  m_file.set_short_read(ProcFile::ShortRead::is_the_end);
   auto times = read_times();
   if (!times) {
     m_file = ProcFile();

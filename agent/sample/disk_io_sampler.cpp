@@ -98,6 +98,7 @@ Result<void> DiskIoSampler::open() {
     return fail(std::move(file).error());
   }
   m_file = std::move(*file);
+  m_file.set_short_read(ProcFile::ShortRead::of_small_lines_is_the_end);
   // Whatever the machine shows, a few times the reported devices are remembered (partitions
   // and excluded names included) so that nothing is looked up again on every tick.
   m_slots.clear();

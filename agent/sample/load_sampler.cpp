@@ -55,6 +55,7 @@ Result<void> LoadSampler::open() {
     return fail(std::move(file).error());
   }
   m_file = std::move(*file);
+  m_file.set_short_read(ProcFile::ShortRead::is_the_end);
   if (auto load = read(); !load) {
     m_file = ProcFile();
     return fail(std::move(load).error());

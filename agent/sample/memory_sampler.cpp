@@ -174,6 +174,7 @@ Result<void> MemorySampler::open() {
     return fail(std::move(file).error());
   }
   m_file = std::move(*file);
+  m_file.set_short_read(ProcFile::ShortRead::is_the_end);
   auto info = sample();
   if (!info) {
     m_file = ProcFile();

@@ -81,6 +81,7 @@ Result<void> NetworkSampler::open() {
     return fail(std::move(file).error());
   }
   m_file = std::move(*file);
+  m_file.set_short_read(ProcFile::ShortRead::of_small_lines_is_the_end);
   m_slots.clear();
   m_slots.reserve(m_config.max_interfaces * 4 + 64);
   m_has_previous = false;

@@ -86,7 +86,9 @@ ProcFile::ProcFile(ProcFile&& other) noexcept
       m_path(std::move(other.m_path)),
       m_capacity(std::exchange(other.m_capacity, 0)),
       m_length(std::exchange(other.m_length, 0)),
-      m_buffer(std::move(other.m_buffer)) {}
+      m_buffer(std::move(other.m_buffer)),
+      m_short_read(other.m_short_read),
+      m_preads(other.m_preads) {}
 
 ProcFile& ProcFile::operator=(ProcFile&& other) noexcept {
   if (this != &other) {
@@ -96,6 +98,8 @@ ProcFile& ProcFile::operator=(ProcFile&& other) noexcept {
     m_capacity = std::exchange(other.m_capacity, 0);
     m_length = std::exchange(other.m_length, 0);
     m_buffer = std::move(other.m_buffer);
+    m_short_read = other.m_short_read;
+    m_preads = other.m_preads;
   }
   return *this;
 }
@@ -117,12 +121,15 @@ Result<std::string_view> ProcFile::read() {
   if (m_fd < 0) {
     return fail(ErrorCode::internal, "reading a ProcFile that is not open");
   }
+  constexpr std::size_t k_page = 4096;
+  constexpr std::size_t k_small_line = 512;
   std::size_t length = 0;
   // Loops until end of file or a full buffer; a short read is not end of file for every /proc or
-  // /sys file, so only a zero return ends the loop.
+  // /sys file, so only a zero return ends the loop, unless ShortRead says more.
   while (length < m_capacity) {
-    const ssize_t got =
-        ::pread(m_fd, m_buffer.get() + length, m_capacity - length, static_cast<off_t>(length));
+    const std::size_t asked = m_capacity - length;
+    const ssize_t got = ::pread(m_fd, m_buffer.get() + length, asked, static_cast<off_t>(length));
+    ++m_preads;
     if (got < 0) {
       if (errno == EINTR) {
         continue;
@@ -135,7 +142,13 @@ Result<std::string_view> ProcFile::read() {
     if (got == 0) {
       break;
     }
-    length += static_cast<std::size_t>(got);
+    const auto n = static_cast<std::size_t>(got);
+    length += n;
+    if (n < asked &&
+        (m_short_read == ShortRead::is_the_end ||
+         (m_short_read == ShortRead::of_small_lines_is_the_end && n <= k_page - k_small_line))) {
+      break;
+    }
   }
   m_length = length;
   return std::string_view(m_buffer.get(), length);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // A small /proc or /sys file opened once and re-read from offset 0 on every sample, into a buffer
-// allocated once at open: sampling on the loop costs two pread calls and no allocation, and no
-// path lookup or open/close per tick.
+// allocated once at open: sampling on the loop costs one or two pread calls (see ShortRead) and
+// no allocation, and no path lookup or open/close per tick.
 //
 // The buffer bounds what is read. When the file is larger than the capacity, read() returns only
 // its first `capacity` bytes and the last line may be cut: the parsers only look at lines near the
@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string_view>
@@ -50,6 +51,23 @@ public:
   // object's buffer and stays valid until the next read(), a move, or destruction.
   [[nodiscard]] Result<std::string_view> read();
 
+  // What a short pread says about this file, so that read() can stop without one more pread
+  // that returns 0 (a system call per file and tick).
+  enum class ShortRead {
+    // Nothing (the default): read() goes on until a pread returns 0.
+    says_nothing,
+    // The kernel makes the file as one record (single_open seq files such as /proc/stat,
+    // /proc/meminfo, /proc/loadavg and /proc/<pid>/stat): any short read reached the end.
+    is_the_end,
+    // A seq file of lines under 512 bytes (/proc/diskstats, /proc/net/dev). The kernel stops a
+    // read early only when its next line does not fit in its buffer of a page or more, so a
+    // read of at most 4096 - 512 bytes reached the end.
+    of_small_lines_is_the_end,
+  };
+  void set_short_read(ShortRead meaning) noexcept { m_short_read = meaning; }
+  // pread calls made by read() so far (tests).
+  [[nodiscard]] std::uint64_t preads() const noexcept { return m_preads; }
+
   [[nodiscard]] bool is_open() const noexcept { return m_fd >= 0; }
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return m_path; }
   [[nodiscard]] std::size_t capacity() const noexcept { return m_capacity; }
@@ -71,6 +89,8 @@ private:
   std::size_t m_capacity = 0;
   std::size_t m_length = 0;
   std::unique_ptr<char[]> m_buffer;
+  ShortRead m_short_read = ShortRead::says_nothing;
+  std::uint64_t m_preads = 0;
 };
 
 } // namespace medic::agent::sample

@@ -206,6 +206,7 @@ void ProcessSampler::track(Matcher& matcher, pid_t pid, const ProcStat& stat) {
   process.pid = pid;
   process.start_ticks = stat.start_ticks;
   process.stat = std::move(*file);
+  process.stat.set_short_read(ProcFile::ShortRead::is_the_end); // one line
   process.fd_dir = Fd(::open((dir / "fd").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   process.cpu_ticks = stat.utime_ticks + stat.stime_ticks;
   process.rss_pages = stat.rss_pages;

@@ -194,3 +194,50 @@ TEST_CASE("ProcFile errors name the path", "[agent][sample][proc_file]") {
     CHECK_THAT(text.error().message(), Catch::Contains("Is a directory"));
   }
 }
+
+TEST_CASE("ProcFile stops at a short read where the file's kind says it is the end",
+          "[agent][sample][proc_file]") {
+  // Real /proc files: one record each (single_open), then a seq file of short lines.
+  for (const char* path : {"/proc/loadavg", "/proc/meminfo", "/proc/self/stat"}) {
+    auto file = ProcFile::open(path, std::size_t{16} * 1024);
+    REQUIRE(file);
+    REQUIRE(file->read());
+    CHECK(file->preads() == 2); // by default a pread that returns 0 ends it
+    file->set_short_read(ProcFile::ShortRead::is_the_end);
+    const auto text = file->read();
+    REQUIRE(text);
+    CHECK(file->preads() == 3);
+    CHECK(!text->empty());
+    CHECK(text->back() == '\n');
+  }
+  auto lines = ProcFile::open("/proc/net/dev", std::size_t{16} * 1024);
+  REQUIRE(lines);
+  lines->set_short_read(ProcFile::ShortRead::of_small_lines_is_the_end);
+  const auto dev = lines->read();
+  REQUIRE(dev);
+  CHECK(dev->find("lo:") != std::string_view::npos);
+  CHECK(lines->preads() == (dev->size() <= 4096 - 512 ? 1U : 2U));
+}
+
+TEST_CASE("ProcFile reads on after a short read of more than a page less a line",
+          "[agent][sample][proc_file]") {
+  // A seq file hands out at most about a page per call: a longer file of short lines may come
+  // in pieces, so a short read of more than 4096 - 512 bytes is not taken as the end.
+  TempDir dir;
+  const fs::path path = dir / "big";
+  std::string text;
+  while (text.size() < 6000) {
+    text += "line " + std::to_string(text.size()) + "\n";
+  }
+  medic::test::write_file(path, text);
+  auto file = ProcFile::open(path, std::size_t{16} * 1024);
+  REQUIRE(file);
+  file->set_short_read(ProcFile::ShortRead::of_small_lines_is_the_end);
+  const auto read = file->read();
+  REQUIRE(read);
+  CHECK(*read == text);
+  CHECK(file->preads() == 2);
+  file->set_short_read(ProcFile::ShortRead::is_the_end);
+  REQUIRE(file->read());
+  CHECK(file->preads() == 3);
+}
