@@ -179,7 +179,11 @@ void TailerCore::poll_all() {
     const bool watched = file.slot != nullptr && file.slot->watch != nullptr;
     file.want_fstat = true;
     file.want_stat = !file.rotated && (file.want_stat || stat_due || !watched);
-    file.want_read = true; // in poll_only mode, this is how appended bytes are found
+    // Without inotify on its directory (poll_only mode), this read is how appended bytes are
+    // found. With it, writes were reported and read; the fstat is the safety net (a network
+    // file system's inotify misses other hosts' writes): a size above what was read makes the
+    // read follow in the next pass, and a file that did not grow costs no read.
+    file.want_read = file.want_read || !watched;
     if (file.in_flight) {
       poke(file); // served when its pass comes back
     } else {

@@ -408,6 +408,9 @@ bool TailerCore::complete(IoPass& pass) noexcept {
                               static_cast<std::size_t>(op.result) == op.capacity);
     // New bytes only: a following read starts one byte early (truncation check), so a read that
     // found nothing new still returns that byte.
+    if (op.request == Request::read) {
+      ++m_stats.reads;
+    }
     if (const ssize_t fresh = op.result - (op.overlap ? 1 : 0);
         op.request == Request::read && fresh > 0) {
       note_read(static_cast<std::uint64_t>(fresh));

@@ -229,3 +229,41 @@ TEST_CASE("rotations inside one read_interval lose and repeat no line", "[tail]"
   CHECK(harness.gaps.empty());
   CHECK(harness.tailer().stats().rotations >= 4);
 }
+
+TEST_CASE("with inotify, the poll of a file that did not grow is an fstat, not a read", "[tail]") {
+  const TempDir dir;
+  Writer writer(dir / "app.log");
+  Harness harness;
+  harness.start(test_options((dir / "app.log").string())); // a poll every 50 ms
+  REQUIRE(harness.run_until([&] { return harness.tailer().stats().files_open == 1; }));
+  writer.lines(1, 3);
+  REQUIRE(harness.run_until_line(3, 2s));
+  harness.run_for(100ms);
+  const auto reads = harness.tailer().stats().reads;
+  harness.run_for(500ms); // ten polls
+  CHECK(harness.tailer().stats().reads == reads);
+  writer.lines(4, 5); // reported by inotify and read
+  REQUIRE(harness.run_until_line(5, 2s));
+  CHECK(harness.numbers() == range(1, 5));
+}
+
+TEST_CASE("with inotify, the poll finds lines written where inotify does not report them",
+          "[tail]") {
+  // A write through a hard link in another directory changes the file, but inotify tells only
+  // the watchers of that other directory (as a network file system's inotify never hears of
+  // other hosts' writes). The poll's fstat sees the size, and the read follows.
+  const TempDir dir;
+  fs::create_directories(dir / "logs");
+  fs::create_directories(dir / "elsewhere");
+  Writer writer(dir / "logs" / "app.log");
+  fs::create_hard_link(dir / "logs" / "app.log", dir / "elsewhere" / "alias.log");
+  Harness harness;
+  harness.start(test_options((dir / "logs" / "app.log").string()));
+  REQUIRE(harness.run_until([&] { return harness.tailer().stats().files_open == 1; }));
+  writer.lines(1, 2);
+  REQUIRE(harness.run_until_line(2, 2s));
+  Writer alias(dir / "elsewhere" / "alias.log");
+  alias.lines(3, 6);
+  REQUIRE(harness.run_until_line(6, 2s));
+  CHECK(harness.numbers() == range(1, 6));
+}
