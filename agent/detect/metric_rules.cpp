@@ -200,6 +200,11 @@ Result<MetricRules> MetricRules::create(std::vector<MetricRule> rules) {
     added->spec = std::move(rule);
     built.m_rules.push_back(std::move(added));
   }
+  for (const auto& rule : built.m_rules) {
+    built.m_by_metric.emplace_back(rule->spec.metric, rule.get());
+  }
+  std::stable_sort(built.m_by_metric.begin(), built.m_by_metric.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   return built;
 }
 
@@ -223,8 +228,11 @@ void MetricRules::observe(std::string_view name, double value, std::int64_t wall
                           std::int64_t mono_ms, std::span<const protocol::LabelView> labels,
                           const SignalOut& out) noexcept {
   bool seen = false;
-  for (auto& rule : m_rules) {
-    if (rule->spec.metric != name || !rule->matches(labels)) {
+  auto at = std::lower_bound(m_by_metric.begin(), m_by_metric.end(), name,
+                             [](const auto& entry, std::string_view n) { return entry.first < n; });
+  for (; at != m_by_metric.end() && at->first == name; ++at) {
+    Rule* rule = at->second;
+    if (!rule->matches(labels)) {
       continue;
     }
     seen = true;

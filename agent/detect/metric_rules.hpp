@@ -16,6 +16,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -81,6 +82,9 @@ private:
   MetricRules() = default;
 
   std::vector<std::unique_ptr<Rule>> m_rules;
+  // (metric, rule) sorted by metric, rules in config order within one: a sample finds its
+  // rules by binary search instead of comparing its name with every rule's.
+  std::vector<std::pair<std::string_view, Rule*>> m_by_metric;
   MetricRuleCounters m_counters;
 };
 

@@ -146,3 +146,43 @@ TEST_CASE("a rate rule reports the rate as its value", "[metricrules]") {
   REQUIRE_FALSE(recorder.seen.empty());
   CHECK(recorder.seen[0].value == Approx(20.0));
 }
+
+TEST_CASE("each sample reaches every rule on its metric, in config order, and no other",
+          "[metricrules]") {
+  // Rules on several metrics, listed out of name order, two of them on one metric.
+  auto make = [](const char* id, const char* metric, double level) {
+    MetricRule rule = disk_rule();
+    rule.id = id;
+    rule.metric = metric;
+    auto spec = std::get<medic::detect::ThresholdSpec>(rule.spec);
+    spec.fire_level = level;
+    spec.clear_level = level - 1;
+    spec.for_duration = 0s;
+    rule.spec = spec;
+    return rule;
+  };
+  auto rules =
+      MetricRules::create({make("z-mem", "mem.used_pct", 50), make("b-disk", "disk.used_pct", 90),
+                           make("a-cpu", "cpu.usage_pct", 50), make("c-disk", "disk.used_pct", 80),
+                           make("y-load", "load.1m", 5)});
+  REQUIRE(rules);
+  Recorder recorder;
+  const auto out = recorder.out();
+  rules->observe("disk.used", 99, 1000, 0, {}, out);       // a prefix of a metric: no rule
+  rules->observe("disk.used_pct_x", 99, 1000, 0, {}, out); // longer: no rule
+  rules->observe("a", 99, 1000, 0, {}, out);               // before every name
+  rules->observe("zz", 99, 1000, 0, {}, out);              // after every name
+  CHECK(recorder.seen.empty());
+  rules->observe("disk.used_pct", 95, 1000, 0, {}, out);
+  REQUIRE(recorder.seen.size() == 2);
+  CHECK(recorder.seen[0].rule == "b-disk"); // config order, not id order
+  CHECK(recorder.seen[1].rule == "c-disk");
+  rules->observe("mem.used_pct", 60, 1000, 0, {}, out);
+  rules->observe("cpu.usage_pct", 60, 1000, 0, {}, out);
+  rules->observe("load.1m", 6, 1000, 0, {}, out);
+  REQUIRE(recorder.seen.size() == 5);
+  CHECK(recorder.seen[2].rule == "z-mem");
+  CHECK(recorder.seen[3].rule == "a-cpu");
+  CHECK(recorder.seen[4].rule == "y-load");
+  CHECK(rules->counters().samples_seen == 4);
+}
