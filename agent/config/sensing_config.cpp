@@ -30,6 +30,10 @@ void add_disk_keys(medic::config::Schema& schema, SensingConfig& config) {
   schema.add_string_list("disk_io.exclude_devices", config.disk_io.exclude_devices,
                          "Never these devices");
   schema.add_bool("disk_io.partitions", config.disk_io.partitions, "Also report partitions");
+  schema.add_integer<std::int64_t>(
+      "disk_io.discover_interval_ms", config.disk_io.discover_interval_ms, 0, 3'600'000,
+      "Milliseconds between reads of /proc/diskstats to find new and removed devices (0: every "
+      "round); between, each device's own /sys stat file is read");
   schema.add_string_list("network.interfaces", config.network.interfaces,
                          "Only interfaces matching these patterns (empty: all)");
   schema.add_string_list("network.exclude_interfaces", config.network.exclude_interfaces,

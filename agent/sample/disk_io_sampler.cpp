@@ -20,6 +20,13 @@ constexpr std::size_t k_max_devices_limit = 4096;
 constexpr std::size_t k_counter_columns = 11;
 constexpr double k_sector_bytes = 512;
 
+// /sys spells a '/' in a device name ("cciss/c0d0") as '!'.
+std::string sys_entry(std::string_view name) {
+  std::string entry(name);
+  std::replace(entry.begin(), entry.end(), '/', '!');
+  return entry;
+}
+
 bool is_a_directory(const std::filesystem::path& path) noexcept {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -44,16 +51,8 @@ Result<void> DiskIoConfig::validate() const {
   return {};
 }
 
-Result<DiskCounters> parse_diskstats_line(std::string_view line, std::string_view& name) {
-  std::string_view rest = line;
-  std::uint64_t ignored = 0;
-  const std::string_view major = next_token(rest);
-  const std::string_view minor = next_token(rest);
-  name = next_token(rest);
-  if (!parse_u64(major, ignored) || !parse_u64(minor, ignored) || name.empty()) {
-    return fail(ErrorCode::invalid_argument,
-                "expected '<major> <minor> <name> <counters>...', got '" + std::string(line) + "'");
-  }
+Result<DiskCounters> parse_disk_counters(std::string_view counters, std::string_view name) {
+  std::string_view rest = counters;
   std::array<std::uint64_t, k_counter_columns> values{};
   for (std::size_t i = 0; i < k_counter_columns; ++i) {
     const std::string_view token = next_token(rest);
@@ -76,6 +75,19 @@ Result<DiskCounters> parse_diskstats_line(std::string_view line, std::string_vie
                       .write_sectors = values[6],
                       .write_ms = values[7],
                       .io_ms = values[9]};
+}
+
+Result<DiskCounters> parse_diskstats_line(std::string_view line, std::string_view& name) {
+  std::string_view rest = line;
+  std::uint64_t ignored = 0;
+  const std::string_view major = next_token(rest);
+  const std::string_view minor = next_token(rest);
+  name = next_token(rest);
+  if (!parse_u64(major, ignored) || !parse_u64(minor, ignored) || name.empty()) {
+    return fail(ErrorCode::invalid_argument,
+                "expected '<major> <minor> <name> <counters>...', got '" + std::string(line) + "'");
+  }
+  return parse_disk_counters(rest, name);
 }
 
 DiskIoSampler::DiskIoSampler(DiskIoConfig config, std::filesystem::path proc_root,
@@ -104,6 +116,7 @@ Result<void> DiskIoSampler::open() {
   m_slots.clear();
   m_slots.reserve(m_config.max_devices * 4 + 64);
   m_has_previous = false;
+  m_discover = true;
   NullSink discard;
   if (auto first = sample(discard, 0); !first) {
     m_file = ProcFile();
@@ -124,10 +137,11 @@ bool DiskIoSampler::wanted(std::string_view name) const {
   if (m_config.partitions) {
     return true;
   }
-  // /sys/block spells a '/' in a device name ("cciss/c0d0") as '!'.
-  std::string entry(name);
-  std::replace(entry.begin(), entry.end(), '/', '!');
-  return is_a_directory(m_sys_root / "block" / entry);
+  return is_a_directory(m_sys_root / "block" / sys_entry(name));
+}
+
+std::filesystem::path DiskIoSampler::stat_path(std::string_view name) const {
+  return m_sys_root / "class" / "block" / sys_entry(name) / "stat";
 }
 
 DiskIoSampler::Slots::Slot* DiskIoSampler::slot_for(std::string_view name) {
@@ -138,14 +152,46 @@ DiskIoSampler::Slots::Slot* DiskIoSampler::slot_for(std::string_view name) {
   Slots::Slot* slot = m_slots.insert(name, tracked);
   if (slot == nullptr) {
     ++m_dropped;
+    return nullptr;
+  }
+  if (tracked) {
+    open_stat_file(*slot);
   }
   return slot;
+}
+
+void DiskIoSampler::open_stat_file(Slots::Slot& slot) {
+  constexpr std::size_t k_stat_capacity = 512; // 17 numbers of at most 20 digits, and spaces
+  if (auto stat = ProcFile::open(stat_path(slot.name), k_stat_capacity)) {
+    slot.previous.stat = std::move(*stat);
+    slot.previous.stat.set_short_read(ProcFile::ShortRead::is_the_end);
+  }
 }
 
 Result<void> DiskIoSampler::sample(SampleSink& sink, std::int64_t now_ms) {
   if (!m_file.is_open()) {
     return fail(ErrorCode::internal, "diskio sampler: sample() called before a successful open()");
   }
+  const std::int64_t elapsed_ms = now_ms - m_previous_ms;
+  const bool rates = m_has_previous && elapsed_ms > 0;
+  const bool due =
+      now_ms - m_discovered_ms >= m_config.discover_interval_ms || now_ms < m_discovered_ms;
+  Result<void> done;
+  if (m_discover || due) {
+    done = discover(sink, now_ms, rates, true);
+  } else if (!m_all_have_stat) {
+    done = discover(sink, now_ms, rates, false);
+  } else {
+    m_discover = !read_stat_files(sink, now_ms, rates);
+  }
+  m_previous_ms = now_ms;
+  m_has_previous = true;
+  return done;
+}
+
+Result<void> DiskIoSampler::discover(SampleSink& sink, std::int64_t now_ms, bool rates,
+                                     bool reopen) {
+  ++m_diskstats_reads;
   auto text = m_file.read();
   if (text && m_file.filled() && m_file.capacity() < k_max_capacity) {
     m_file.grow(m_file.capacity() * 2);
@@ -154,8 +200,6 @@ Result<void> DiskIoSampler::sample(SampleSink& sink, std::int64_t now_ms) {
   if (!text) {
     return fail(std::move(text).error());
   }
-  const std::int64_t elapsed_ms = now_ms - m_previous_ms;
-  const bool rates = m_has_previous && elapsed_ms > 0;
   std::optional<Error> first_error;
   m_slots.begin_round();
   LineCursor lines(*text);
@@ -177,27 +221,63 @@ Result<void> DiskIoSampler::sample(SampleSink& sink, std::int64_t now_ms) {
     if (slot == nullptr) {
       continue;
     }
-    slot->seen = true;
-    if (slot->tracked) {
-      if (rates && slot->has_previous) {
-        report(sink, *slot, *counters, now_ms, elapsed_ms);
-      }
-      slot->previous = *counters;
-      slot->has_previous = true;
+    if (reopen && slot->tracked && !slot->previous.stat.is_open()) {
+      open_stat_file(*slot); // its read failed since: maybe re-created under the same name
     }
+    count(sink, *slot, *counters, now_ms, rates);
   }
   m_slots.end_round();
-  m_previous_ms = now_ms;
-  m_has_previous = true;
+  if (reopen) {
+    m_discover = false;
+    m_discovered_ms = now_ms;
+  }
+  m_all_have_stat = std::all_of(
+      m_slots.slots().begin(), m_slots.slots().end(),
+      [](const Slots::Slot& slot) { return !slot.tracked || slot.previous.stat.is_open(); });
   if (first_error) {
     return fail(std::move(*first_error));
   }
   return {};
 }
 
+bool DiskIoSampler::read_stat_files(SampleSink& sink, std::int64_t now_ms, bool rates) {
+  bool all_read = true;
+  for (Slots::Slot& slot : m_slots.slots()) {
+    if (!slot.tracked) {
+      continue;
+    }
+    // A device removed since discovery fails its read (ENODEV). Its file is closed and the next
+    // round reads diskstats: that drops the device, or finds it again and reopens its file.
+    auto text = slot.previous.stat.read();
+    Result<DiskCounters> counters = text ? parse_disk_counters(*text, slot.name)
+                                         : Result<DiskCounters>(fail(std::move(text).error()));
+    if (!counters) {
+      all_read = false;
+      slot.has_previous = false;
+      slot.previous.stat = ProcFile();
+      continue;
+    }
+    count(sink, slot, *counters, now_ms, rates);
+  }
+  return all_read;
+}
+
+void DiskIoSampler::count(SampleSink& sink, Slots::Slot& slot, const DiskCounters& now,
+                          std::int64_t now_ms, bool rates) noexcept {
+  slot.seen = true;
+  if (!slot.tracked) {
+    return;
+  }
+  if (rates && slot.has_previous) {
+    report(sink, slot, now, now_ms, now_ms - m_previous_ms);
+  }
+  slot.previous.counters = now;
+  slot.has_previous = true;
+}
+
 void DiskIoSampler::report(SampleSink& sink, Slots::Slot& slot, const DiskCounters& now,
                            std::int64_t time_ms, std::int64_t elapsed_ms) noexcept {
-  const DiskCounters& before = slot.previous;
+  const DiskCounters& before = slot.previous.counters;
   const auto reads = counter_delta(before.reads, now.reads);
   const auto read_sectors = counter_delta(before.read_sectors, now.read_sectors);
   const auto read_ms = counter_delta(before.read_ms, now.read_ms);

@@ -73,6 +73,7 @@ public:
                                                   [](const Slot& slot) { return slot.tracked; }));
   }
   [[nodiscard]] const std::vector<Slot>& slots() const noexcept { return m_slots; }
+  [[nodiscard]] std::vector<Slot>& slots() noexcept { return m_slots; }
   void clear() noexcept { m_slots.clear(); }
 
 private:

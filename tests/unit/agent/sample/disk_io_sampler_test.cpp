@@ -105,6 +105,61 @@ TEST_CASE("DiskIoSampler rates between two captured readings", "[sample][diskio]
   }
 }
 
+TEST_CASE("DiskIoSampler reads a disk's own stat file between discoveries", "[sample][diskio]") {
+  // A /sys with one disk and its stat file (the counters of its diskstats line, no names).
+  TempDir root;
+  fs::create_directories(root / "proc");
+  fs::create_directories(root / "sys" / "block" / "vda");
+  fs::create_directories(root / "sys" / "class" / "block" / "vda");
+  const fs::path stat = root / "sys" / "class" / "block" / "vda" / "stat";
+  const auto counters = [](const std::string& line) { return line.substr(line.find("vda") + 3); };
+  const std::string vda1 = " 254 0 vda 100 0 800 50 200 0 4000 300 0 500 900 0 0 0 0 0 0\n";
+  const std::string vda2 = " 254 0 vda 200 0 1600 100 400 0 8000 600 0 1000 1800 0 0 0 0 0 0\n";
+  write_file(root / "proc" / "diskstats", "   7 0 loop0 0 0 0 0 0 0 0 0 0 0 0\n" + vda1);
+  write_file(stat, counters(vda1));
+  DiskIoConfig config;
+  config.discover_interval_ms = 10'000;
+  DiskIoSampler sampler(config, root / "proc", root / "sys");
+  REQUIRE(sampler.open());
+  CHECK(sampler.diskstats_reads() == 1);
+  RecordingSink sink;
+  REQUIRE(sampler.sample(sink, 1'000));
+  // From here on, only the stat file moves: diskstats is not read again within the interval.
+  write_file(stat, counters(vda2));
+  REQUIRE(sampler.sample(sink, 2'000));
+  CHECK(sampler.diskstats_reads() == 1);
+  CHECK(sink.value("disk.io.util_pct", device("vda")) == Approx(50));
+  CHECK(sink.value("disk.io.read_ops_per_s", device("vda")) == Approx(100));
+  CHECK(sink.value("disk.io.write_bytes_per_s", device("vda")) == Approx(4000 * 512));
+
+  SECTION("a new device shows at the next discovery") {
+    write_file(root / "proc" / "diskstats", vda2 + "   8 0 sdb 1 0 8 1 1 0 8 1 0 1 2\n");
+    fs::create_directories(root / "sys" / "block" / "sdb");
+    REQUIRE(sampler.sample(sink, 3'000));
+    CHECK(sampler.devices() == std::vector<std::string>{"vda"});
+    REQUIRE(sampler.sample(sink, 11'000));
+    CHECK(sampler.diskstats_reads() == 2);
+    CHECK(sampler.devices() == std::vector<std::string>{"vda", "sdb"});
+    // sdb has no stat file (an old kernel, say): every round reads diskstats, and still counts.
+    write_file(root / "proc" / "diskstats", vda2 + "   8 0 sdb 3 0 8 1 1 0 8 1 0 1 2\n");
+    sink.clear();
+    REQUIRE(sampler.sample(sink, 12'000));
+    CHECK(sampler.diskstats_reads() == 3);
+    CHECK(sink.value("disk.io.read_ops_per_s", device("sdb")) == Approx(2));
+  }
+  SECTION("a stat file that fails sends the next round to diskstats, which drops a gone disk") {
+    write_file(stat, "gone\n");
+    write_file(root / "proc" / "diskstats", "   7 0 loop0 0 0 0 0 0 0 0 0 0 0 0\n");
+    sink.clear();
+    REQUIRE(sampler.sample(sink, 3'000));
+    CHECK(sink.samples.empty());
+    CHECK(sampler.diskstats_reads() == 1);
+    REQUIRE(sampler.sample(sink, 4'000));
+    CHECK(sampler.diskstats_reads() == 2);
+    CHECK(sampler.devices().empty());
+  }
+}
+
 TEST_CASE("DiskIoSampler options", "[sample][diskio]") {
   TempDir root;
   write_file(root / "diskstats", read_file(k_proc / "disk" / "diskstats.1"));
@@ -149,6 +204,12 @@ TEST_CASE("DiskIoSampler on the real /proc and /sys", "[sample][diskio][real]") 
   REQUIRE(sampler.sample(sink, 0));
   medic::test::sleep_for(std::chrono::milliseconds(20));
   REQUIRE(sampler.sample(sink, 20));
+  // Every disk has /sys/class/block/<name>/stat here: diskstats was read only by open().
+  CHECK(sampler.diskstats_reads() == 1);
+  for (const auto& name : sampler.devices()) {
+    CHECK(sink.count("disk.io.util_pct") >= 1);
+    CHECK(fs::exists("/sys/class/block/" + name + "/stat"));
+  }
   for (const auto& sample : sink.samples) {
     CHECK(sample.value >= 0);
     if (sample.name == "disk.io.util_pct") {
