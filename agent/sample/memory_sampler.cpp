@@ -101,9 +101,15 @@ double percent_of(std::uint64_t part, std::uint64_t whole) noexcept {
   return static_cast<double>(clamped) / static_cast<double>(whole) * 100.0;
 }
 
+// With MemAvailable (kernels since 3.14) the other keys of the estimate are not needed, and the
+// five keys used come in the file's first 16 lines of about 55: the rest is not parsed.
+bool has_all_needed(const MeminfoFields& fields) noexcept {
+  return fields.total && fields.free && fields.available && fields.swap_total && fields.swap_free;
+}
+
 Result<MeminfoFields> collect_fields(std::string_view text) {
   MeminfoFields fields;
-  while (!text.empty()) {
+  while (!text.empty() && !has_all_needed(fields)) {
     const std::size_t end = text.find('\n');
     const std::string_view line = text.substr(0, end);
     text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);

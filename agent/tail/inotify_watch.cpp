@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstdint>
 #include <cstring>
 #include <new>
+#include <string_view>
 
 #include <uv.h>
 
@@ -28,6 +30,37 @@ constexpr std::size_t k_read_bytes = 4096;
 // A read that left this much room took every event queued: the kernel fills the buffer with
 // whole events, the largest being the header and a NAME_MAX name with its NUL.
 constexpr std::size_t k_max_event_bytes = sizeof(inotify_event) + NAME_MAX + 1;
+
+// The write events of one read(2) already delivered: a file written five times since the last
+// drain is one event for the tailer (its next pass reads all five writes), not five. Only the
+// writes queue is deduplicated: a rename or a creation between two writes changes what the name
+// means. Bounded: past k_seen_writes distinct names, the rest are delivered as they come.
+class SeenWrites {
+public:
+  // True when this (descriptor, name) was delivered from this read(2) already; else remembers it.
+  bool again(const inotify_event& event) noexcept {
+    const std::string_view name = event.len > 0 ? std::string_view(event.name) : std::string_view{};
+    for (std::size_t i = 0; i < m_count; ++i) {
+      if (m_seen[i].wd == event.wd && m_seen[i].name == name) {
+        return true;
+      }
+    }
+    if (m_count < m_seen.size()) {
+      m_seen[m_count++] = Seen{event.wd, name};
+    }
+    return false;
+  }
+  void clear() noexcept { m_count = 0; }
+
+private:
+  static constexpr std::size_t k_seen_writes = 32;
+  struct Seen {
+    int wd = -1;
+    std::string_view name; // points into the read buffer, valid until the next read(2)
+  };
+  std::array<Seen, k_seen_writes> m_seen{};
+  std::size_t m_count = 0;
+};
 
 void on_readable(uv_poll_t* poll, int status, int /*events*/) {
   if (status == 0) {
@@ -171,7 +204,9 @@ void InotifyWatch::drain() noexcept {
 bool InotifyWatch::drain_queue(const Queue& queue) noexcept {
   const bool writes = &queue == &m_writes;
   alignas(inotify_event) char buffer[k_read_bytes];
+  SeenWrites seen;
   while (!m_closed) {
+    seen.clear(); // the names point into the buffer, which this read overwrites
     const ssize_t n = ::read(queue.fd, buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) {
       continue;
@@ -190,6 +225,9 @@ bool InotifyWatch::drain_queue(const Queue& queue) noexcept {
       }
       if ((event->mask & IN_IGNORED) != 0 || !m_handlers.on_event) {
         continue; // the watch is gone (removed, or its directory deleted: polled from now on)
+      }
+      if (writes && seen.again(*event)) {
+        continue;
       }
       const int wd = writes ? moves_wd(event->wd) : event->wd;
       if (wd < 0) {

@@ -65,6 +65,18 @@ bool is_date_word(std::string_view word) noexcept {
   if (word.size() < 3 || word.size() > 9 || word[0] < 'A' || word[0] > 'Z') {
     return false;
   }
+  // Every name starts with one of these letters: most capitalised words (INFO, ERROR, User)
+  // stop here, before the names are compared.
+  constexpr std::uint32_t k_first_letters = [] {
+    std::uint32_t letters = 0;
+    for (const std::string_view name : k_date_words) {
+      letters |= std::uint32_t{1} << (name[0] - 'A');
+    }
+    return letters;
+  }();
+  if ((k_first_letters & (std::uint32_t{1} << (word[0] - 'A'))) == 0) {
+    return false;
+  }
   const bool upper = word[1] >= 'A' && word[1] <= 'Z';
   for (const std::string_view name : k_date_words) {
     if (name.size() != word.size()) {

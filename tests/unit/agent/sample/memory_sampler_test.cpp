@@ -81,6 +81,20 @@ TEST_CASE("parse_meminfo ignores lines it does not use", "[agent][sample][memory
   CHECK(info->used_pct() == Approx(50));
 }
 
+TEST_CASE("parse_meminfo stops once it has the keys it uses", "[agent][sample][memory]") {
+  // MemAvailable present: nothing after SwapFree is parsed (about 40 of /proc/meminfo's lines),
+  // not even a key of the old kernels' estimate, so a bad one there goes unseen.
+  const auto info = parse_meminfo(
+      "MemTotal: 2048 kB\nMemFree: 512 kB\nMemAvailable: 1024 kB\nSwapTotal: 100 kB\n"
+      "SwapFree: 25 kB\nSReclaimable: 12x kB\n");
+  REQUIRE(info);
+  CHECK(info->swap_used_pct() == Approx(75));
+  // Without MemAvailable the estimate needs the later keys: those are still read and checked.
+  CHECK_FALSE(
+      parse_meminfo("MemTotal: 2048 kB\nMemFree: 512 kB\nSwapTotal: 100 kB\n"
+                    "SwapFree: 25 kB\nSReclaimable: 12x kB\n"));
+}
+
 TEST_CASE("parse_meminfo rejects malformed input, quoting the line", "[agent][sample][memory]") {
   SECTION("not a number") {
     const auto info = parse_meminfo(medic::test::read_file(k_fixtures / "meminfo.malformed"));

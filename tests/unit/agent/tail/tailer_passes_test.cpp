@@ -137,6 +137,40 @@ TEST_CASE("a paused inotify watch keeps the writes for one drain, not the creati
   CHECK(uv_loop_close(&loop) == 0);
 }
 
+TEST_CASE("a drain delivers one write event per file, however often it was written", "[tail]") {
+  // Writes to two files alternate, so the kernel cannot merge them (it merges an event only
+  // with the one queued just before): six events queued, two delivered.
+  const TempDir dir;
+  Writer a(dir / "a.log");
+  Writer b(dir / "b.log");
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  std::vector<std::string> names;
+  {
+    auto watch = InotifyWatch::open(loop, {[&](const InotifyEvent& event) {
+                                             if (!event.moved) {
+                                               names.emplace_back(event.name ? event.name : "");
+                                             }
+                                           },
+                                           {}});
+    REQUIRE(watch);
+    REQUIRE((*watch)->add(dir.path().string()) >= 0);
+    (*watch)->pause();
+    for (int i = 1; i <= 3; ++i) {
+      a.lines(i, i);
+      b.lines(i, i);
+    }
+    (*watch)->drain();
+    CHECK(names == std::vector<std::string>{"a.log", "b.log"});
+    names.clear();
+    a.lines(4, 4); // a new drain delivers the next write again
+    (*watch)->drain();
+    CHECK(names == std::vector<std::string>{"a.log"});
+  }
+  uv_run(&loop, UV_RUN_NOWAIT);
+  CHECK(uv_loop_close(&loop) == 0);
+}
+
 TEST_CASE("many small appends to one file within read_interval are read in one pass", "[tail]") {
   const TempDir dir;
   Writer writer(dir / "app.log");
