@@ -282,7 +282,7 @@ agent_key=$("$agent_bin" --config "$qs_dir/agent.yaml" --print-public-key)
 "$ctl" keys add "$(hostname)" "$agent_key" >/dev/null
 
 start agent "$agent_bin"
-echo "waiting for the agent's first batch (batch.flush_interval is 5s)..."
+echo "waiting for the agent's first batch (batch.flush_interval is 10s)..."
 reporting=""
 for _ in $(seq 150); do
   # Batches stored by this coordinator process (an earlier run's rows do not count).

@@ -39,7 +39,9 @@ struct AgentConfig {
   std::chrono::milliseconds interval{1000};
   std::string proc_root = "/proc";
 
-  std::chrono::milliseconds flush_interval{5000};
+  // Samples leave every 10 s (Telegraf's default too): signals do not wait for it (event_delay),
+  // and each flush is a spool transaction with an fsync and a CURVE-encrypted send.
+  std::chrono::milliseconds flush_interval{10'000};
   std::uint32_t max_batch = 1000;             // samples per batch
   std::chrono::milliseconds event_delay{100}; // signals and log events wait at most this
 
