@@ -16,6 +16,8 @@
               kill of a watched process (built-in rule process-down); time from the write / kill
               to the signal's arrival at the coordinator (received_ms) and to its creation in
               the agent (time_ms).
+  threads     (--only threads) the agent alone in the footprint setup, CPU per thread from
+              schedstat; with --against OTHER_BUILD, the two binaries run in alternation.
 
 Every process is started in a temp dir, in its own session, and stopped (also on failure).
 Prints Markdown to stdout, progress to stderr. Standard library only:
@@ -301,6 +303,32 @@ def threads_of(pid):
     return out
 
 
+def thread_run_times(pid):
+    """{tid: (name, CPU run time in s)} of the live threads (schedstat)."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            out[task.name] = ((task / "comm").read_text().strip(),
+                              int((task / "schedstat").read_text().split()[0]) / 1e9)
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return out
+
+
+def per_thread_window(pid, seconds):
+    """CPU ms per second of each thread over the window: the main thread as "loop", the others
+    by name (threads named alike, the libuv threadpool's, summed)."""
+    t0, before = time.monotonic(), thread_run_times(pid)
+    time.sleep(seconds)
+    wall, after = time.monotonic() - t0, thread_run_times(pid)
+    rows = {}
+    for tid, (name, run) in after.items():
+        if tid in before:
+            name = "loop" if tid == str(pid) else name
+            rows[name] = rows.get(name, 0.0) + 1000 * (run - before[tid][1]) / wall
+    return rows
+
+
 def syscall_window(pid, work, seconds):
     """Per thread: CPU and wake-ups per second; then the syscalls of all threads (strace -c)."""
     t0, before = time.monotonic(), threads_of(pid)
@@ -359,7 +387,8 @@ ABLATION = [
 FOOTPRINT = (True, "errors", FULL_AGENT)  # the peers run too
 
 
-def footprint_run(build, work, seconds, warmup, diagnose=False, variant=FOOTPRINT):
+def footprint_run(build, work, seconds, warmup, diagnose=False, variant=FOOTPRINT,
+                  per_thread=False):
     peers, writer, agent_yaml = variant
     files = [work / "logs" / f"app{i}.log" for i in range(10)]
     files[0].parent.mkdir()
@@ -424,7 +453,12 @@ def footprint_run(build, work, seconds, warmup, diagnose=False, variant=FOOTPRIN
         start = {n: (cpu_seconds(p.pid), *sched(p.pid)[::2]) for n, p in tools.items()}
         m0, t0 = machine_busy(), time.monotonic()
         batches0, udp0, scrapes0 = medic.batches(), got["udp"], got["scrapes"]
-        profile = syscall_window(agent.pid, work, seconds) if diagnose else time.sleep(seconds)
+        if diagnose:
+            profile = syscall_window(agent.pid, work, seconds)
+        elif per_thread:
+            profile = per_thread_window(agent.pid, seconds)
+        else:
+            time.sleep(seconds)
         wall, m1 = time.monotonic() - t0, machine_busy()
         out = {}
         for name, p in tools.items():
@@ -447,6 +481,8 @@ def footprint_run(build, work, seconds, warmup, diagnose=False, variant=FOOTPRIN
                   "checks": checks}
         if diagnose:
             result.update(profile=profile, heap=heap_probe(agent.pid, work))
+        if per_thread:
+            result.update(threads=profile)
         return result
     finally:
         for t in threads:
@@ -708,11 +744,24 @@ def report_latency(runs):
             print(f"|  | pooled over all runs | {pct(pooled, 0.5):.0f} | {pct(pooled, 0.99):.0f} | | |")
 
 
+def report_threads(by_build):
+    names = sorted({n for runs in by_build.values() for r in runs for n in r},
+                   key=lambda n: (n != "loop", n))
+    print("| build | total | " + " | ".join(names) + " |\n|---|" + "---:|" * (len(names) + 1))
+    for build, runs in by_build.items():
+        total = med([sum(r.values()) for r in runs])
+        cells = [med([r.get(n, 0.0) for r in runs]) for n in names]
+        print(f"| {build} | {total} | " + " | ".join(cells) + " |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--build", type=Path, default=Path("build/bench"))
     ap.add_argument("--only", default="footprint,throughput,latency",
-                    help="any of footprint,throughput,latency,diagnose,ablation")
+                    help="any of footprint,throughput,latency,diagnose,ablation,threads")
+    ap.add_argument("--against", type=Path, action="append", default=[],
+                    help="threads: another build directory (an older commit, say) measured in "
+                         "alternation with --build")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--warmup", type=float, default=20)
@@ -762,6 +811,18 @@ def main():
                           f"{med([a['hwm_kib'] / 1024 for a in rows])} | "
                           f"{med([1000 * a['run_s'] / a['wall'] for a in rows])} | "
                           f"{med([a['wakeups'] / a['wall'] for a in rows])} |")
+            if "threads" in args.only:
+                builds = [build] + [b.resolve() for b in args.against]
+                raw["threads"] = {str(b): [] for b in builds}
+                for run in range(args.runs):  # builds interleaved, so drifting load hits all
+                    for i, b in enumerate(builds):
+                        log(f"agent alone, per thread, run {run + 1}/{args.runs}: {b}")
+                        (tmp / f"th{run}-{i}").mkdir()
+                        raw["threads"][str(b)].append(footprint_run(
+                            b, tmp / f"th{run}-{i}", args.seconds, args.warmup,
+                            variant=(False, "errors", FULL_AGENT), per_thread=True)["threads"])
+                print("\n### Agent alone, per thread (CPU ms per second, schedstat)\n")
+                report_threads(raw["threads"])
             if "throughput" in args.only:
                 follow_dir = Path("/dev/shm") if Path("/dev/shm").is_dir() else tmp
                 with tempfile.TemporaryDirectory(prefix="medic-follow-", dir=follow_dir) as fdir:
