@@ -192,7 +192,7 @@ std::uint32_t LogRules::process(const LogLine& line, LogSink& sink) {
       impl.on_new_template(line, template_id, sink);
     }
   }
-  if (!impl.matcher) {
+  if (!impl.matcher || !line.may_match) {
     return template_id;
   }
   impl.matcher->match(line.text, *impl.matched);

@@ -176,7 +176,9 @@ Result<std::unique_ptr<LogPipeline>> LogPipeline::create(uv_loop_t& loop,
   LogPipeline* self = pipeline.get();
   callbacks.on_record = [self](const tail::TailRecord& record) { self->on_record(record); };
   callbacks.on_gap = [self](const tail::TailGap& gap) { self->on_gap(gap); };
-  if (!pipeline->m_mining && rule_count > 0) {
+  if (rule_count > 0) {
+    // With mining on, every line is still mined; the prefilter spares the lines no rule can
+    // match only the per-line match.
     pipeline->m_prefilter = LinePrefilter::create(config.log_rules);
     spdlog::debug("log rules: {}",
                   pipeline->m_prefilter ? "whole read chunks prefiltered" : "matched line by line");
@@ -348,9 +350,12 @@ void LogPipeline::on_record(const tail::TailRecord& record) noexcept {
     m_context->on_line(record); // every line: the context of a later firing line
   }
   const bool chunk_line = in_chunk(record.text);
-  if (m_prefilter && chunk_line && !m_prefilter->may_match(record.text)) {
+  const bool may_match = !m_prefilter || !chunk_line || m_prefilter->may_match(record.text);
+  if (!may_match) {
     ++m_counters.lines_prefiltered;
-    return;
+    if (!m_mining) {
+      return;
+    }
   }
   m_record = &record;
   detect::LogLine line;
@@ -358,6 +363,7 @@ void LogPipeline::on_record(const tail::TailRecord& record) noexcept {
   line.text = record.text;
   line.message = m_mining ? log_message(record.text) : std::string_view{};
   line.t_ms = chunk_line ? m_chunk_t_ms : m_clock.monotonic_ms();
+  line.may_match = may_match;
   m_rules.process(line, *this);
   m_record = nullptr;
 }

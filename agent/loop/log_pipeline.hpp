@@ -83,7 +83,7 @@ struct LogOutput {
 };
 
 struct LogPipelineCounters {
-  std::uint64_t lines_prefiltered = 0; // no rule could match them: not handed to the rules
+  std::uint64_t lines_prefiltered = 0; // no rule could match them: only mined (if mining is on)
   std::uint64_t events = 0;
   std::uint64_t events_suppressed = 0; // over max_log_events_per_flush
   std::uint64_t signals = 0;

@@ -217,6 +217,23 @@ TEST_CASE("new-error-template signals are limited per minute", "[logrules]") {
   CHECK(sink.signals.size() == 4);
 }
 
+TEST_CASE("a line a prefilter ruled out is mined, not matched", "[logrules]") {
+  LogRule rule = refused_rule();
+  rule.count = 1;
+  LogRules rules = make({rule});
+  RecordingSink sink;
+  LogLine line = line_at("connect to db: Connection refused", 0);
+  line.may_match = false;
+  const std::uint32_t id = rules.process(line, sink);
+  CHECK(id != 0);
+  CHECK(sink.events.empty());
+  CHECK(rules.counters().matches == 0);
+  line.may_match = true;
+  CHECK(rules.process(line, sink) == id);
+  CHECK(sink.events.size() == 1);
+  CHECK(rules.counters().lines == 2);
+}
+
 TEST_CASE("events carry the template id and a bounded line", "[logrules]") {
   LogRule rule = refused_rule();
   rule.count = 100;

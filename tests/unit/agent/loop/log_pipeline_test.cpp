@@ -205,11 +205,12 @@ using namespace std::chrono_literals;
 // A LogPipeline following one real file ("app") with one count-1 rule on "BOOM".
 class PipelineHarness {
 public:
-  PipelineHarness(const fs::path& dir, std::uint32_t before, std::uint32_t after) {
+  PipelineHarness(const fs::path& dir, std::uint32_t before, std::uint32_t after,
+                  bool mine = false) {
     uv_loop_init(&m_loop);
     medic::agent::config::SensingConfig config;
     config.tail = medic::test::tail::test_options((dir / "*.log").string());
-    config.mine_templates = false;
+    config.mine_templates = mine;
     config.new_error_templates = false;
     medic::agent::config::LogRuleConfig rule;
     rule.id = "boom";
@@ -257,6 +258,8 @@ public:
     (void)run_until([] { return false; }, duration);
   }
 
+  [[nodiscard]] const medic::agent::loop::LogPipeline& pipeline() const { return *m_pipeline; }
+
   std::vector<std::string> fingerprints;
   std::vector<protocol::Evidence> evidence;
 
@@ -267,6 +270,20 @@ private:
 };
 
 } // namespace
+
+TEST_CASE("with mining on, lines no rule can match are mined but not matched one by one",
+          "[logrules]") {
+  medic::test::TempDir dir;
+  medic::test::tail::Writer writer(dir / "app.log");
+  PipelineHarness harness(dir.path(), 0, 0, true);
+  writer.write("l1 INFO started\nl2 BOOM\nl3 INFO stopped\n");
+  REQUIRE(harness.run_until([&] { return !harness.fingerprints.empty(); }));
+  const auto& pipeline = harness.pipeline();
+  CHECK(pipeline.counters().lines_prefiltered == 2);
+  CHECK(pipeline.rule_counters().lines == 3); // every line reached the miner
+  CHECK(pipeline.rule_counters().matches == 1);
+  CHECK(harness.fingerprints.size() == 1);
+}
 
 TEST_CASE("a firing log rule gets the lines before and after it from its file as evidence",
           "[log-context]") {
