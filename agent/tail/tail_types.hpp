@@ -119,6 +119,7 @@ struct TailStats {
   std::uint64_t open_errors = 0;
   std::uint64_t read_errors = 0;
   std::uint64_t reads = 0;         // read calls made (a read that found nothing new included)
+  std::uint64_t fstats = 0;        // fstat calls that succeeded
   std::uint64_t io_passes = 0;     // I/O passes (each serves many files and calls)
   std::uint64_t inline_passes = 0; // of them, run on the loop: no threadpool round trip
   // Passes begun on the loop that went on in the threadpool: a read would have waited for the

@@ -187,6 +187,7 @@ struct TailedFile final : RecordSink {
   std::uint64_t read_seq = 0;        // of the read in flight
   std::uint64_t fresh_eof_after = 0; // a drain pass must end with a read issued after this
   std::int64_t last_growth_ms = 0;
+  std::int64_t at_end_ms = -1; // loop time of the last read that reached the end (a short read)
   std::optional<KnownCursor> resume; // cursor found for this inode, checked against the head
   bool start_at_end = false;
   std::uint64_t probe_offset = 0; // where the tail probe read starts

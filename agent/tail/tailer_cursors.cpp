@@ -177,7 +177,13 @@ void TailerCore::poll_all() {
       continue;
     }
     const bool watched = file.slot != nullptr && file.slot->watch != nullptr;
-    file.want_fstat = true;
+    // Read to its end at this very loop time (by the pass this tick served first): an fstat
+    // now would only say so again. The poll at each stat_interval fstats it whatever.
+    const bool read_to_end = watched && !stat_due && !file.rotated && file.at_end_ms == now;
+    if (read_to_end && !file.want_fstat && !file.want_stat && !file.want_read) {
+      continue;
+    }
+    file.want_fstat = file.want_fstat || !read_to_end;
     file.want_stat = !file.rotated && (file.want_stat || stat_due || !watched);
     // Without inotify on its directory (poll_only mode), this read is how appended bytes are
     // found. With it, writes were reported and read; the fstat is the safety net (a network

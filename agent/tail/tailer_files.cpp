@@ -127,6 +127,7 @@ void TailerCore::read_done(TailedFile& file, const PassOp& op, const char* data)
   // A full read leaves more to read at once; a short one reached the end for now (unless a
   // change was reported since the read was issued).
   file.want_read = size == op.capacity || file.poked;
+  file.at_end_ms = file.want_read ? -1 : now_ms();
   const std::uint64_t position = file.reader->position();
   if (op.overlap) {
     // The byte before the offset changed or is gone: the file was truncated (and maybe
@@ -195,6 +196,7 @@ void TailerCore::fstat_done(TailedFile& file, ssize_t result, const uv_stat_t& i
     warn("tail: fstat " + file.path + " failed: " + uv_error_text(result));
     return;
   }
+  ++m_stats.fstats;
   file.nlink = info.st_nlink;
   if (info.st_size < file.reader->position()) {
     truncated(file, info.st_size);

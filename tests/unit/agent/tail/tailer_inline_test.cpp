@@ -383,6 +383,34 @@ TEST_CASE("changes waiting for read_interval are served at the owner's tick", "[
   CHECK(harness.numbers() == range(1, 2));
 }
 
+TEST_CASE("with inotify, a file read to its end at the tick is not fstat'ed by its poll", "[tail]") {
+  // The agent's tick serves the writes waiting for read_interval and then polls: the pass has
+  // just read the file to its end, so an fstat would only say so again.
+  const TempDir dir;
+  Writer writer(dir / "app.log");
+  Harness harness;
+  auto options = test_options((dir / "app.log").string()); // poll_interval 50 ms
+  options.read_interval = 1s;
+  options.external_tick = true;
+  harness.start(options);
+  const Awake awake(harness.loop());
+  REQUIRE(harness.run_until([&] { return harness.tailer().stats().files_open == 1; }));
+  harness.run_for(1100ms); // a quiet spell: the next write is read at once
+  writer.lines(1, 1);
+  REQUIRE(harness.run_until_line(1, 2s));
+  writer.lines(2, 2); // within the interval: waits for the tick
+  harness.run_for(600ms);
+  REQUIRE(harness.records.size() == 1);
+  const auto fstats = harness.tailer().stats().fstats;
+  harness.tailer().tick(); // reads line 2 to the end, then polls
+  REQUIRE(harness.run_until_line(2, 2s));
+  CHECK(harness.tailer().stats().fstats == fstats);
+  harness.run_for(100ms);
+  harness.tailer().tick(); // nothing read at this tick: the poll fstats the file
+  REQUIRE(harness.run_until([&] { return harness.tailer().stats().fstats == fstats + 1; }, 2s));
+  CHECK(harness.numbers() == range(1, 2));
+}
+
 TEST_CASE("a writer faster than 256 KiB per read_interval is followed without waiting", "[tail]") {
   // 1.6 MB/s for 1.5 s. The first interval is coalesced like any other; its pass reads more than
   // 256 KiB, so from then on every write is read at once, and the last line does not wait for
