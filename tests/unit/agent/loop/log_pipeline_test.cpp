@@ -115,6 +115,13 @@ TEST_CASE("patterns whose meaning changes inside a chunk disable the prefilter",
   CHECK(LinePrefilter::create({}) == nullptr);
 }
 
+TEST_CASE("the built-in log rules can be prefiltered", "[logrules]") {
+  medic::agent::config::SensingConfig config;
+  REQUIRE(medic::agent::config::finish_sensing(config));
+  REQUIRE(!config.log_rules.empty());
+  CHECK(LinePrefilter::create(config.log_rules) != nullptr);
+}
+
 TEST_CASE("a chunk with more matches than are kept sends the rest to the rules", "[logrules]") {
   auto prefilter = LinePrefilter::create(rules_of({{"a", false}}));
   REQUIRE(prefilter);
