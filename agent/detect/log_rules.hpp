@@ -62,7 +62,7 @@ struct LogLine {
   std::string_view message;
   int priority = -1;     // syslog priority 0..7 when known (journal), -1 when not
   std::int64_t t_ms = 0; // monotonic milliseconds
-  bool may_match = true;  // false: no pattern can match (a prefilter said so); only mined
+  bool may_match = true; // false: no pattern can match (a prefilter said so); only mined
 };
 
 struct LogLabel {

@@ -145,7 +145,8 @@ private:
   LogOutput m_output;
   detect::LogRules m_rules;
   bool m_mining;
-  // With mining off, lines no rule can match need not reach the rules; null when unusable.
+  // Tells the lines no rule can match from a whole read chunk: those skip the per-line match
+  // (and, with mining off, the rules altogether); null when unusable.
   std::unique_ptr<LinePrefilter> m_prefilter;
   std::string_view m_chunk; // the read whose records are being handed out
   std::int64_t m_chunk_t_ms = 0;
