@@ -7,6 +7,7 @@
 #include "agent/config/agent_config.hpp"
 #include "agent/detect/log_matcher.hpp"
 #include "agent/loop/agent_loop.hpp"
+#include "agent/loop/footprint.hpp"
 #include "agent/loop/service_control.hpp"
 #include "shared/cli/daemon_main.hpp"
 
@@ -36,6 +37,10 @@ void tune_sqlite() noexcept {
 
 int main(int argc, char** argv) {
   using medic::agent::config::AgentConfig;
+  // What ran before main() (relocation, static initialisers) is done: release its pages and fence
+  // the code the agent runs before the configuration is parsed, or the parse's peak adds to
+  // theirs.
+  (void)medic::agent::loop::release_startup_code();
   tune_malloc();
   tune_sqlite();
   // Hyperscan's compiler runs in a forked child: its code, tables and a heap of several MiB are

@@ -14,6 +14,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "agent/loop/code_fence.hpp"
+
 namespace medic::agent::loop {
 
 namespace {
@@ -37,14 +39,17 @@ Result<std::uint64_t> kilobytes(std::string_view status, std::string_view key) {
 }
 
 // Read-only, file-backed address ranges: what release_startup_code drops. Fixed capacity: no
-// allocation, and a static agent has four or five.
+// allocation, and a static agent has four or five (adjacent mappings, such as the code
+// fence_own_code() split, count as one).
 struct Ranges {
   static constexpr std::size_t k_capacity = 64;
   std::uintptr_t lo[k_capacity];
   std::uintptr_t hi[k_capacity];
   std::size_t size = 0;
   void add(std::uintptr_t from, std::uintptr_t to) noexcept {
-    if (to > from && size < k_capacity) {
+    if (size > 0 && from == hi[size - 1] && to > from) {
+      hi[size - 1] = to;
+    } else if (to > from && size < k_capacity) {
       lo[size] = from;
       hi[size] = to;
       ++size;
@@ -124,22 +129,22 @@ void evict_executable_cache() noexcept {
 
 std::size_t release_startup_code() noexcept {
   malloc_trim(0); // the heap start-up freed
+  // From the first release on, a fault in the code the order file lists maps only listed code.
+  (void)fence_own_code();
   Ranges ranges;
   add_code_mappings(ranges);
   add_read_only_data(ranges);
   // No read-ahead on a fault (read_ahead_kb can be megabytes), then unmap everything. (Linux
-  // 6.18 still reads ahead for a fault in executable mappings; read-only data obeys.)
+  // 6.18 still reads ahead for a fault in executable mappings, up to the mapping's end; read-only
+  // data obeys.)
   ranges.advise(MADV_RANDOM);
   ranges.advise(MADV_DONTNEED);
-  // The kernel maps up to 64 KiB of cached pages around each fault: while the whole file stays
-  // in the page cache, every page the steady state touches brings 15 neighbours along. So empty
-  // the cache of this file too: what is not mapped now goes, and MADV_PAGEOUT reclaims the few
-  // pages this very code and the other threads faulted back in meanwhile. From then on a fault
-  // in read-only data reads its one page; one in code its read-ahead. (PAGEOUT skips pages other
-  // processes map, and file pages of a file this user cannot write: then the cache just stays;
-  // dirty pages, of a binary written moments ago, stay until written back.)
-  evict_executable_cache();
-  ranges.advise(MADV_PAGEOUT);
+  // The kernel maps up to 64 KiB of cached pages around each fault (within the mapping): while
+  // the whole file stays in the page cache, every page of read-only data (and of code outside
+  // the fenced runs) the steady state touches brings 15 neighbours along. So empty the cache of
+  // this file too: what is not mapped now goes. From then on a fault in read-only data reads its
+  // one page. (Pages another process maps stay, and so do dirty pages of a binary written moments
+  // ago, until written back.)
   evict_executable_cache();
   return ranges.size;
 }

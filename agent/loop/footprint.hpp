@@ -34,13 +34,15 @@ private:
 // After each stage of start-up (see ReleasePolicy for later calls): unmaps the pages of executable
 // code (r-xp file mappings: the program and its libraries) and the executable's read-only data
 // (.rodata, unwind tables) from this process, and empties the page cache of the executable, so
-// that only the pages the steady state touches come back (MADV_RANDOM: no read-ahead, which Linux
-// 6.18 still does for code; an empty cache: nothing for the kernel's 64 KiB fault-around to map
-// beside them). Start-up code (config parsing, pattern compilers) and the unused parts of big
-// libraries then stop counting in RSS. Safe: these pages are never written, so dropping them loses
-// nothing; the cost is one read from disk per page when it is next used. Writable data and RELRO
-// (relocated data lives there) are left alone. Also gives the heap's free pages back
-// (malloc_trim). Returns the number of ranges released.
+// that only the pages the steady state touches come back (MADV_RANDOM: no read-ahead for data,
+// which Linux 6.18 still does for code; an empty cache: nothing for the kernel's 64 KiB
+// fault-around to map beside them). The first call also fences the code the order file lists
+// (fence_own_code(), code_fence.hpp), so that a fault there maps listed code only. Start-up code
+// (config parsing, pattern compilers) and the unused parts of big libraries then stop counting in
+// RSS. Safe: these pages are never written, so dropping them loses nothing; the cost is one read
+// from disk per page when it is next used. Writable data and RELRO (relocated data lives there)
+// are left alone. Also gives the heap's free pages back (malloc_trim). Returns the number of
+// ranges released.
 std::size_t release_startup_code() noexcept;
 
 // When to call release_startup_code() again after start-up. At fixed ticks first (seconds after

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "agent/loop/code_fence.hpp"
+
+#include <link.h>
+#include <sys/mman.h>
+
+#include <atomic>
+#include <cstring>
+
+namespace medic::agent::loop {
+
+std::size_t fence_code(const CodeRunTable& table, std::uintptr_t base) noexcept {
+  if (std::memcmp(table.magic, CodeRunTable::k_magic, sizeof(table.magic)) != 0 ||
+      table.capacity != CodeRunTable::k_capacity || table.count > CodeRunTable::k_capacity) {
+    return 0;
+  }
+  constexpr std::uintptr_t k_page = 4096;
+  std::size_t fenced = 0;
+  for (std::uint32_t i = 0; i < table.count; ++i) {
+    const CodeRun& run = table.runs[i];
+    void* at = reinterpret_cast<void*>(base + std::uintptr_t{run.first_page} * k_page);
+    // A run outside any mapping fails with ENOMEM and changes nothing.
+    if (run.pages != 0 && ::madvise(at, std::size_t{run.pages} * k_page, MADV_NOHUGEPAGE) == 0) {
+      ++fenced;
+    }
+  }
+  return fenced;
+}
+
+std::size_t fence_own_code() noexcept {
+  static std::atomic<bool> done{false};
+  if (done.exchange(true)) {
+    return 0;
+  }
+  std::uintptr_t base = 0;
+  (void)dl_iterate_phdr(
+      [](dl_phdr_info* info, std::size_t, void* data) noexcept -> int {
+        *static_cast<std::uintptr_t*>(data) = info->dlpi_addr;
+        return 1; // the first object is the executable
+      },
+      &base);
+  return fence_code(medic_code_runs, base);
+}
+
+} // namespace medic::agent::loop

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: Apache-2.0
+// Fences the code the agent runs into mappings of its own, so that the kernel maps no more of the
+// executable than that code around a page fault.
+//
+// On a fault in file-backed code, Linux maps every cached page in the 64 KiB around the faulting
+// one (fault-around), and on a cache miss in executable code it reads ahead up to the disk's
+// read_ahead_kb (8 MiB on some VMs, whatever MADV_RANDOM says). Code the agent runs sits between
+// code it never runs: whole library objects come with one function (Debian's archives are not
+// built with one section per function), so a steady state of about 700 KiB of functions kept
+// 1.4-1.6 MiB of code resident. Both the fault-around and the read-ahead stop at the edge of a
+// mapping (VMA). So at start, the pages holding the functions of the order file
+// (cmake/static_agent/text_order.txt) are set apart by a flag that splits mappings
+// (MADV_NOHUGEPAGE, which only forbids huge pages: code in 2 MiB pages would be resident whole
+// anyway), and a fault in one of them maps only listed functions' pages.
+//
+// The page runs come from the linked binary: medic-code-runs (tools/code_runs) writes them into
+// `medic_code_runs` after the static agent's link. An unpatched table (any other build) is empty,
+// and then nothing is fenced. A wrong table can only cost memory: the flag changes no behaviour.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace medic::agent::loop {
+
+// One run of pages, as page numbers from the executable's load address (its ELF virtual
+// addresses / 4096).
+struct CodeRun {
+  std::uint32_t first_page;
+  std::uint32_t pages;
+};
+
+// The table's layout in the executable (.rodata), written in place after the link.
+struct CodeRunTable {
+  static constexpr std::size_t k_capacity = 1024;
+  static constexpr char k_magic[16] = "medic-code-runs";
+  char magic[16];
+  std::uint32_t count;    // runs used; 0 in a binary nothing patched
+  std::uint32_t capacity; // k_capacity, checked by the patcher
+  CodeRun runs[k_capacity];
+};
+
+// Sets the table's runs, offset by `base` (the load address), apart as mappings of their own.
+// Returns the number of runs fenced (0 for an empty or malformed table).
+std::size_t fence_code(const CodeRunTable& table, std::uintptr_t base) noexcept;
+
+// fence_code() on this executable's own table, once per process; later calls return 0.
+std::size_t fence_own_code() noexcept;
+
+} // namespace medic::agent::loop
+
+// Defined in code_run_table.cpp, alone, so that no compiler sees its (zero) contents where it is
+// read.
+extern "C" const medic::agent::loop::CodeRunTable medic_code_runs;

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "agent/loop/code_fence.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "tests/support/temp_dir.hpp"
+
+using namespace medic::agent::loop;
+
+namespace {
+
+constexpr std::size_t k_page = 4096;
+constexpr std::size_t k_pages = 64;
+
+// A real file of 64 pages, mapped privately and read-only as code is. Written just now, it is
+// all in the page cache: what the kernel's fault-around maps beside a faulting page.
+struct MappedFile {
+  medic::test::TempDir dir;
+  int fd = -1;
+  char* at = nullptr;
+  MappedFile() {
+    const std::string path = (dir.path() / "code.bin").string();
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    REQUIRE(fd >= 0);
+    std::string page(k_page, 'x');
+    for (std::size_t i = 0; i < k_pages; ++i) {
+      REQUIRE(::write(fd, page.data(), page.size()) == static_cast<ssize_t>(page.size()));
+    }
+    void* mapped = ::mmap(nullptr, k_pages * k_page, PROT_READ, MAP_PRIVATE, fd, 0);
+    REQUIRE(mapped != MAP_FAILED);
+    at = static_cast<char*>(mapped);
+  }
+  ~MappedFile() {
+    ::munmap(at, k_pages * k_page);
+    ::close(fd);
+  }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  // Lines of /proc/self/maps inside this mapping.
+  [[nodiscard]] int mappings() const {
+    std::ifstream maps("/proc/self/maps");
+    const auto lo = reinterpret_cast<std::uintptr_t>(at);
+    const auto hi = lo + k_pages * k_page;
+    int count = 0;
+    for (std::string line; std::getline(maps, line);) {
+      unsigned long from = 0;
+      unsigned long to = 0;
+      if (std::sscanf(line.c_str(), "%lx-%lx", &from, &to) == 2 && from >= lo && to <= hi) {
+        ++count;
+      }
+    }
+    return count;
+  }
+  // Whether page `i` is mapped in this process (/proc/self/pagemap's present bit).
+  [[nodiscard]] bool present(std::size_t i) const {
+    const int pagemap = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    REQUIRE(pagemap >= 0);
+    std::uint64_t entry = 0;
+    const auto offset = static_cast<off_t>((reinterpret_cast<std::uintptr_t>(at) / k_page + i) * 8);
+    const bool read = ::pread(pagemap, &entry, sizeof(entry), offset) == sizeof(entry);
+    ::close(pagemap);
+    REQUIRE(read);
+    return (entry >> 63) != 0;
+  }
+};
+
+CodeRunTable table_of(std::initializer_list<CodeRun> runs) {
+  CodeRunTable table{};
+  std::memcpy(table.magic, CodeRunTable::k_magic, sizeof(table.magic));
+  table.capacity = CodeRunTable::k_capacity;
+  for (const CodeRun& run : runs) {
+    table.runs[table.count++] = run;
+  }
+  return table;
+}
+
+} // namespace
+
+TEST_CASE("a fenced run of pages is a mapping of its own, and a fault in it maps only its pages",
+          "[code-fence]") {
+  MappedFile file;
+  REQUIRE(file.mappings() == 1);
+  const CodeRunTable table = table_of({{16, 8}, {40, 4}});
+  CHECK(fence_code(table, reinterpret_cast<std::uintptr_t>(file.at)) == 2);
+  // Gap, run, gap, run, gap.
+  CHECK(file.mappings() == 5);
+
+  // Touch one page in the middle of the first run. Without the fence the kernel maps the cached
+  // pages of the aligned 64 KiB around it (pages 16-31); with it, none outside pages 16-23.
+  volatile char byte = file.at[20 * k_page];
+  (void)byte;
+  CHECK(file.present(20));
+  for (std::size_t i = 0; i < k_pages; ++i) {
+    if (i < 16 || i >= 24) {
+      INFO("page " << i);
+      CHECK_FALSE(file.present(i));
+    }
+  }
+  // The data is the file's: the fence changes no contents.
+  CHECK(file.at[20 * k_page + 7] == 'x');
+}
+
+TEST_CASE("a table that is not a code-run table fences nothing", "[code-fence]") {
+  MappedFile file;
+  const auto base = reinterpret_cast<std::uintptr_t>(file.at);
+  CodeRunTable bad_magic = table_of({{16, 8}});
+  bad_magic.magic[0] = 'X';
+  CHECK(fence_code(bad_magic, base) == 0);
+  CodeRunTable bad_count = table_of({{16, 8}});
+  bad_count.count = CodeRunTable::k_capacity + 1;
+  CHECK(fence_code(bad_count, base) == 0);
+  CodeRunTable empty = table_of({});
+  CHECK(fence_code(empty, base) == 0);
+  CHECK(file.mappings() == 1);
+  // A run past the mapping is skipped; the others still count.
+  CodeRunTable outside = table_of({{16, 8}, {1u << 30, 1}});
+  CHECK(fence_code(outside, base) == 1);
+}
+
+TEST_CASE("the executable's own table is used once", "[code-fence]") {
+  // This test binary's table was never written (only the static agent's is): nothing to fence,
+  // and a second call does nothing either.
+  CHECK(medic_code_runs.count == 0);
+  CHECK(std::memcmp(medic_code_runs.magic, CodeRunTable::k_magic, sizeof(medic_code_runs.magic)) ==
+        0);
+  CHECK(fence_own_code() == 0);
+  CHECK(fence_own_code() == 0);
+}
