@@ -20,7 +20,8 @@ std::size_t fence_code(const CodeRunTable& table, std::uintptr_t base) noexcept 
     const CodeRun& run = table.runs[i];
     void* at = reinterpret_cast<void*>(base + std::uintptr_t{run.first_page} * k_page);
     // A run outside any mapping fails with ENOMEM and changes nothing.
-    if (run.pages != 0 && ::madvise(at, std::size_t{run.pages} * k_page, MADV_NOHUGEPAGE) == 0) {
+    const int advice = run.kind == CodeKind::start_up ? MADV_DONTDUMP : MADV_NOHUGEPAGE;
+    if (run.pages != 0 && ::madvise(at, std::size_t{run.pages} * k_page, advice) == 0) {
       ++fenced;
     }
   }

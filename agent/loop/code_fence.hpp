@@ -23,11 +23,20 @@
 
 namespace medic::agent::loop {
 
+// Which group of the order file a run's functions belong to. The two get different flags, so that
+// a run of one never merges with a run of the other next to it: a fault in the steady state's
+// code then never maps start-up code beside it.
+enum class CodeKind : std::uint32_t {
+  steady = 0,   // run in the steady state: MADV_NOHUGEPAGE
+  start_up = 1, // run only while starting: MADV_DONTDUMP (file-backed code is not dumped anyway)
+};
+
 // One run of pages, as page numbers from the executable's load address (its ELF virtual
 // addresses / 4096).
 struct CodeRun {
   std::uint32_t first_page;
   std::uint32_t pages;
+  CodeKind kind;
 };
 
 // The table's layout in the executable (.rodata), written in place after the link.

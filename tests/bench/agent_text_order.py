@@ -36,6 +36,9 @@ import agent_bench as ab  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = ROOT / "cmake/static_agent/text_order.txt"
+# Group markers in the order file (comments to LLD), read by tools/code_runs.
+START_UP_MARKER = "# medic: start-up"
+OTHER_CPUS_MARKER = "# medic: other CPUs"
 
 
 def dump_trigger(path):
@@ -301,8 +304,11 @@ def main():
               f"# (hottest first), then {len(cold)} run only at start-up (those that still ran\n"
               f"# after the first tick first, each group in the order they first ran), then the\n"
               f"# {len(others)} copies of Hyperscan's runtime for the CPU families other than\n"
-              f"# {family}.\n")
-    args.out.write_text(header + "".join(n + "\n" for n in hot + cold + others))
+              f"# {family}. The marker lines split the groups for medic-code-runs\n"
+              f"# (agent/loop/code_fence.hpp).\n")
+    args.out.write_text(header + "".join(n + "\n" for n in hot) + START_UP_MARKER + "\n" +
+                        "".join(n + "\n" for n in cold) + OTHER_CPUS_MARKER + "\n" +
+                        "".join(n + "\n" for n in others))
     print(f"agent_text_order: {len(hot)} steady-state + {len(cold)} start-up functions "
           f"(+ {len(others)} Hyperscan copies for other CPUs) -> {args.out}")
     print(f"agent_text_order: the steady state ran {sum(steady.values()) / 1e6:.2f} M instructions "

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <optional>
 
 namespace medic::tools {
@@ -13,6 +14,8 @@ namespace {
 
 constexpr std::uint64_t k_page = 4096;
 constexpr std::string_view k_table_symbol = "medic_code_runs";
+constexpr std::string_view k_start_up_marker = "# medic: start-up";
+constexpr std::string_view k_other_cpus_marker = "# medic: other CPUs";
 
 // A trivially copyable T at `offset` of `bytes`, if it fits.
 template <class T>
@@ -108,9 +111,10 @@ Result<std::uint64_t> table_offset(std::string_view elf) {
 
 } // namespace
 
-std::unordered_set<std::string> order_file_names(std::string_view text) {
-  std::unordered_set<std::string> names;
-  while (!text.empty()) {
+OrderFile read_order_file(std::string_view text) {
+  OrderFile order;
+  std::unordered_set<std::string>* group = &order.steady;
+  while (!text.empty() && group != nullptr) {
     const auto end = text.find('\n');
     std::string_view line = text.substr(0, end);
     text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
@@ -120,57 +124,87 @@ std::unordered_set<std::string> order_file_names(std::string_view text) {
     while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) {
       line.remove_prefix(1);
     }
-    if (!line.empty() && line.front() != '#') {
-      names.emplace(line);
+    if (line == k_start_up_marker) {
+      group = &order.start_up;
+    } else if (line == k_other_cpus_marker) {
+      group = nullptr;
+    } else if (!line.empty() && line.front() != '#') {
+      group->emplace(line);
     }
   }
-  return names;
+  return order;
 }
 
-Result<std::vector<CodeRun>> listed_code_runs(std::string_view elf,
-                                              const std::unordered_set<std::string>& names,
+Result<std::vector<CodeRun>> listed_code_runs(std::string_view elf, const OrderFile& order,
                                               std::size_t max_runs) {
   auto symbols = read_symbols(elf);
   if (!symbols) {
     return fail(std::move(symbols).error());
   }
-  std::vector<std::uint64_t> pages;
+  std::vector<std::uint64_t> steady;
+  std::vector<std::uint64_t> start_up;
   for (const Elf64_Sym& symbol : symbols->symbols) {
     if (ELF64_ST_TYPE(symbol.st_info) != STT_FUNC || symbol.st_size == 0 ||
         symbol.st_shndx == SHN_UNDEF || symbol.st_shndx >= symbols->sections.size() ||
-        (symbols->sections[symbol.st_shndx].sh_flags & SHF_EXECINSTR) == 0 ||
-        !names.contains(std::string(name_of(*symbols, symbol)))) {
+        (symbols->sections[symbol.st_shndx].sh_flags & SHF_EXECINSTR) == 0) {
       continue;
+    }
+    const std::string name(name_of(*symbols, symbol));
+    auto* pages = order.steady.contains(name)     ? &steady
+                  : order.start_up.contains(name) ? &start_up
+                                                  : nullptr;
+    if (pages == nullptr) {
+      continue;
+    }
+    if ((symbol.st_value + symbol.st_size - 1) / k_page > UINT32_MAX) {
+      return fail(ErrorCode::invalid_argument, name + " lies beyond 16 TiB");
     }
     for (std::uint64_t page = symbol.st_value / k_page;
          page <= (symbol.st_value + symbol.st_size - 1) / k_page; ++page) {
-      pages.push_back(page);
+      pages->push_back(page);
     }
+  }
+  for (auto* pages : {&steady, &start_up}) {
+    std::sort(pages->begin(), pages->end());
+    pages->erase(std::unique(pages->begin(), pages->end()), pages->end());
+  }
+  // A page with both kinds of code is steady.
+  std::vector<std::uint64_t> only_start_up;
+  std::set_difference(start_up.begin(), start_up.end(), steady.begin(), steady.end(),
+                      std::back_inserter(only_start_up));
+  std::vector<std::pair<std::uint64_t, CodeKind>> pages;
+  for (const std::uint64_t page : steady) {
+    pages.emplace_back(page, CodeKind::steady);
+  }
+  for (const std::uint64_t page : only_start_up) {
+    pages.emplace_back(page, CodeKind::start_up);
   }
   std::sort(pages.begin(), pages.end());
-  pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
   std::vector<CodeRun> runs;
-  for (const std::uint64_t page : pages) {
-    if (page > UINT32_MAX) {
-      return fail(ErrorCode::invalid_argument, "a function lies beyond 16 TiB");
-    }
-    if (!runs.empty() && runs.back().first_page + runs.back().pages == page) {
+  for (const auto& [page, kind] : pages) {
+    if (!runs.empty() && runs.back().kind == kind &&
+        runs.back().first_page + runs.back().pages == page) {
       ++runs.back().pages;
     } else {
-      runs.push_back({static_cast<std::uint32_t>(page), 1});
+      runs.push_back({static_cast<std::uint32_t>(page), 1, kind});
     }
   }
-  // Too many: join neighbours across the smallest gaps (a joined gap is fenced too, which costs
-  // only the memory of its pages when a fault maps them).
-  while (runs.size() > max_runs && runs.size() > 1) {
-    std::size_t best = 0;
+  // Too many: join neighbours of one kind across the smallest gaps (a joined gap is fenced too,
+  // which costs only the memory of its pages when a fault maps them).
+  while (runs.size() > max_runs) {
+    std::size_t best = runs.size();
     std::uint64_t best_gap = UINT64_MAX;
     for (std::size_t i = 0; i + 1 < runs.size(); ++i) {
       const std::uint64_t gap = runs[i + 1].first_page - (runs[i].first_page + runs[i].pages);
-      if (gap < best_gap) {
+      if (runs[i].kind == runs[i + 1].kind && gap < best_gap) {
         best_gap = gap;
         best = i;
       }
+    }
+    if (best == runs.size()) {
+      return fail(ErrorCode::invalid_argument, std::to_string(runs.size()) +
+                                                   " runs alternate in kind: cannot fit " +
+                                                   std::to_string(max_runs));
     }
     runs[best].pages = runs[best + 1].first_page + runs[best + 1].pages - runs[best].first_page;
     runs.erase(runs.begin() + static_cast<std::ptrdiff_t>(best) + 1);
@@ -195,7 +229,7 @@ Result<void> write_code_runs(std::string& elf, std::span<const CodeRun> runs) {
                                                  std::to_string(CodeRunTable::k_capacity));
   }
   table.count = static_cast<std::uint32_t>(runs.size());
-  std::fill(std::begin(table.runs), std::end(table.runs), CodeRun{0, 0});
+  std::fill(std::begin(table.runs), std::end(table.runs), CodeRun{0, 0, CodeKind::steady});
   std::copy(runs.begin(), runs.end(), std::begin(table.runs));
   std::memcpy(elf.data() + *offset, &table, sizeof(table));
   return {};

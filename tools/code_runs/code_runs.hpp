@@ -15,18 +15,25 @@
 
 namespace medic::tools {
 
+using agent::loop::CodeKind;
 using agent::loop::CodeRun;
 using agent::loop::CodeRunTable;
 
-// The function names of an order file (LLD's --symbol-ordering-file): one per line, blank lines
-// and lines starting with '#' skipped.
-std::unordered_set<std::string> order_file_names(std::string_view text);
+// The function names of an order file (LLD's --symbol-ordering-file: one per line, blank lines
+// and lines starting with '#' skipped), by group: the steady state's first, then after the line
+// "# medic: start-up" those run only at start-up. Names after "# medic: other CPUs" (copies for
+// other CPU families, never run here) are left out. Without markers every name is steady.
+struct OrderFile {
+  std::unordered_set<std::string> steady;
+  std::unordered_set<std::string> start_up;
+};
+OrderFile read_order_file(std::string_view text);
 
-// Page runs (ascending, not touching) covering every defined function symbol of the ELF64
-// little-endian executable `elf` whose name is in `names`. At most `max_runs`: when there would be
-// more, the runs with the smallest gaps between them are joined.
-Result<std::vector<CodeRun>> listed_code_runs(std::string_view elf,
-                                              const std::unordered_set<std::string>& names,
+// Page runs, ascending, covering every defined function symbol of the ELF64 little-endian
+// executable `elf` named in `order`: a page with any steady-state code is steady, the other pages
+// of start-up functions start-up. Runs of one kind do not touch. At most `max_runs`: when there
+// would be more, neighbours of one kind are joined across the smallest gaps.
+Result<std::vector<CodeRun>> listed_code_runs(std::string_view elf, const OrderFile& order,
                                               std::size_t max_runs = CodeRunTable::k_capacity);
 
 // Writes `runs` into the `medic_code_runs` table of `elf` (the file's bytes, changed in place).

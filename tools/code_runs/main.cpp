@@ -38,8 +38,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "medic-code-runs: cannot read %s\n", argv[2]);
     return 1;
   }
-  const auto names = medic::tools::order_file_names(order);
-  auto runs = medic::tools::listed_code_runs(elf, names);
+  const auto listed = medic::tools::read_order_file(order);
+  auto runs = medic::tools::listed_code_runs(elf, listed);
   if (runs) {
     if (auto written = medic::tools::write_code_runs(elf, *runs); !written) {
       runs = tl::unexpected(std::move(written).error());
@@ -56,11 +56,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "medic-code-runs: cannot write %s\n", argv[1]);
     return 1;
   }
-  std::uint64_t pages = 0;
+  std::uint64_t kib[2] = {0, 0};
   for (const auto& run : *runs) {
-    pages += run.pages;
+    kib[run.kind == medic::tools::CodeKind::start_up ? 1 : 0] += run.pages * 4;
   }
-  std::printf("medic-code-runs: %zu listed functions, %zu runs, %llu KiB fenced in %s\n",
-              names.size(), runs->size(), static_cast<unsigned long long>(pages * 4), argv[1]);
+  std::printf(
+      "medic-code-runs: %zu steady-state and %zu start-up functions listed: %zu runs, "
+      "%llu + %llu KiB fenced in %s\n",
+      listed.steady.size(), listed.start_up.size(), runs->size(),
+      static_cast<unsigned long long>(kib[0]), static_cast<unsigned long long>(kib[1]), argv[1]);
   return 0;
 }

@@ -91,10 +91,12 @@ TEST_CASE("a fenced run of pages is a mapping of its own, and a fault in it maps
           "[code-fence]") {
   MappedFile file;
   REQUIRE(file.mappings() == 1);
-  const CodeRunTable table = table_of({{16, 8}, {40, 4}});
-  CHECK(fence_code(table, reinterpret_cast<std::uintptr_t>(file.at)) == 2);
-  // Gap, run, gap, run, gap.
-  CHECK(file.mappings() == 5);
+  // A steady-state run with a start-up run right after it: they stay apart.
+  const CodeRunTable table =
+      table_of({{16, 8, CodeKind::steady}, {24, 4, CodeKind::start_up}, {40, 4, CodeKind::steady}});
+  CHECK(fence_code(table, reinterpret_cast<std::uintptr_t>(file.at)) == 3);
+  // Gap, run, run, gap, run, gap.
+  CHECK(file.mappings() == 6);
 
   // Touch one page in the middle of the first run. Without the fence the kernel maps the cached
   // pages of the aligned 64 KiB around it (pages 16-31); with it, none outside pages 16-23.
@@ -114,17 +116,18 @@ TEST_CASE("a fenced run of pages is a mapping of its own, and a fault in it maps
 TEST_CASE("a table that is not a code-run table fences nothing", "[code-fence]") {
   MappedFile file;
   const auto base = reinterpret_cast<std::uintptr_t>(file.at);
-  CodeRunTable bad_magic = table_of({{16, 8}});
+  constexpr CodeRun k_run{16, 8, CodeKind::steady};
+  CodeRunTable bad_magic = table_of({k_run});
   bad_magic.magic[0] = 'X';
   CHECK(fence_code(bad_magic, base) == 0);
-  CodeRunTable bad_count = table_of({{16, 8}});
+  CodeRunTable bad_count = table_of({k_run});
   bad_count.count = CodeRunTable::k_capacity + 1;
   CHECK(fence_code(bad_count, base) == 0);
   CodeRunTable empty = table_of({});
   CHECK(fence_code(empty, base) == 0);
   CHECK(file.mappings() == 1);
   // A run past the mapping is skipped; the others still count.
-  CodeRunTable outside = table_of({{16, 8}, {1u << 30, 1}});
+  CodeRunTable outside = table_of({k_run, {1u << 30, 1, CodeKind::steady}});
   CHECK(fence_code(outside, base) == 1);
 }
 
