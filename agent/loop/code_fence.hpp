@@ -9,13 +9,12 @@
 // built with one section per function), so a steady state of about 700 KiB of functions kept
 // 1.4-1.6 MiB of code resident. Both the fault-around and the read-ahead stop at the edge of a
 // mapping (VMA). So at start, the pages holding the functions of the order file
-// (cmake/static_agent/text_order.txt) are set apart by a flag that splits mappings
-// (MADV_NOHUGEPAGE, which only forbids huge pages: code in 2 MiB pages would be resident whole
-// anyway), and a fault in one of them maps only listed functions' pages.
+// (cmake/static_agent/text_order.txt) are set apart by flags that split mappings and change
+// nothing else here (see CodeKind), and a fault in one of them maps only listed functions' pages.
 //
 // The page runs come from the linked binary: medic-code-runs (tools/code_runs) writes them into
 // `medic_code_runs` after the static agent's link. An unpatched table (any other build) is empty,
-// and then nothing is fenced. A wrong table can only cost memory: the flag changes no behaviour.
+// and then nothing is fenced. A wrong table can only cost memory: the flags change no behaviour.
 #pragma once
 
 #include <cstddef>
