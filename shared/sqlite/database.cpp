@@ -128,6 +128,15 @@ Result<Statement*> Database::cached(std::string_view sql) {
 
 std::int64_t Database::changes() const noexcept { return sqlite3_changes64(m_db); }
 
+std::int64_t Database::cache_spills() const noexcept {
+  int current = 0;
+  int highwater = 0;
+  if (sqlite3_db_status(m_db, SQLITE_DBSTATUS_CACHE_SPILL, &current, &highwater, 0) != SQLITE_OK) {
+    return 0;
+  }
+  return current;
+}
+
 std::string Database::last_error() const {
   return sqlite3_errmsg(m_db);
 }

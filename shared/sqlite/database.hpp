@@ -56,6 +56,9 @@ public:
   [[nodiscard]] std::string last_error() const;
   // Rows changed by the last INSERT, UPDATE or DELETE on this connection.
   [[nodiscard]] std::int64_t changes() const noexcept;
+  // Dirty pages written to the journal in the middle of a transaction because the page cache
+  // was full (SQLITE_DBSTATUS_CACHE_SPILL), since the connection opened.
+  [[nodiscard]] std::int64_t cache_spills() const noexcept;
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return m_path; }
 
   // Applies every migration newer than the recorded version, each in its own transaction, and

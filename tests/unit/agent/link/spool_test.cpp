@@ -428,3 +428,20 @@ TEST_CASE("A new spool numbers from first_seq, a used one keeps its own numberin
   REQUIRE(fresh);
   CHECK(fresh->next_seq() == clock_ms + 120'000);
 }
+
+TEST_CASE("A spool commit larger than the page cache does not spill pages mid-transaction",
+          "[agent][link][spool]") {
+  // 64 KiB of cache (about 14 pages) and batches of 60 KiB (15 overflow pages each): SQLite's
+  // default would write pages to the WAL before the commit and again at it.
+  TempDir dir;
+  Spool spool = open_spool(dir.path() / "spool.db");
+  for (std::uint64_t seq = 1; seq <= 6; ++seq) {
+    append(spool, seq, k_samples, 60 * 1024);
+    if (seq > 2) {
+      REQUIRE(spool.remove(seq - 2));
+    }
+  }
+  CHECK(spool.database().cache_spills() == 0);
+  CHECK(held_seqs(spool) == Seqs{5, 6});
+}
+
