@@ -99,8 +99,9 @@ Result<std::uint64_t> table_offset(std::string_view elf) {
     }
     const Elf64_Shdr& section = symbols->sections[symbol.st_shndx];
     if (section.sh_type == SHT_NOBITS || symbol.st_value < section.sh_addr ||
-        symbol.st_value - section.sh_addr + sizeof(CodeRunTable) > section.sh_size ||
-        section.sh_offset + section.sh_size > elf.size()) {
+        symbol.st_value - section.sh_addr > section.sh_size ||
+        section.sh_size - (symbol.st_value - section.sh_addr) < sizeof(CodeRunTable) ||
+        section.sh_offset > elf.size() || elf.size() - section.sh_offset < section.sh_size) {
       return fail(ErrorCode::invalid_argument,
                   std::string(k_table_symbol) + " is not in the file's bytes");
     }
