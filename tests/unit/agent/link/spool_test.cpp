@@ -444,4 +444,3 @@ TEST_CASE("A spool commit larger than the page cache does not spill pages mid-tr
   CHECK(spool.database().cache_spills() == 0);
   CHECK(held_seqs(spool) == Seqs{5, 6});
 }
-
