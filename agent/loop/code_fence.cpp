@@ -28,11 +28,7 @@ std::size_t fence_code(const CodeRunTable& table, std::uintptr_t base) noexcept 
   return fenced;
 }
 
-std::size_t fence_own_code() noexcept {
-  static std::atomic<bool> done{false};
-  if (done.exchange(true)) {
-    return 0;
-  }
+std::uintptr_t executable_base() noexcept {
   std::uintptr_t base = 0;
   (void)dl_iterate_phdr(
       [](dl_phdr_info* info, std::size_t, void* data) noexcept -> int {
@@ -40,7 +36,15 @@ std::size_t fence_own_code() noexcept {
         return 1; // the first object is the executable
       },
       &base);
-  return fence_code(medic_code_runs, base);
+  return base;
+}
+
+std::size_t fence_own_code() noexcept {
+  static std::atomic<bool> done{false};
+  if (done.exchange(true)) {
+    return 0;
+  }
+  return fence_code(medic_code_runs, executable_base());
 }
 
 } // namespace medic::agent::loop

@@ -52,6 +52,9 @@ struct CodeRunTable {
 // Returns the number of runs fenced (0 for an empty or malformed table).
 std::size_t fence_code(const CodeRunTable& table, std::uintptr_t base) noexcept;
 
+// The executable's load address (its ELF virtual address 0 in this process).
+[[nodiscard]] std::uintptr_t executable_base() noexcept;
+
 // fence_code() on this executable's own table, once per process; later calls return 0.
 std::size_t fence_own_code() noexcept;
 

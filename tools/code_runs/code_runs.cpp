@@ -190,25 +190,9 @@ Result<std::vector<CodeRun>> listed_code_runs(std::string_view elf, const OrderF
       runs.push_back({static_cast<std::uint32_t>(page), 1, kind});
     }
   }
-  // Too many: join neighbours of one kind across the smallest gaps (a joined gap is fenced too,
-  // which costs only the memory of its pages when a fault maps them).
-  while (runs.size() > max_runs) {
-    std::size_t best = runs.size();
-    std::uint64_t best_gap = UINT64_MAX;
-    for (std::size_t i = 0; i + 1 < runs.size(); ++i) {
-      const std::uint64_t gap = runs[i + 1].first_page - (runs[i].first_page + runs[i].pages);
-      if (runs[i].kind == runs[i + 1].kind && gap < best_gap) {
-        best_gap = gap;
-        best = i;
-      }
-    }
-    if (best == runs.size()) {
-      return fail(ErrorCode::invalid_argument, std::to_string(runs.size()) +
-                                                   " runs alternate in kind: cannot fit " +
-                                                   std::to_string(max_runs));
-    }
-    runs[best].pages = runs[best + 1].first_page + runs[best + 1].pages - runs[best].first_page;
-    runs.erase(runs.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+  if (runs.size() > max_runs) {
+    return fail(ErrorCode::invalid_argument,
+                std::to_string(runs.size()) + " runs, at most " + std::to_string(max_runs));
   }
   return runs;
 }

@@ -31,8 +31,8 @@ OrderFile read_order_file(std::string_view text);
 
 // Page runs, ascending, covering every defined function symbol of the ELF64 little-endian
 // executable `elf` named in `order`: a page with any steady-state code is steady, the other pages
-// of start-up functions start-up. Runs of one kind do not touch. At most `max_runs`: when there
-// would be more, neighbours of one kind are joined across the smallest gaps.
+// of start-up functions start-up. Runs of one kind do not touch. More than `max_runs` is an error
+// (the agent's order file gives about 70).
 Result<std::vector<CodeRun>> listed_code_runs(std::string_view elf, const OrderFile& order,
                                               std::size_t max_runs = CodeRunTable::k_capacity);
 
