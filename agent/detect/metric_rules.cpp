@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <functional>
 
 namespace medic::agent::detect {
 
@@ -205,7 +206,42 @@ Result<MetricRules> MetricRules::create(std::vector<MetricRule> rules) {
   }
   std::stable_sort(built.m_by_metric.begin(), built.m_by_metric.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::size_t slots = 8;
+  while (slots < 2 * built.m_by_metric.size()) {
+    slots *= 2;
+  }
+  built.m_slots.resize(slots);
+  for (std::size_t i = 0; i < built.m_by_metric.size();) {
+    const std::string_view metric = built.m_by_metric[i].first;
+    std::size_t end = i + 1;
+    while (end < built.m_by_metric.size() && built.m_by_metric[end].first == metric) {
+      ++end;
+    }
+    std::size_t at = std::hash<std::string_view>{}(metric) & (slots - 1);
+    while (!built.m_slots[at].metric.empty()) {
+      at = (at + 1) & (slots - 1);
+    }
+    built.m_slots[at] = {metric, static_cast<std::uint32_t>(i),
+                         static_cast<std::uint32_t>(end - i)};
+    i = end;
+  }
   return built;
+}
+
+const MetricRules::MetricSlot* MetricRules::find_metric(std::string_view name) const noexcept {
+  if (m_slots.empty() || name.empty()) {
+    return nullptr;
+  }
+  const std::size_t mask = m_slots.size() - 1;
+  for (std::size_t at = std::hash<std::string_view>{}(name)&mask;; at = (at + 1) & mask) {
+    const MetricSlot& slot = m_slots[at];
+    if (slot.metric.empty()) {
+      return nullptr;
+    }
+    if (slot.metric == name) {
+      return &slot;
+    }
+  }
 }
 
 MetricRules::MetricRules(MetricRules&&) noexcept = default;
@@ -228,10 +264,13 @@ void MetricRules::observe(std::string_view name, double value, std::int64_t wall
                           std::int64_t mono_ms, std::span<const protocol::LabelView> labels,
                           const SignalOut& out) noexcept {
   bool seen = false;
-  auto at = std::lower_bound(m_by_metric.begin(), m_by_metric.end(), name,
-                             [](const auto& entry, std::string_view n) { return entry.first < n; });
-  for (; at != m_by_metric.end() && at->first == name; ++at) {
-    Rule* rule = at->second;
+  const MetricSlot* slot = find_metric(name);
+  if (slot == nullptr) {
+    return; // no rule watches this metric
+  }
+  const auto run = std::span(m_by_metric).subspan(slot->first, slot->count);
+  for (const auto& entry : run) {
+    Rule* rule = entry.second;
     if (!rule->matches(labels)) {
       continue;
     }

@@ -82,9 +82,18 @@ private:
   MetricRules() = default;
 
   std::vector<std::unique_ptr<Rule>> m_rules;
-  // (metric, rule) sorted by metric, rules in config order within one: a sample finds its
-  // rules by binary search instead of comparing its name with every rule's.
+  // (metric, rule) sorted by metric, rules in config order within one.
   std::vector<std::pair<std::string_view, Rule*>> m_by_metric;
+  // Each metric with rules: where its run in m_by_metric starts and how long it is. An open
+  // addressing table (a power of two, at most half full) hashed by name: a sample finds its
+  // rules, or learns it has none (most samples), with one hash and one comparison.
+  struct MetricSlot {
+    std::string_view metric; // empty: a free slot
+    std::uint32_t first = 0;
+    std::uint32_t count = 0;
+  };
+  std::vector<MetricSlot> m_slots;
+  [[nodiscard]] const MetricSlot* find_metric(std::string_view name) const noexcept;
   MetricRuleCounters m_counters;
 };
 

@@ -239,12 +239,14 @@ void Agent::sample_round() noexcept {
   // when each ran, drift apart by milliseconds a second), and the coordinator's echo and ack
   // come back while this round samples. Each heartbeat and flush re-arms its own one-shot
   // timer an interval and half a round ahead, so those fire only when the rounds stop or come
-  // less often than they are due.
-  m_link.tick(m_config.interval.count() / 2);
+  // less often than they are due. The flush goes first, so that the acks waiting in the
+  // delivery ride with its batch in one spool transaction; after it, the heartbeat's delivery
+  // tick would commit them on their own when they have waited long enough.
   if (m_ticks > 0 && m_clock.monotonic_ms() - m_last_flush_ms + flush_slack_ms() >=
                          m_config.flush_interval.count()) {
     flush_all();
   }
+  m_link.tick(m_config.interval.count() / 2);
   m_ship_round = m_round % m_config.sensing.ship_every == 0;
   ++m_round;
   m_sensors.sample(*this, m_clock.now_unix_ms());

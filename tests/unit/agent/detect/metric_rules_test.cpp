@@ -186,3 +186,33 @@ TEST_CASE("each sample reaches every rule on its metric, in config order, and no
   CHECK(recorder.seen[4].rule == "y-load");
   CHECK(rules->counters().samples_seen == 4);
 }
+
+TEST_CASE("with many metrics each sample still finds exactly its own rules", "[metricrules]") {
+  // 300 metrics: the name table is probed past collisions, and a name it lacks ends at a
+  // free slot.
+  std::vector<MetricRule> list;
+  for (int i = 0; i < 300; ++i) {
+    MetricRule rule = disk_rule();
+    rule.id = "rule-" + std::to_string(i);
+    rule.metric = "metric." + std::to_string(i);
+    auto spec = std::get<medic::detect::ThresholdSpec>(rule.spec);
+    spec.for_duration = 0s;
+    rule.spec = spec;
+    list.push_back(std::move(rule));
+  }
+  auto rules = MetricRules::create(std::move(list));
+  REQUIRE(rules);
+  Recorder recorder;
+  const auto out = recorder.out();
+  for (int i = 0; i < 300; ++i) {
+    rules->observe("metric.x" + std::to_string(i), 99, 1000, 0, {}, out); // no such metric
+    rules->observe("", 99, 1000, 0, {}, out);
+  }
+  CHECK(recorder.seen.empty());
+  for (int i = 299; i >= 0; --i) {
+    rules->observe("metric." + std::to_string(i), 99, 1000, 0, {}, out);
+    REQUIRE(recorder.seen.size() == static_cast<std::size_t>(300 - i));
+    CHECK(recorder.seen.back().rule == "rule-" + std::to_string(i));
+  }
+  CHECK(rules->counters().samples_seen == 300);
+}
