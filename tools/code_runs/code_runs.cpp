@@ -115,7 +115,7 @@ Result<std::uint64_t> table_offset(std::string_view elf) {
 OrderFile read_order_file(std::string_view text) {
   OrderFile order;
   std::unordered_set<std::string>* group = &order.steady;
-  while (!text.empty() && group != nullptr) {
+  while (!text.empty()) {
     const auto end = text.find('\n');
     std::string_view line = text.substr(0, end);
     text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
@@ -128,7 +128,7 @@ OrderFile read_order_file(std::string_view text) {
     if (line == k_start_up_marker) {
       group = &order.start_up;
     } else if (line == k_other_cpus_marker) {
-      group = nullptr;
+      group = &order.steady;
     } else if (!line.empty() && line.front() != '#') {
       group->emplace(line);
     }

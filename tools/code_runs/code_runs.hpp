@@ -21,8 +21,11 @@ using agent::loop::CodeRunTable;
 
 // The function names of an order file (LLD's --symbol-ordering-file: one per line, blank lines
 // and lines starting with '#' skipped), by group: the steady state's first, then after the line
-// "# medic: start-up" those run only at start-up. Names after "# medic: other CPUs" (copies for
-// other CPU families, never run here) are left out. Without markers every name is steady.
+// "# medic: start-up" those run only at start-up. Names after "# medic: other CPUs" (Hyperscan's
+// runtime for the CPU families other than the one profiled: the steady state's code on those)
+// are steady too: which family runs is picked at start-up from the CPU the agent finds, and the
+// families it does not pick are never touched, fenced or not. Without markers every name is
+// steady.
 struct OrderFile {
   std::unordered_set<std::string> steady;
   std::unordered_set<std::string> start_up;
