@@ -219,7 +219,15 @@ endfunction()
 # `target` (the agent's own code) is compiled for size (-Os): its start-up code (configuration,
 # catalogues, rules) runs once but stays resident, and at -O3 it is 2.3x larger. The hot paths
 # of log following are in Hyperscan and shared/ (template mining), which keep -O3: log MB/s with
-# mining off is unchanged at -Os.
+# mining off is unchanged at -Os. The sources after HOT (paths relative to the caller's folder)
+# run every second (samplers, tailer, rules, batches) and are compiled with -O2: only the code the
+# steady state runs stays resident (code_fence.hpp). Measured (callgrind, the footprint setup):
+# 8 % fewer instructions on the agent's loop for 48 KiB more resident code.
 function(medic_small_code target)
+  cmake_parse_arguments(PARSE_ARGV 1 _small "" "" "HOT")
   target_compile_options(${target} PRIVATE -Os)
+  if(_small_HOT)
+    set_source_files_properties(${_small_HOT} TARGET_DIRECTORY ${target} PROPERTIES
+                                COMPILE_OPTIONS -O2)
+  endif()
 endfunction()
