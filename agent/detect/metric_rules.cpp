@@ -233,7 +233,8 @@ const MetricRules::MetricSlot* MetricRules::find_metric(std::string_view name) c
     return nullptr;
   }
   const std::size_t mask = m_slots.size() - 1;
-  for (std::size_t at = std::hash<std::string_view>{}(name)&mask;; at = (at + 1) & mask) {
+  const std::size_t home = std::hash<std::string_view>{}(name);
+  for (std::size_t at = home & mask;; at = (at + 1) & mask) { // at most half full: ends
     const MetricSlot& slot = m_slots[at];
     if (slot.metric.empty()) {
       return nullptr;
