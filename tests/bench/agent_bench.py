@@ -18,6 +18,10 @@
               the agent (time_ms).
   threads     (--only threads) the agent alone in the footprint setup, CPU per thread from
               schedstat; with --against OTHER_BUILD, the two binaries run in alternation.
+  instructions (--only instructions) the agent alone in the footprint setup under valgrind's
+              callgrind, instrumented from --warmup on for --seconds: instructions per second
+              per thread (thread 1 is the loop), one run per build (--against as above). Exact
+              counts, unlike CPU time on a shared machine; they do not see cache misses.
 
 Every process is started in a temp dir, in its own session, and stopped (also on failure).
 Prints Markdown to stdout, progress to stderr. Standard library only:
@@ -83,6 +87,7 @@ class Procs:
 
 
 PROCS = Procs()
+AGENT_WRAPPER = []  # argv put before the agent's (--only instructions: valgrind)
 
 
 def wait_until(cond, timeout, step=0.05, what="condition"):
@@ -210,7 +215,8 @@ class Medic:
                              capture_output=True, text=True, timeout=30, check=True)
         subprocess.run([self.ctl_bin, "--socket", self.sock, "keys", "add", "bench",
                         key.stdout.split("\n")[0]], capture_output=True, timeout=30, check=True)
-        self.agent = PROCS.start([self.agent_bin, "--config", config], self.dir / "agent.log")
+        self.agent = PROCS.start([*AGENT_WRAPPER, self.agent_bin, "--config", config],
+                                 self.dir / "agent.log")
         wait_until(lambda: self.batches() > 0, 30, 0.2, "the agent's first batch")
         return self.agent
 
@@ -388,7 +394,7 @@ FOOTPRINT = (True, "errors", FULL_AGENT)  # the peers run too
 
 
 def footprint_run(build, work, seconds, warmup, diagnose=False, variant=FOOTPRINT,
-                  per_thread=False):
+                  per_thread=False, window=None):
     peers, writer, agent_yaml = variant
     files = [work / "logs" / f"app{i}.log" for i in range(10)]
     files[0].parent.mkdir()
@@ -455,6 +461,8 @@ def footprint_run(build, work, seconds, warmup, diagnose=False, variant=FOOTPRIN
         batches0, udp0, scrapes0 = medic.batches(), got["udp"], got["scrapes"]
         if diagnose:
             profile = syscall_window(agent.pid, work, seconds)
+        elif window:
+            profile = window(agent.pid, seconds)
         elif per_thread:
             profile = per_thread_window(agent.pid, seconds)
         else:
@@ -481,7 +489,7 @@ def footprint_run(build, work, seconds, warmup, diagnose=False, variant=FOOTPRIN
                   "checks": checks}
         if diagnose:
             result.update(profile=profile, heap=heap_probe(agent.pid, work))
-        if per_thread:
+        if per_thread or window:
             result.update(threads=profile)
         return result
     finally:
@@ -744,6 +752,33 @@ def report_latency(runs):
             print(f"|  | pooled over all runs | {pct(pooled, 0.5):.0f} | {pct(pooled, 0.99):.0f} | | |")
 
 
+def instructions_window(out_prefix):
+    """For footprint_run(window=...): callgrind's instrumentation on for `seconds`, then a dump;
+    instructions per second by thread, from the dump's per-thread files."""
+    def window(pid, seconds):
+        subprocess.run(["callgrind_control", "-i", "on", str(pid)], capture_output=True, check=True)
+        t0 = time.monotonic()
+        time.sleep(seconds)
+        subprocess.run(["callgrind_control", "-d", str(pid)], capture_output=True, check=True)
+        wall = time.monotonic() - t0
+        per_thread = {}
+        for f in sorted(out_prefix.parent.glob(out_prefix.name + ".1-*")):
+            for line in f.read_text(errors="replace").splitlines():
+                if line.startswith("summary:"):
+                    per_thread[f.name.rsplit("-", 1)[1]] = int(line.split()[1]) / wall
+        return per_thread
+    return window
+
+
+def report_instructions(by_build):
+    print("| build | all threads | thread 1 (loop) | the other threads |\n|---|---:|---:|---|")
+    for b, threads in by_build.items():
+        loop = threads.get("01", 0)
+        others = ", ".join(f"{t}: {v / 1000:.0f} k" for t, v in sorted(threads.items())
+                           if t != "01" and v >= 1000)
+        print(f"| {b} | {sum(threads.values()) / 1000:.0f} k | {loop / 1000:.0f} k | {others} |")
+
+
 def report_threads(by_build):
     names = sorted({n for runs in by_build.values() for r in runs for n in r},
                    key=lambda n: (n != "loop", n))
@@ -758,7 +793,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--build", type=Path, default=Path("build/bench"))
     ap.add_argument("--only", default="footprint,throughput,latency",
-                    help="any of footprint,throughput,latency,diagnose,ablation,threads")
+                    help="any of footprint,throughput,latency,diagnose,ablation,threads,"
+                         "instructions")
     ap.add_argument("--against", type=Path, action="append", default=[],
                     help="threads: another build directory (an older commit, say) measured in "
                          "alternation with --build")
@@ -823,6 +859,24 @@ def main():
                             variant=(False, "errors", FULL_AGENT), per_thread=True)["threads"])
                 print("\n### Agent alone, per thread (CPU ms per second, schedstat)\n")
                 report_threads(raw["threads"])
+            if "instructions" in args.only:
+                builds = [build] + [b.resolve() for b in args.against]
+                raw["instructions"] = {}
+                for i, b in enumerate(builds):
+                    log(f"agent alone under callgrind: {b}")
+                    (tmp / f"cg{i}").mkdir()
+                    prefix = tmp / f"cg{i}" / "callgrind.out"
+                    AGENT_WRAPPER[:] = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                                        "--separate-threads=yes", f"--callgrind-out-file={prefix}"]
+                    try:
+                        raw["instructions"][str(b)] = footprint_run(
+                            b, tmp / f"cg{i}", args.seconds, args.warmup,
+                            variant=(False, "errors", FULL_AGENT),
+                            window=instructions_window(prefix))["threads"]
+                    finally:
+                        AGENT_WRAPPER.clear()
+                print("\n### Agent alone, instructions per second (callgrind)\n")
+                report_instructions(raw["instructions"])
             if "throughput" in args.only:
                 follow_dir = Path("/dev/shm") if Path("/dev/shm").is_dir() else tmp
                 with tempfile.TemporaryDirectory(prefix="medic-follow-", dir=follow_dir) as fdir:
