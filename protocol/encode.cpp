@@ -4,6 +4,7 @@
 
 #include <msgpack.hpp>
 
+#include "protocol/buffer_sink.hpp"
 #include "protocol/codec.hpp"
 
 namespace medic::protocol {
@@ -12,15 +13,9 @@ namespace {
 
 constexpr std::uint32_t k_envelope_items = 6;
 
-// msgpack::packer writes through any type with write(const char*, size_t).
-struct StringSink {
-  std::string& out;
-  void write(const char* data, std::size_t size) { out.append(data, size); }
-};
-
 class Writer {
 public:
-  explicit Writer(std::string& out) : m_sink{out}, m_packer(m_sink) {}
+  explicit Writer(std::string& out) : m_sink(out), m_packer(m_sink) {}
 
   void envelope(const Envelope& envelope, MessageType type, std::uint32_t body_keys) {
     m_packer.pack_array(k_envelope_items);
@@ -298,8 +293,8 @@ public:
   }
 
 private:
-  StringSink m_sink;
-  msgpack::packer<StringSink> m_packer;
+  detail::BufferSink m_sink;
+  msgpack::packer<detail::BufferSink> m_packer;
 };
 
 } // namespace

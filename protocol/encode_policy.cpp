@@ -2,20 +2,16 @@
 // The POLICY encoder (see PROTOCOL.md, "POLICY"). Coordinator side; not on any hot path.
 #include <msgpack.hpp>
 
+#include "protocol/buffer_sink.hpp"
 #include "protocol/codec.hpp"
 
 namespace medic::protocol {
 
 namespace {
 
-struct StringSink {
-  std::string& out;
-  void write(const char* data, std::size_t size) { out.append(data, size); }
-};
-
 class PolicyWriter {
 public:
-  explicit PolicyWriter(std::string& out) : m_sink{out}, m_packer(m_sink) {}
+  explicit PolicyWriter(std::string& out) : m_sink(out), m_packer(m_sink) {}
 
   void str(std::string_view text) {
     m_packer.pack_str(static_cast<std::uint32_t>(text.size()));
@@ -79,8 +75,8 @@ public:
   }
 
 private:
-  StringSink m_sink;
-  msgpack::packer<StringSink> m_packer;
+  detail::BufferSink m_sink;
+  msgpack::packer<detail::BufferSink> m_packer;
 };
 
 } // namespace

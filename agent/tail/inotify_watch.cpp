@@ -38,25 +38,43 @@ constexpr std::size_t k_max_event_bytes = sizeof(inotify_event) + NAME_MAX + 1;
 class SeenWrites {
 public:
   // True when this (descriptor, name) was delivered from this read(2) already; else remembers it.
+  // The kernel pads a name with NULs to `len` bytes, so two names are equal when their lengths
+  // and all `len` bytes are: no strlen, and the first 8 bytes (and the next 8) tell most apart.
   bool again(const inotify_event& event) noexcept {
-    const std::string_view name = event.len > 0 ? std::string_view(event.name) : std::string_view{};
+    const std::uint64_t head = word_at(event, 0);
+    const std::uint64_t next = word_at(event, 8);
     for (std::size_t i = 0; i < m_count; ++i) {
-      if (m_seen[i].wd == event.wd && m_seen[i].name == name) {
+      const Seen& seen = m_seen[i];
+      if (seen.wd == event.wd && seen.len == event.len && seen.head == head && seen.next == next &&
+          (covered_by_words(event.len) || std::memcmp(seen.name, event.name, event.len) == 0)) {
         return true;
       }
     }
     if (m_count < m_seen.size()) {
-      m_seen[m_count++] = Seen{event.wd, name};
+      m_seen[m_count++] = Seen{event.wd, event.len, head, next, event.name};
     }
     return false;
   }
   void clear() noexcept { m_count = 0; }
 
 private:
+  // The two words hold every byte of a name this long (the kernel pads names to 16 bytes).
+  static bool covered_by_words(std::uint32_t len) noexcept { return len % 8 == 0 && len <= 16; }
+  static std::uint64_t word_at(const inotify_event& event, std::uint32_t at) noexcept {
+    std::uint64_t word = 0;
+    if (event.len >= at + 8) {
+      std::memcpy(&word, event.name + at, 8);
+    }
+    return word;
+  }
+
   static constexpr std::size_t k_seen_writes = 32;
   struct Seen {
     int wd = -1;
-    std::string_view name; // points into the read buffer, valid until the next read(2)
+    std::uint32_t len = 0;
+    std::uint64_t head = 0;
+    std::uint64_t next = 0;
+    const char* name = nullptr; // points into the read buffer, valid until the next read(2)
   };
   std::array<Seen, k_seen_writes> m_seen{};
   std::size_t m_count = 0;

@@ -225,9 +225,11 @@ void TailerCore::dir_event(DirWatch& watch, const char* name, int events) noexce
   }
   try {
     bool matched = false;
+    const std::string_view name_view =
+        name != nullptr ? std::string_view(name) : std::string_view{};
     for (std::size_t i = 0; i < m_slots.size() && !m_stopping; ++i) {
       PathSlot& slot = *m_slots[i];
-      if (slot.watch != &watch || (name != nullptr && slot.name != name)) {
+      if (slot.watch != &watch || (name != nullptr && slot.name != name_view)) {
         continue;
       }
       matched = true;

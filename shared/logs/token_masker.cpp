@@ -74,33 +74,7 @@ bool is_number_with_unit(const Classes& classes, std::string_view seg) noexcept 
   if (i == digits_from || (class_of(classes, seg[digits_from]) & k_digit) == 0) {
     return false;
   }
-  return is_unit(seg.substr(i));
-}
-
-// Replaces every run of digits (with inner dots, and a leading sign that does not follow a
-// letter or digit) by <*>; the bytes between runs are copied as they are.
-void mask_digit_runs(const Classes& classes, std::string_view seg, std::string& out) {
-  const auto digit_at = [&](std::size_t at) {
-    return at < seg.size() && (class_of(classes, seg[at]) & k_digit) != 0;
-  };
-  std::size_t copied = 0;
-  std::size_t k = 0;
-  while (k < seg.size()) {
-    const std::uint8_t flags = class_of(classes, seg[k]);
-    const bool after_word = k > 0 && (class_of(classes, seg[k - 1]) & (k_alpha | k_digit)) != 0;
-    if ((flags & k_digit) == 0 && ((flags & k_sign) == 0 || after_word || !digit_at(k + 1))) {
-      ++k;
-      continue;
-    }
-    out.append(seg.substr(copied, k - copied));
-    ++k;
-    while (digit_at(k) || (k + 1 < seg.size() && seg[k] == '.' && digit_at(k + 1))) {
-      ++k;
-    }
-    out.append(k_wildcard);
-    copied = k;
-  }
-  out.append(seg.substr(copied));
+  return is_unit(std::string_view(seg.data() + i, seg.size() - i));
 }
 
 } // namespace
@@ -170,18 +144,20 @@ TokenMasker::TokenMasker(TokenMaskerOptions options) : m_options(std::move(optio
   for (const char c : m_options.extra_delimiters) {
     m_classes[static_cast<unsigned char>(c)] = k_space;
   }
+  m_wildcard_hash = hash_token(k_wildcard);
   m_pending.reserve(m_options.max_tokens + 1);
   m_tokens.reserve(m_options.max_tokens + 1);
 }
 
 std::span<const MaskedToken> TokenMasker::tokenize(std::string_view line) {
-  line = line.substr(0, std::min(line.size(), k_max_line_bytes));
+  const std::size_t n = std::min(line.size(), k_max_line_bytes);
+  const char* const text = line.data();
+  line = std::string_view(text, n);
   m_pending.clear();
-  m_scratch.clear();
+  m_scratch_used = 0;
   std::size_t i = 0;
-  const std::size_t n = line.size();
   while (i < n) {
-    while (i < n && (m_classes[static_cast<unsigned char>(line[i])] & k_space) != 0) {
+    while (i < n && (class_of(text[i]) & k_space) != 0) {
       ++i;
     }
     if (i == n) {
@@ -195,30 +171,35 @@ std::span<const MaskedToken> TokenMasker::tokenize(std::string_view line) {
     }
     const std::size_t begin = i;
     std::uint8_t seen = 0;
-    while (i < n) {
-      const std::uint8_t flags = m_classes[static_cast<unsigned char>(line[i])];
+    for (; i < n; ++i) {
+      const std::uint8_t flags = class_of(text[i]);
       if ((flags & k_space) != 0) {
         break;
       }
       seen |= flags;
-      ++i;
     }
     push_token(line, begin, i, seen);
   }
   m_tokens.clear();
   for (const Pending& p : m_pending) {
-    const std::string_view text = p.in_scratch
-                                      ? std::string_view(m_scratch).substr(p.offset, p.size)
-                                      : line.substr(p.offset, p.size);
-    m_tokens.push_back(MaskedToken{text, hash_token(text), p.has_variable, p.is_variable, p.kind});
+    const std::string_view token =
+        p.in_scratch ? scratch(p.offset, p.size) : std::string_view(text + p.offset, p.size);
+    // A plain variable is always the text `<*>`, whose hash is known.
+    const std::uint64_t hash = p.is_variable ? m_wildcard_hash : hash_token(token);
+    m_tokens.push_back(MaskedToken{token, hash, p.has_variable, p.is_variable, p.kind});
   }
   return m_tokens;
+}
+
+void TokenMasker::grow_scratch(std::size_t size) {
+  constexpr std::size_t k_first_bytes = 256;
+  m_scratch.resize(std::max({m_scratch_used + size, m_scratch.size() * 2, k_first_bytes}));
 }
 
 // A path (a/b, a\\b) or a dotted name (a.b, file.txt); a dot at either end does not count.
 bool TokenMasker::is_path_like(std::string_view token) const noexcept {
   const auto alnum = [&](std::size_t at) {
-    return (class_of(m_classes, token[at]) & (k_alpha | k_digit)) != 0;
+    return (class_of(token[at]) & (k_alpha | k_digit)) != 0;
   };
   for (std::size_t i = 0; i < token.size(); ++i) {
     const char c = token[i];
@@ -233,15 +214,24 @@ bool TokenMasker::is_path_like(std::string_view token) const noexcept {
 // The token without leading '(' and trailing punctuation: "(1.16 KB)" -> "KB", "Jul," -> "Jul".
 std::string_view TokenMasker::core_word(std::string_view token) const noexcept {
   std::size_t end = token.size();
-  while (end > 0 && (m_classes[static_cast<unsigned char>(token[end - 1])] & k_alpha) == 0 &&
-         token[end - 1] != '%') {
+  while (end > 0 && (class_of(token[end - 1]) & k_alpha) == 0 && token[end - 1] != '%') {
     --end;
   }
   std::size_t begin = 0;
   while (begin < end && token[begin] == '(') {
     ++begin;
   }
-  return token.substr(begin, end - begin);
+  return {token.data() + begin, end - begin};
+}
+
+// What is_date_word(core_word(token)) needs first: a capital letter after any '(' (most words
+// are lower case, and never get to the word lists).
+bool TokenMasker::may_be_date_word(std::string_view token) const noexcept {
+  std::size_t at = 0;
+  while (at < token.size() && token[at] == '(') {
+    ++at;
+  }
+  return at < token.size() && token[at] >= 'A' && token[at] <= 'Z';
 }
 
 bool TokenMasker::absorbed_as_unit(std::string_view token) const noexcept {
@@ -255,12 +245,12 @@ bool TokenMasker::absorbed_as_unit(std::string_view token) const noexcept {
 void TokenMasker::push_token(std::string_view line, std::size_t begin, std::size_t end,
                              std::uint8_t seen) {
   const bool has_digit = (seen & k_digit) != 0;
-  const std::string_view token = line.substr(begin, end - begin);
+  const std::string_view token(line.data() + begin, end - begin);
   if (!m_options.mask_variables || !has_digit) {
     if (m_options.mask_variables && absorbed_as_unit(token)) {
       return;
     }
-    if (m_options.mask_variables && is_date_word(core_word(token))) {
+    if (m_options.mask_variables && may_be_date_word(token) && is_date_word(core_word(token))) {
       if (m_pending.empty() || !m_pending.back().is_variable) {
         push_tail(); // a month or a weekday: part of a date, joining a variable before it
       }
@@ -288,70 +278,105 @@ void TokenMasker::push_token(std::string_view line, std::size_t begin, std::size
 }
 
 // The same masked shape again right after itself (blk_<*> blk_<*>, an<*> an<*>) is a list:
-// it is kept once, whatever the number of items.
-bool TokenMasker::repeats_last(std::string_view masked) const noexcept {
+// it is kept once, whatever the number of items. The new shape is m_scratch[offset, +size).
+bool TokenMasker::repeats_last(std::size_t offset, std::size_t size) const noexcept {
   if (m_pending.empty() || !m_pending.back().in_scratch || m_pending.back().is_variable) {
     return false;
   }
   const Pending& last = m_pending.back();
-  return std::string_view(m_scratch).substr(last.offset, last.size) == masked;
+  return scratch(last.offset, last.size) == scratch(offset, size);
 }
 
 void TokenMasker::push_tail() {
-  const auto offset = static_cast<std::uint32_t>(m_scratch.size());
-  m_scratch.append(k_wildcard);
+  const auto offset = static_cast<std::uint32_t>(m_scratch_used);
+  put(k_wildcard);
   m_pending.push_back(Pending{offset, static_cast<std::uint32_t>(k_wildcard.size()), true, true,
                               true, TokenKind::value});
+}
+
+// Replaces every run of digits (with inner dots, and a leading sign that does not follow a
+// letter or digit) by <*>; the bytes between runs are copied as they are.
+void TokenMasker::mask_digit_runs(std::string_view seg) {
+  const char* const p = seg.data();
+  const std::size_t n = seg.size();
+  const auto digit_at = [&](std::size_t at) { return at < n && (class_of(p[at]) & k_digit) != 0; };
+  std::size_t copied = 0;
+  std::size_t k = 0;
+  while (k < n) {
+    const std::uint8_t flags = class_of(p[k]);
+    const bool after_word = k > 0 && (class_of(p[k - 1]) & (k_alpha | k_digit)) != 0;
+    if ((flags & k_digit) == 0 && ((flags & k_sign) == 0 || after_word || !digit_at(k + 1))) {
+      ++k;
+      continue;
+    }
+    put(p + copied, k - copied);
+    ++k;
+    while (digit_at(k) || (k + 1 < n && p[k] == '.' && digit_at(k + 1))) {
+      ++k;
+    }
+    put(k_wildcard);
+    copied = k;
+  }
+  put(p + copied, n - copied);
 }
 
 // Appends the masked token to m_scratch; returns whether a letter was kept (the token is then
 // not a plain variable).
 bool TokenMasker::append_masked(std::string_view token) {
+  const char* const p = token.data();
+  const std::size_t n = token.size();
   bool literal = false;
   std::size_t i = 0;
-  while (i < token.size()) {
-    if ((class_of(m_classes, token[i]) & k_separator) != 0) {
-      m_scratch.push_back(token[i++]);
+  while (i < n) {
+    if ((class_of(p[i]) & k_separator) != 0) {
+      put(p + i, 1);
+      ++i;
       continue;
     }
     std::uint8_t seen = 0;
     std::size_t j = i;
-    for (; j < token.size() && (class_of(m_classes, token[j]) & k_separator) == 0; ++j) {
-      seen |= class_of(m_classes, token[j]);
+    for (; j < n; ++j) {
+      const std::uint8_t flags = class_of(p[j]);
+      if ((flags & k_separator) != 0) {
+        break;
+      }
+      seen |= flags;
     }
-    const std::string_view seg = token.substr(i, j - i);
+    const std::string_view seg(p + i, j - i);
     i = j;
     // Digits only ever end up inside `<*>`, so letters are what keeps a segment literal.
     if ((seen & k_digit) != 0 &&
         (is_hex_like(m_classes, seg, seen) || is_number_with_unit(m_classes, seg))) {
-      m_scratch.append(k_wildcard);
+      put(k_wildcard);
       continue;
     }
     literal = literal || (seen & k_alpha) != 0;
     if ((seen & k_digit) == 0) {
-      m_scratch.append(seg);
+      put(seg);
     } else {
-      mask_digit_runs(m_classes, seg, m_scratch);
+      mask_digit_runs(seg);
     }
   }
   return literal;
 }
 
 void TokenMasker::push_masked(std::string_view token) {
-  const auto offset = static_cast<std::uint32_t>(m_scratch.size());
+  const std::size_t offset = m_scratch_used;
   const bool literal = append_masked(token);
   if (literal) {
-    const auto size = static_cast<std::uint32_t>(m_scratch.size() - offset);
-    if (repeats_last(std::string_view(m_scratch).substr(offset, size))) {
-      m_scratch.resize(offset);
+    const std::size_t size = m_scratch_used - offset;
+    if (repeats_last(offset, size)) {
+      m_scratch_used = offset;
       return;
     }
-    m_pending.push_back(Pending{offset, size, true, true, false, TokenKind::value});
+    m_pending.push_back(Pending{static_cast<std::uint32_t>(offset),
+                                static_cast<std::uint32_t>(size), true, true, false,
+                                TokenKind::value});
     return;
   }
   // Nothing but variables and punctuation: the token is one variable, and it joins the variable
   // before it if there is one.
-  m_scratch.resize(offset);
+  m_scratch_used = offset;
   if (!m_pending.empty() && m_pending.back().is_variable) {
     return;
   }

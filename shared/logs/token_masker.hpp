@@ -28,6 +28,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
@@ -84,15 +85,37 @@ private:
   void push_token(std::string_view line, std::size_t begin, std::size_t end, std::uint8_t seen);
   void push_masked(std::string_view token);
   bool append_masked(std::string_view token);
+  void mask_digit_runs(std::string_view segment);
   void push_tail(); // a plain `<*>` variable token
-  [[nodiscard]] bool repeats_last(std::string_view masked) const noexcept;
+  [[nodiscard]] bool repeats_last(std::size_t offset, std::size_t size) const noexcept;
   [[nodiscard]] std::string_view core_word(std::string_view token) const noexcept;
+  [[nodiscard]] bool may_be_date_word(std::string_view token) const noexcept;
   [[nodiscard]] bool absorbed_as_unit(std::string_view token) const noexcept;
   [[nodiscard]] bool is_path_like(std::string_view token) const noexcept;
+  [[nodiscard]] std::uint8_t class_of(char c) const noexcept {
+    return m_classes[static_cast<unsigned char>(c)];
+  }
+
+  // m_scratch is written through a cursor: the masked texts of this line are its first
+  // m_scratch_used bytes; the rest is room (grown by doubling, never shrunk).
+  void put(const char* data, std::size_t size) {
+    if (m_scratch.size() - m_scratch_used < size) [[unlikely]] {
+      grow_scratch(size);
+    }
+    std::memcpy(m_scratch.data() + m_scratch_used, data, size);
+    m_scratch_used += size;
+  }
+  void put(std::string_view text) { put(text.data(), text.size()); }
+  void grow_scratch(std::size_t size);
+  [[nodiscard]] std::string_view scratch(std::size_t offset, std::size_t size) const noexcept {
+    return {m_scratch.data() + offset, size};
+  }
 
   TokenMaskerOptions m_options;
   std::array<std::uint8_t, 256> m_classes{};
   std::string m_scratch;
+  std::size_t m_scratch_used = 0;
+  std::uint64_t m_wildcard_hash = 0; // hash_token(k_wildcard)
   std::vector<Pending> m_pending;
   std::vector<MaskedToken> m_tokens;
 };

@@ -33,6 +33,7 @@ import json
 import os
 import random
 import select
+import shutil
 import signal
 import socket
 import statistics
@@ -805,6 +806,9 @@ def main():
     ap.add_argument("--trials", type=int, default=50)
     ap.add_argument("--timeout", type=float, default=400)
     ap.add_argument("--raw", type=Path, help="also write every measurement as JSON here")
+    ap.add_argument("--profile-dir", type=Path,
+                    help="instructions: keep callgrind's per-thread dumps here (one folder per "
+                         "build), for callgrind_annotate")
     ap.add_argument("--variants", default="",
                     help="ablation: only the configurations whose label contains one of these "
                          "comma-separated words")
@@ -875,6 +879,11 @@ def main():
                             window=instructions_window(prefix))["threads"]
                     finally:
                         AGENT_WRAPPER.clear()
+                    if args.profile_dir:
+                        keep = args.profile_dir / f"build{i}"
+                        keep.mkdir(parents=True, exist_ok=True)
+                        for dump in prefix.parent.glob(prefix.name + ".1-*"):
+                            shutil.copy(dump, keep / dump.name)
                 print("\n### Agent alone, instructions per second (callgrind)\n")
                 report_instructions(raw["instructions"])
             if "throughput" in args.only:
