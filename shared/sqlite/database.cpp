@@ -126,7 +126,9 @@ Result<Statement*> Database::cached(std::string_view sql) {
   return m_cached.back().second.get();
 }
 
-std::int64_t Database::changes() const noexcept { return sqlite3_changes64(m_db); }
+std::int64_t Database::changes() const noexcept {
+  return sqlite3_changes64(m_db);
+}
 
 std::int64_t Database::cache_spills() const noexcept {
   int current = 0;
@@ -245,6 +247,15 @@ Statement& Statement::bind_blob(int index, std::span<const std::byte> value) {
     sqlite3_bind_zeroblob(m_stmt, index, 0);
   } else {
     sqlite3_bind_blob64(m_stmt, index, value.data(), value.size(), SQLITE_TRANSIENT);
+  }
+  return *this;
+}
+
+Statement& Statement::bind_blob_view(int index, std::span<const std::byte> value) {
+  if (value.empty()) {
+    sqlite3_bind_zeroblob(m_stmt, index, 0);
+  } else {
+    sqlite3_bind_blob64(m_stmt, index, value.data(), value.size(), SQLITE_STATIC);
   }
   return *this;
 }

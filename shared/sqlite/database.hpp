@@ -90,6 +90,9 @@ public:
   Statement& bind_null(int index);
   // Copied (SQLITE_TRANSIENT). An empty span binds a zero-length blob, not NULL.
   Statement& bind_blob(int index, std::span<const std::byte> value);
+  // Not copied (SQLITE_STATIC), for a large blob run at once: the bytes must stay valid until
+  // the statement's next reset(), which unbinds them (run() and ResetOnExit reset).
+  Statement& bind_blob_view(int index, std::span<const std::byte> value);
   // Any other integer (int, unsigned, uint64_t) binds as int64; values above INT64_MAX wrap,
   // so callers range-check unsigned 64-bit values first.
   template <std::integral Integer>

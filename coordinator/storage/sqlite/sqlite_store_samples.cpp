@@ -104,7 +104,7 @@ Result<void> SqliteStore::store_samples(std::string_view agent_id, std::int64_t 
       .bind(2, seq)
       .bind(3, base_ms)
       .bind(4, static_cast<std::int64_t>(batch.samples.size()))
-      .bind_blob(5, std::as_bytes(std::span(m_pack_scratch.data(), m_pack_scratch.size())));
+      .bind_blob_view(5, std::as_bytes(std::span(m_pack_scratch.data(), m_pack_scratch.size())));
   if (auto ran = insert.run(); !ran) {
     return storage_error(std::move(ran).error(), "storing the raw samples");
   }
