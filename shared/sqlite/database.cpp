@@ -241,22 +241,28 @@ Statement& Statement::bind_null(int index) {
   return *this;
 }
 
-Statement& Statement::bind_blob(int index, std::span<const std::byte> value) {
+namespace {
+
+// SQLITE_TRANSIENT copies the bytes; SQLITE_STATIC keeps the pointer until the next bind or reset.
+void bind_bytes(sqlite3_stmt* stmt, int index, std::span<const std::byte> value,
+                sqlite3_destructor_type lifetime) {
   // sqlite3_bind_blob64 treats a null pointer as NULL, and an empty span may have one.
   if (value.empty()) {
-    sqlite3_bind_zeroblob(m_stmt, index, 0);
+    sqlite3_bind_zeroblob(stmt, index, 0);
   } else {
-    sqlite3_bind_blob64(m_stmt, index, value.data(), value.size(), SQLITE_TRANSIENT);
+    sqlite3_bind_blob64(stmt, index, value.data(), value.size(), lifetime);
   }
+}
+
+} // namespace
+
+Statement& Statement::bind_blob(int index, std::span<const std::byte> value) {
+  bind_bytes(m_stmt, index, value, SQLITE_TRANSIENT);
   return *this;
 }
 
 Statement& Statement::bind_blob_view(int index, std::span<const std::byte> value) {
-  if (value.empty()) {
-    sqlite3_bind_zeroblob(m_stmt, index, 0);
-  } else {
-    sqlite3_bind_blob64(m_stmt, index, value.data(), value.size(), SQLITE_STATIC);
-  }
+  bind_bytes(m_stmt, index, value, SQLITE_STATIC);
   return *this;
 }
 
