@@ -3,8 +3,9 @@
 // file system whose server is away), so it never runs on the loop: each round is one job on the
 // libuv threadpool that measures every selected mount in turn, and its completion (on the loop)
 // adds the samples. Only one round is in flight at a time; a tick that finds the previous round
-// still running is skipped and counted. The agent runs with UV_THREADPOOL_SIZE=1, so a round
-// that hangs also holds back the file checks: network file systems are left out by default.
+// still running is skipped and counted. The agent's threadpool has two threads
+// (agent/loop/agent_loop.cpp), so a round that hangs leaves one for the file checks and the
+// tailer's reads; network file systems are left out by default all the same.
 //
 // The mount table is re-read on the loop at the start of every round (a /proc read) and parsed
 // again only when its text changed.
