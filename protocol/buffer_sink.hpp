@@ -20,6 +20,9 @@ public:
   BufferSink& operator=(const BufferSink&) = delete;
 
   void write(const char* data, std::size_t size) {
+    if (size == 0) {
+      return; // an empty string's body: its data() may be null, which memcpy must not get
+    }
     if (m_out.size() - m_used < size) [[unlikely]] {
       grow(size);
     }
