@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Where the encoders' msgpack packer writes: the caller's reused string, through a cursor. A
-// write of a few bytes (a header, an integer, a float) is a bounds check and a fixed-size copy
-// that the compiler inlines, not a call into std::string::append; the string grows by doubling
-// and is cut to what was written when the sink goes.
+// write of a few bytes (a header, an integer, a float) is a bounds check and a copy, not a call
+// into std::string::append with its capacity and length bookkeeping; the string grows by
+// doubling and is cut to what was written when the sink goes.
 #pragma once
 
 #include <algorithm>
