@@ -53,8 +53,7 @@ Result<TemplateMiner> TemplateMiner::create(TemplateMinerOptions options) {
 TemplateMiner::TemplateMiner(TemplateMinerOptions options)
     : m_options(std::move(options)),
       m_masker(TokenMaskerOptions{m_options.max_tokens, m_options.extra_delimiters,
-                                  m_options.mask_variables}),
-      m_wildcard_hash(hash_token(k_wildcard)) {
+                                  m_options.mask_variables}) {
   m_nodes.emplace_back(); // the root
   // Small to start with (the agent stays tiny: a host's logs have tens of templates, and 256
   // reserved here held 24 KiB); both grow by doubling only when templates are created.
@@ -87,7 +86,7 @@ TemplateMiner::Comparison TemplateMiner::compare(
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     const std::uint64_t h = cluster.hashes[i];
     // A variable in the message is the token `<*>`, so it equals a wildcard position.
-    if (h == tokens[i].hash || h == m_wildcard_hash) {
+    if (h == tokens[i].hash || h == wildcard_hash()) {
       ++c.equal;
     } else if (cluster.kinds[i] == TokenKind::word && tokens[i].kind == TokenKind::word) {
       ++c.word_mismatches;
@@ -143,7 +142,7 @@ std::uint32_t TemplateMiner::merge_near_misses() {
     }
     const std::uint32_t survivor = m_near[i].slot; // leaf lists are oldest first
     Cluster& kept = m_clusters[survivor];
-    kept.hashes[position] = m_wildcard_hash;
+    kept.hashes[position] = wildcard_hash();
     ++kept.wildcards;
     for (std::size_t j = i + 1; j < m_near.size(); ++j) {
       if (m_near[j].position == position) {
@@ -173,8 +172,8 @@ bool TemplateMiner::generalise(Cluster& cluster, std::span<const MaskedToken> to
   bool changed = false;
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     std::uint64_t& h = cluster.hashes[i];
-    if (h != m_wildcard_hash && h != tokens[i].hash) {
-      h = m_wildcard_hash;
+    if (h != wildcard_hash() && h != tokens[i].hash) {
+      h = wildcard_hash();
       ++cluster.wildcards;
       changed = true;
     }
@@ -192,7 +191,7 @@ void TemplateMiner::absorb_covered(std::uint32_t slot) {
     const Cluster& candidate = m_clusters[other];
     bool covered = other != slot;
     for (std::size_t i = 0; i < kept.hashes.size() && covered; ++i) {
-      covered = kept.hashes[i] == m_wildcard_hash || kept.hashes[i] == candidate.hashes[i];
+      covered = kept.hashes[i] == wildcard_hash() || kept.hashes[i] == candidate.hashes[i];
     }
     if (covered) {
       m_covered.push_back(other);
@@ -208,8 +207,8 @@ void TemplateMiner::absorb(std::uint32_t survivor, std::uint32_t absorbed) {
   Cluster& kept = m_clusters[survivor];
   Cluster& gone = m_clusters[absorbed];
   for (std::size_t i = 0; i < kept.hashes.size(); ++i) {
-    if (kept.hashes[i] != m_wildcard_hash && kept.hashes[i] != gone.hashes[i]) {
-      kept.hashes[i] = m_wildcard_hash;
+    if (kept.hashes[i] != wildcard_hash() && kept.hashes[i] != gone.hashes[i]) {
+      kept.hashes[i] = wildcard_hash();
       ++kept.wildcards;
     }
   }
@@ -272,7 +271,7 @@ std::uint32_t TemplateMiner::create_cluster(std::span<const MaskedToken> tokens)
   for (const MaskedToken& token : tokens) {
     cluster.hashes.push_back(token.hash);
     cluster.kinds.push_back(token.kind);
-    cluster.wildcards += token.hash == m_wildcard_hash ? 1 : 0;
+    cluster.wildcards += token.hash == wildcard_hash() ? 1 : 0;
     if (!cluster.text.empty() || !cluster.ends.empty()) {
       cluster.text.push_back(' ');
     }
@@ -299,7 +298,7 @@ bool TemplateMiner::template_text(std::uint32_t template_id, std::string& out) c
       out.push_back(' ');
     }
     const std::uint32_t end = cluster->ends[i];
-    if (cluster->hashes[i] == m_wildcard_hash) {
+    if (cluster->hashes[i] == wildcard_hash()) {
       out.append(k_wildcard);
     } else {
       out.append(cluster->text, begin, end - begin);

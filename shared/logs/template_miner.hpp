@@ -91,6 +91,7 @@ public:
   [[nodiscard]] const TemplateMinerOptions& options() const noexcept { return m_options; }
 
 private:
+  [[nodiscard]] std::uint64_t wildcard_hash() const noexcept { return m_masker.wildcard_hash(); }
   static constexpr std::uint32_t k_none = 0xffffffffU;
 
   struct Node {
@@ -109,7 +110,7 @@ private:
     std::uint32_t lru_next = k_none;
     std::uint64_t size = 0;
     std::uint64_t last_used = 0;        // m_tick when a line last went to it
-    std::vector<std::uint64_t> hashes;  // per token; m_wildcard_hash where generalised
+    std::vector<std::uint64_t> hashes;  // per token; wildcard_hash() where generalised
     std::vector<TokenKind> kinds;       // per token, of the creating line
     std::string text;                   // the creating line's masked tokens, joined by ' '
     std::vector<std::uint32_t> ends;    // end offset of each token in text
@@ -156,7 +157,6 @@ private:
 
   TemplateMinerOptions m_options;
   TokenMasker m_masker;
-  std::uint64_t m_wildcard_hash;
   std::vector<Node> m_nodes; // [0] is the root
   std::vector<std::uint32_t> m_free_nodes;
   FlatIndex m_edges; // edge_key(parent, key) -> node

@@ -42,7 +42,7 @@ std::uint32_t TemplateMiner::add_child(std::uint32_t node, std::uint64_t key) {
   m_edges.insert(edge_key(node, key), index);
   Node& parent = m_nodes[node];
   ++parent.children;
-  if (node != 0 && key == m_wildcard_hash) {
+  if (node != 0 && key == wildcard_hash()) {
     parent.has_wildcard_child = true;
   }
   return index;
@@ -54,7 +54,7 @@ std::uint32_t TemplateMiner::find_leaf(std::span<const MaskedToken> tokens) cons
   for (std::size_t i = 0; i < depth && node != k_none; ++i) {
     std::uint32_t next = tokens[i].kind == TokenKind::value ? k_none : child(node, tokens[i].hash);
     if (next == k_none && m_nodes[node].has_wildcard_child) {
-      next = child(node, m_wildcard_hash);
+      next = child(node, wildcard_hash());
     }
     node = next;
   }
@@ -79,9 +79,9 @@ std::uint32_t TemplateMiner::insert_leaf(std::span<const MaskedToken> tokens) {
       if (token.kind != TokenKind::value && room) {
         next = add_child(node, token.hash);
       } else {
-        next = child(node, m_wildcard_hash);
+        next = child(node, wildcard_hash());
         if (next == k_none) {
-          next = add_child(node, m_wildcard_hash);
+          next = add_child(node, wildcard_hash());
         }
       }
     }
@@ -131,7 +131,7 @@ void TemplateMiner::release_leaf_path(std::uint32_t node) {
     m_edges.erase(edge_key(parent, edge));
     Node& above = m_nodes[parent];
     --above.children;
-    if (parent != 0 && edge == m_wildcard_hash) {
+    if (parent != 0 && edge == wildcard_hash()) {
       above.has_wildcard_child = false;
     }
     m_free_nodes.push_back(node);

@@ -154,7 +154,7 @@ std::span<const MaskedToken> TokenMasker::tokenize(std::string_view line) {
   const char* const text = line.data();
   line = std::string_view(text, n);
   m_pending.clear();
-  m_scratch_used = 0;
+  m_scratch.truncate(0);
   std::size_t i = 0;
   while (i < n) {
     while (i < n && (class_of(text[i]) & k_space) != 0) {
@@ -183,17 +183,12 @@ std::span<const MaskedToken> TokenMasker::tokenize(std::string_view line) {
   m_tokens.clear();
   for (const Pending& p : m_pending) {
     const std::string_view token =
-        p.in_scratch ? scratch(p.offset, p.size) : std::string_view(text + p.offset, p.size);
+        p.in_scratch ? m_scratch.view(p.offset, p.size) : std::string_view(text + p.offset, p.size);
     // A plain variable is always the text `<*>`, whose hash is known.
     const std::uint64_t hash = p.is_variable ? m_wildcard_hash : hash_token(token);
     m_tokens.push_back(MaskedToken{token, hash, p.has_variable, p.is_variable, p.kind});
   }
   return m_tokens;
-}
-
-void TokenMasker::grow_scratch(std::size_t size) {
-  constexpr std::size_t k_first_bytes = 256;
-  m_scratch.resize(std::max({m_scratch_used + size, m_scratch.size() * 2, k_first_bytes}));
 }
 
 // A path (a/b, a\\b) or a dotted name (a.b, file.txt); a dot at either end does not count.
@@ -284,12 +279,12 @@ bool TokenMasker::repeats_last(std::size_t offset, std::size_t size) const noexc
     return false;
   }
   const Pending& last = m_pending.back();
-  return scratch(last.offset, last.size) == scratch(offset, size);
+  return m_scratch.view(last.offset, last.size) == m_scratch.view(offset, size);
 }
 
 void TokenMasker::push_tail() {
-  const auto offset = static_cast<std::uint32_t>(m_scratch_used);
-  put(k_wildcard);
+  const auto offset = static_cast<std::uint32_t>(m_scratch.size());
+  m_scratch.append(k_wildcard);
   m_pending.push_back(Pending{offset, static_cast<std::uint32_t>(k_wildcard.size()), true, true,
                               true, TokenKind::value});
 }
@@ -309,15 +304,15 @@ void TokenMasker::mask_digit_runs(std::string_view seg) {
       ++k;
       continue;
     }
-    put(p + copied, k - copied);
+    m_scratch.append(p + copied, k - copied);
     ++k;
     while (digit_at(k) || (k + 1 < n && p[k] == '.' && digit_at(k + 1))) {
       ++k;
     }
-    put(k_wildcard);
+    m_scratch.append(k_wildcard);
     copied = k;
   }
-  put(p + copied, n - copied);
+  m_scratch.append(p + copied, n - copied);
 }
 
 // Appends the masked token to m_scratch; returns whether a letter was kept (the token is then
@@ -329,7 +324,7 @@ bool TokenMasker::append_masked(std::string_view token) {
   std::size_t i = 0;
   while (i < n) {
     if ((class_of(p[i]) & k_separator) != 0) {
-      put(p + i, 1);
+      m_scratch.append(p + i, 1);
       ++i;
       continue;
     }
@@ -347,12 +342,12 @@ bool TokenMasker::append_masked(std::string_view token) {
     // Digits only ever end up inside `<*>`, so letters are what keeps a segment literal.
     if ((seen & k_digit) != 0 &&
         (is_hex_like(m_classes, seg, seen) || is_number_with_unit(m_classes, seg))) {
-      put(k_wildcard);
+      m_scratch.append(k_wildcard);
       continue;
     }
     literal = literal || (seen & k_alpha) != 0;
     if ((seen & k_digit) == 0) {
-      put(seg);
+      m_scratch.append(seg);
     } else {
       mask_digit_runs(seg);
     }
@@ -361,12 +356,12 @@ bool TokenMasker::append_masked(std::string_view token) {
 }
 
 void TokenMasker::push_masked(std::string_view token) {
-  const std::size_t offset = m_scratch_used;
+  const std::size_t offset = m_scratch.size();
   const bool literal = append_masked(token);
   if (literal) {
-    const std::size_t size = m_scratch_used - offset;
+    const std::size_t size = m_scratch.size() - offset;
     if (repeats_last(offset, size)) {
-      m_scratch_used = offset;
+      m_scratch.truncate(offset);
       return;
     }
     m_pending.push_back(Pending{static_cast<std::uint32_t>(offset),
@@ -376,7 +371,7 @@ void TokenMasker::push_masked(std::string_view token) {
   }
   // Nothing but variables and punctuation: the token is one variable, and it joins the variable
   // before it if there is one.
-  m_scratch_used = offset;
+  m_scratch.truncate(offset);
   if (!m_pending.empty() && m_pending.back().is_variable) {
     return;
   }

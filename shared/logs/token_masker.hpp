@@ -28,11 +28,12 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "shared/append_buffer.hpp"
 
 namespace medic::logs {
 
@@ -71,6 +72,8 @@ public:
   [[nodiscard]] std::span<const MaskedToken> tokenize(std::string_view line);
 
   [[nodiscard]] const TokenMaskerOptions& options() const noexcept { return m_options; }
+  // hash_token(k_wildcard): the hash of every plain variable token.
+  [[nodiscard]] std::uint64_t wildcard_hash() const noexcept { return m_wildcard_hash; }
 
 private:
   struct Pending {
@@ -96,25 +99,9 @@ private:
     return m_classes[static_cast<unsigned char>(c)];
   }
 
-  // m_scratch is written through a cursor: the masked texts of this line are its first
-  // m_scratch_used bytes; the rest is room (grown by doubling, never shrunk).
-  void put(const char* data, std::size_t size) {
-    if (m_scratch.size() - m_scratch_used < size) [[unlikely]] {
-      grow_scratch(size);
-    }
-    std::memcpy(m_scratch.data() + m_scratch_used, data, size);
-    m_scratch_used += size;
-  }
-  void put(std::string_view text) { put(text.data(), text.size()); }
-  void grow_scratch(std::size_t size);
-  [[nodiscard]] std::string_view scratch(std::size_t offset, std::size_t size) const noexcept {
-    return {m_scratch.data() + offset, size};
-  }
-
   TokenMaskerOptions m_options;
   std::array<std::uint8_t, 256> m_classes{};
-  std::string m_scratch;
-  std::size_t m_scratch_used = 0;
+  AppendBuffer m_scratch;            // the masked texts of this line
   std::uint64_t m_wildcard_hash = 0; // hash_token(k_wildcard)
   std::vector<Pending> m_pending;
   std::vector<MaskedToken> m_tokens;
