@@ -143,22 +143,25 @@ Result<Spool> Spool::open(const std::filesystem::path& path, SpoolLimits limits,
 
 Result<Spool::Statements> Spool::prepare_statements(sqlite::Database& db) {
   auto insert = db.prepare(k_insert_sql);
+  auto measure = db.prepare(k_measure_sql);
   auto remove = db.prepare(k_remove_sql);
-  auto drop_oldest = db.prepare(k_drop_oldest_sql);
+  auto oldest = db.prepare(k_oldest_sql);
   auto select_after = db.prepare(k_select_after_sql);
+  auto measure_older = db.prepare(k_measure_older_sql);
   auto delete_older = db.prepare(k_delete_older_sql);
   auto seq_bounds = db.prepare(k_seq_bounds_sql);
   auto write_next_seq = db.prepare(k_write_next_seq_sql);
-  auto write_drops = db.prepare(k_write_drops_sql);
-  for (auto* prepared : {&insert, &remove, &drop_oldest, &select_after, &delete_older, &seq_bounds,
-                         &write_next_seq, &write_drops}) {
+  auto write_counter = db.prepare(k_write_counter_sql);
+  for (auto* prepared : {&insert, &measure, &remove, &oldest, &select_after, &measure_older,
+                         &delete_older, &seq_bounds, &write_next_seq, &write_counter}) {
     if (!*prepared) {
       return fail(std::move(*prepared).error());
     }
   }
-  return Statements{std::move(*insert),         std::move(*remove),       std::move(*drop_oldest),
-                    std::move(*select_after),   std::move(*delete_older), std::move(*seq_bounds),
-                    std::move(*write_next_seq), std::move(*write_drops)};
+  return Statements{std::move(*insert),       std::move(*measure),      std::move(*remove),
+                    std::move(*oldest),       std::move(*select_after), std::move(*measure_older),
+                    std::move(*delete_older), std::move(*seq_bounds),   std::move(*write_next_seq),
+                    std::move(*write_counter)};
 }
 
 Result<void> Spool::load_state() {
@@ -358,8 +361,7 @@ Result<bool> Spool::apply(const SpoolGroup& group, SpoolStats& next, std::uint32
     if (seq == 0 || seq > k_max_seq) {
       continue; // never stored
     }
-    m_statements.remove.bind(1, seq);
-    auto removed = collect_removed(m_statements.remove);
+    auto removed = remove_seq(seq);
     if (!removed) {
       return fail(std::move(removed).error());
     }
@@ -444,26 +446,55 @@ Result<Spool::Removed> Spool::drop_over_limit(std::uint64_t keep_seq, SpoolClass
 }
 
 Result<Spool::Removed> Spool::drop_oldest(SpoolClass kind, std::uint64_t keep_seq) {
-  m_statements.drop_oldest.bind(1, static_cast<std::int64_t>(kind)).bind(2, keep_seq);
-  return collect_removed(m_statements.drop_oldest);
-}
-
-// Steps a DELETE ... RETURNING items, length(frame) to the end and adds up what it removed.
-Result<Spool::Removed> Spool::collect_removed(sqlite::Statement& statement) {
-  const sqlite::ResetOnExit reset(statement);
-  Removed removed;
-  for (;;) {
+  std::uint64_t oldest = 0;
+  {
+    auto& statement = m_statements.oldest;
+    const sqlite::ResetOnExit reset(statement); // before the DELETE: no cursor left open on it
+    statement.bind(1, static_cast<std::int64_t>(kind)).bind(2, keep_seq);
     auto row = statement.step();
     if (!row) {
       return fail(std::move(row).error());
     }
     if (!*row) {
-      return removed;
+      return Removed{};
     }
-    removed.batches += 1;
-    removed.items += static_cast<std::uint64_t>(statement.column_int(0));
-    removed.bytes += static_cast<std::uint64_t>(statement.column_int(1));
+    oldest = static_cast<std::uint64_t>(statement.column_int(0));
   }
+  return remove_seq(oldest);
+}
+
+Result<Spool::Removed> Spool::remove_seq(std::uint64_t seq) {
+  m_statements.measure.bind(1, seq);
+  m_statements.remove.bind(1, seq);
+  return measure_and_delete(m_statements.measure, m_statements.remove);
+}
+
+Result<Spool::Removed> Spool::remove_older(std::int64_t cutoff_ms) {
+  m_statements.measure_older.bind(1, cutoff_ms);
+  m_statements.delete_older.bind(1, cutoff_ms);
+  return measure_and_delete(m_statements.measure_older, m_statements.delete_older);
+}
+
+// `measure` (COUNT(*), SUM(items), SUM(length(frame)) under the DELETE's WHERE) and `remove`,
+// both bound: what the DELETE takes away, then the DELETE. Inside the caller's transaction.
+Result<Spool::Removed> Spool::measure_and_delete(sqlite::Statement& measure,
+                                                 sqlite::Statement& remove) {
+  const sqlite::ResetOnExit reset_measure(measure);
+  const sqlite::ResetOnExit reset_remove(remove);
+  auto row = measure.step();
+  if (!row) {
+    return fail(std::move(row).error());
+  }
+  if (!*row || measure.column_int(0) == 0) {
+    return Removed{};
+  }
+  const Removed removed{static_cast<std::uint64_t>(measure.column_int(0)),
+                        static_cast<std::uint64_t>(measure.column_int(1)),
+                        static_cast<std::uint64_t>(measure.column_int(2))};
+  if (auto done = remove.step(); !done) {
+    return fail(std::move(done).error());
+  }
+  return removed;
 }
 
 // Takes what was deleted off the held counts (and adds it to the drop counters when it was a
@@ -488,8 +519,7 @@ Result<SpoolStats> Spool::remove(std::uint64_t seq) {
   if (seq == 0 || seq > k_max_seq) {
     return m_stats; // never stored, so an ack for it has nothing to remove
   }
-  m_statements.remove.bind(1, seq);
-  return delete_with(m_statements.remove, Removal::acked, "removing acked batch");
+  return delete_with(Removal::acked, "removing acked batch", [&] { return remove_seq(seq); });
 }
 
 Result<SpoolStats> Spool::expire(std::int64_t now_ms) {
@@ -497,15 +527,15 @@ Result<SpoolStats> Spool::expire(std::int64_t now_ms) {
   if (now_ms < std::numeric_limits<std::int64_t>::min() + max_age) {
     return m_stats; // the cutoff lies before any representable time
   }
-  m_statements.delete_older.bind(1, now_ms - max_age);
-  return delete_with(m_statements.delete_older, Removal::dropped, "expiring batches");
+  return delete_with(Removal::dropped, "expiring batches",
+                     [&] { return remove_older(now_ms - max_age); });
 }
 
-// `statement` is a bound DELETE ... RETURNING items, length(frame).
-Result<SpoolStats> Spool::delete_with(sqlite::Statement& statement, Removal why,
-                                      std::string_view what) {
+// `remove` deletes inside the transaction and says what it removed.
+template <class Remove>
+Result<SpoolStats> Spool::delete_with(Removal why, std::string_view what, Remove remove) {
   return transact(what, [&](SpoolStats& next) -> Result<bool> {
-    auto removed = collect_removed(statement);
+    auto removed = remove();
     if (!removed) {
       return fail(std::move(removed).error());
     }
@@ -553,12 +583,17 @@ Result<void> Spool::write_next_seq(std::uint64_t next_seq) {
 }
 
 Result<void> Spool::write_drops(const SpoolStats& stats) {
-  auto& statement = m_statements.write_drops;
-  const sqlite::ResetOnExit reset(statement);
-  statement.bind(1, static_cast<std::int64_t>(stats.dropped_batches))
-      .bind(2, static_cast<std::int64_t>(stats.dropped_items))
-      .bind(3, static_cast<std::int64_t>(stats.dropped_bytes));
-  return statement.run();
+  auto& statement = m_statements.write_counter;
+  for (const auto& [key, value] :
+       {std::pair<std::string_view, std::uint64_t>{"dropped_batches", stats.dropped_batches},
+        {"dropped_items", stats.dropped_items},
+        {"dropped_bytes", stats.dropped_bytes}}) {
+    statement.bind(1, key).bind(2, static_cast<std::int64_t>(value));
+    if (auto written = statement.run(); !written) {
+      return written;
+    }
+  }
+  return {};
 }
 
 Result<void> Spool::refresh_bounds(SpoolStats& stats) {

@@ -155,13 +155,15 @@ public:
 private:
   struct Statements {
     sqlite::Statement insert;
+    sqlite::Statement measure; // what removing one seq takes away
     sqlite::Statement remove;
-    sqlite::Statement drop_oldest; // of one class, sparing one seq
+    sqlite::Statement oldest; // of one class, sparing one seq
     sqlite::Statement select_after;
+    sqlite::Statement measure_older;
     sqlite::Statement delete_older;
     sqlite::Statement seq_bounds;
     sqlite::Statement write_next_seq;
-    sqlite::Statement write_drops;
+    sqlite::Statement write_counter; // one of the drop counters
   };
   struct Removed {
     std::uint64_t batches = 0, items = 0, bytes = 0;
@@ -171,7 +173,10 @@ private:
   Spool(sqlite::Database db, Statements statements, SpoolLimits limits);
 
   [[nodiscard]] static Result<Statements> prepare_statements(sqlite::Database& db);
-  [[nodiscard]] static Result<Removed> collect_removed(sqlite::Statement& statement);
+  [[nodiscard]] Result<Removed> remove_seq(std::uint64_t seq);
+  [[nodiscard]] Result<Removed> remove_older(std::int64_t cutoff_ms);
+  [[nodiscard]] static Result<Removed> measure_and_delete(sqlite::Statement& measure,
+                                                          sqlite::Statement& remove);
   [[nodiscard]] Result<void> load_state();
   template <class Change>
   [[nodiscard]] Result<SpoolStats> transact(std::string_view what, Change change);
@@ -187,8 +192,8 @@ private:
   [[nodiscard]] Result<Removed> drop_over_limit(std::uint64_t keep_seq, SpoolClass incoming,
                                                 std::uint64_t bytes);
   [[nodiscard]] Result<Removed> drop_oldest(SpoolClass kind, std::uint64_t keep_seq);
-  [[nodiscard]] Result<SpoolStats> delete_with(sqlite::Statement& statement, Removal why,
-                                               std::string_view what);
+  template <class Remove>
+  [[nodiscard]] Result<SpoolStats> delete_with(Removal why, std::string_view what, Remove remove);
   [[nodiscard]] Result<bool> record_removal(SpoolStats& next, const Removed& removed, Removal why);
   [[nodiscard]] Result<void> write_next_seq(std::uint64_t next_seq);
   [[nodiscard]] Result<void> write_drops(const SpoolStats& stats);

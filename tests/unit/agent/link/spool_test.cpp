@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <sqlite3.h>
 #include <catch2/catch.hpp>
 
 #include "shared/sqlite/database.hpp"
@@ -471,4 +472,68 @@ TEST_CASE("An acked batch's pages are not written to the WAL again when it is re
   CHECK(frames >= 15);
   CHECK(frames < 2 * 15);
   CHECK(held_seqs(spool) == Seqs{3});
+}
+
+TEST_CASE("Removing or expiring a batch does not load its frame into memory",
+          "[agent][link][spool]") {
+  // SQLite runs DELETE ... RETURNING as a trigger: it loaded the whole removed row, frame
+  // included, and kept a statement journal of the pages the DELETE changed (a 229 KB peak for a
+  // 31 KB frame). The spool measures what it removes with a SELECT of length(frame), which reads
+  // no overflow page, and then deletes. SQLite's own peak over what it held before the removal
+  // stays below one statement journal buffer (64 KiB): about 3 KB here, 1.2 MB with RETURNING.
+  // medic turns SQLite's memory statistics off for the whole process, so a child turns them
+  // back on and measures.
+  constexpr std::size_t k_frame = 512 * 1024;
+  constexpr sqlite3_int64 k_journal_buffer = 64 * 1024;
+  TempDir dir;
+  int pipe_fds[2];
+  REQUIRE(::pipe(pipe_fds) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(pipe_fds[0]);
+    sqlite3_int64 peaks[2] = {-1, -1};
+    bool ok = sqlite3_shutdown() == SQLITE_OK &&
+              sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 1) == SQLITE_OK &&
+              sqlite3_initialize() == SQLITE_OK;
+    auto spool = Spool::open(dir / "spool.db", SpoolLimits{64ULL << 20, std::chrono::seconds(10)});
+    ok = ok && spool.has_value();
+    ok = ok && spool->append(1, k_samples, 3, 1'000, frame_for(1, k_frame)).has_value() &&
+         spool->append(2, k_samples, 4, 1'000, frame_for(2, k_frame)).has_value() &&
+         spool->append(3, k_events, 5, 20'000, frame_for(3, k_frame)).has_value();
+    const auto peak_above_held = [](auto&& change) -> sqlite3_int64 {
+      const sqlite3_int64 held = sqlite3_memory_used();
+      (void)sqlite3_memory_highwater(1);
+      return change() ? sqlite3_memory_highwater(0) - held : -1;
+    };
+    if (ok) {
+      peaks[0] = peak_above_held([&] { return spool->remove(1).has_value(); });
+      peaks[1] = peak_above_held([&] { return spool->expire(15'000).has_value(); });
+    }
+    ok = ok && sqlite3_memory_used() > 0; // the statistics are on
+    ok = ok && ::write(pipe_fds[1], peaks, sizeof peaks) == static_cast<ssize_t>(sizeof peaks);
+    ::_exit(ok ? 0 : 1);
+  }
+  ::close(pipe_fds[1]);
+  sqlite3_int64 peaks[2] = {-1, -1};
+  const ssize_t got = ::read(pipe_fds[0], peaks, sizeof peaks);
+  ::close(pipe_fds[0]);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  REQUIRE(got == static_cast<ssize_t>(sizeof peaks));
+  INFO("SQLite's peak above what it held: removing " << peaks[0] << " B, expiring " << peaks[1]
+                                                     << " B");
+  CHECK(peaks[0] >= 0);
+  CHECK(peaks[0] < k_journal_buffer);
+  CHECK(peaks[1] >= 0);
+  CHECK(peaks[1] < k_journal_buffer);
+
+  Spool spool = open_spool(dir / "spool.db");
+  CHECK(held_seqs(spool) == Seqs{3});
+  CHECK(spool.stats().bytes == k_frame);
+  CHECK(spool.stats().dropped_batches == 1);
+  CHECK(spool.stats().dropped_items == 4);
+  CHECK(spool.stats().dropped_bytes == k_frame);
 }
