@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/sample/disk_space_sampler.hpp"
 
+#include <linux/magic.h>
+#include <poll.h>
+#include <sys/vfs.h>
+
 #include <cerrno>
 #include <string>
 #include <utility>
@@ -51,6 +55,9 @@ Result<void> DiskSpaceSampler::open(uv_loop_t& loop) {
     return fail(std::move(file).error());
   }
   m_file = std::move(*file);
+  struct statfs fs {};
+  m_pollable = ::fstatfs(m_file.fd(), &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC;
+  m_read_again = false;
   m_loop = &loop;
   m_closed = false;
   m_started_once = false;
@@ -84,6 +91,14 @@ Result<void> DiskSpaceSampler::refresh_mounts() {
   return {};
 }
 
+bool DiskSpaceSampler::mount_table_changed() noexcept {
+  // The file remembers the change it last reported (since open()): POLLPRI means a mount or an
+  // unmount since then. A failed poll reads the table too.
+  pollfd watch{m_file.fd(), POLLPRI, 0};
+  const int ready = ::poll(&watch, 1, 0);
+  return ready != 0 && (ready < 0 || (watch.revents & (POLLPRI | POLLERR)) != 0);
+}
+
 std::vector<const MountEntry*> DiskSpaceSampler::selected_mounts() const {
   std::vector<const MountEntry*> out;
   for (const std::size_t index : m_selected) {
@@ -105,8 +120,12 @@ Result<void> DiskSpaceSampler::sample(SampleSink& sink, std::int64_t now_ms) {
   }
   m_started_once = true;
   m_last_start_ms = now_ms;
-  if (auto refreshed = refresh_mounts(); !refreshed) {
-    return refreshed;
+  if (!m_pollable || m_read_again || mount_table_changed()) {
+    auto refreshed = refresh_mounts();
+    m_read_again = !refreshed;
+    if (!refreshed) {
+      return refreshed;
+    }
   }
   if (m_selected.empty()) {
     return {};

@@ -7,8 +7,16 @@
 // (agent/loop/agent_loop.cpp), so a round that hangs leaves one for the file checks and the
 // tailer's reads; network file systems are left out by default all the same.
 //
-// The mount table is re-read on the loop at the start of every round (a /proc read) and parsed
-// again only when its text changed.
+// The kernel says when the mount table changed: /proc/self/mounts polls as POLLPRI (with
+// POLLERR) once after each mount or unmount in the agent's mount namespace since the last poll.
+// So a round starts with a poll(2) of the open file, timeout 0, and reads the table again (on the
+// loop) only when it says so: about 1 us instead of generating the whole table. A mount table
+// that is not a proc file (a test's fixture proc root) is read at the start of every round
+// instead. Either way it is parsed again only when its text changed.
+//
+// Not a uv_poll watch: epoll polls a file once more when it adds it, and for this file that
+// poll takes the change it reports, so a mount between the table's first read and libuv's
+// deferred EPOLL_CTL_ADD would be missed until the next one.
 #pragma once
 
 #include <sys/statvfs.h>
@@ -60,6 +68,10 @@ public:
 
   [[nodiscard]] bool in_flight() const noexcept { return m_in_flight; }
   [[nodiscard]] std::uint64_t rounds_skipped() const noexcept { return m_rounds_skipped; }
+  // Whether the kernel reports mount table changes (else it is read every round).
+  [[nodiscard]] bool polls_mount_table() const noexcept { return m_pollable; }
+  // How often the mount table was read so far (tests).
+  [[nodiscard]] std::uint64_t mount_table_reads() const noexcept { return m_file.preads(); }
   // The mounts measured by the next round (valid until the next sample()).
   [[nodiscard]] std::vector<const MountEntry*> selected_mounts() const;
 
@@ -70,6 +82,7 @@ private:
   };
 
   [[nodiscard]] Result<void> refresh_mounts();
+  [[nodiscard]] bool mount_table_changed() noexcept;
   static void work(uv_work_t* request) noexcept;
   static void after_work(uv_work_t* request, int status) noexcept;
   void report() noexcept;
@@ -88,6 +101,8 @@ private:
   std::int64_t m_round_ms = 0;
   std::int64_t m_last_start_ms = 0;
   bool m_started_once = false;
+  bool m_pollable = false;   // m_file is a proc file that polls POLLPRI on a change
+  bool m_read_again = false; // the last read failed: read the table again next round
   bool m_in_flight = false;
   bool m_closed = false;
   std::uint64_t m_rounds_skipped = 0;

@@ -69,6 +69,8 @@ public:
   [[nodiscard]] std::uint64_t preads() const noexcept { return m_preads; }
 
   [[nodiscard]] bool is_open() const noexcept { return m_fd >= 0; }
+  // For poll(2) on files that signal changes (/proc/self/mounts); reads go through read().
+  [[nodiscard]] int fd() const noexcept { return m_fd; }
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return m_path; }
   [[nodiscard]] std::size_t capacity() const noexcept { return m_capacity; }
 

@@ -1,7 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/sample/disk_space_sampler.hpp"
 
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <filesystem>
 #include <string>
@@ -176,6 +183,7 @@ TEST_CASE("DiskSpaceSampler measures on the threadpool and reports on the loop",
   CHECK_THAT(sink.errors[0], Catch::Contains("disk: statvfs /no/such/mount"));
 
   SECTION("not again before the interval; a changed mount table is read again") {
+    CHECK_FALSE(sampler.polls_mount_table()); // a regular file: read at every round
     sink.clear();
     REQUIRE(sampler.sample(sink, 9000));
     CHECK_FALSE(sampler.in_flight());
@@ -220,6 +228,7 @@ TEST_CASE("DiskSpaceSampler on the real mount table", "[sample][disk][real]") {
   DiskSpaceSampler sampler({});
   Loop loop;
   REQUIRE(sampler.open(loop.loop));
+  CHECK(sampler.polls_mount_table()); // /proc/self/mounts says when it changed
   const auto selected = sampler.selected_mounts();
   REQUIRE_FALSE(selected.empty());
   RecordingSink sink;
@@ -232,4 +241,90 @@ TEST_CASE("DiskSpaceSampler on the real mount table", "[sample][disk][real]") {
       CHECK(sample.value <= 100);
     }
   }
+}
+
+namespace {
+
+// In a mount namespace of its own: opens a sampler on the real mount table, checks that rounds
+// do not read it while nothing changes, mounts a tmpfs on `point` and checks that the next
+// round reads the table again and measures the new mount, and that an unmount takes it away
+// again. Returns what failed, or nothing.
+std::string mount_and_unmount(const fs::path& point) {
+  if (::unshare(CLONE_NEWNS) != 0 ||
+      ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    return std::string("unshare: ") + std::strerror(errno);
+  }
+  DiskSpaceConfig config;
+  config.filter.mounts = {point.string()}; // a tmpfs is a pseudo file system: asked for by name
+  DiskSpaceSampler sampler(config);
+  Loop loop;
+  if (!sampler.open(loop.loop) || !sampler.polls_mount_table()) {
+    return "the mount table is not polled";
+  }
+  const auto measured = [&](std::int64_t now_ms) {
+    RecordingSink sink;
+    if (!sampler.sample(sink, now_ms)) {
+      return false;
+    }
+    uv_run(&loop.loop, UV_RUN_DEFAULT);
+    return sink.value("disk.total_bytes",
+                      {{"mount", point.string()}, {"device", "medic-test"}, {"fstype", "tmpfs"}}) ==
+           4.0 * 1024 * 1024;
+  };
+  const std::uint64_t reads = sampler.mount_table_reads();
+  if (measured(1) || measured(20'000)) {
+    return "measured before the mount";
+  }
+  if (sampler.mount_table_reads() != reads) {
+    return "the unchanged mount table was read again";
+  }
+  if (::mount("medic-test", point.c_str(), "tmpfs", 0, "size=4m") != 0) {
+    return std::string("mount: ") + std::strerror(errno);
+  }
+  if (!measured(40'000)) {
+    return "the new mount was not measured";
+  }
+  if (sampler.mount_table_reads() == reads) {
+    return "the mount table was not read again";
+  }
+  if (::umount(point.c_str()) != 0) {
+    return std::string("umount: ") + std::strerror(errno);
+  }
+  if (measured(60'000)) {
+    return "still measured after the unmount";
+  }
+  return {};
+}
+
+} // namespace
+
+TEST_CASE("DiskSpaceSampler reads the mount table again only when the kernel says it changed",
+          "[sample][disk][real]") {
+  if (::geteuid() != 0) {
+    WARN("not root: no mount namespace to mount in");
+    return;
+  }
+  TempDir point;
+  int pipe_fds[2];
+  REQUIRE(::pipe(pipe_fds) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(pipe_fds[0]);
+    const std::string failure = mount_and_unmount(point.path());
+    const bool written = ::write(pipe_fds[1], failure.data(), failure.size()) ==
+                         static_cast<ssize_t>(failure.size());
+    ::_exit(failure.empty() && written ? 0 : 1);
+  }
+  ::close(pipe_fds[1]);
+  std::string failure(256, '\0');
+  const ssize_t got = ::read(pipe_fds[0], failure.data(), failure.size());
+  ::close(pipe_fds[0]);
+  failure.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  INFO(failure);
+  CHECK(failure.empty());
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }
