@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <stdexcept>
 #include <thread>
 
@@ -104,6 +106,64 @@ std::optional<ExitStatus> Process::wait_for(std::chrono::milliseconds timeout) {
 
 bool Process::running() {
   return m_pid > 0 && !wait_for(std::chrono::milliseconds(0)).has_value();
+}
+
+ChildResult run_in_child(const std::function<std::string()>& body) {
+  constexpr std::size_t k_max_reply = 64 * 1024;
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    throw std::runtime_error("run_in_child: pipe failed");
+  }
+  const pid_t child = ::fork();
+  if (child < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    throw std::runtime_error("run_in_child: fork failed");
+  }
+  if (child == 0) {
+    ::close(fds[0]);
+    int code = 0;
+    std::string reply;
+    try {
+      reply = body();
+    } catch (const std::exception& e) {
+      reply = e.what();
+      code = 1;
+    } catch (...) { // a test framework's failure: it must not go on running tests in here
+      reply = "the body threw";
+      code = 1;
+    }
+    const std::size_t length = std::min(reply.size(), k_max_reply);
+    std::size_t sent = 0;
+    while (sent < length) {
+      const ssize_t n = ::write(fds[1], reply.data() + sent, length - sent);
+      if (n <= 0) {
+        code = 2;
+        break;
+      }
+      sent += static_cast<std::size_t>(n);
+    }
+    ::_exit(code); // no destructor, no atexit handler of the parent's state runs here
+  }
+  ::close(fds[1]);
+  ChildResult result;
+  char chunk[4096];
+  for (;;) {
+    const ssize_t n = ::read(fds[0], chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0 || result.reply.size() >= k_max_reply) {
+      break;
+    }
+    result.reply.append(chunk, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);
+  int raw = 0;
+  while (::waitpid(child, &raw, 0) < 0 && errno == EINTR) {
+  }
+  result.status = decode(raw);
+  return result;
 }
 
 CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,6 +53,17 @@ struct CommandResult {
 [[nodiscard]] CommandResult run_command(
     const std::vector<std::string>& argv,
     std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+struct ChildResult {
+  ExitStatus status;
+  std::string reply; // what the body returned
+};
+
+// Runs `body` in a forked child, for what must not change this process (a mount namespace of
+// its own, SQLite's global configuration), and returns what the body returned (through a pipe,
+// at most 64 KiB) and how the child ended: exit code 0 when the body returned, 1 when it threw
+// (its message is the reply). The body reports through its reply, not with test assertions.
+[[nodiscard]] ChildResult run_in_child(const std::function<std::string()>& body);
 
 // Polls `condition` every `step` until it holds or `timeout` passes; true when it held.
 template <class Condition>

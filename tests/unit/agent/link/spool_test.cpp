@@ -15,6 +15,7 @@
 #include <catch2/catch.hpp>
 
 #include "shared/sqlite/database.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -486,49 +487,42 @@ TEST_CASE("Removing or expiring a batch does not load its frame into memory",
   constexpr std::size_t k_frame = 512 * 1024;
   constexpr sqlite3_int64 k_journal_buffer = 64 * 1024;
   TempDir dir;
-  int pipe_fds[2];
-  REQUIRE(::pipe(pipe_fds) == 0);
-  const pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    ::close(pipe_fds[0]);
-    sqlite3_int64 peaks[2] = {-1, -1};
-    bool ok = sqlite3_shutdown() == SQLITE_OK &&
-              sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 1) == SQLITE_OK &&
-              sqlite3_initialize() == SQLITE_OK;
+  const auto child = medic::test::run_in_child([&]() -> std::string {
+    if (sqlite3_shutdown() != SQLITE_OK ||
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 1) != SQLITE_OK ||
+        sqlite3_initialize() != SQLITE_OK) {
+      return "SQLite's memory statistics could not be turned on";
+    }
+    // No Catch assertion in here: a child reports through its reply.
     auto spool = Spool::open(dir / "spool.db", SpoolLimits{64ULL << 20, std::chrono::seconds(10)});
-    ok = ok && spool.has_value();
-    ok = ok && spool->append(1, k_samples, 3, 1'000, frame_for(1, k_frame)).has_value() &&
-         spool->append(2, k_samples, 4, 1'000, frame_for(2, k_frame)).has_value() &&
-         spool->append(3, k_events, 5, 20'000, frame_for(3, k_frame)).has_value();
+    if (!spool || !spool->append(1, k_samples, 3, 1'000, frame_for(1, k_frame)) ||
+        !spool->append(2, k_samples, 4, 1'000, frame_for(2, k_frame)) ||
+        !spool->append(3, k_events, 5, 20'000, frame_for(3, k_frame))) {
+      return "could not fill the spool";
+    }
     const auto peak_above_held = [](auto&& change) -> sqlite3_int64 {
       const sqlite3_int64 held = sqlite3_memory_used();
       (void)sqlite3_memory_highwater(1);
       return change() ? sqlite3_memory_highwater(0) - held : -1;
     };
-    if (ok) {
-      peaks[0] = peak_above_held([&] { return spool->remove(1).has_value(); });
-      peaks[1] = peak_above_held([&] { return spool->expire(15'000).has_value(); });
+    const sqlite3_int64 removing = peak_above_held([&] { return spool->remove(1).has_value(); });
+    const sqlite3_int64 expiring =
+        peak_above_held([&] { return spool->expire(15'000).has_value(); });
+    if (sqlite3_memory_used() <= 0) {
+      return "SQLite's memory statistics are off";
     }
-    ok = ok && sqlite3_memory_used() > 0; // the statistics are on
-    ok = ok && ::write(pipe_fds[1], peaks, sizeof peaks) == static_cast<ssize_t>(sizeof peaks);
-    ::_exit(ok ? 0 : 1);
-  }
-  ::close(pipe_fds[1]);
-  sqlite3_int64 peaks[2] = {-1, -1};
-  const ssize_t got = ::read(pipe_fds[0], peaks, sizeof peaks);
-  ::close(pipe_fds[0]);
-  int status = 0;
-  REQUIRE(::waitpid(child, &status, 0) == child);
-  REQUIRE(WIFEXITED(status));
-  REQUIRE(WEXITSTATUS(status) == 0);
-  REQUIRE(got == static_cast<ssize_t>(sizeof peaks));
-  INFO("SQLite's peak above what it held: removing " << peaks[0] << " B, expiring " << peaks[1]
-                                                     << " B");
-  CHECK(peaks[0] >= 0);
-  CHECK(peaks[0] < k_journal_buffer);
-  CHECK(peaks[1] >= 0);
-  CHECK(peaks[1] < k_journal_buffer);
+    return std::to_string(removing) + " " + std::to_string(expiring);
+  });
+  INFO("SQLite's peaks above what it held, removing and expiring (B): " << child.reply);
+  REQUIRE(child.status.exited_with(0));
+  const auto space = child.reply.find(' ');
+  REQUIRE(space != std::string::npos);
+  const long long removing = std::stoll(child.reply.substr(0, space));
+  const long long expiring = std::stoll(child.reply.substr(space + 1));
+  CHECK(removing >= 0);
+  CHECK(removing < k_journal_buffer);
+  CHECK(expiring >= 0);
+  CHECK(expiring < k_journal_buffer);
 
   Spool spool = open_spool(dir / "spool.db");
   CHECK(held_seqs(spool) == Seqs{3});

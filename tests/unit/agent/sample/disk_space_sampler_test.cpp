@@ -4,7 +4,6 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +16,7 @@
 #include <catch2/catch.hpp>
 
 #include "agent/sample/mount_table.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/unit/agent/sample/recording_sink.hpp"
 
@@ -305,26 +305,8 @@ TEST_CASE("DiskSpaceSampler reads the mount table again only when the kernel say
     return;
   }
   TempDir point;
-  int pipe_fds[2];
-  REQUIRE(::pipe(pipe_fds) == 0);
-  const pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    ::close(pipe_fds[0]);
-    const std::string failure = mount_and_unmount(point.path());
-    const bool written = ::write(pipe_fds[1], failure.data(), failure.size()) ==
-                         static_cast<ssize_t>(failure.size());
-    ::_exit(failure.empty() && written ? 0 : 1);
-  }
-  ::close(pipe_fds[1]);
-  std::string failure(256, '\0');
-  const ssize_t got = ::read(pipe_fds[0], failure.data(), failure.size());
-  ::close(pipe_fds[0]);
-  failure.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
-  int status = 0;
-  REQUIRE(::waitpid(child, &status, 0) == child);
-  INFO(failure);
-  CHECK(failure.empty());
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
+  const auto child = medic::test::run_in_child([&] { return mount_and_unmount(point.path()); });
+  INFO(child.reply);
+  CHECK(child.status.exited_with(0));
+  CHECK(child.reply.empty());
 }
