@@ -10,9 +10,10 @@
 // The kernel says when the mount table changed: /proc/self/mounts polls as POLLPRI (with
 // POLLERR) once after each mount or unmount in the agent's mount namespace since the last poll.
 // So a round starts with a poll(2) of the open file, timeout 0, and reads the table again (on the
-// loop) only when it says so: about 1 us instead of generating the whole table. A mount table
-// that is not a proc file (a test's fixture proc root) is read at the start of every round
-// instead. Either way it is parsed again only when its text changed.
+// loop) only when it says so: the poll took 0.17 us here, generating and reading a table of 20
+// mounts 19 us (more with every mount). A mount table that is not a proc file (a test's fixture
+// proc root) is read at the start of every round instead. Either way it is parsed again only
+// when its text changed.
 //
 // Not a uv_poll watch: epoll polls a file once more when it adds it, and for this file that
 // poll takes the change it reports, so a mount between the table's first read and libuv's
