@@ -33,6 +33,18 @@ public:
   }
   void append(std::string_view text) { append(text.data(), text.size()); }
 
+  // Room for up to `size` more bytes, written through the returned pointer and then kept with
+  // commit(written), written <= size; nothing counts as written until then. For a writer that
+  // produces a bounded run piece by piece: one bounds check for the run, not one per piece.
+  // The pointer is valid until the next call that may grow the buffer.
+  [[nodiscard]] char* room(std::size_t size) {
+    if (m_storage.size() - m_used < size) [[unlikely]] {
+      grow(size);
+    }
+    return m_storage.data() + m_used;
+  }
+  void commit(std::size_t written) noexcept { m_used += written; }
+
   [[nodiscard]] std::size_t size() const noexcept { return m_used; }
   // Forgets what was written from `size` on (size <= size()).
   void truncate(std::size_t size) noexcept { m_used = std::min(size, m_used); }

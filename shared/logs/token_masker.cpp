@@ -14,6 +14,8 @@ namespace {
 // the offsets in 32 bits and the scratch buffer bounded.
 constexpr std::size_t k_max_line_bytes = std::size_t{64} * 1024;
 constexpr std::size_t k_min_hex_length = 5;
+// Tokens up to this size get room for the worst case of masking (3 bytes per byte) unmeasured.
+constexpr std::size_t k_room_without_counting = 256;
 
 enum CharClass : std::uint8_t {
   k_space = 1,      // whitespace and configured delimiters
@@ -273,7 +275,8 @@ void TokenMasker::push_token(std::string_view line, std::size_t begin, std::size
 }
 
 // The same masked shape again right after itself (blk_<*> blk_<*>, an<*> an<*>) is a list:
-// it is kept once, whatever the number of items. The new shape is m_scratch[offset, +size).
+// it is kept once, whatever the number of items. The new shape is m_scratch[offset, +size),
+// written but not yet committed.
 bool TokenMasker::repeats_last(std::size_t offset, std::size_t size) const noexcept {
   if (m_pending.empty() || !m_pending.back().in_scratch || m_pending.back().is_variable) {
     return false;
@@ -289,43 +292,49 @@ void TokenMasker::push_tail() {
                               true, TokenKind::value});
 }
 
-// Replaces every run of digits (with inner dots, and a leading sign that does not follow a
-// letter or digit) by <*>; the bytes between runs are copied as they are.
-void TokenMasker::mask_digit_runs(std::string_view seg) {
+namespace {
+
+char* put_wildcard(char* out) noexcept {
+  std::memcpy(out, k_wildcard.data(), k_wildcard.size());
+  return out + k_wildcard.size();
+}
+
+} // namespace
+
+// Writes the segment with every run of digits (with inner dots, and a leading sign that does not
+// follow a letter or digit) replaced by <*>, the bytes between runs as they are. A run starts
+// with a digit or holds one after its sign, and becomes 3 bytes: at most 2 more than it had.
+char* TokenMasker::write_digit_runs(std::string_view seg, char* out) const noexcept {
   const char* const p = seg.data();
   const std::size_t n = seg.size();
   const auto digit_at = [&](std::size_t at) { return at < n && (class_of(p[at]) & k_digit) != 0; };
-  std::size_t copied = 0;
   std::size_t k = 0;
   while (k < n) {
     const std::uint8_t flags = class_of(p[k]);
     const bool after_word = k > 0 && (class_of(p[k - 1]) & (k_alpha | k_digit)) != 0;
     if ((flags & k_digit) == 0 && ((flags & k_sign) == 0 || after_word || !digit_at(k + 1))) {
-      ++k;
+      *out++ = p[k++];
       continue;
     }
-    m_scratch.append(p + copied, k - copied);
     ++k;
     while (digit_at(k) || (k + 1 < n && p[k] == '.' && digit_at(k + 1))) {
       ++k;
     }
-    m_scratch.append(k_wildcard);
-    copied = k;
+    out = put_wildcard(out);
   }
-  m_scratch.append(p + copied, n - copied);
+  return out;
 }
 
-// Appends the masked token to m_scratch; returns whether a letter was kept (the token is then
-// not a plain variable).
-bool TokenMasker::append_masked(std::string_view token) {
+// Writes the masked token at `out`, which has room for its size and 2 bytes more per run of
+// digits, and returns the end of what it wrote; `literal` tells whether a letter was kept (the
+// token is then not a plain variable).
+char* TokenMasker::write_masked(std::string_view token, char* out, bool& literal) const noexcept {
   const char* const p = token.data();
   const std::size_t n = token.size();
-  bool literal = false;
   std::size_t i = 0;
   while (i < n) {
     if ((class_of(p[i]) & k_separator) != 0) {
-      m_scratch.append(p + i, 1);
-      ++i;
+      *out++ = p[i++];
       continue;
     }
     std::uint8_t seen = 0;
@@ -339,31 +348,53 @@ bool TokenMasker::append_masked(std::string_view token) {
     }
     const std::string_view seg(p + i, j - i);
     i = j;
-    // Digits only ever end up inside `<*>`, so letters are what keeps a segment literal.
+    // Digits only ever end up inside `<*>`, so letters are what keeps a segment literal. A
+    // hex-like segment has 3 bytes or more, a number with a unit a digit and a letter or %: its
+    // `<*>` is at most 2 bytes longer, and it holds a run of digits.
     if ((seen & k_digit) != 0 &&
         (is_hex_like(m_classes, seg, seen) || is_number_with_unit(m_classes, seg))) {
-      m_scratch.append(k_wildcard);
+      out = put_wildcard(out);
       continue;
     }
     literal = literal || (seen & k_alpha) != 0;
     if ((seen & k_digit) == 0) {
-      m_scratch.append(seg);
+      std::memcpy(out, seg.data(), seg.size());
+      out += seg.size();
     } else {
-      mask_digit_runs(seg);
+      out = write_digit_runs(seg, out);
     }
   }
-  return literal;
+  return out;
 }
 
+// Room for the masked token: 2 bytes more than its size per run of digits. A short token gets
+// 3 bytes per byte without counting; a long one (rare) is counted, so that the scratch buffer
+// does not grow to three times the longest token.
+std::size_t TokenMasker::masked_room(std::string_view token) const noexcept {
+  if (token.size() <= k_room_without_counting) {
+    return 3 * token.size();
+  }
+  std::size_t runs = 0;
+  bool in_run = false;
+  for (const char c : token) {
+    const bool digit = (class_of(c) & k_digit) != 0;
+    runs += digit && !in_run ? 1 : 0;
+    in_run = digit;
+  }
+  return token.size() + 2 * runs;
+}
+
+// The masked text is written straight into m_scratch's room and kept only if it becomes a token.
 void TokenMasker::push_masked(std::string_view token) {
   const std::size_t offset = m_scratch.size();
-  const bool literal = append_masked(token);
+  char* const start = m_scratch.room(masked_room(token));
+  bool literal = false;
+  const auto size = static_cast<std::size_t>(write_masked(token, start, literal) - start);
   if (literal) {
-    const std::size_t size = m_scratch.size() - offset;
     if (repeats_last(offset, size)) {
-      m_scratch.truncate(offset);
       return;
     }
+    m_scratch.commit(size);
     m_pending.push_back(Pending{static_cast<std::uint32_t>(offset),
                                 static_cast<std::uint32_t>(size), true, true, false,
                                 TokenKind::value});
@@ -371,7 +402,6 @@ void TokenMasker::push_masked(std::string_view token) {
   }
   // Nothing but variables and punctuation: the token is one variable, and it joins the variable
   // before it if there is one.
-  m_scratch.truncate(offset);
   if (!m_pending.empty() && m_pending.back().is_variable) {
     return;
   }

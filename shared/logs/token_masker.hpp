@@ -87,8 +87,9 @@ private:
 
   void push_token(std::string_view line, std::size_t begin, std::size_t end, std::uint8_t seen);
   void push_masked(std::string_view token);
-  bool append_masked(std::string_view token);
-  void mask_digit_runs(std::string_view segment);
+  [[nodiscard]] std::size_t masked_room(std::string_view token) const noexcept;
+  char* write_masked(std::string_view token, char* out, bool& literal) const noexcept;
+  char* write_digit_runs(std::string_view segment, char* out) const noexcept;
   void push_tail(); // a plain `<*>` variable token
   [[nodiscard]] bool repeats_last(std::size_t offset, std::size_t size) const noexcept;
   [[nodiscard]] std::string_view core_word(std::string_view token) const noexcept;

@@ -134,6 +134,28 @@ TEST_CASE("the masker takes any bytes", "[logs]") {
   CHECK(masked(masker, huge) == "<*>");
 }
 
+TEST_CASE("long tokens are masked in full, however many runs of digits they hold", "[logs]") {
+  // Past 256 bytes the room for a masked token is counted (2 bytes more per run of digits):
+  // here the masked text is twice as long as the token, and then shorter than it.
+  TokenMasker masker;
+  std::string runs;
+  std::string runs_masked;
+  for (int i = 0; i < 300; ++i) {
+    runs += "g" + std::to_string(i % 10);
+    runs_masked += "g<*>";
+  }
+  CHECK(masked(masker, runs + " tail") == runs_masked + " tail");
+  std::string pairs;
+  std::string pairs_masked;
+  for (int i = 0; i < 200; ++i) {
+    pairs += "k" + std::to_string(i) + "=" + std::to_string(1000 + i) + ",";
+    pairs_masked += "k<*>=<*>,";
+  }
+  CHECK(masked(masker, "x " + pairs) == "x " + pairs_masked);
+  // A short one after them reuses the scratch space; a list still folds.
+  CHECK(masked(masker, "blk_1 blk_22 ab3") == "blk_<*> ab<*>");
+}
+
 TEST_CASE("equal token texts hash equally and different ones differently", "[logs]") {
   using medic::logs::hash_token;
   CHECK(hash_token("connection") == hash_token(std::string("connection")));
