@@ -5,8 +5,9 @@
 // age; over a bound it drops the oldest sample batches first and event batches (signals, log
 // events, action reports) only when no sample batch is left, and counts every drop persistently.
 //
-// Durability: commits survive a crash of the agent process. With synchronous=NORMAL (set by
-// Database::open) a power loss or kernel crash may roll back the last few commits.
+// Durability: commits survive a crash of the agent process, and a power loss or kernel crash
+// too: Spool::open sets synchronous=FULL (Database::open's default is NORMAL), so a committed
+// batch and the next sequence number are on disk before the batch is sent (see spool.cpp).
 #pragma once
 
 #include <chrono>

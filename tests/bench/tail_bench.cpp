@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // How fast the log tailer reads: a file of syslog-like lines (200 MB by default) is written to a
 // temporary directory (so it is in the page cache), then a Tailer on a libuv loop with
-// UV_THREADPOOL_SIZE=1 (as the agent runs) reads it from the beginning with a callback that
-// only counts. Prints a Markdown table: MB/s, lines/s and CPU seconds per configuration.
+// UV_THREADPOOL_SIZE=1 reads it from the beginning with a callback that only counts. (The agent
+// runs two pool threads, agent/loop/agent_loop.cpp; one file is read one pass at a time either
+// way, and the figures in BENCHMARKS.md were taken with one.) Prints a Markdown table: MB/s, lines/s and CPU seconds per configuration.
 //
 //   medic-tail-bench [--mb=200] [--dir=/tmp]
 #include <sys/resource.h>
@@ -131,7 +132,7 @@ Figures run(const fs::path& path, std::uint64_t size, std::size_t chunk,
 
 int main(int argc, char** argv) {
   const Args args = parse(argc, argv);
-  ::setenv("UV_THREADPOOL_SIZE", "1", 1); // as the agent runs; read at the first uv_queue_work
+  ::setenv("UV_THREADPOOL_SIZE", "1", 1); // see the note at the top; read at the first use
   std::string dir_template = args.dir + "/medic-tail-bench-XXXXXX";
   if (::mkdtemp(dir_template.data()) == nullptr) {
     std::perror("mkdtemp");
