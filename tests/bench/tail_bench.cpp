@@ -3,7 +3,8 @@
 // temporary directory (so it is in the page cache), then a Tailer on a libuv loop with
 // UV_THREADPOOL_SIZE=1 reads it from the beginning with a callback that only counts. (The agent
 // runs two pool threads, agent/loop/agent_loop.cpp; one file is read one pass at a time either
-// way, and the figures in BENCHMARKS.md were taken with one.) Prints a Markdown table: MB/s, lines/s and CPU seconds per configuration.
+// way, and the figures in BENCHMARKS.md were taken with one.) Prints a Markdown table: MB/s,
+// lines/s and CPU seconds per configuration.
 //
 //   medic-tail-bench [--mb=200] [--dir=/tmp]
 #include <sys/resource.h>
