@@ -254,7 +254,7 @@ void Agent::sample_round() noexcept {
 
 void Agent::release_run_once() noexcept {
   // Whatever the steady state runs comes back at its next call.
-  (void)release_startup_code();
+  (void)release_startup_code(m_release.scope(m_ticks));
   m_release.released(m_ticks);
 }
 

@@ -4,17 +4,27 @@
 #include <link.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 
 namespace medic::agent::loop {
 
+namespace {
+
+constexpr std::uintptr_t k_page = 4096;
+
+} // namespace
+
+bool valid_table(const CodeRunTable& table) noexcept {
+  return std::memcmp(table.magic, CodeRunTable::k_magic, sizeof(table.magic)) == 0 &&
+         table.capacity == CodeRunTable::k_capacity && table.count <= CodeRunTable::k_capacity;
+}
+
 std::size_t fence_code(const CodeRunTable& table, std::uintptr_t base) noexcept {
-  if (std::memcmp(table.magic, CodeRunTable::k_magic, sizeof(table.magic)) != 0 ||
-      table.capacity != CodeRunTable::k_capacity || table.count > CodeRunTable::k_capacity) {
+  if (!valid_table(table)) {
     return 0;
   }
-  constexpr std::uintptr_t k_page = 4096;
   std::size_t fenced = 0;
   for (std::uint32_t i = 0; i < table.count; ++i) {
     const CodeRun& run = table.runs[i];
@@ -26,6 +36,30 @@ std::size_t fence_code(const CodeRunTable& table, std::uintptr_t base) noexcept 
     }
   }
   return fenced;
+}
+
+std::size_t outside_steady_runs(const CodeRunTable& table, std::uintptr_t base, AddressRange range,
+                                std::span<AddressRange> out) noexcept {
+  std::size_t written = 0;
+  const auto put = [&](std::uintptr_t lo, std::uintptr_t hi) {
+    if (lo < hi && written < out.size()) {
+      out[written++] = AddressRange{lo, hi};
+    }
+  };
+  std::uintptr_t from = range.lo; // what is left of the range starts here
+  const std::uint32_t count = valid_table(table) ? table.count : 0;
+  for (std::uint32_t i = 0; i < count && from < range.hi; ++i) {
+    const CodeRun& run = table.runs[i];
+    const std::uintptr_t lo = base + std::uintptr_t{run.first_page} * k_page;
+    const std::uintptr_t hi = lo + std::uintptr_t{run.pages} * k_page;
+    if (run.kind != CodeKind::steady || hi <= from) {
+      continue; // start-up code, or before what is left
+    }
+    put(from, std::min(lo, range.hi)); // nothing when the run starts at or before `from`
+    from = hi;
+  }
+  put(from, range.hi);
+  return written;
 }
 
 std::uintptr_t executable_base() noexcept {

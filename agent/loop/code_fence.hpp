@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace medic::agent::loop {
 
@@ -51,6 +52,22 @@ struct CodeRunTable {
 // Sets the table's runs, offset by `base` (the load address), apart as mappings of their own.
 // Returns the number of runs fenced (0 for an empty or malformed table).
 std::size_t fence_code(const CodeRunTable& table, std::uintptr_t base) noexcept;
+
+// Whether `table` is a code-run table: the magic, the capacity, a count within it.
+[[nodiscard]] bool valid_table(const CodeRunTable& table) noexcept;
+
+struct AddressRange {
+  std::uintptr_t lo = 0;
+  std::uintptr_t hi = 0; // one past the end
+};
+
+// The parts of `range` outside the steady runs of `table` (offset by `base`), ascending, written
+// to `out`; returns how many were written. The runs are taken as ascending (medic-code-runs
+// writes them so): a run that ends before the previous one's end is skipped. Parts that do not
+// fit in `out` are left out, as if steady (that only keeps pages mapped). An empty or malformed
+// table: the whole range.
+std::size_t outside_steady_runs(const CodeRunTable& table, std::uintptr_t base, AddressRange range,
+                                std::span<AddressRange> out) noexcept;
 
 // The executable's load address (its ELF virtual address 0 in this process).
 [[nodiscard]] std::uintptr_t executable_base() noexcept;

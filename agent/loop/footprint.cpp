@@ -38,11 +38,12 @@ Result<std::uint64_t> kilobytes(std::string_view status, std::string_view key) {
   return value * 1024;
 }
 
-// Read-only, file-backed address ranges: what release_startup_code drops. Fixed capacity: no
-// allocation, and a static agent has four or five (adjacent mappings, such as the code
-// fence_own_code() split, count as one).
+// Read-only, file-backed address ranges: what release_startup_code advises and drops. Fixed
+// capacity: no allocation. A static agent's mappings are four or five ranges (adjacent mappings,
+// such as the code fence_own_code() split, count as one); the parts of them it drops, about 50
+// (the gaps between the steady state's code runs).
 struct Ranges {
-  static constexpr std::size_t k_capacity = 64;
+  static constexpr std::size_t k_capacity = 128;
   std::uintptr_t lo[k_capacity];
   std::uintptr_t hi[k_capacity];
   std::size_t size = 0;
@@ -125,20 +126,57 @@ void evict_executable_cache() noexcept {
   }
 }
 
+// The parts of `ranges` outside the steady state's code runs (code_fence.hpp), added to `out`.
+void add_outside_steady_code(const Ranges& ranges, Ranges& out) noexcept {
+  const std::uintptr_t base = executable_base();
+  AddressRange parts[Ranges::k_capacity];
+  for (std::size_t i = 0; i < ranges.size; ++i) {
+    const std::size_t count =
+        outside_steady_runs(medic_code_runs, base, AddressRange{ranges.lo[i], ranges.hi[i]}, parts);
+    for (std::size_t j = 0; j < count; ++j) {
+      out.add(parts[j].lo, parts[j].hi);
+    }
+  }
+}
+
+// The mappings a release with `scope` looks at (`mapped`), and the parts of them it unmaps.
+void collect(ReleaseScope scope, Ranges& mapped, Ranges& dropped) noexcept {
+  add_code_mappings(mapped);
+  if (scope == ReleaseScope::all) {
+    add_read_only_data(mapped);
+    for (std::size_t i = 0; i < mapped.size; ++i) {
+      dropped.add(mapped.lo[i], mapped.hi[i]);
+    }
+  } else {
+    add_outside_steady_code(mapped, dropped);
+  }
+}
+
 } // namespace
 
-std::size_t release_startup_code() noexcept {
+std::size_t release_ranges(ReleaseScope scope, std::span<AddressRange> out) noexcept {
+  Ranges mapped;
+  Ranges dropped;
+  collect(scope, mapped, dropped);
+  const std::size_t count = std::min(out.size(), dropped.size);
+  for (std::size_t i = 0; i < count; ++i) {
+    out[i] = AddressRange{dropped.lo[i], dropped.hi[i]};
+  }
+  return count;
+}
+
+std::size_t release_startup_code(ReleaseScope scope) noexcept {
   malloc_trim(0); // the heap start-up freed
   // From the first release on, a fault in the code the order file lists maps only listed code.
   (void)fence_own_code();
-  Ranges ranges;
-  add_code_mappings(ranges);
-  add_read_only_data(ranges);
-  // No read-ahead on a fault (read_ahead_kb can be megabytes), then unmap everything. (Linux
-  // 6.18 still reads ahead for a fault in executable mappings, up to the mapping's end; read-only
-  // data obeys.)
-  ranges.advise(MADV_RANDOM);
-  ranges.advise(MADV_DONTNEED);
+  Ranges mapped;
+  Ranges dropped;
+  collect(scope, mapped, dropped);
+  // No read-ahead on a fault (read_ahead_kb can be megabytes), then unmap. (Linux 6.18 still
+  // reads ahead for a fault in executable mappings, up to the mapping's end; read-only data
+  // obeys.)
+  mapped.advise(MADV_RANDOM);
+  dropped.advise(MADV_DONTNEED);
   // The kernel maps up to 64 KiB of cached pages around each fault (within the mapping): while
   // the whole file stays in the page cache, every page of read-only data (and of code outside
   // the fenced runs) the steady state touches brings 15 neighbours along. So empty the cache of
@@ -146,7 +184,7 @@ std::size_t release_startup_code() noexcept {
   // one page. (Pages another process maps stay, and so do dirty pages of a binary written moments
   // ago, until written back.)
   evict_executable_cache();
-  return ranges.size;
+  return mapped.size;
 }
 
 bool ReleasePolicy::scheduled(std::uint64_t tick) const noexcept {

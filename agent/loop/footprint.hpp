@@ -6,8 +6,10 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 
+#include "agent/loop/code_fence.hpp"
 #include "agent/sample/proc_file.hpp"
 #include "agent/sample/sample_sink.hpp"
 #include "shared/error.hpp"
@@ -42,8 +44,22 @@ private:
 // RSS. Safe: these pages are never written, so dropping them loses nothing; the cost is one read
 // from disk per page when it is next used. Writable data and RELRO (relocated data lives there)
 // are left alone. Also gives the heap's free pages back (malloc_trim). Returns the number of
-// ranges released.
-std::size_t release_startup_code() noexcept;
+// mapped ranges it looked at.
+//
+// `ReleaseScope::rarely_run_code`, for releases once the steady state runs, keeps what it touches
+// again at once: the pages of its code runs (code_fence.hpp) and the read-only data (whose
+// steady-state pages lie among the rest: no order file places data). Dropped, the next ticks read
+// them back from disk, each major fault reading ahead far into the executable: the release at
+// tick 30 cost the loop about 7 ms of CPU over that tick and the two after it (footprint setup,
+// agent alone; 44 major faults), and costs about 1 ms with this scope (4). Releases during
+// start-up drop those too (`ReleaseScope::all`): the first turns run code of the steady state's
+// functions that the steady state does not run again.
+enum class ReleaseScope : std::uint8_t { all, rarely_run_code };
+std::size_t release_startup_code(ReleaseScope scope = ReleaseScope::all) noexcept;
+
+// The address ranges release_startup_code(scope) would unmap now, at most out.size() of them;
+// returns how many were written.
+std::size_t release_ranges(ReleaseScope scope, std::span<AddressRange> out) noexcept;
 
 // When to call release_startup_code() again after start-up. At fixed ticks first (seconds after
 // start: the first turns still run code that runs once). Then whenever resident memory grew by
@@ -57,6 +73,9 @@ public:
     std::array<std::uint64_t, 3> at_ticks{2, 6, 30};
     std::uint64_t regrowth_bytes = 512 * 1024;
     std::uint64_t min_gap_ticks = 60;
+    // Releases at ticks up to this one drop everything (ReleaseScope::all); later ones,
+    // ReleaseScope::rarely_run_code.
+    std::uint64_t all_until_tick = 6;
   };
   ReleasePolicy() = default;
   explicit ReleasePolicy(Settings settings) : m_settings(settings) {}
@@ -67,6 +86,10 @@ public:
   [[nodiscard]] bool regrown(std::uint64_t tick, std::uint64_t rss_bytes) noexcept;
   // A release was made at `tick` (scheduled or regrown): the next reading starts a new low.
   void released(std::uint64_t tick) noexcept;
+  // What a release at `tick` drops.
+  [[nodiscard]] ReleaseScope scope(std::uint64_t tick) const noexcept {
+    return tick <= m_settings.all_until_tick ? ReleaseScope::all : ReleaseScope::rarely_run_code;
+  }
 
 private:
   Settings m_settings;

@@ -5,14 +5,18 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/page_map.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace medic::agent::loop;
@@ -62,16 +66,9 @@ struct MappedFile {
     }
     return count;
   }
-  // Whether page `i` is mapped in this process (/proc/self/pagemap's present bit).
+  // Whether page `i` is mapped in this process.
   [[nodiscard]] bool present(std::size_t i) const {
-    const int pagemap = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    REQUIRE(pagemap >= 0);
-    std::uint64_t entry = 0;
-    const auto offset = static_cast<off_t>((reinterpret_cast<std::uintptr_t>(at) / k_page + i) * 8);
-    const bool read = ::pread(pagemap, &entry, sizeof(entry), offset) == sizeof(entry);
-    ::close(pagemap);
-    REQUIRE(read);
-    return (entry >> 63) != 0;
+    return medic::test::page_mapped(at + i * k_page);
   }
 };
 
@@ -139,4 +136,59 @@ TEST_CASE("the executable's own table is used once", "[code-fence]") {
         0);
   CHECK(fence_own_code() == 0);
   CHECK(fence_own_code() == 0);
+}
+
+TEST_CASE("a range is split around the steady state's runs, not the start-up ones",
+          "[code-fence]") {
+  constexpr std::uintptr_t k_base = 0x100000;
+  const auto at = [](std::uintptr_t page) { return k_base + page * k_page; };
+  const CodeRunTable table = table_of({{4, 2, CodeKind::steady},
+                                       {6, 3, CodeKind::start_up},
+                                       {10, 1, CodeKind::steady},
+                                       {11, 2, CodeKind::steady},
+                                       {30, 5, CodeKind::steady}});
+  std::array<AddressRange, 8> out{};
+  const auto parts = [&](std::uintptr_t from, std::uintptr_t to) {
+    const std::size_t count = outside_steady_runs(table, k_base, {at(from), at(to)}, out);
+    std::vector<std::pair<std::uintptr_t, std::uintptr_t>> pages;
+    for (std::size_t i = 0; i < count; ++i) {
+      pages.emplace_back((out[i].lo - k_base) / k_page, (out[i].hi - k_base) / k_page);
+    }
+    return pages;
+  };
+  using Pages = std::vector<std::pair<std::uintptr_t, std::uintptr_t>>;
+  // The start-up run (6-8) is released with the gaps; the adjacent steady runs 10 and 11-12 as
+  // one.
+  CHECK(parts(0, 40) == Pages{{0, 4}, {6, 10}, {13, 30}, {35, 40}});
+  // Ranges that begin or end inside a steady run.
+  CHECK(parts(5, 31) == Pages{{6, 10}, {13, 30}});
+  CHECK(parts(11, 12) == Pages{});
+  CHECK(parts(14, 20) == Pages{{14, 20}});
+  // A range outside every run, before and after them.
+  CHECK(parts(0, 3) == Pages{{0, 3}});
+  CHECK(parts(50, 60) == Pages{{50, 60}});
+}
+
+TEST_CASE("a range is kept whole without a table, and parts that do not fit are kept mapped",
+          "[code-fence]") {
+  constexpr std::uintptr_t k_base = 0x100000;
+  const AddressRange range{k_base, k_base + 40 * k_page};
+  std::array<AddressRange, 2> out{};
+  CodeRunTable bad_magic = table_of({{4, 2, CodeKind::steady}});
+  bad_magic.magic[0] = 'X';
+  REQUIRE(outside_steady_runs(bad_magic, k_base, range, out) == 1);
+  CHECK(out[0].lo == range.lo);
+  CHECK(out[0].hi == range.hi);
+  REQUIRE(outside_steady_runs(table_of({}), k_base, range, out) == 1);
+  CHECK(out[0].hi == range.hi);
+  // Three gaps, room for two: the last is left out (it stays mapped, as if steady).
+  const CodeRunTable two_runs = table_of({{4, 2, CodeKind::steady}, {10, 2, CodeKind::steady}});
+  REQUIRE(outside_steady_runs(two_runs, k_base, range, out) == 2);
+  CHECK(out[1].lo == k_base + 6 * k_page);
+  CHECK(out[1].hi == k_base + 10 * k_page);
+  // A run out of order (before the one above it) is skipped; the gaps stay right.
+  const CodeRunTable unordered = table_of({{10, 2, CodeKind::steady}, {4, 2, CodeKind::steady}});
+  REQUIRE(outside_steady_runs(unordered, k_base, range, out) == 2);
+  CHECK(out[0].hi == k_base + 10 * k_page);
+  CHECK(out[1].lo == k_base + 12 * k_page);
 }

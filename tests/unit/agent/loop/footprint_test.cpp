@@ -6,12 +6,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
 #include "agent/loop/log_pipeline.hpp"
+#include "tests/support/page_map.hpp"
 
 using namespace medic::agent::loop;
 
@@ -42,6 +48,47 @@ TEST_CASE("releasing start-up code keeps the process working", "[footprint]") {
   }
   CHECK(text.size() == 2890);
   CHECK(release_startup_code() >= 2);
+}
+
+// A constant of 128 KiB: it lies in the program's read-only data (.rodata).
+static const char k_read_only[32 * 4096] = "read-only data";
+constexpr std::size_t k_read_only_middle = 16 * 4096;
+
+// Whether one of `ranges` holds `address`.
+static bool holds(std::span<const AddressRange> ranges, const void* address) {
+  const auto at = reinterpret_cast<std::uintptr_t>(address);
+  return std::any_of(ranges.begin(), ranges.end(),
+                     [&](const AddressRange& r) { return r.lo <= at && at < r.hi; });
+}
+
+TEST_CASE("a release once the steady state runs keeps read-only data mapped", "[footprint]") {
+  const ReleasePolicy policy;
+  CHECK(policy.scope(2) == ReleaseScope::all);
+  CHECK(policy.scope(6) == ReleaseScope::all);
+  CHECK(policy.scope(7) == ReleaseScope::rarely_run_code);
+  CHECK(policy.scope(30) == ReleaseScope::rarely_run_code);
+  CHECK(policy.scope(5000) == ReleaseScope::rarely_run_code);
+
+  // This program's code (its table of steady runs is empty: all of it may go) and data.
+  const void* code = reinterpret_cast<const void*>(&release_ranges);
+  const void* data = &k_read_only[k_read_only_middle];
+  std::array<AddressRange, 128> ranges{};
+  const std::size_t all = release_ranges(ReleaseScope::all, ranges);
+  REQUIRE(all > 0);
+  CHECK(holds(std::span(ranges.data(), all), code));
+  CHECK(holds(std::span(ranges.data(), all), data));
+  const std::size_t rarely_run = release_ranges(ReleaseScope::rarely_run_code, ranges);
+  REQUIRE(rarely_run > 0);
+  CHECK(holds(std::span(ranges.data(), rarely_run), code));
+  CHECK_FALSE(holds(std::span(ranges.data(), rarely_run), data));
+
+  // And so a page of the constant, touched, stays mapped through such a release.
+  const auto* inside = static_cast<const volatile char*>(data);
+  (void)*inside;
+  REQUIRE(medic::test::page_mapped(data));
+  CHECK(release_startup_code(ReleaseScope::rarely_run_code) >= 2);
+  CHECK(medic::test::page_mapped(data));
+  CHECK(std::string_view(k_read_only) == "read-only data");
 }
 
 // Pages of [offset, offset + length) of the file open at `fd` that are in the page cache.
