@@ -191,6 +191,14 @@ void TailerCore::wake(TailedFile& file) {
   pump();
 }
 
+void TailerCore::serve(TailedFile& file) {
+  if (file.in_flight) {
+    poke(file); // served when its pass comes back
+  } else {
+    enqueue(file); // by the caller's pump: a timed pass already, nothing to coalesce
+  }
+}
+
 void TailerCore::poke(TailedFile& file) {
   // Not queued yet: whatever pumps meanwhile (a completion, the tick, a glob) must not read it
   // before the timer fires. One in a pass is served when it comes back if it is behind.

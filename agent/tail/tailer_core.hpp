@@ -228,6 +228,9 @@ private:
   // Marks the file; the coalescing timer queues it with whatever else changed within
   // read_interval (nothing else that pumps serves it earlier).
   void poke(TailedFile& file);
+  // Queues the file for the caller's pump, or pokes it if a pass has it (served when that comes
+  // back).
+  void serve(TailedFile& file);
   // Arms the coalescing timer, unless it is armed: serves poked files, resumes inotify if an
   // event paused it.
   void arm_coalesce() noexcept;
@@ -291,6 +294,9 @@ private:
 
   // tailer_paths.cpp: globs, slots, watches, cursors, the tick.
   void poll_all();
+  // After a glob (tailer_paths.cpp): each followed file whose path it did not find holding that
+  // same file is stat'ed by path.
+  void check_paths(const std::vector<GlobHit>& hits);
   [[nodiscard]] std::int64_t now_ms() const noexcept;
   void gap(std::size_t source, std::string_view path, std::uint64_t offset, std::uint64_t bytes,
            GapReason reason);

@@ -162,6 +162,11 @@ void TailerCore::poll_all() {
   if (stat_due) {
     m_last_stat_ms = now;
   }
+  // Each glob stats the paths it matches, and glob_done compares what it found with the files
+  // followed (check_paths): when it runs at least as often as the stat rounds (both every 10 s
+  // by default), the rounds need not stat the paths again, which takes a threadpool pass (a
+  // stat by path can block). They still fstat every file.
+  const bool globs_check_paths = m_options.glob_interval <= m_options.stat_interval;
   for (std::size_t i = 0; i < m_files.size() && !m_stopping; ++i) {
     TailedFile& file = *m_files[i];
     if (file.phase != Phase::following || file.want_close) {
@@ -184,17 +189,14 @@ void TailerCore::poll_all() {
       continue;
     }
     file.want_fstat = file.want_fstat || !read_to_end;
-    file.want_stat = !file.rotated && (file.want_stat || stat_due || !watched);
+    file.want_stat =
+        !file.rotated && (file.want_stat || (stat_due && !globs_check_paths) || !watched);
     // Without inotify on its directory (poll_only mode), this read is how appended bytes are
     // found. With it, writes were reported and read; the fstat is the safety net (a network
     // file system's inotify misses other hosts' writes): a size above what was read makes the
     // read follow in the next pass, and a file that did not grow costs no read.
     file.want_read = file.want_read || !watched;
-    if (file.in_flight) {
-      poke(file); // served when its pass comes back
-    } else {
-      enqueue(file); // by this tick's pump: a timed pass already, nothing to coalesce
-    }
+    serve(file);
   }
   for (std::size_t i = 0; i < m_slots.size() && !m_stopping; ++i) {
     open_slot(*m_slots[i]); // paths that are gone or were aliases: try again

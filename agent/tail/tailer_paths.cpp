@@ -42,9 +42,31 @@ void TailerCore::start_glob() {
   const int rc = uv_queue_work(&m_loop, &job->req, glob_work, glob_after);
   if (rc < 0) {
     warn(std::string("tail: cannot queue a glob: ") + uv_strerror(rc));
+    check_paths({}); // stat the paths this glob was to check
+    pump(true);
     return;
   }
   m_glob_job = job.release();
+}
+
+void TailerCore::check_paths(const std::vector<GlobHit>& hits) {
+  // What a stat by path tells (stat_done): the same file there, or another, or none. Only the
+  // last two need the stat, which detaches the file; so does a path the glob left out (not a
+  // regular file any more, or past the limit).
+  for (std::size_t i = 0; i < m_files.size() && !m_stopping; ++i) {
+    TailedFile& file = *m_files[i];
+    if (file.phase != Phase::following || file.want_close || file.rotated ||
+        file.slot == nullptr || file.slot->current != &file) {
+      continue;
+    }
+    const auto hit = std::find_if(hits.begin(), hits.end(),
+                                  [&](const GlobHit& h) { return h.path == file.slot->path; });
+    if (hit != hits.end() && hit->device == file.device && hit->inode == file.inode) {
+      continue;
+    }
+    file.want_stat = true;
+    serve(file);
+  }
 }
 
 void TailerCore::glob_done(std::vector<GlobHit> hits, std::size_t excess) noexcept {
@@ -76,6 +98,7 @@ void TailerCore::glob_done(std::vector<GlobHit> hits, std::size_t excess) noexce
     if (first) {
       resolve_restored(hits);
     }
+    check_paths(hits);
   } catch (const std::exception& e) {
     warn(std::string("tail: after a glob: ") + e.what());
   }

@@ -301,6 +301,31 @@ TEST_CASE("with inotify watching the directory the path is stat'ed every stat_in
   }
 }
 
+TEST_CASE("globs stand in for the stat rounds' stats of the paths they match", "[tail]") {
+  // A glob stats every path it matches anyway and compares what it found with the files
+  // followed: with globs at least as often as stat rounds, the rounds stat no path again (which
+  // would be a threadpool pass). Their fstats run on the loop.
+  const TempDir dir;
+  Writer writer(dir / "app.log");
+  writer.lines(1, 1);
+  Harness harness;
+  auto options = test_options((dir / "app.log").string());
+  options.poll_interval = 50ms;
+  options.glob_interval = 100ms;
+  options.stat_interval = 100ms;
+  harness.start(options);
+  REQUIRE(harness.run_until_line(1));
+  harness.run_for(100ms); // the start-up's passes are back
+  const std::uint64_t pool_before = pool_passes(harness);
+  const std::uint64_t fstats_before = harness.tailer().stats().fstats;
+  harness.run_for(1000ms); // about 10 globs and 10 stat rounds
+  CHECK(pool_passes(harness) - pool_before <= 1);
+  CHECK(harness.tailer().stats().fstats - fstats_before >= 5);
+  writer.lines(2, 3);
+  REQUIRE(harness.run_until_line(3));
+  CHECK(harness.numbers() == range(1, 3));
+}
+
 TEST_CASE("a tailer ticked by its owner has no timer of its own", "[tail]") {
   const TempDir dir;
   Writer writer(dir / "app.log");

@@ -153,6 +153,34 @@ TEST_CASE("a deleted and re-created file is read to its end, closed, and followe
   CHECK(harness.run_until([&] { return deleted_handles(dir.path()).empty(); }));
 }
 
+TEST_CASE("a file replaced behind a symlink, where inotify does not look, is found by a glob",
+          "[tail]") {
+  // The tailer watches logs/, the directory of the path it follows; the file the symlink points
+  // to is renamed and created again in real/, so no event reports it. The stat round of the paths
+  // (done by the glob of that tick) finds another file at the path: the old one is read to its
+  // end, the new one from its beginning.
+  const TempDir dir;
+  fs::create_directories(dir / "logs");
+  fs::create_directories(dir / "real");
+  const fs::path target = dir / "real" / "app.log";
+  Writer writer(target);
+  writer.lines(1, 10);
+  fs::create_symlink(target, dir / "logs" / "app.log");
+  Harness harness;
+  auto options = test_options((dir / "logs" / "*.log").string());
+  options.stat_interval = 200ms;
+  harness.start(options);
+  REQUIRE(harness.run_until_line(10));
+  writer.lines(11, 20);
+  fs::rename(target, dir / "real" / "app.log.1");
+  writer.reopen(target);
+  writer.lines(21, 30);
+  REQUIRE(harness.run_until_line(30, 3s));
+  CHECK(harness.numbers() == range(1, 30));
+  CHECK(harness.gaps.empty());
+  CHECK(harness.tailer().stats().rotations == 1);
+}
+
 TEST_CASE("no descriptor is kept on a deleted file", "[tail]") {
   const TempDir dir;
   const fs::path log = dir / "app.log";
