@@ -55,8 +55,8 @@ void TailerCore::check_paths(const std::vector<GlobHit>& hits) {
   // regular file any more, or past the limit).
   for (std::size_t i = 0; i < m_files.size() && !m_stopping; ++i) {
     TailedFile& file = *m_files[i];
-    if (file.phase != Phase::following || file.want_close || file.rotated ||
-        file.slot == nullptr || file.slot->current != &file) {
+    if (file.phase != Phase::following || file.want_close || file.rotated || file.slot == nullptr ||
+        file.slot->current != &file) {
       continue;
     }
     const auto hit = std::find_if(hits.begin(), hits.end(),
