@@ -18,6 +18,10 @@
               the agent (time_ms).
   threads     (--only threads) the agent alone in the footprint setup, CPU per thread from
               schedstat; with --against OTHER_BUILD, the two binaries run in alternation.
+  ticks       (--only ticks) the agent alone in the footprint setup from its first batch on (no
+              warm-up, so the window holds its release of start-up code at tick 30): every
+              thread's schedstat and the page faults sampled every 20 ms, each burst of CPU as a
+              row; printed are the bursts with page faults or over twice the loop's median.
   instructions (--only instructions) the agent alone in the footprint setup under valgrind's
               callgrind, instrumented from --warmup on for --seconds: instructions per second
               per thread (thread 1 is the loop), one run per build (--against as above). Exact
@@ -334,6 +338,27 @@ def per_thread_window(pid, seconds):
             name = "loop" if tid == str(pid) else name
             rows[name] = rows.get(name, 0.0) + 1000 * (run - before[tid][1]) / wall
     return rows
+
+
+def tick_window(pid, seconds, step=0.02):
+    """Every `step` s: each thread's schedstat run time (ns) and the process's minor and major
+    faults, with the agent's age in s; the raw series for report_ticks."""
+    tids = sorted(Path(f"/proc/{pid}/task").iterdir(), key=lambda t: int(t.name))
+    names = ["loop" if t.name == str(pid) else (t / "comm").read_text().strip() for t in tids]
+    started = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]) / CLK
+    rows, end = [], time.monotonic() + seconds
+    while time.monotonic() < end:
+        age = float(Path("/proc/uptime").read_text().split()[0]) - started
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        runs = []
+        for t in tids:
+            try:
+                runs.append(int((t / "schedstat").read_text().split()[0]))
+            except OSError:
+                runs.append(0)
+        rows.append([age, int(stat[7]), int(stat[9]), *runs])
+        time.sleep(step)
+    return {"names": names, "rows": rows}
 
 
 def syscall_window(pid, work, seconds):
@@ -780,6 +805,27 @@ def report_instructions(by_build):
         print(f"| {b} | {sum(threads.values()) / 1000:.0f} k | {loop / 1000:.0f} k | {others} |")
 
 
+def report_ticks(runs):
+    """Each burst of CPU (the agent's turns: a tick and what it set off) as one row; the table
+    lists the ones with page faults or more than twice the median loop time, then the medians."""
+    for n, run in enumerate(runs):
+        names, rows = run["names"], run["rows"]
+        bursts = []
+        for a, b in zip(rows, rows[1:]):
+            used = [(y - x) / 1000 for x, y in zip(a[3:], b[3:])]
+            if sum(used) > 0:
+                bursts.append((b[0], b[1] - a[1], b[2] - a[2], used))
+        loop = sorted(u[0] for _, _, _, u in bursts)
+        typical = loop[len(loop) // 2]
+        print(f"\nRun {n + 1}: {len(bursts)} bursts; the loop's median {typical:.0f} µs. Bursts "
+              "with page faults or over twice that (µs of CPU per thread):\n")
+        print("| agent age s | minor / major faults | " + " | ".join(names) + " |\n|---:|---:|" +
+              "---:|" * len(names))
+        for age, minor, major, used in bursts:
+            if minor + major > 0 or used[0] > 2 * typical:
+                print(f"| {age:.1f} | {minor} / {major} | " + " | ".join(f"{u:.0f}" for u in used) + " |")
+
+
 def report_threads(by_build):
     names = sorted({n for runs in by_build.values() for r in runs for n in r},
                    key=lambda n: (n != "loop", n))
@@ -795,7 +841,7 @@ def main():
     ap.add_argument("--build", type=Path, default=Path("build/bench"))
     ap.add_argument("--only", default="footprint,throughput,latency",
                     help="any of footprint,throughput,latency,diagnose,ablation,threads,"
-                         "instructions")
+                         "instructions,ticks")
     ap.add_argument("--against", type=Path, action="append", default=[],
                     help="threads: another build directory (an older commit, say) measured in "
                          "alternation with --build")
@@ -863,6 +909,16 @@ def main():
                             variant=(False, "errors", FULL_AGENT), per_thread=True)["threads"])
                 print("\n### Agent alone, per thread (CPU ms per second, schedstat)\n")
                 report_threads(raw["threads"])
+            if "ticks" in args.only:
+                raw["ticks"] = []
+                for run in range(args.runs):
+                    log(f"agent alone, tick by tick, run {run + 1}/{args.runs}")
+                    (tmp / f"tk{run}").mkdir()
+                    raw["ticks"].append(footprint_run(
+                        build, tmp / f"tk{run}", args.seconds, 0,
+                        variant=(False, "errors", FULL_AGENT), window=tick_window)["threads"])
+                print("\n### Agent alone, tick by tick (schedstat every 20 ms, from its first batch)")
+                report_ticks(raw["ticks"])
             if "instructions" in args.only:
                 builds = [build] + [b.resolve() for b in args.against]
                 raw["instructions"] = {}
