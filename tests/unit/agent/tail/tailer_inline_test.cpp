@@ -274,56 +274,45 @@ TEST_CASE("reading a log file leaves its access time alone", "[tail]") {
   CHECK(st.st_atim.tv_sec == old_atime.tv_sec);
 }
 
-TEST_CASE("with inotify watching the directory the path is stat'ed every stat_interval", "[tail]") {
+TEST_CASE("with inotify the path is stat'ed every stat_interval, or by globs as often", "[tail]") {
   // A stat by path goes to the threadpool; a poll without it (fstat, RWF_NOWAIT read) runs on
-  // the loop. Rare with inotify watching: it reports renames at once.
-  for (const bool watched : {true, false}) {
+  // the loop. Rare with inotify watching: it reports renames at once. A glob stats the paths it
+  // matches anyway and compares what it found with the files followed: with globs at least as
+  // often as the stat rounds, the rounds stat no path again (their fstats run on the loop).
+  enum class Mode { watched, poll_only, globs_as_often };
+  for (const Mode mode : {Mode::watched, Mode::poll_only, Mode::globs_as_often}) {
     const TempDir dir;
     Writer writer(dir / "app.log");
     writer.lines(1, 1);
     Harness harness;
     auto options = test_options((dir / "app.log").string());
     options.poll_interval = 50ms;
-    options.stat_interval = 1h;
-    options.change_watch = watched ? ChangeWatch::inotify_and_poll : ChangeWatch::poll_only;
+    options.stat_interval = mode == Mode::globs_as_often ? 100ms : 1h;
+    options.glob_interval = mode == Mode::globs_as_often ? 100ms : options.glob_interval;
+    options.change_watch =
+        mode == Mode::poll_only ? ChangeWatch::poll_only : ChangeWatch::inotify_and_poll;
     harness.start(options);
     REQUIRE(harness.run_until_line(1));
+    harness.run_for(100ms); // the start-up's passes are back
+    const auto& stats = harness.tailer().stats();
     const std::uint64_t pool_before = pool_passes(harness);
-    const std::uint64_t inline_before = harness.tailer().stats().inline_passes;
-    harness.run_for(600ms); // about 12 polls
-    INFO("inotify watching: " << watched);
-    if (watched) {
-      CHECK(pool_passes(harness) - pool_before <= 1);
-      CHECK(harness.tailer().stats().inline_passes - inline_before >= 5);
-    } else {
+    const std::uint64_t inline_before = stats.inline_passes;
+    const std::uint64_t fstats_before = stats.fstats;
+    harness.run_for(600ms); // about 12 polls (and 6 globs and stat rounds: globs_as_often)
+    INFO("mode " << static_cast<int>(mode));
+    if (mode == Mode::poll_only) {
       CHECK(pool_passes(harness) - pool_before >= 5); // no inotify: the path at every poll
+    } else {
+      CHECK(pool_passes(harness) - pool_before <= 1);
+      CHECK(stats.inline_passes - inline_before >= 5);
     }
+    if (mode == Mode::globs_as_often) {
+      CHECK(stats.fstats - fstats_before >= 3);
+    }
+    writer.lines(2, 3);
+    REQUIRE(harness.run_until_line(3));
+    CHECK(harness.numbers() == range(1, 3));
   }
-}
-
-TEST_CASE("globs stand in for the stat rounds' stats of the paths they match", "[tail]") {
-  // A glob stats every path it matches anyway and compares what it found with the files
-  // followed: with globs at least as often as stat rounds, the rounds stat no path again (which
-  // would be a threadpool pass). Their fstats run on the loop.
-  const TempDir dir;
-  Writer writer(dir / "app.log");
-  writer.lines(1, 1);
-  Harness harness;
-  auto options = test_options((dir / "app.log").string());
-  options.poll_interval = 50ms;
-  options.glob_interval = 100ms;
-  options.stat_interval = 100ms;
-  harness.start(options);
-  REQUIRE(harness.run_until_line(1));
-  harness.run_for(100ms); // the start-up's passes are back
-  const std::uint64_t pool_before = pool_passes(harness);
-  const std::uint64_t fstats_before = harness.tailer().stats().fstats;
-  harness.run_for(1000ms); // about 10 globs and 10 stat rounds
-  CHECK(pool_passes(harness) - pool_before <= 1);
-  CHECK(harness.tailer().stats().fstats - fstats_before >= 5);
-  writer.lines(2, 3);
-  REQUIRE(harness.run_until_line(3));
-  CHECK(harness.numbers() == range(1, 3));
 }
 
 TEST_CASE("a tailer ticked by its owner has no timer of its own", "[tail]") {
